@@ -1,0 +1,143 @@
+#include "graph/precision_alloc.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+#include "graph/error.h"
+#include "graph/file_util.h"
+
+namespace qsim {
+
+PrecisionAlloc PrecisionAlloc::uniform(const LayerGraph& g, int wbits, int abits, bool per_channel) {
+  PrecisionAlloc a;
+  a.model = g.name;
+  for (NodeId n : g.compute_layers()) a.set(g.node(n).name, {wbits, abits, per_channel});
+  return a;
+}
+
+PrecisionAlloc PrecisionAlloc::load(const std::string& path) {
+  const std::string text = read_file(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte is the offset of the error; turn it into a line number for the message.
+    const std::size_t upto = std::min<std::size_t>(e.byte, text.size());
+    const long line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(upto), '\n');
+    fail("{}:{}: invalid JSON: {}", path, line, e.what());
+  }
+  return from_json(j, path);
+}
+
+PrecisionAlloc PrecisionAlloc::from_json(const nlohmann::json& j, std::string_view source) {
+  if (!j.is_object()) fail("{}: expected a JSON object with a \"layers\" array", source);
+  if (j.contains("format") && j["format"] != "qsim-precision")
+    fail("{}: \"format\" must be \"qsim-precision\"", source);
+  if (!j.contains("layers") || !j["layers"].is_array())
+    fail("{}: missing \"layers\" array", source);
+  PrecisionAlloc a;
+  if (j.contains("model") && j["model"].is_string()) a.model = j["model"].get<std::string>();
+  std::unordered_set<std::string> seen;
+  std::size_t idx = 0;
+  for (const auto& e : j["layers"]) {
+    if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
+      fail("{}: layers[{}] needs a string \"name\"", source, idx);
+    const std::string name = e["name"].get<std::string>();
+    if (!seen.insert(name).second) fail("{}: layer '{}' appears twice", source, name);
+    auto bits = [&](const char* key) {
+      if (!e.contains(key)) fail("{}: layer '{}' has no \"{}\"", source, name, key);
+      const auto& v = e[key];
+      if (!v.is_number_integer()) fail("{}: layer '{}': \"{}\" must be an integer", source, name, key);
+      const auto b = v.get<int64_t>();
+      if (b < 1 || b > 32) fail("{}: layer '{}': \"{}\" = {} is outside 1..32", source, name, key, b);
+      return static_cast<int>(b);
+    };
+    LayerPrecision p;
+    p.wbits = bits("wbits");
+    p.abits = bits("abits");
+    if (e.contains("per_channel")) {
+      if (!e["per_channel"].is_boolean())
+        fail("{}: layer '{}': \"per_channel\" must be true or false", source, name);
+      p.per_channel = e["per_channel"].get<bool>();
+    }
+    a.set(name, p);
+    nlohmann::json extra = nlohmann::json::object();
+    for (auto it = e.begin(); it != e.end(); ++it)
+      if (it.key() != "name" && it.key() != "wbits" && it.key() != "abits" && it.key() != "per_channel")
+        extra[it.key()] = it.value();
+    if (!extra.empty()) a.extra_[name] = std::move(extra);
+    ++idx;
+  }
+  return a;
+}
+
+nlohmann::json PrecisionAlloc::to_json() const {
+  nlohmann::json j;
+  j["format"] = "qsim-precision";
+  j["version"] = 1;
+  if (!model.empty()) j["model"] = model;
+  auto layers = nlohmann::json::array();
+  for (const auto& [name, p] : entries_) {
+    nlohmann::json e;
+    e["name"] = name;
+    e["wbits"] = p.wbits;
+    e["abits"] = p.abits;
+    e["per_channel"] = p.per_channel;
+    if (const auto* x = find_extra(name))
+      for (auto it = x->begin(); it != x->end(); ++it) e[it.key()] = it.value();
+    layers.push_back(std::move(e));
+  }
+  j["layers"] = std::move(layers);
+  return j;
+}
+
+void PrecisionAlloc::save(const std::string& path) const { write_file_atomic(path, to_json().dump(2) + "\n"); }
+
+void PrecisionAlloc::set(const std::string& layer, LayerPrecision p) {
+  for (auto& [name, q] : entries_)
+    if (name == layer) {
+      q = p;
+      return;
+    }
+  entries_.emplace_back(layer, p);
+}
+
+const LayerPrecision* PrecisionAlloc::find(std::string_view layer) const {
+  for (const auto& [name, p] : entries_)
+    if (name == layer) return &p;
+  return nullptr;
+}
+
+const LayerPrecision& PrecisionAlloc::at(std::string_view layer) const {
+  if (const auto* p = find(layer)) return *p;
+  fail("precision: layer '{}' is not in the allocation", layer);
+}
+
+const nlohmann::json* PrecisionAlloc::find_extra(std::string_view layer) const {
+  auto it = extra_.find(std::string(layer));
+  return it == extra_.end() ? nullptr : &*it;
+}
+
+std::vector<LayerPrecision> PrecisionAlloc::resolve(const LayerGraph& g, std::string_view source) const {
+  std::vector<LayerPrecision> out;
+  out.reserve(g.compute_layers().size());
+  std::unordered_set<std::string_view> names;
+  for (NodeId n : g.compute_layers()) {
+    const std::string& name = g.node(n).name;
+    names.insert(name);
+    const auto* p = find(name);
+    if (!p) fail("{}: layer '{}' is missing from the precision allocation", source, name);
+    out.push_back(*p);
+  }
+  for (const auto& [name, p] : entries_)
+    if (!names.count(name))
+      fail("{}: layer '{}' is not a compute layer of model '{}'", source, name, g.name);
+  return out;
+}
+
+}  // namespace qsim

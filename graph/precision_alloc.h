@@ -1,0 +1,74 @@
+// PrecisionAlloc — per-layer weight/activation bit widths (alloc.json).
+//
+// One format for the whole project: `qsim simulate --precision`, `qsim quantize
+// --precision`, `qsim sensitivity` and the search all read and write it.
+//
+//   {
+//     "format": "qsim-precision", "version": 1,
+//     "model": "resnet18",                      (optional, informative)
+//     "layers": [
+//       {"name": "conv1", "wbits": 8, "abits": 8, "per_channel": true},
+//       ...
+//     ]
+//   }
+//
+// Layer names are the compute-layer names of the fused LayerGraph (see `qsim info`).
+// Extra per-layer keys (scales written by `qsim quantize`) are preserved verbatim.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/layer_graph.h"
+
+namespace qsim {
+
+struct LayerPrecision {
+  int wbits = 8;
+  int abits = 8;
+  bool per_channel = false;
+  bool operator==(const LayerPrecision&) const = default;
+};
+
+class PrecisionAlloc {
+ public:
+  PrecisionAlloc() = default;
+
+  // Every compute layer of `g` at the same widths.
+  static PrecisionAlloc uniform(const LayerGraph& g, int wbits, int abits, bool per_channel = false);
+  // Reads alloc.json; throws qsim::Error("<path>: <problem>") on any defect
+  // (syntax, wrong type, width outside 1..32, duplicate layer).
+  static PrecisionAlloc load(const std::string& path);
+  static PrecisionAlloc from_json(const nlohmann::json& j, std::string_view source);
+  nlohmann::json to_json() const;
+  // Writes atomically (temporary file + rename), so a failure leaves no partial file.
+  void save(const std::string& path) const;
+
+  void set(const std::string& layer, LayerPrecision p);
+  const LayerPrecision* find(std::string_view layer) const;
+  // Throws qsim::Error naming the layer when it is absent.
+  const LayerPrecision& at(std::string_view layer) const;
+  std::size_t size() const { return entries_.size(); }
+  const std::vector<std::pair<std::string, LayerPrecision>>& entries() const { return entries_; }
+
+  // Precision of each compute layer of `g`, in g.compute_layers() order. Throws
+  // qsim::Error("<source>: layer '<name>' is missing ...") for the first absent layer,
+  // and for entries naming layers that are not compute layers of `g`.
+  std::vector<LayerPrecision> resolve(const LayerGraph& g, std::string_view source) const;
+
+  std::string model;  // informative
+
+  // Extra per-layer JSON (e.g. scales) carried through load/save untouched.
+  nlohmann::json& extra(const std::string& layer) { return extra_[layer]; }
+  const nlohmann::json* find_extra(std::string_view layer) const;
+
+ private:
+  std::vector<std::pair<std::string, LayerPrecision>> entries_;
+  nlohmann::json extra_ = nlohmann::json::object();
+};
+
+}  // namespace qsim

@@ -1,0 +1,93 @@
+// HwSpec — the accelerator being modelled, as plain validated data.
+//
+// Parsed once (configs/*.yaml via sim/config/hw_spec_yaml.h, or a SCALE-Sim .cfg
+// via sim/config/scalesim_cfg.h) and then only read. Backends take a HwSpec and
+// never see YAML. The dotted key of every field (array.rows, pe.precision, ...)
+// is a public contract: `qsim sweep --set KEY=...` and other tools address it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace qsim {
+
+enum class Dataflow : uint8_t { kOS, kWS, kIS };  // output-, weight-, input-stationary
+std::string_view dataflow_name(Dataflow d);      // "os" | "ws" | "is"
+
+// How a PE turns operand widths into throughput (see docs/timing-model.md).
+enum class PeModel : uint8_t {
+  kFixed,      // one width (base_bits); narrower operands run at full width, gain nothing
+  kBitFusion,  // fusible bricks: MACs/PE/cycle = (B/wbits) * (B/abits), widths rounded up to a supported one
+  kBitSerial,  // one operand (or both) streamed bit by bit: cycles per MAC grow with bits
+};
+std::string_view pe_model_name(PeModel m);  // "fixed" | "bitfusion" | "bitserial"
+
+// Bit-serial PEs: which operand is serialised.
+enum class SerialOperand : uint8_t {
+  kActivation,  // cycles per MAC = abits (weights bit-parallel, as in Stripes)
+  kBoth,        // cycles per MAC = wbits * abits (both serial, as in bit-serial BISMO-style PEs)
+};
+
+struct ArraySpec {
+  int64_t rows = 0;           // array.rows
+  int64_t cols = 0;           // array.cols
+  Dataflow dataflow = Dataflow::kOS;  // array.dataflow
+  double clock_mhz = 0.0;     // array.clock_mhz
+};
+
+struct PeSpec {
+  PeModel precision = PeModel::kFixed;  // pe.precision
+  int base_bits = 8;                    // pe.base_bits: width of one PE's multiplier
+  std::vector<int> widths;              // pe.widths: operand widths the PE accepts (ascending)
+  int acc_bits = 32;                    // pe.acc_bits: accumulator width
+  SerialOperand serial = SerialOperand::kActivation;  // pe.serial (bitserial only)
+};
+
+struct MemorySpec {
+  double ifmap_kib = 0.0;   // memory.ifmap_kib  (per-operand SRAM, KiB = 1024 bytes)
+  double filter_kib = 0.0;  // memory.filter_kib
+  double ofmap_kib = 0.0;   // memory.ofmap_kib
+  int64_t banks = 1;        // memory.banks (power of two)
+  bool double_buffer = true;  // memory.double_buffer
+  // DRAM interface. unlimited = SCALE-Sim's CALC mode: transfers never stall.
+  bool dram_unlimited = false;        // memory.dram_bytes_per_cycle: unlimited
+  double dram_bytes_per_cycle = 0.0;  // memory.dram_bytes_per_cycle
+  int64_t dram_latency_cycles = 0;    // memory.dram_latency_cycles
+  int word_bits = 8;        // memory.word_bits: SRAM/DRAM word width
+  bool pack_narrow = true;  // memory.pack_narrow: several narrow operands share a word
+};
+
+// Energy table. MAC energy by operand width: `mac_pj[w]` is a w x w MAC; a w x a
+// MAC uses an explicit `mac_pj_pair[{w,a}]` when given, else sqrt(mac_pj[w]*mac_pj[a])
+// (exact when MAC energy grows with the product of the widths, as in Bit Fusion).
+struct EnergySpec {
+  std::map<int, double> mac_pj;                  // energy.mac_pj.<w>
+  std::map<std::pair<int, int>, double> mac_pj_pair;  // energy.mac_pj.<w>x<a>
+  double sram_read_pj_per_byte = 0.0;   // energy.sram_read_pj_per_byte
+  double sram_write_pj_per_byte = 0.0;  // energy.sram_write_pj_per_byte
+  double dram_pj_per_byte = 0.0;        // energy.dram_pj_per_byte
+  double vector_op_pj = 0.0;            // energy.vector_op_pj: one element through the vector unit
+};
+
+// The post-processing (vector) unit beside the array: requantization between
+// layers of different precision, and standalone element-wise ops / pooling.
+struct VectorSpec {
+  int64_t lanes = 0;                // vector.lanes: elements per cycle
+  bool fuse_elementwise = true;     // vector.fuse_elementwise: Add/activation fused into the producer's output stage
+};
+
+struct HwSpec {
+  std::string name;    // config name (file stem)
+  std::string source;  // file it came from, for messages
+  ArraySpec array;
+  PeSpec pe;
+  MemorySpec memory;
+  EnergySpec energy;
+  VectorSpec vector;
+};
+
+}  // namespace qsim
