@@ -1,5 +1,9 @@
 #include "sim/hw_spec.h"
 
+#include <cmath>
+
+#include "graph/error.h"
+
 namespace qsim {
 
 std::string_view dataflow_name(Dataflow d) {
@@ -18,6 +22,59 @@ std::string_view pe_model_name(PeModel m) {
     case PeModel::kBitSerial: return "bitserial";
   }
   return "?";
+}
+
+int effective_width(const PeSpec& pe, int bits) {
+  for (int w : pe.widths)  // ascending
+    if (w >= bits) return w;
+  return 0;
+}
+
+namespace {
+
+// Both operand widths after rounding up; an operand wider than the PE is bad input.
+std::pair<int, int> run_widths(const HwSpec& hw, int wbits, int abits) {
+  const int w = effective_width(hw.pe, wbits);
+  const int a = effective_width(hw.pe, abits);
+  if (w == 0 || a == 0)
+    fail("{}: {}-bit weights x {}-bit activations do not fit the {} PE (pe.widths up to {} bits)", hw.source, wbits,
+         abits, pe_model_name(hw.pe.precision), hw.pe.widths.empty() ? 0 : hw.pe.widths.back());
+  return {w, a};
+}
+
+}  // namespace
+
+double macs_per_pe_per_cycle(const HwSpec& hw, int wbits, int abits) {
+  const auto [w, a] = run_widths(hw, wbits, abits);
+  const double base = hw.pe.base_bits;
+  switch (hw.pe.precision) {
+    case PeModel::kFixed: return 1.0;
+    case PeModel::kBitFusion: return (base / w) * (base / a);
+    case PeModel::kBitSerial:
+      return hw.pe.serial == SerialOperand::kActivation ? 1.0 / a : 1.0 / (static_cast<double>(w) * a);
+  }
+  return 0.0;
+}
+
+double mac_energy_pj(const HwSpec& hw, int wbits, int abits) {
+  const auto [w, a] = run_widths(hw, wbits, abits);
+  const auto& e = hw.energy;
+  if (const auto it = e.mac_pj_pair.find({w, a}); it != e.mac_pj_pair.end()) return it->second;
+  const auto ew = e.mac_pj.find(w);
+  const auto ea = e.mac_pj.find(a);
+  if (ew == e.mac_pj.end() || ea == e.mac_pj.end())
+    fail("{}: energy.mac_pj has no entry for {}-bit operands", hw.source, ew == e.mac_pj.end() ? w : a);
+  return w == a ? ew->second : std::sqrt(ew->second * ea->second);
+}
+
+EnergySpec default_energy_spec(const PeSpec& pe) {
+  EnergySpec e;
+  for (int w : pe.widths) e.mac_pj[w] = 0.23 * (w / 8.0) * (w / 8.0);
+  e.sram_read_pj_per_byte = 2.5;
+  e.sram_write_pj_per_byte = 2.5;
+  e.dram_pj_per_byte = 160.0;
+  e.vector_op_pj = 3.2;
+  return e;
 }
 
 }  // namespace qsim

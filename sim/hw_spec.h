@@ -37,6 +37,7 @@ struct ArraySpec {
   int64_t cols = 0;           // array.cols
   Dataflow dataflow = Dataflow::kOS;  // array.dataflow
   double clock_mhz = 0.0;     // array.clock_mhz
+  friend bool operator==(const ArraySpec&, const ArraySpec&) = default;
 };
 
 struct PeSpec {
@@ -45,6 +46,7 @@ struct PeSpec {
   std::vector<int> widths;              // pe.widths: operand widths the PE accepts (ascending)
   int acc_bits = 32;                    // pe.acc_bits: accumulator width
   SerialOperand serial = SerialOperand::kActivation;  // pe.serial (bitserial only)
+  friend bool operator==(const PeSpec&, const PeSpec&) = default;
 };
 
 struct MemorySpec {
@@ -59,6 +61,7 @@ struct MemorySpec {
   int64_t dram_latency_cycles = 0;    // memory.dram_latency_cycles
   int word_bits = 8;        // memory.word_bits: SRAM/DRAM word width
   bool pack_narrow = true;  // memory.pack_narrow: several narrow operands share a word
+  friend bool operator==(const MemorySpec&, const MemorySpec&) = default;
 };
 
 // Energy table. MAC energy by operand width: `mac_pj[w]` is a w x w MAC; a w x a
@@ -71,6 +74,7 @@ struct EnergySpec {
   double sram_write_pj_per_byte = 0.0;  // energy.sram_write_pj_per_byte
   double dram_pj_per_byte = 0.0;        // energy.dram_pj_per_byte
   double vector_op_pj = 0.0;            // energy.vector_op_pj: one element through the vector unit
+  friend bool operator==(const EnergySpec&, const EnergySpec&) = default;
 };
 
 // The post-processing (vector) unit beside the array: requantization between
@@ -78,6 +82,7 @@ struct EnergySpec {
 struct VectorSpec {
   int64_t lanes = 0;                // vector.lanes: elements per cycle
   bool fuse_elementwise = true;     // vector.fuse_elementwise: Add/activation fused into the producer's output stage
+  friend bool operator==(const VectorSpec&, const VectorSpec&) = default;
 };
 
 struct HwSpec {
@@ -88,6 +93,32 @@ struct HwSpec {
   MemorySpec memory;
   EnergySpec energy;
   VectorSpec vector;
+  friend bool operator==(const HwSpec&, const HwSpec&) = default;
 };
+
+// ---- The PE and energy semantics every backend shares (docs/hardware-config.md) ----
+
+// The width an operand of `bits` runs at: the smallest entry of pe.widths that is
+// >= bits, or 0 when bits exceeds them all (the PE cannot run it).
+int effective_width(const PeSpec& pe, int bits);
+
+// Peak MACs one PE completes per cycle for wbits x abits operands, after rounding
+// both up with effective_width: fixed 1; bitfusion (B/w)*(B/a); bitserial 1/a
+// (pe.serial activation) or 1/(w*a) (both). Throws qsim::Error naming hw.source
+// when a width is wider than every entry of pe.widths.
+double macs_per_pe_per_cycle(const HwSpec& hw, int wbits, int abits);
+
+// Energy of one wbits x abits MAC (widths rounded up as above): energy.mac_pj
+// for w == a, the explicit "WxA" pair when given, else sqrt(mac_pj[w]*mac_pj[a]).
+// Throws qsim::Error like macs_per_pe_per_cycle.
+double mac_energy_pj(const HwSpec& hw, int wbits, int abits);
+
+// The energy table used when a config gives none: Horowitz (ISSCC 2014, 45 nm).
+// An 8x8 MAC = 8-bit multiply 0.2 pJ + 8-bit add 0.03 pJ = 0.23 pJ, scaled by
+// (w/8)^2 for each width in pe.widths (multiplier energy grows with the product
+// of the widths); SRAM 2.5 pJ/byte read and write (32 KB array, 20 pJ per 64-bit
+// access); DRAM 160 pJ/byte (640 pJ per 32-bit word); vector op 3.2 pJ (32-bit
+// multiply 3.1 pJ + add 0.1 pJ, a requantization step).
+EnergySpec default_energy_spec(const PeSpec& pe);
 
 }  // namespace qsim
