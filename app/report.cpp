@@ -16,6 +16,12 @@ double per_cycle(int64_t bytes, int64_t cycles) {
   return cycles > 0 ? static_cast<double>(bytes) / static_cast<double>(cycles) : 0.0;
 }
 
+nlohmann::json operand_json(const OperandBytes& b) {
+  return {{"ifmap", b.ifmap}, {"filter", b.filter}, {"ofmap", b.ofmap}, {"total", b.total()}};
+}
+
+}  // namespace
+
 std::string csv_field(std::string_view s) {
   if (s.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(s);
   std::string q = "\"";
@@ -25,12 +31,6 @@ std::string csv_field(std::string_view s) {
   }
   return q + "\"";
 }
-
-nlohmann::json operand_json(const OperandBytes& b) {
-  return {{"ifmap", b.ifmap}, {"filter", b.filter}, {"ofmap", b.ofmap}, {"total", b.total()}};
-}
-
-}  // namespace
 
 std::string_view bound_name(Bound b) { return b == Bound::kMemory ? "memory" : "compute"; }
 

@@ -30,6 +30,9 @@ nlohmann::json to_json(const TimingReport& r);
 std::string format_scalesim_compute_report(const TimingReport& r);
 std::string format_scalesim_bandwidth_report(const TimingReport& r);
 
+// A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
+std::string csv_field(std::string_view s);
+
 // Python's str(float): shortest round-trip digits, "10.0" not "10", "1e-05".
 std::string python_float(double v);
 
