@@ -43,11 +43,14 @@ struct LayerTiming {
   int64_t compute_cycles = 0;  // array busy, fill and drain skew included
   int64_t stall_cycles = 0;    // waiting for DRAM
   int64_t vector_cycles = 0;   // requantization / standalone op on the vector unit
+  int64_t vector_ops = 0;      // elements through the vector unit (vector rows; 0 for compute rows)
   int64_t total_cycles = 0;    // compute + stall + vector
   double utilization = 0.0;         // useful MACs / (PE MAC slots x total cycles), 0..1
   double mapping_efficiency = 0.0;  // SCALE-Sim's "Mapping Efficiency": used PEs / PEs over folds, 0..1
   double compute_util = 0.0;        // SCALE-Sim's "Compute Util": useful MACs / slots over compute cycles, 0..1
   bool requant = false;             // a precision change (requantize step) is charged here
+  // Non-compute rows: wbits is the width read, abits the width written (a
+  // "Requantize" row converts wbits -> abits).
   OperandBytes sram_read;
   OperandBytes sram_write;
   OperandBytes dram_read;
