@@ -98,6 +98,11 @@ struct GemmAttrs {  // Y = alpha * A' * B' + beta * C
 };
 struct BatchNormAttrs {
   float epsilon = 1e-5f;
+  // ONNX BatchNormalization-14/15 training_mode=1: normalizes with the batch's own
+  // statistics; outputs Y[, running_mean, running_var] (running = input * momentum +
+  // batch * (1 - momentum)). Never folded into a Conv.
+  bool training_mode = false;
+  float momentum = 0.9f;
 };
 struct AxisAttrs {  // Concat, Flatten, Softmax (opset >= 13 semantics, resolved to >= 0)
   int64_t axis = 0;
