@@ -17,4 +17,64 @@ struct InfoOptions {
 };
 int run_info(const InfoOptions& o);
 
+// ---- timing commands (cmd_simulate.cpp, cmd_lut.cpp, cmd_sweep.cpp) ----
+
+// Hardware: --hw HW.yaml or --scalesim-cfg FILE.cfg (exactly one), --set KEY=VALUE ...
+struct HwInput {
+  std::string hw;
+  std::string scalesim_cfg;
+  std::vector<std::string> sets;
+};
+// Model: --model M.onnx|layers.csv or --topology layers.csv (exactly one).
+struct ModelInput {
+  std::string model;
+  std::string topology;
+};
+// Precision: --precision alloc.json, or --bits N and/or --wbits W --abits A (0 = not given).
+struct PrecisionInput {
+  std::string precision;
+  int bits = 0;
+  int wbits = 0;
+  int abits = 0;
+};
+
+// qsim [simulate] --hw ... --model ...: the per-layer timing table, plus exports.
+struct SimulateOptions {
+  HwInput hw;
+  ModelInput model;
+  PrecisionInput precision;
+  std::string csv;           // --csv FILE
+  std::string json;          // --json FILE
+  std::string scalesim_out;  // --scalesim-out DIR: COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv
+};
+int run_simulate(const SimulateOptions& o);
+
+// qsim lut: cycles and energy per [layer][wbits][abits] for hardware-aware quantization.
+struct LutOptions {
+  HwInput hw;
+  ModelInput model;
+  std::vector<int> bits;  // --bits 2,4,8
+  std::string out;        // --out lut.csv | lut.json (stdout CSV when empty)
+};
+int run_lut(const LutOptions& o);
+
+// qsim sweep: the cartesian grid of --set KEY=V1,V2,... values, one CSV row per point.
+struct SweepOptions {
+  HwInput hw;  // hw.sets: the axes (a single value is a fixed override, also listed)
+  ModelInput model;
+  PrecisionInput precision;
+  std::string out;  // --out sweep.csv (stdout when empty)
+  int threads = 0;  // --threads N (0: every core)
+};
+int run_sweep(const SweepOptions& o);
+
+// qsim hw: the validated hardware spec, every key with its value and derived
+// peak figures (cmd_hw.cpp).
+struct HwOptions {
+  HwInput hw;
+  bool json = false;  // --json: the same as a JSON object on stdout
+  bool keys = false;  // --keys: the table of every key (Markdown) instead
+};
+int run_hw(const HwOptions& o);
+
 }  // namespace qsim::app

@@ -35,10 +35,73 @@ int main(int argc, char** argv) {
                      "Print JSON to stdout: layers[{name,op,M,N,K,macs,params,...}], compute_layers, "
                      "total_macs, total_params");
 
-  // ---- main job: qsim --hw HW.yaml --model M.onnx ----
-  std::string main_model, main_hw;
-  app.add_option("--model,-m", main_model, "Model file (.onnx or SCALE-Sim topology .csv) for the main job");
-  app.add_option("--hw", main_hw, "Hardware config (configs/*.yaml) for the main job");
+  // ---- timing options: the main job, simulate, lut and sweep share their spelling ----
+  const auto add_hw = [](CLI::App* c, HwInput& hw, const char* set_help) {
+    c->add_option("--hw", hw.hw, "Hardware config (configs/*.yaml)");
+    c->add_option("--scalesim-cfg", hw.scalesim_cfg, "SCALE-Sim v2 .cfg in place of --hw (used unchanged)");
+    c->add_option("--set", hw.sets, set_help)->allow_extra_args(false);
+  };
+  const auto add_model = [](CLI::App* c, ModelInput& m) {
+    c->add_option("--model,-m", m.model, "Model file: .onnx, or a SCALE-Sim topology .csv");
+    c->add_option("--topology", m.topology, "SCALE-Sim topology CSV in place of --model (used unchanged)");
+  };
+  const auto add_precision = [](CLI::App* c, PrecisionInput& p) {
+    c->add_option("--precision", p.precision, "Per-layer widths from alloc.json (every compute layer listed)");
+    c->add_option("--bits", p.bits, "Uniform weight and activation width (default 8)")->check(CLI::Range(1, 32));
+    c->add_option("--wbits", p.wbits, "Weight width of every layer (overrides --bits)")->check(CLI::Range(1, 32));
+    c->add_option("--abits", p.abits, "Activation width of every layer (overrides --bits)")->check(CLI::Range(1, 32));
+  };
+  const auto add_exports = [](CLI::App* c, SimulateOptions& s) {
+    c->add_option("--csv", s.csv, "Write the per-layer table as CSV");
+    c->add_option("--json", s.json, "Write the report as JSON (layers and totals)");
+    c->add_option("--scalesim-out", s.scalesim_out,
+                  "Write SCALE-Sim v2's COMPUTE_REPORT.csv and BANDWIDTH_REPORT.csv into this directory");
+  };
+  const char* kSetHelp = "Override a hardware key, KEY=VALUE (dotted key, e.g. memory.ifmap_kib=64); repeatable";
+
+  // ---- main job: qsim --hw HW.yaml --model M.onnx (the same as qsim simulate) ----
+  SimulateOptions main_job;
+  add_hw(&app, main_job.hw, kSetHelp);
+  add_model(&app, main_job.model);
+  add_precision(&app, main_job.precision);
+  add_exports(&app, main_job);
+
+  // ---- qsim simulate ----
+  SimulateOptions sim;
+  auto* sim_cmd = app.add_subcommand(
+      "simulate", "Per-layer latency, memory traffic and energy of a model on an accelerator (the main job)");
+  add_hw(sim_cmd, sim.hw, kSetHelp);
+  add_model(sim_cmd, sim.model);
+  add_precision(sim_cmd, sim.precision);
+  add_exports(sim_cmd, sim);
+
+  // ---- qsim lut ----
+  LutOptions lut;
+  auto* lut_cmd = app.add_subcommand(
+      "lut", "Latency/energy lookup table [layer][wbits][abits] for hardware-aware quantization");
+  add_hw(lut_cmd, lut.hw, kSetHelp);
+  add_model(lut_cmd, lut.model);
+  lut_cmd->add_option("--bits", lut.bits, "Widths to tabulate for weights and activations, e.g. 2,4,8")
+      ->delimiter(',')
+      ->required();
+  lut_cmd->add_option("--out", lut.out, "Output file, lut.csv or lut.json (default: CSV on stdout)");
+
+  // ---- qsim sweep ----
+  SweepOptions sweep;
+  auto* sweep_cmd = app.add_subcommand("sweep", "Cartesian sweep of hardware keys, one CSV row of totals per point");
+  add_hw(sweep_cmd, sweep.hw, "An axis, KEY=V1,V2,... (dotted key); repeat for more axes");
+  add_model(sweep_cmd, sweep.model);
+  add_precision(sweep_cmd, sweep.precision);
+  sweep_cmd->add_option("--out", sweep.out, "Output CSV (default: stdout)");
+  sweep_cmd->add_option("--threads", sweep.threads, "Worker threads (default 0: every core)");
+
+  // ---- qsim hw ----
+  HwOptions hw_opts;
+  auto* hw_cmd =
+      app.add_subcommand("hw", "Check a hardware config: every key with its value, peak MACs/cycle per width pair");
+  add_hw(hw_cmd, hw_opts.hw, kSetHelp);
+  hw_cmd->add_flag("--json", hw_opts.json, "Print JSON to stdout: name, source, keys{dotted key: value}, derived");
+  hw_cmd->add_flag("--keys", hw_opts.keys, "Print the table of every key (type, default, meaning) as Markdown");
 
   try {
     app.parse(argc, argv);
@@ -55,10 +118,13 @@ int main(int argc, char** argv) {
 
   try {
     if (*info_cmd) return run_info(info);
-    if (!main_model.empty()) {
-      // Until the timing backend lands, the main job prints the layer table.
-      return run_info({main_model, false});
-    }
+    if (*sim_cmd) return run_simulate(sim);
+    if (*lut_cmd) return run_lut(lut);
+    if (*sweep_cmd) return run_sweep(sweep);
+    if (*hw_cmd) return run_hw(hw_opts);
+    const bool main_given = !main_job.model.model.empty() || !main_job.model.topology.empty() ||
+                            !main_job.hw.hw.empty() || !main_job.hw.scalesim_cfg.empty();
+    if (main_given) return run_simulate(main_job);
     std::cout << app.help();
     return 0;
   } catch (const qsim::Error& e) {

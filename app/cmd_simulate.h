@@ -1,0 +1,39 @@
+// Inputs shared by the timing commands (simulate, lut, sweep): where the
+// hardware and the model come from and at which precision the layers run.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "graph/layer_graph.h"
+#include "graph/precision_alloc.h"
+#include "sim/hw_spec.h"
+
+namespace qsim::app {
+
+// The hardware description as YAML text plus the name messages use for it: the
+// file itself for --hw, the .cfg translated to YAML for --scalesim-cfg. Every
+// HwSpec (one per sweep point) is built from it with hw_spec_from_yaml_text, so
+// --set behaves the same for both sources.
+struct HwBase {
+  std::string yaml;
+  std::string source;  // the file the user named
+  bool from_cfg = false;
+};
+HwBase load_hw_base(const HwInput& in);
+HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides);
+
+// --model (.onnx or topology .csv) or --topology (SCALE-Sim CSV), shapes only.
+LayerGraph load_model(const ModelInput& in);
+
+// One entry per compute layer (graph.compute_layers() order) from --precision,
+// or --bits / --wbits / --abits (default 8 x 8). Throws qsim::Error naming the
+// file and the layer for a layer missing from --precision.
+std::vector<LayerPrecision> resolve_precision(const PrecisionInput& in, const LayerGraph& g);
+
+// Throws qsim::Error naming the layer when the PE cannot run its widths.
+void check_widths(const LayerGraph& g, std::span<const LayerPrecision> p, const HwSpec& hw);
+
+}  // namespace qsim::app

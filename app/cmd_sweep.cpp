@@ -1,0 +1,165 @@
+// qsim sweep: the cartesian grid of hardware parameters, one CSV row per point.
+//
+// Every --set KEY=V1,V2,... is an axis (commas inside [...] or {...} belong to
+// the value: --set pe.widths=[2,4,8] is one value); the first axis varies
+// slowest. The model is imported once and shared read-only by the worker
+// threads; each point builds its own HwSpec and TimingReport.
+//
+// An invalid point (a value the config rejects, widths its PE cannot run, a
+// backend error) fails the whole sweep before anything is written: the message
+// names the point and the problem, and no CSV is left behind. A sweep is
+// usually scripted, and a silently skipped row would read as a result.
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "app/cmd_simulate.h"
+#include "app/report.h"
+#include "app/report_output.h"
+#include "graph/error.h"
+#include "sim/analytical/analytical_backend.h"
+
+namespace qsim::app {
+
+namespace {
+
+struct Axis {
+  std::string key;
+  std::vector<std::string> values;
+};
+
+// "KEY=V1,V2" -> axis; commas nested in brackets or braces stay in the value.
+Axis parse_axis(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    fail("--set {}: expected KEY=VALUE[,VALUE...], e.g. --set memory.ifmap_kib=16,32,64", text);
+  Axis a;
+  a.key = text.substr(0, eq);
+  std::string current;
+  int depth = 0;
+  for (std::size_t i = eq + 1; i <= text.size(); ++i) {
+    const char c = i < text.size() ? text[i] : ',';
+    if (c == '[' || c == '{') ++depth;
+    if (c == ']' || c == '}') --depth;
+    if (c == ',' && depth <= 0) {
+      if (current.empty()) fail("--set {}: empty value in the list", text);
+      a.values.push_back(current);
+      current.clear();
+      continue;
+    }
+    current += c;
+  }
+  return a;
+}
+
+std::string describe(const std::vector<Axis>& axes, const std::vector<std::size_t>& pick) {
+  std::string s;
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    if (i) s += ", ";
+    s += axes[i].key + "=" + axes[i].values[pick[i]];
+  }
+  return s;
+}
+
+}  // namespace
+
+int run_sweep(const SweepOptions& o) {
+  std::vector<Axis> axes;
+  for (const std::string& s : o.hw.sets) {
+    Axis a = parse_axis(s);
+    for (const Axis& b : axes)
+      if (b.key == a.key) fail("--set {}: {} is already swept; give its values in one list", s, a.key);
+    axes.push_back(std::move(a));
+  }
+  if (o.threads < 0) fail("--threads {}: must be 0 (every core) or more", o.threads);
+
+  std::size_t n_points = 1;
+  for (const Axis& a : axes) {
+    n_points *= a.values.size();
+    if (n_points > 1'000'000) fail("--set: the grid has more than 1000000 points");
+  }
+
+  // Every point's HwSpec is built (and validated) before any is simulated.
+  const HwBase base = load_hw_base(o.hw);
+  std::vector<std::vector<std::size_t>> picks(n_points, std::vector<std::size_t>(axes.size()));
+  std::vector<HwSpec> specs;
+  specs.reserve(n_points);
+  for (std::size_t p = 0; p < n_points; ++p) {
+    std::size_t rest = p;
+    for (std::size_t i = axes.size(); i-- > 0;) {
+      picks[p][i] = rest % axes[i].values.size();
+      rest /= axes[i].values.size();
+    }
+    std::vector<std::string> overrides;
+    for (std::size_t i = 0; i < axes.size(); ++i) overrides.push_back(axes[i].key + "=" + axes[i].values[picks[p][i]]);
+    try {
+      specs.push_back(build_hw(base, overrides));
+    } catch (const Error& e) {
+      fail("sweep point {} of {} ({}): {}", p + 1, n_points, describe(axes, picks[p]), e.what());
+    }
+  }
+
+  const LayerGraph g = load_model(o.model);
+  const std::vector<LayerPrecision> precision = resolve_precision(o.precision, g);
+  for (std::size_t p = 0; p < n_points; ++p) {
+    try {
+      check_widths(g, precision, specs[p]);
+    } catch (const Error& e) {
+      fail("sweep point {} of {} ({}): {}", p + 1, n_points, describe(axes, picks[p]), e.what());
+    }
+  }
+
+  // Workers take points from a shared counter; results land in their own slots.
+  const AnalyticalBackend backend;
+  std::vector<std::optional<TimingReport>> reports(n_points);
+  std::vector<std::string> errors(n_points);
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t p; (p = next.fetch_add(1)) < n_points;) {
+      try {
+        reports[p] = backend.run(g, std::span<const LayerPrecision>(precision), specs[p]);
+      } catch (const std::exception& e) {
+        errors[p] = e.what();
+      }
+    }
+  };
+  std::size_t n_threads = o.threads > 0 ? static_cast<std::size_t>(o.threads)
+                                        : std::max(1u, std::thread::hardware_concurrency());
+  n_threads = std::min(n_threads, n_points);
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < n_threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  for (std::size_t p = 0; p < n_points; ++p)
+    if (!reports[p]) fail("sweep point {} of {} ({}): {}", p + 1, n_points, describe(axes, picks[p]), errors[p]);
+
+  std::string text;
+  for (const Axis& a : axes) text += csv_field(a.key) + ",";
+  text +=
+      "total_cycles,compute_cycles,stall_cycles,vector_cycles,latency_ms,energy_uj,sram_bytes,dram_bytes,"
+      "requant_boundaries\n";
+  for (std::size_t p = 0; p < n_points; ++p) {
+    for (std::size_t i = 0; i < axes.size(); ++i) text += csv_field(axes[i].values[picks[p][i]]) + ",";
+    const TimingReport& r = *reports[p];
+    text += fmt::format("{},{},{},{},{},{},{},{},{}\n", r.total_cycles(), r.compute_cycles(), r.stall_cycles(),
+                        r.vector_cycles(), r.latency_ms(), r.energy_uj(), r.sram_bytes(), r.dram_bytes(),
+                        r.requant_boundaries());
+  }
+
+  if (o.out.empty()) {
+    std::cout << text;
+  } else {
+    OutputFiles out;
+    out.add(o.out, std::move(text));
+    out.commit();
+    std::cerr << fmt::format("qsim sweep: {} points on {} threads -> {}\n", n_points, n_threads, o.out);
+  }
+  return 0;
+}
+
+}  // namespace qsim::app

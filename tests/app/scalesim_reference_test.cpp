@@ -1,0 +1,95 @@
+// qsim against SCALE-Sim v2 itself: for every CALC-mode reference run (no DRAM
+// stalls), `qsim --topology T --scalesim-cfg C --scalesim-out DIR` must write a
+// COMPUTE_REPORT.csv whose Total Cycles equal SCALE-Sim's on every layer. The
+// runs are the recorded outputs of the unmodified SCALE-Sim v2 code
+// (../shared/reference/scalesim/README.md): an outside reference, not our past output.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/app/cli_test_util.h"
+
+namespace qsim::test {
+namespace {
+
+struct ReferenceRun {
+  std::string name;      // test name
+  fs::path dir;          // the run's folder (holds COMPUTE_REPORT.csv)
+  fs::path topology;
+  fs::path config;
+};
+
+std::string trim_file(const fs::path& p) {
+  std::string s = slurp(p);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// runs/<name>/ with files `topology`, `config`, `mode`; and the per-cycle trace
+// runs traces/out_{conv,gemm}/arr4x4_<df>_CALC/ of the tiny cases.
+std::vector<ReferenceRun> calc_runs() {
+  std::vector<ReferenceRun> runs;
+  const fs::path ref = reference_dir();
+  if (!fs::exists(ref / "runs")) return runs;
+  for (const auto& e : fs::directory_iterator(ref / "runs")) {
+    const fs::path d = e.path();
+    if (!fs::exists(d / "mode") || trim_file(d / "mode") != "CALC") continue;
+    runs.push_back({d.filename().string(), d, ref / "topologies" / trim_file(d / "topology"),
+                    ref / "configs" / trim_file(d / "config")});
+  }
+  for (const auto& [sub, topo] : {std::pair{"out_conv", "tiny_conv.csv"}, std::pair{"out_gemm", "tiny_gemm_mnk.csv"}}) {
+    if (!fs::exists(ref / "traces" / sub)) continue;
+    for (const auto& e : fs::directory_iterator(ref / "traces" / sub)) {
+      const std::string cfg = e.path().filename().string();
+      if (!cfg.ends_with("_CALC") || !fs::exists(e.path() / "COMPUTE_REPORT.csv")) continue;
+      runs.push_back({std::string(sub) + "_" + cfg, e.path(), ref / "topologies" / topo, ref / "configs" / (cfg + ".cfg")});
+    }
+  }
+  std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return runs;
+}
+
+class ScaleSimCalcRun : public ::testing::TestWithParam<ReferenceRun> {};
+
+TEST_P(ScaleSimCalcRun, TotalCyclesEqualOnEveryLayer) {
+  const ReferenceRun& run = GetParam();
+  TempDir tmp;
+  const fs::path out = tmp / "scalesim";
+  const RunResult r = run_qsim({"--topology", run.topology.string(), "--scalesim-cfg", run.config.string(),
+                                "--scalesim-out", out.string()},
+                               tmp);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  const auto ours = read_rows(out / "COMPUTE_REPORT.csv");
+  const auto theirs = read_rows(run.dir / "COMPUTE_REPORT.csv");
+  ASSERT_FALSE(theirs.empty());
+  EXPECT_EQ(ours.front(), theirs.front());  // the header
+  ASSERT_EQ(ours.size(), theirs.size()) << "layer count";
+  for (std::size_t i = 1; i < theirs.size(); ++i) {
+    SCOPED_TRACE("layer " + theirs[i][0]);
+    ASSERT_GE(ours[i].size(), 3u);
+    EXPECT_EQ(ours[i][0], theirs[i][0]);              // LayerID
+    EXPECT_EQ(ours[i][1], theirs[i][1]);              // Total Cycles
+    EXPECT_EQ(ours[i][2], "0");                       // no stalls in CALC mode
+    EXPECT_EQ(theirs[i][2], "0");
+  }
+  // The bandwidth report has SCALE-Sim's header and one row per layer too.
+  const auto bw_ours = read_rows(out / "BANDWIDTH_REPORT.csv");
+  const auto bw_theirs = read_rows(run.dir / "BANDWIDTH_REPORT.csv");
+  EXPECT_EQ(bw_ours.front(), bw_theirs.front());
+  EXPECT_EQ(bw_ours.size(), bw_theirs.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Reference, ScaleSimCalcRun, ::testing::ValuesIn(calc_runs()),
+                         [](const ::testing::TestParamInfo<ReferenceRun>& i) { return i.param.name; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ScaleSimCalcRun);
+
+TEST(ScaleSimReference, FolderIsPresent) {
+  if (!fs::exists(reference_dir())) GTEST_SKIP() << reference_dir() << " is absent: reference runs not checked";
+  EXPECT_GE(calc_runs().size(), 15u);  // 9 CALC runs + 6 tiny trace runs
+}
+
+}  // namespace
+}  // namespace qsim::test
