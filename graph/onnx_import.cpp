@@ -18,10 +18,12 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/unknown_field_set.h>
 #include <onnx/onnx_pb.h>  // defines ONNX_API, then includes onnx-ml.pb.h (ONNX_ML=1)
 
 #include "graph/error.h"
 #include "graph/onnx_import_fold.h"
+#include "graph/onnx_import_wire.h"
 #include "graph/passes.h"
 #include "graph/shape_inference.h"
 
@@ -33,6 +35,8 @@ static_assert(std::endian::native == std::endian::little, "raw_data is little-en
 
 constexpr int64_t kMinOpset = 1;
 constexpr int64_t kMaxOpset = 21;
+// Tensor payloads from this size on stay in the mapped file until needed.
+constexpr std::size_t kStripPayloadBytes = 1024;
 
 // An Error whose message already names the file; the per-node wrapper must not
 // prefix it again.
@@ -71,7 +75,35 @@ struct ProtoInfo {
   DType dtype;
   Shape shape;
 };
-ProtoInfo check_tensor_proto(const onnx::TensorProto& t, const std::string& what) {
+// The payload a wire pre-pass left in the input for `t`, if any.
+const TensorPayload* stripped_payload(const onnx::TensorProto& t, std::span<const TensorPayload> payloads) {
+  const auto& uf = t.unknown_fields();
+  for (int i = 0; i < uf.field_count(); ++i) {
+    const auto& f = uf.field(i);
+    if (f.number() == static_cast<int>(kPayloadRefField) && f.type() == google::protobuf::UnknownField::TYPE_VARINT &&
+        f.varint() < payloads.size())
+      return &payloads[static_cast<std::size_t>(f.varint())];
+  }
+  return nullptr;
+}
+
+// Whether the payload field can hold elements of `dt` (as the typed fields do).
+bool payload_fits(uint32_t field, DType dt) {
+  switch (field) {
+    case 9: return true;
+    case 4: return dt == DType::kFloat32;
+    case 10: return dt == DType::kFloat64;
+    case 7: return dt == DType::kInt64;
+    case 11: return dt == DType::kUInt32 || dt == DType::kUInt64;
+    case 5:
+      return dt == DType::kInt8 || dt == DType::kUInt8 || dt == DType::kInt16 || dt == DType::kUInt16 ||
+             dt == DType::kInt32 || dt == DType::kBool;
+    default: return false;
+  }
+}
+
+ProtoInfo check_tensor_proto(const onnx::TensorProto& t, std::span<const TensorPayload> payloads,
+                             const std::string& what) {
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
     for (const auto& kv : t.external_data())
@@ -91,7 +123,16 @@ ProtoInfo check_tensor_proto(const onnx::TensorProto& t, const std::string& what
   } catch (const Error& e) {
     fail("{}: {}", what, e.what());
   }
+  const TensorPayload* payload = stripped_payload(t, payloads);
+  if (payload && !payload_fits(payload->field, *dt))
+    fail("{} stores {} data in the wrong field", what, dtype_name(*dt));
+  const bool raw = payload ? payload->field == 9 : t.has_raw_data();
   const auto count = [&]() -> int64_t {
+    if (payload) {
+      const auto c = payload_count(*payload);
+      if (!c) fail("{} has corrupt data", what);
+      return *c;
+    }
     if (t.has_raw_data()) return static_cast<int64_t>(t.raw_data().size());
     switch (*dt) {
       case DType::kFloat32: return t.float_data_size();
@@ -102,9 +143,9 @@ ProtoInfo check_tensor_proto(const onnx::TensorProto& t, const std::string& what
       default: return t.int32_data_size();
     }
   }();
-  const int64_t want = t.has_raw_data() ? n * static_cast<int64_t>(dtype_size(*dt)) : n;
+  const int64_t want = raw ? n * static_cast<int64_t>(dtype_size(*dt)) : n;
   if (count != want)
-    fail("{} has {} {} of data, expected {} for shape {} of {}", what, count, t.has_raw_data() ? "bytes" : "values",
+    fail("{} has {} {} of data, expected {} for shape {} of {}", what, count, raw ? "bytes" : "values",
          want, shape_str(shape), dtype_name(*dt));
   return {*dt, std::move(shape)};
 }
@@ -115,9 +156,15 @@ void copy_field(Tensor& out, const Field& f) {
   for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<T>(f[static_cast<int>(i)]);
 }
 
-Tensor decode_tensor_proto(const onnx::TensorProto& t, const std::string& what) {
-  ProtoInfo info = check_tensor_proto(t, what);
+Tensor decode_tensor_proto(const onnx::TensorProto& t, std::span<const TensorPayload> payloads,
+                           const std::string& what) {
+  ProtoInfo info = check_tensor_proto(t, payloads, what);
   Tensor out(info.dtype, std::move(info.shape));
+  if (const TensorPayload* p = stripped_payload(t, payloads)) {
+    if (!decode_payload(*p, dtype_size(out.dtype()), out.bytes().data(), out.numel()))
+      fail("{} has corrupt data", what);
+    return out;
+  }
   if (t.has_raw_data()) {
     if (out.nbytes() > 0) std::memcpy(out.bytes().data(), t.raw_data().data(), out.nbytes());
     return out;
@@ -224,8 +271,9 @@ std::string node_label(const onnx::NodeProto& n, int index) {
 
 class Importer {
  public:
-  Importer(onnx::ModelProto& model, std::string source, const OnnxImportOptions& opts)
-      : model_(model), src_(std::move(source)), opts_(opts) {}
+  Importer(onnx::ModelProto& model, std::span<const TensorPayload> payloads, std::string source,
+           const OnnxImportOptions& opts)
+      : model_(model), payloads_(payloads), src_(std::move(source)), opts_(opts) {}
 
   LayerGraph run();
 
@@ -313,6 +361,7 @@ class Importer {
   Window read_window(const Shape& x, std::optional<std::vector<int64_t>> kernel);
 
   onnx::ModelProto& model_;
+  std::span<const TensorPayload> payloads_;  // weights left in the input buffer
   const std::string src_;
   const OnnxImportOptions& opts_;
   int64_t opset_ = 0;
@@ -375,14 +424,14 @@ void Importer::add_initializers() {
     const std::string what = fmt::format("{}: initializer '{}'", src_, t->name());
     ProtoInfo info;
     try {
-      info = check_tensor_proto(*t, what);
+      info = check_tensor_proto(*t, payloads_, what);
     } catch (const Error& e) {
       throw LocatedError(e.what());
     }
     if (t->name().empty()) fail_model("initializer #{} has no name", i);
     if (by_name_.count(t->name())) fail_model("initializer '{}' is defined twice", t->name());
-    add_constant(t->name(), info.dtype, std::move(info.shape), [t, what] {
-      Tensor out = decode_tensor_proto(*t, what);
+    add_constant(t->name(), info.dtype, std::move(info.shape), [this, t, what] {
+      Tensor out = decode_tensor_proto(*t, payloads_, what);
       release_payload(*t);
       return out;
     });
@@ -1124,11 +1173,12 @@ void Importer::import_constant() {
     const std::string what = fmt::format("{}: node '{}' (Constant): value", src_, cur_label_);
     ProtoInfo info;
     try {
-      info = check_tensor_proto(*t, what);
+      info = check_tensor_proto(*t, payloads_, what);
     } catch (const Error& e) {
       throw LocatedError(e.what());
     }
-    const_output(0, info.dtype, std::move(info.shape), [t, what] { return decode_tensor_proto(*t, what); });
+    const_output(0, info.dtype, std::move(info.shape),
+                 [this, t, what] { return decode_tensor_proto(*t, payloads_, what); });
   } else if (kind == "value_float") {
     const_output(0, DType::kFloat32, {}, [f = value->f()] { return Tensor::scalar<float>(f); });
   } else if (kind == "value_floats") {
@@ -1155,7 +1205,7 @@ void Importer::import_constant_of_shape() {
   if (const Attr* a = attr("value")) {
     const std::string what = fmt::format("{}: node '{}' (ConstantOfShape): value", src_, cur_label_);
     try {
-      value = decode_tensor_proto(a->t(), what);
+      value = decode_tensor_proto(a->t(), payloads_, what);
     } catch (const LocatedError&) {
       throw;
     } catch (const Error& e) {
@@ -1325,31 +1375,36 @@ LayerGraph Importer::run() {
   return std::move(g_);
 }
 
-LayerGraph import_model_proto(onnx::ModelProto& model, const std::string& source, const OnnxImportOptions& opts) {
-  return Importer(model, source, opts).run();
+// Parses the model in `bytes` (which must outlive the import: large weights are
+// decoded from it on demand) and imports it.
+LayerGraph import_model_bytes(std::string_view bytes, const std::string& source, const OnnxImportOptions& opts) {
+  onnx::ModelProto model;
+  std::vector<TensorPayload> payloads;
+  const auto stripped = bytes.empty() ? std::nullopt : strip_tensor_payloads(bytes, kStripPayloadBytes, payloads);
+  if (stripped) {
+    parse_proto(model, stripped->data(), stripped->size(), source, "ONNX model");
+  } else {
+    payloads.clear();  // not walkable: protobuf parses (or rejects) the original bytes
+    parse_proto(model, bytes.data(), bytes.size(), source, "ONNX model");
+  }
+  return Importer(model, payloads, source, opts).run();
 }
 
 }  // namespace
 
 LayerGraph import_onnx(const std::string& path, const OnnxImportOptions& opts) {
-  onnx::ModelProto model;
-  {
-    const MappedFile file(path);
-    parse_proto(model, file.data(), file.size(), path, "ONNX model");
-  }
-  return import_model_proto(model, path, opts);
+  const MappedFile file(path);
+  return import_model_bytes(std::string_view(static_cast<const char*>(file.data()), file.size()), path, opts);
 }
 
 LayerGraph import_onnx_bytes(const std::string& bytes, const std::string& source, const OnnxImportOptions& opts) {
-  onnx::ModelProto model;
-  parse_proto(model, bytes.data(), bytes.size(), source, "ONNX model");
-  return import_model_proto(model, source, opts);
+  return import_model_bytes(bytes, source, opts);
 }
 
 Tensor parse_onnx_tensor(const std::string& bytes, const std::string& source) {
   onnx::TensorProto t;
   parse_proto(t, bytes.data(), bytes.size(), source, "ONNX TensorProto");
-  return decode_tensor_proto(t, source + ": tensor '" + t.name() + "'");
+  return decode_tensor_proto(t, {}, source + ": tensor '" + t.name() + "'");
 }
 
 Tensor load_onnx_tensor(const std::string& path) {
@@ -1358,7 +1413,7 @@ Tensor load_onnx_tensor(const std::string& path) {
     const MappedFile file(path);
     parse_proto(t, file.data(), file.size(), path, "ONNX TensorProto");
   }
-  return decode_tensor_proto(t, path + ": tensor '" + t.name() + "'");
+  return decode_tensor_proto(t, {}, path + ": tensor '" + t.name() + "'");
 }
 
 }  // namespace qsim
