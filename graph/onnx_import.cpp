@@ -1377,9 +1377,8 @@ LayerGraph Importer::run() {
 
 // Parses the model in `bytes` (which must outlive the import: large weights are
 // decoded from it on demand) and imports it.
-LayerGraph import_model_bytes(std::string_view bytes, const std::string& source, const OnnxImportOptions& opts) {
-  onnx::ModelProto model;
-  std::vector<TensorPayload> payloads;
+void parse_model(onnx::ModelProto& model, std::vector<TensorPayload>& payloads, std::string_view bytes,
+                 const std::string& source) {
   const auto stripped = bytes.empty() ? std::nullopt : strip_tensor_payloads(bytes, kStripPayloadBytes, payloads);
   if (stripped) {
     parse_proto(model, stripped->data(), stripped->size(), source, "ONNX model");
@@ -1387,6 +1386,12 @@ LayerGraph import_model_bytes(std::string_view bytes, const std::string& source,
     payloads.clear();  // not walkable: protobuf parses (or rejects) the original bytes
     parse_proto(model, bytes.data(), bytes.size(), source, "ONNX model");
   }
+}
+
+LayerGraph import_model_bytes(std::string_view bytes, const std::string& source, const OnnxImportOptions& opts) {
+  onnx::ModelProto model;
+  std::vector<TensorPayload> payloads;
+  parse_model(model, payloads, bytes, source);
   return Importer(model, payloads, source, opts).run();
 }
 
@@ -1399,6 +1404,31 @@ LayerGraph import_onnx(const std::string& path, const OnnxImportOptions& opts) {
 
 LayerGraph import_onnx_bytes(const std::string& bytes, const std::string& source, const OnnxImportOptions& opts) {
   return import_model_bytes(bytes, source, opts);
+}
+
+std::vector<std::string> onnx_inputs_needing_values(const std::string& path) {
+  const MappedFile file(path);
+  const std::string_view bytes(static_cast<const char*>(file.data()), file.size());
+  onnx::ModelProto model;
+  std::vector<TensorPayload> payloads;
+  parse_model(model, payloads, bytes, path);
+  const auto& g = model.graph();
+  std::unordered_set<std::string> inits;
+  for (const auto& t : g.initializer()) inits.insert(t.name());
+  std::unordered_set<std::string> needed;
+  static const std::unordered_map<std::string_view, std::vector<int>> kStaticOperands{
+      {"Reshape", {1}}, {"Squeeze", {1}}, {"Unsqueeze", {1}}, {"Pad", {1, 2, 3}}, {"Clip", {1, 2}},
+      {"Dropout", {1, 2}}, {"ConstantOfShape", {0}}, {"Gather", {0, 1}}, {"Cast", {0}}};
+  for (const auto& n : g.node()) {
+    const auto it = kStaticOperands.find(n.op_type());
+    if (it == kStaticOperands.end() || !default_domain(n.domain())) continue;
+    for (int i : it->second)
+      if (i < n.input_size() && !n.input(i).empty()) needed.insert(n.input(i));
+  }
+  std::vector<std::string> out;
+  for (const auto& in : g.input())
+    if (needed.count(in.name()) && !inits.count(in.name())) out.push_back(in.name());
+  return out;
 }
 
 Tensor parse_onnx_tensor(const std::string& bytes, const std::string& source) {

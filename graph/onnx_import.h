@@ -35,6 +35,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "graph/layer_graph.h"
 #include "graph/tensor.h"
@@ -56,6 +57,13 @@ LayerGraph import_onnx(const std::string& path, const OnnxImportOptions& opts = 
 // Same, from bytes already in memory (`source` names them in messages).
 LayerGraph import_onnx_bytes(const std::string& bytes, const std::string& source,
                              const OnnxImportOptions& opts = {});
+
+// Graph inputs of the model at `path` that the importer needs as values, because
+// they feed an operand it resolves statically: Reshape's shape, Squeeze/Unsqueeze
+// axes, Pad pads/constant_value/axes, Clip min/max, Dropout ratio/training_mode,
+// ConstantOfShape's shape, any input of Gather or Cast. Bind them (e.g. from
+// ONNX's test data) with OnnxImportOptions::constant_inputs. File order.
+std::vector<std::string> onnx_inputs_needing_values(const std::string& path);
 
 // A serialized TensorProto (the input_N.pb / output_N.pb files of ONNX's tests).
 Tensor load_onnx_tensor(const std::string& path);
