@@ -129,9 +129,12 @@ Storage Storage::of(int bits, const MemorySpec& mem) {
 }
 
 int64_t Storage::bytes(int64_t elems) const {
-  const __int128 bits_total = static_cast<__int128>(elems) * num;
-  const __int128 d = static_cast<__int128>(8) * den;
-  return static_cast<int64_t>((bits_total + d - 1) / d);
+  // Whole bytes per element (8, 16, 32-bit words) is the common case: no division.
+  if (den == 1 && num % 8 == 0) return elems * (num / 8);
+  int64_t bits_total = 0;
+  if (!__builtin_mul_overflow(elems, num, &bits_total)) return (bits_total + 8 * den - 1) / (8 * den);
+  const __int128 wide = static_cast<__int128>(elems) * num;
+  return static_cast<int64_t>((wide + 8 * den - 1) / (8 * den));
 }
 
 namespace {
@@ -142,8 +145,10 @@ namespace {
 // for GEMMs (unique == M*K).
 int64_t ifmap_fetch_elems(int64_t tile_elems, int64_t unique, int64_t MK) {
   if (unique == MK) return tile_elems;
-  const __int128 p = static_cast<__int128>(tile_elems) * unique;
-  return static_cast<int64_t>((p + MK - 1) / MK);
+  int64_t p = 0;
+  if (!__builtin_mul_overflow(tile_elems, unique, &p)) return (p + MK - 1) / MK;
+  const __int128 wide = static_cast<__int128>(tile_elems) * unique;
+  return static_cast<int64_t>((wide + MK - 1) / MK);
 }
 
 struct Plan {

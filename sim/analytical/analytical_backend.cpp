@@ -1,6 +1,7 @@
 #include "sim/analytical/analytical_backend.h"
 
 #include <algorithm>
+#include <tuple>
 #include <cmath>
 #include <vector>
 
@@ -95,6 +96,10 @@ int64_t vector_ops(const LayerGraph& g, const Node& n) {
 
 int64_t dram_transfer_cycles(int64_t bytes, double bytes_per_cycle) {
   if (bytes <= 0) return 0;
+  if (bytes_per_cycle >= 1.0 && bytes_per_cycle < 9.0e15 && bytes_per_cycle == std::floor(bytes_per_cycle)) {
+    const auto bw = static_cast<int64_t>(bytes_per_cycle);  // whole bytes per cycle: exact integer ceil
+    return (bytes + bw - 1) / bw;
+  }
   const double q = static_cast<double>(bytes) / bytes_per_cycle;
   const double r = std::round(q);
   // bytes / bw can land a hair above an exact integer (3 / 0.1 = 30.000000000000004).
@@ -117,11 +122,19 @@ LayerTiming time_schedule(const Schedule& s, const HwSpec& hw, std::string_view 
   auto xfer = [&](int64_t bytes) { return dram_transfer_cycles(bytes, bw); };
 
   // Sum the per-fold quantities over the fold classes (docs/timing-model.md, "Stalls").
-  int64_t array_time = 0;
+  const FoldClasses classes = s.fold_classes();
+  const int nc = classes.size;
+  // DRAM bytes in / out of each class representative (left uninitialised: only
+  // the first nc are written and read).
+  int64_t in[std::tuple_size_v<decltype(classes.items)>];
+  int64_t out[std::tuple_size_v<decltype(classes.items)>];
   int64_t ifmap_sram_rd = 0, filter_sram_rd = 0, ofmap_sram_wr = 0, psum_sram_rd = 0;
   int64_t ifmap_dram = 0, filter_dram = 0, psum_in = 0, ofmap_out = 0, psum_out = 0;
-  for (const FoldClass& k : s.fold_classes()) {
+  for (int j = 0; j < nc; ++j) {
+    const FoldClass& k = classes.items[static_cast<std::size_t>(j)];
     const FoldStep f = s.fold(k.index);
+    in[j] = f.dram_in();
+    out[j] = f.dram_out();
     ifmap_sram_rd += k.count * f.ifmap_sram_read;
     filter_sram_rd += k.count * f.filter_sram_read;
     ofmap_sram_wr += k.count * f.ofmap_sram_write;
@@ -131,20 +144,32 @@ LayerTiming time_schedule(const Schedule& s, const HwSpec& hw, std::string_view 
     psum_in += k.count * f.psum_dram_in;
     ofmap_out += k.count * f.ofmap_dram_out;
     psum_out += k.count * f.psum_dram_out;
-    if (!timed) continue;
-    if (mem.double_buffer) {
-      // While fold f computes, the channel prefetches fold f+1 and drains fold f-1.
-      const int64_t in_next = k.index + 1 < F ? s.fold(k.index + 1).dram_in() : 0;
-      const int64_t out_prev = k.index > 0 ? s.fold(k.index - 1).dram_out() : 0;
-      array_time += k.count * std::max(c, xfer(in_next + out_prev));
-    } else {
-      const int64_t in = f.dram_in();
-      array_time += k.count * ((in > 0 ? L : 0) + xfer(in) + c + xfer(f.dram_out()));
-    }
   }
+
+  int64_t array_time = 0;
   if (timed && mem.double_buffer) {
-    const int64_t in0 = s.fold(0).dram_in();
-    array_time += (in0 > 0 ? L : 0) + xfer(in0) + xfer(s.fold(F - 1).dram_out());
+    // While fold f computes, the channel prefetches fold f+1 and drains fold f-1.
+    // Classes come in increasing fold order, so a neighbour is often the
+    // adjacent class's representative; otherwise it is evaluated.
+    for (int j = 0; j < nc; ++j) {
+      const FoldClass& k = classes.items[static_cast<std::size_t>(j)];
+      int64_t in_next = 0, out_prev = 0;
+      if (k.index + 1 < F)
+        in_next = j + 1 < nc && classes.items[static_cast<std::size_t>(j + 1)].index == k.index + 1
+                      ? in[j + 1]
+                      : s.fold(k.index + 1).dram_in();
+      if (k.index > 0)
+        out_prev = j > 0 && classes.items[static_cast<std::size_t>(j - 1)].index == k.index - 1
+                       ? out[j - 1]
+                       : s.fold(k.index - 1).dram_out();
+      array_time += k.count * std::max(c, xfer(in_next + out_prev));
+    }
+    // The first class holds fold 0, the last class fold F-1.
+    array_time += (in[0] > 0 ? L : 0) + xfer(in[0]) + xfer(out[nc - 1]);
+  } else if (timed) {
+    for (int j = 0; j < nc; ++j)
+      array_time += classes.items[static_cast<std::size_t>(j)].count *
+                    ((in[j] > 0 ? L : 0) + xfer(in[j]) + c + xfer(out[j]));
   }
   t.stall_cycles = timed ? array_time - t.compute_cycles : 0;
   t.total_cycles = t.compute_cycles + t.stall_cycles;

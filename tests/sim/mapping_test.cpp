@@ -1,0 +1,270 @@
+// The mapper: fold geometry per dataflow, the exact per-fold walk (tiles cover
+// the GEMM once, fetches follow the residency rules), storage packing, PE rates
+// and their errors, and the fold classes that make the analytical sum O(1).
+#include "sim/mapping.h"
+
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "graph/error.h"
+
+namespace qsim {
+namespace {
+
+HwSpec small_hw(Dataflow df, int64_t rows, int64_t cols, double kib = 64.0) {
+  HwSpec hw;
+  hw.name = "test";
+  hw.source = "test.yaml";
+  hw.array = {rows, cols, df, 100.0};
+  hw.pe.precision = PeModel::kFixed;
+  hw.pe.base_bits = 8;
+  hw.pe.widths = {8};
+  hw.memory.ifmap_kib = hw.memory.filter_kib = hw.memory.ofmap_kib = kib;
+  hw.memory.dram_unlimited = true;
+  hw.vector.lanes = cols;
+  return hw;
+}
+
+Schedule map_gemm(const HwSpec& hw, int64_t M, int64_t N, int64_t K, int64_t repeats = 1, int w = 8, int a = 8) {
+  return map_layer({{M, N, K, repeats}, 0, w, a, a}, hw, "L");
+}
+
+TEST(Mapping, GeometryPerDataflowFollowsScaleSim) {
+  // GEMM M=5, N=3, K=4 on a 2x2 array.
+  // OS: rows span M (3 folds), cols span N (2 folds), K streams: 2+2+4-2 = 6 cycles per fold.
+  Schedule os = map_gemm(small_hw(Dataflow::kOS, 2, 2), 5, 3, 4);
+  EXPECT_EQ(os.row_folds, 3);
+  EXPECT_EQ(os.col_folds, 2);
+  EXPECT_EQ(os.fold_cycles, 6);
+  EXPECT_EQ(os.compute_cycles(), 36);
+  EXPECT_DOUBLE_EQ(os.mapping_efficiency(), 15.0 / 24.0);      // 5*3 used of 6 folds x 4 PEs
+  EXPECT_DOUBLE_EQ(os.compute_util(), 15.0 / 24.0 * 4.0 / 6.0);  // x T / (R+C+T-2)
+  // WS: rows span K (2 folds), cols span N (2), M streams: 2*2+2+5-2 = 9.
+  Schedule ws = map_gemm(small_hw(Dataflow::kWS, 2, 2), 5, 3, 4);
+  EXPECT_EQ(ws.folds(), 4);
+  EXPECT_EQ(ws.fold_cycles, 9);
+  EXPECT_DOUBLE_EQ(ws.compute_util(), 0.75 * 5.0 / 10.0);  // SCALE-Sim divides by 2R+2C+T-3 = 10
+  // IS: rows span K (2 folds), cols span M (3), N streams: 2*2+2+3-2 = 7.
+  Schedule is = map_gemm(small_hw(Dataflow::kIS, 2, 2), 5, 3, 4);
+  EXPECT_EQ(is.row_folds, 2);
+  EXPECT_EQ(is.col_folds, 3);
+  EXPECT_EQ(is.fold_cycles, 7);
+  // Repeats (groups) multiply the folds.
+  EXPECT_EQ(map_gemm(small_hw(Dataflow::kOS, 2, 2), 5, 3, 4, 3).folds(), 18);
+}
+
+TEST(Mapping, BitFusionPacksTheReductionDimension) {
+  HwSpec hw = small_hw(Dataflow::kOS, 2, 2);
+  hw.pe.precision = PeModel::kBitFusion;
+  hw.pe.widths = {2, 4, 8};
+  // w4a4: p = (8/4)*(8/4) = 4 products per PE per cycle; OS streams ceil(8/4) = 2 packs.
+  Schedule os = map_gemm(hw, 4, 4, 8, 1, 4, 4);
+  EXPECT_EQ(os.pe.pack, 4);
+  EXPECT_EQ(os.T, 2);
+  EXPECT_EQ(os.fold_cycles, 2 + 2 + 2 - 2);
+  // w2a8: p = 4*1 = 4; w3a8 rounds 3 -> 4: p = 2*1 = 2.
+  EXPECT_EQ(map_gemm(hw, 4, 4, 8, 1, 2, 8).pe.pack, 4);
+  EXPECT_EQ(map_gemm(hw, 4, 4, 8, 1, 3, 8).pe.pack, 2);
+  EXPECT_EQ(map_gemm(hw, 4, 4, 8, 1, 3, 8).pe.wbits, 4);
+  // WS maps K on the rows: 2 rows x 4 products cover K = 8 in one row fold.
+  hw.array.dataflow = Dataflow::kWS;
+  Schedule ws = map_gemm(hw, 4, 4, 8, 1, 4, 4);
+  EXPECT_EQ(ws.Sr, 2);
+  EXPECT_EQ(ws.row_folds, 1);
+  const FoldStep f = ws.fold(0);
+  EXPECT_EQ(f.k, (Range{0, 8}));
+  EXPECT_EQ(f.rows_used, 2);
+  // At 8 bits the same layer needs 4 row folds.
+  EXPECT_EQ(map_gemm(hw, 4, 4, 8).row_folds, 4);
+}
+
+TEST(Mapping, BitSerialStretchesTheStream) {
+  HwSpec hw = small_hw(Dataflow::kOS, 2, 2);
+  hw.pe.precision = PeModel::kBitSerial;
+  hw.pe.widths = {1, 2, 3, 4, 5, 6, 7, 8};
+  hw.pe.serial = SerialOperand::kActivation;
+  // Activation-serial, a4: every streamed step takes 4 cycles: 2+2-2 + 8*4 = 34.
+  EXPECT_EQ(map_gemm(hw, 4, 4, 8, 1, 8, 4).fold_cycles, 34);
+  hw.pe.serial = SerialOperand::kBoth;
+  // Both serial, w4a4: 16 cycles per step: 2 + 8*16 = 130.
+  EXPECT_EQ(map_gemm(hw, 4, 4, 8, 1, 4, 4).fold_cycles, 130);
+}
+
+TEST(Mapping, WidthsThePeCannotRunNameTheLayer) {
+  HwSpec hw = small_hw(Dataflow::kOS, 2, 2);
+  auto message = [&](int w, int a) {
+    try {
+      map_layer({{4, 4, 4, 1}, 0, w, a, a}, hw, "conv7");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // fixed 8-bit PE: 9-bit activations do not fit.
+  EXPECT_NE(message(8, 9).find("conv7"), std::string::npos) << message(8, 9);
+  EXPECT_NE(message(8, 9).find("test.yaml"), std::string::npos);
+  hw.pe.precision = PeModel::kBitFusion;
+  hw.pe.widths = {2, 4, 8};
+  EXPECT_NE(message(16, 8).find("conv7"), std::string::npos) << message(16, 8);
+  EXPECT_EQ(message(1, 8), "no error");  // 1 rounds up to 2
+  hw.pe.widths = {4, 8};
+  EXPECT_EQ(message(2, 2), "no error");  // rounds up to 4
+  hw.pe.widths = {3, 8};  // 3 does not divide 8: bricks cannot fuse to it
+  EXPECT_NE(message(3, 8).find("does not divide"), std::string::npos) << message(3, 8);
+  hw.pe.precision = PeModel::kBitSerial;
+  hw.pe.widths = {1, 2, 4, 8};
+  EXPECT_NE(message(9, 4).find("conv7"), std::string::npos);
+}
+
+TEST(Mapping, StorageScalesWithBits) {
+  MemorySpec m;
+  m.word_bits = 8;
+  m.pack_narrow = true;
+  EXPECT_EQ(Storage::of(8, m).bytes(100), 100);
+  EXPECT_EQ(Storage::of(4, m).bytes(100), 50);  // two per byte
+  EXPECT_EQ(Storage::of(2, m).bytes(100), 25);
+  EXPECT_EQ(Storage::of(3, m).bytes(100), 50);  // floor(8/3) = 2 per byte
+  EXPECT_EQ(Storage::of(32, m).bytes(10), 40);
+  EXPECT_EQ(Storage::of(4, m).bytes(3), 2);     // a started word counts
+  m.pack_narrow = false;
+  EXPECT_EQ(Storage::of(4, m).bytes(100), 100);  // rounded up to a word each
+  m.word_bits = 16;
+  EXPECT_EQ(Storage::of(8, m).bytes(100), 200);
+  EXPECT_EQ(Storage::of(20, m).bytes(10), 40);  // two 16-bit words (4 B) each
+  m.pack_narrow = true;
+  EXPECT_EQ(Storage::of(8, m).bytes(100), 100);
+  EXPECT_EQ(Storage::of(5, m).bytes(9), 6);  // 3 per 16-bit word: 3 words
+}
+
+// Every (m, n, k) of every repeat is computed by exactly one fold, and the
+// walk's bookkeeping (indices, first/last reduction fold) is consistent.
+void expect_exact_cover(const Schedule& s) {
+  const int64_t M = s.gemm.M, N = s.gemm.N, K = s.gemm.K;
+  std::vector<int> hits(static_cast<std::size_t>(s.gemm.repeats * M * N * K), 0);
+  int64_t index = 0;
+  s.for_each_fold([&](const FoldStep& f) {
+    EXPECT_EQ(f.index, index++);
+    ASSERT_GE(f.m.begin, 0);
+    ASSERT_LE(f.m.end, M);
+    ASSERT_LE(f.n.end, N);
+    ASSERT_LE(f.k.end, K);
+    EXPECT_LE(f.rows_used, s.rows);
+    EXPECT_LE(f.cols_used, s.cols);
+    for (int64_t m = f.m.begin; m < f.m.end; ++m)
+      for (int64_t n = f.n.begin; n < f.n.end; ++n)
+        for (int64_t k = f.k.begin; k < f.k.end; ++k)
+          ++hits[static_cast<std::size_t>(((f.repeat * M + m) * N + n) * K + k)];
+    EXPECT_EQ(f.first_k, s.dataflow == Dataflow::kOS || f.k.begin == 0);
+    EXPECT_EQ(f.last_k, s.dataflow == Dataflow::kOS || f.k.end == K);
+  });
+  for (int h : hits) ASSERT_EQ(h, 1);
+}
+
+TEST(Mapping, WalkCoversEveryMacOnce) {
+  for (Dataflow df : {Dataflow::kOS, Dataflow::kWS, Dataflow::kIS})
+    for (int64_t pack_bits : {8, 4, 2}) {
+      HwSpec hw = small_hw(df, 3, 2, 0.01);  // tiny buffers: both loop orders get exercised
+      hw.pe.precision = PeModel::kBitFusion;
+      hw.pe.widths = {2, 4, 8};
+      for (auto [M, N, K, R] : std::vector<std::array<int64_t, 4>>{{7, 5, 9, 1}, {1, 1, 1, 2}, {6, 4, 13, 3}}) {
+        SCOPED_TRACE(::testing::Message() << dataflow_name(df) << " bits " << pack_bits << " " << M << "x" << N
+                                          << "x" << K << " r" << R);
+        expect_exact_cover(map_gemm(hw, M, N, K, R, static_cast<int>(pack_bits), static_cast<int>(pack_bits)));
+      }
+    }
+}
+
+TEST(Mapping, ResidencyFollowsBufferSize) {
+  // WS, GEMM 16x8x8 on 2x2: A (16x8 = 128 B) fits a 1 KiB buffer's working half
+  // (512 B): fetched once. With 0.1 KiB (51 B working) it is re-streamed for each
+  // of the 4 column folds in SCALE-Sim's order -- unless the mapper swaps the
+  // loops: then a 16x2 slab (32 B) stays while the columns pass, and A is
+  // fetched once; the partial sums of the whole Y then spill to DRAM.
+  const Schedule big = map_gemm(small_hw(Dataflow::kWS, 2, 2, 1.0), 16, 8, 8);
+  EXPECT_EQ(big.order, LoopOrder::kColsOuter);
+  EXPECT_EQ(big.ifmap_rule, FetchRule::kFirstOuter);
+  EXPECT_EQ(big.psum_rule, PsumRule::kOnChip);  // one 16x2 tile at 4 B = 128 B
+  int64_t a = 0;
+  big.for_each_fold([&](const FoldStep& f) { a += f.ifmap_dram_in; });
+  EXPECT_EQ(a, 128);
+
+  const Schedule small = map_gemm(small_hw(Dataflow::kWS, 2, 2, 0.1), 16, 8, 8);
+  // cols-outer: A 4 passes (512 B) + psum tile 16x2x4 B = 128 B > 51: spill 2*3*512 B.
+  // rows-outer: A slab resident (128 B), Y spills likewise: fewer bytes, so swapped.
+  EXPECT_EQ(small.order, LoopOrder::kRowsOuter);
+  EXPECT_EQ(small.ifmap_rule, FetchRule::kFirstInner);
+  EXPECT_EQ(small.psum_rule, PsumRule::kSpill);
+  int64_t a2 = 0, psum_out = 0, psum_in = 0;
+  small.for_each_fold([&](const FoldStep& f) {
+    a2 += f.ifmap_dram_in;
+    psum_out += f.psum_dram_out;
+    psum_in += f.psum_dram_in;
+  });
+  EXPECT_EQ(a2, 128);
+  EXPECT_EQ(psum_out, 3 * 16 * 8 * 4);  // every row fold but the last spills Y at 32 bits
+  EXPECT_EQ(psum_in, 3 * 16 * 8 * 4);
+}
+
+TEST(Mapping, ConvIfmapFetchesUniqueInputs) {
+  // A 3x3 convolution's im2col A has 9x the unique input; a sweep fetches the
+  // unique elements only (SCALE-Sim's DRAM IFMAP reads do the same).
+  HwSpec hw = small_hw(Dataflow::kOS, 4, 4, 64.0);
+  // 1x2x6x6 input, 3x3 kernel, 5 filters: M = 16, K = 18, N = 5; unique 72.
+  const Schedule s = map_layer({{16, 5, 18, 1}, 72, 8, 8, 8}, hw, "c");
+  int64_t a = 0;
+  s.for_each_fold([&](const FoldStep& f) { a += f.ifmap_dram_in; });
+  EXPECT_EQ(a, 72);
+}
+
+// The classes partition the folds, and each class's members share their own and
+// their neighbours' transfers (what the analytical sum relies on).
+TEST(Mapping, FoldClassesPartitionFoldsWithIdenticalNeighbourhoods) {
+  std::mt19937 rng(7);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  auto same_transfers = [](const FoldStep& a, const FoldStep& b) {
+    return a.dram_in() == b.dram_in() && a.dram_out() == b.dram_out() && a.ifmap_sram_read == b.ifmap_sram_read &&
+           a.filter_sram_read == b.filter_sram_read && a.ofmap_sram_write == b.ofmap_sram_write &&
+           a.psum_sram_read == b.psum_sram_read;
+  };
+  for (int trial = 0; trial < 300; ++trial) {
+    const Dataflow df = static_cast<Dataflow>(pick(0, 2));
+    HwSpec hw = small_hw(df, pick(1, 4), pick(1, 4), pick(0, 3) * 0.05);
+    const Schedule s = map_gemm(hw, pick(1, 20), pick(1, 20), pick(1, 20), pick(1, 6));
+    SCOPED_TRACE(trial);
+    const FoldClasses classes = s.fold_classes();
+    std::vector<int> owner(static_cast<std::size_t>(s.folds()), -1);
+    int64_t total = 0;
+    for (int c = 0; c < classes.size; ++c) total += classes.items[c].count;
+    ASSERT_EQ(total, s.folds());
+    // Assign every fold to the class whose representative has the same neighbourhood.
+    for (int64_t f = 0; f < s.folds(); ++f) {
+      const FoldStep cur = s.fold(f);
+      bool found = false;
+      for (int c = 0; c < classes.size && !found; ++c) {
+        const int64_t r = classes.items[c].index;
+        const bool prev_ok = (f == 0) == (r == 0) && (f == 0 || same_transfers(s.fold(f - 1), s.fold(r - 1)));
+        const bool next_ok = (f + 1 == s.folds()) == (r + 1 == s.folds()) &&
+                             (f + 1 == s.folds() || same_transfers(s.fold(f + 1), s.fold(r + 1)));
+        if (same_transfers(cur, s.fold(r)) && prev_ok && next_ok) found = true;
+      }
+      ASSERT_TRUE(found) << "fold " << f << " has no class with its neighbourhood";
+    }
+    // Counts: a nonlinear function of (previous, own, next) transfers summed over
+    // the classes equals its sum over every fold.
+    auto h = [&](int64_t f) {
+      const int64_t in_next = f + 1 < s.folds() ? s.fold(f + 1).dram_in() : 0;
+      const int64_t out_prev = f > 0 ? s.fold(f - 1).dram_out() : 0;
+      const FoldStep cur = s.fold(f);
+      return (in_next + 1) * (out_prev + 3) * (cur.dram_in() + 7) * (cur.psum_sram_read + cur.ofmap_sram_write + 1);
+    };
+    int64_t by_class = 0, by_fold = 0;
+    for (const FoldClass& c : classes) by_class += c.count * h(c.index);
+    for (int64_t f = 0; f < s.folds(); ++f) by_fold += h(f);
+    EXPECT_EQ(by_class, by_fold);
+  }
+}
+
+}  // namespace
+}  // namespace qsim
