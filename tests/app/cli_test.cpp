@@ -237,7 +237,9 @@ TEST(Lut, CsvRowsPerLayerAndPair) {
   for (std::size_t i = 1; i < rows.size(); ++i) {
     const bool wide = rows[i][w] == "16" || rows[i][a] == "16";
     EXPECT_EQ(rows[i][sup], wide ? "0" : "1");
-    if (!wide) EXPECT_GT(std::stoll(rows[i][total]), 0);
+    if (!wide) {
+      EXPECT_GT(std::stoll(rows[i][total]), 0);
+    }
   }
   EXPECT_EQ(rows[1][w], "4");  // widths sorted ascending
   EXPECT_EQ(rows[1][a], "4");

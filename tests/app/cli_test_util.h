@@ -69,10 +69,10 @@ class TempDir {
 
 inline RunResult run_qsim(const std::vector<std::string>& args, const TempDir& tmp) {
   std::string cmd = shell_quote(QSIM_BINARY);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
+  for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
   const fs::path out = tmp.path() / ".stdout";
   const fs::path err = tmp.path() / ".stderr";
-  cmd += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string());
+  cmd.append(" >").append(shell_quote(out.string())).append(" 2>").append(shell_quote(err.string()));
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -4,6 +4,7 @@
 // runs are the recorded outputs of the unmodified SCALE-Sim v2 code
 // (../shared/reference/scalesim/README.md): an outside reference, not our past output.
 #include <algorithm>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct ReferenceRun {
   fs::path topology;
   fs::path config;
 };
+void PrintTo(const ReferenceRun& r, std::ostream* os) { *os << r.topology << " on " << r.config; }
 
 std::string trim_file(const fs::path& p) {
   std::string s = slurp(p);
