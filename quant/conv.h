@@ -1,0 +1,68 @@
+// Convolution (1-D, 2-D, 3-D; groups, strides, dilations, pads) in float32.
+//
+// Per sample and group, Y (Cout_g x P) = W_g (Cout_g x Cin_g*kvol) * im2col(X_g):
+// the im2col matrix is never materialised, its panels are packed straight from
+// X by Im2colSource (a 1x1, stride-1, unpadded convolution reads X as the matrix
+// itself). Depthwise convolutions (one input channel per group, one output
+// channel per group) run a direct loop instead: their GEMM would have K = kvol.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "graph/layer_graph.h"
+#include "quant/gemm.h"
+#include "quant/kernels.h"
+#include "quant/thread_pool.h"
+
+namespace qsim {
+
+// The im2col matrix of one (sample, group) as a GEMM B operand: K = Cin_g * kvol
+// rows ordered (channel, kd, kh, kw), one column per output pixel.
+class Im2colSource final : public gemm::PanelSource {
+ public:
+  Im2colSource() = default;
+  Im2colSource(const kernels::Spatial3* geom, int64_t channels) : g_(geom), channels_(channels) {}
+  void set_input(const float* x) { x_ = x; }
+  void pack(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const override;
+  // True when the convolution reads X directly as the K x P matrix.
+  static bool is_direct(const kernels::Spatial3& g);
+
+ private:
+  void pack_panel(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const;
+  const kernels::Spatial3* g_ = nullptr;
+  int64_t channels_ = 0;
+  const float* x_ = nullptr;
+};
+
+class ConvKernel {
+ public:
+  // x/y: NC+spatial shapes; w_shape: Cout x Cin/group x kernel. `weights` may be null
+  // (weights arrive at run time, as in ONNX's node tests); they are packed once otherwise.
+  ConvKernel(const Shape& x, const Shape& y, const Shape& w_shape, const float* weights, const ConvAttrs& attrs,
+             const Activation& act, int threads);
+  // Holds pointers into itself (the sources point at g_): not copyable or movable.
+  ConvKernel(const ConvKernel&) = delete;
+  ConvKernel& operator=(const ConvKernel&) = delete;
+
+  int64_t workspace_floats() const { return workspace_floats_; }
+  // w and bias may be null when given at construction (bias: when the layer has none).
+  void run(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool, gemm::Workspace& ws);
+
+ private:
+  void pack_weights(const float* w);
+  void run_depthwise(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool) const;
+
+  kernels::Spatial3 g_;
+  int64_t group_ = 1, cin_g_ = 0, cout_g_ = 0, k_ = 0;
+  Activation act_;
+  bool depthwise_ = false;
+  bool weights_packed_ = false;
+  gemm::FloatBuffer packed_;  // per group: Cout_g x K in kMR panels
+  std::vector<Im2colSource> sources_;  // per (sample, group)
+  std::vector<gemm::Job> jobs_;
+  gemm::Tiling tiling_;
+  int64_t workspace_floats_ = 0;
+};
+
+}  // namespace qsim

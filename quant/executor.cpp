@@ -1,0 +1,839 @@
+#include "quant/executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "graph/error.h"
+#include "quant/conv.h"
+#include "quant/kernels.h"
+
+namespace qsim {
+
+// What a kernel sees while running: a pointer per value, the pool and the workspace.
+struct RunCtx {
+  std::span<void* const> ptr;
+  ThreadPool& pool;
+  gemm::Workspace& ws;
+  const void* in(ValueId v) const { return v < 0 ? nullptr : ptr[static_cast<std::size_t>(v)]; }
+  void* out(ValueId v) const { return v < 0 ? nullptr : ptr[static_cast<std::size_t>(v)]; }
+  const float* f(ValueId v) const { return static_cast<const float*>(in(v)); }
+  float* fo(ValueId v) const { return static_cast<float*>(out(v)); }
+};
+
+class OpKernel {
+ public:
+  virtual ~OpKernel() = default;
+  virtual int64_t workspace_floats() const { return 0; }
+  virtual void run(const RunCtx& ctx) = 0;
+};
+
+namespace {
+
+bool is_view(OpKind op) {
+  return op == OpKind::kReshape || op == OpKind::kFlatten || op == OpKind::kSqueeze ||
+         op == OpKind::kUnsqueeze || op == OpKind::kIdentity;
+}
+
+// Context for building a node's kernel: the graph, the node, error helpers.
+struct Build {
+  const LayerGraph& g;
+  const Node& n;
+  int threads;
+
+  [[noreturn]] void error(const std::string& what) const {
+    fail("node '{}' ({}): {}", n.name, op_name(n.op), what);
+  }
+  ValueId in(std::size_t i) const { return i < n.inputs.size() ? n.inputs[i] : ValueId{-1}; }
+  ValueId out(std::size_t i) const { return i < n.outputs.size() ? n.outputs[i] : ValueId{-1}; }
+  const Value& val(ValueId v) const { return g.value(v); }
+  const Shape& shape(ValueId v) const { return g.value(v).shape; }
+  // Constant payload of value v, or null when v is computed at run time.
+  const void* constant(ValueId v) const {
+    if (v < 0 || !g.value(v).is_constant) return nullptr;
+    return g.value(v).data->bytes().data();
+  }
+  const float* constant_f(ValueId v) const { return static_cast<const float*>(constant(v)); }
+  void require_float(ValueId v) const {
+    if (v >= 0 && g.value(v).dtype != DType::kFloat32)
+      error(fmt::format("tensor '{}' is {}; this operator runs in float32 only", g.value(v).name,
+                        dtype_name(g.value(v).dtype)));
+  }
+};
+
+// ---------------------------------------------------------------- Conv
+
+class ConvOp final : public OpKernel {
+ public:
+  explicit ConvOp(const Build& b) : x_(b.in(0)), w_(b.in(1)), bias_(b.in(2)), y_(b.out(0)) {
+    for (ValueId v : {x_, w_, bias_, y_}) b.require_float(v);
+    const auto& a = std::get<ConvAttrs>(b.n.attrs);
+    conv_ = std::make_unique<ConvKernel>(b.shape(x_), b.shape(y_), b.shape(w_), b.constant_f(w_), a, b.n.act,
+                                         b.threads);
+  }
+  int64_t workspace_floats() const override { return conv_->workspace_floats(); }
+  void run(const RunCtx& c) override {
+    conv_->run(c.f(x_), c.f(w_), bias_ >= 0 ? c.f(bias_) : nullptr, c.fo(y_), c.pool, c.ws);
+  }
+
+ private:
+  ValueId x_, w_, bias_, y_;
+  std::unique_ptr<ConvKernel> conv_;
+};
+
+// ---------------------------------------------------------------- Gemm
+
+class GemmOp final : public OpKernel {
+ public:
+  explicit GemmOp(const Build& b) : a_(b.in(0)), b_(b.in(1)), c_(b.in(2)), y_(b.out(0)) {
+    for (ValueId v : {a_, b_, c_, y_}) b.require_float(v);
+    attrs_ = std::get<GemmAttrs>(b.n.attrs);
+    const Shape& sa = b.shape(a_);
+    const Shape& sb = b.shape(b_);
+    if (sa.size() != 2 || sb.size() != 2) b.error("A and B must be 2-D");
+    M_ = attrs_.trans_a ? sa[1] : sa[0];
+    K_ = attrs_.trans_a ? sa[0] : sa[1];
+    N_ = attrs_.trans_b ? sb[0] : sb[1];
+    if ((attrs_.trans_b ? sb[1] : sb[0]) != K_) b.error("inner dimensions of A and B differ");
+    b_row_stride_ = attrs_.trans_b ? K_ : 1;
+    b_k_stride_ = attrs_.trans_b ? 1 : N_;
+    if (const float* bw = b.constant_f(b_)) {
+      packed_b_.resize(static_cast<std::size_t>(gemm::packed_floats(N_, K_, gemm::kNR)));
+      gemm::pack_all(bw, b_row_stride_, b_k_stride_, N_, K_, gemm::kNR, attrs_.alpha, packed_b_.data());
+      job_.b.packed = packed_b_.data();
+      a_scale_ = 1.0f;
+    } else {
+      job_.b.source = &b_src_;
+      a_scale_ = attrs_.alpha;  // alpha goes with the operand packed per call
+    }
+    job_.a.source = &a_src_;
+    job_.M = M_;
+    job_.N = N_;
+    job_.K = K_;
+    job_.ldc = N_;
+    job_.ep.act = b.n.act;
+    if (c_ >= 0 && attrs_.beta != 0.0f) {
+      Shape sc = b.shape(c_);
+      while (sc.size() < 2) sc.insert(sc.begin(), 1);
+      if (sc.size() != 2 || (sc[0] != 1 && sc[0] != M_) || (sc[1] != 1 && sc[1] != N_))
+        b.error(fmt::format("C of shape {} does not broadcast to {}x{}", shape_str(b.shape(c_)), M_, N_));
+      c_rows_ = sc[0];
+      c_cols_ = sc[1];
+      if (c_rows_ == 1) {
+        col_bias_.resize(static_cast<std::size_t>(N_));
+        if (const float* cc = b.constant_f(c_)) {
+          fill_col_bias(cc);
+          c_const_ = true;
+        }
+        job_.ep.col_bias = col_bias_.data();
+      } else {
+        job_.ep.accumulate = true;  // Y is prefilled with beta * C
+      }
+    }
+    tiling_ = gemm::plan_tiling(M_, N_, K_, 1, b.threads);
+    ws_floats_ = gemm::workspace_floats(job_, tiling_);
+  }
+  int64_t workspace_floats() const override { return ws_floats_; }
+  void run(const RunCtx& c) override {
+    const float* a = c.f(a_);
+    a_src_ = ScaledSource(a, attrs_.trans_a ? 1 : K_, attrs_.trans_a ? M_ : 1, gemm::kMR, a_scale_);
+    if (!job_.b.packed) b_src_ = ScaledSource(c.f(b_), b_row_stride_, b_k_stride_, gemm::kNR, 1.0f);
+    float* y = c.fo(y_);
+    job_.c = y;
+    if (c_ >= 0 && attrs_.beta != 0.0f) {
+      const float* cc = c.f(c_);
+      if (c_rows_ == 1) {
+        if (!c_const_) fill_col_bias(cc);
+      } else {
+        for (int64_t i = 0; i < M_; ++i)
+          for (int64_t j = 0; j < N_; ++j) y[i * N_ + j] = attrs_.beta * cc[i * c_cols_ + (c_cols_ == 1 ? 0 : j)];
+      }
+    }
+    gemm::run(std::span<const gemm::Job>(&job_, 1), tiling_, c.pool, c.ws);
+  }
+
+ private:
+  // A strided matrix packed with a scale (alpha).
+  class ScaledSource final : public gemm::PanelSource {
+   public:
+    ScaledSource() = default;
+    ScaledSource(const float* p, int64_t rs, int64_t ks, int R, float scale)
+        : p_(p), rs_(rs), ks_(ks), R_(R), scale_(scale) {}
+    void pack(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const override {
+      gemm::pack_panels(p_, rs_, ks_, first, count, k0, kc, R_, scale_, dst);
+    }
+
+   private:
+    const float* p_ = nullptr;
+    int64_t rs_ = 0, ks_ = 0;
+    int R_ = 1;
+    float scale_ = 1.0f;
+  };
+  void fill_col_bias(const float* cc) {
+    for (int64_t j = 0; j < N_; ++j) col_bias_[static_cast<std::size_t>(j)] = attrs_.beta * cc[c_cols_ == 1 ? 0 : j];
+  }
+
+  ValueId a_, b_, c_, y_;
+  GemmAttrs attrs_;
+  int64_t M_ = 0, N_ = 0, K_ = 0, b_row_stride_ = 0, b_k_stride_ = 0;
+  int64_t c_rows_ = 0, c_cols_ = 0;
+  bool c_const_ = false;
+  float a_scale_ = 1.0f;
+  gemm::FloatBuffer packed_b_;
+  std::vector<float> col_bias_;
+  ScaledSource a_src_, b_src_;
+  gemm::Job job_;
+  gemm::Tiling tiling_;
+  int64_t ws_floats_ = 0;
+};
+
+// ---------------------------------------------------------------- MatMul
+
+class MatMulOp final : public OpKernel {
+ public:
+  explicit MatMulOp(const Build& b) : a_(b.in(0)), b_(b.in(1)), y_(b.out(0)) {
+    for (ValueId v : {a_, b_, y_}) b.require_float(v);
+    Shape sa = b.shape(a_), sb = b.shape(b_);
+    if (sa.empty() || sb.empty()) b.error("MatMul of a scalar");
+    if (sa.size() == 1) sa.insert(sa.begin(), 1);
+    if (sb.size() == 1) sb.push_back(1);
+    M_ = sa[sa.size() - 2];
+    K_ = sa.back();
+    N_ = sb.back();
+    if (sb[sb.size() - 2] != K_) b.error("inner dimensions of A and B differ");
+    const Shape ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
+    const float* bw = b.constant_f(b_);
+    if (bb.empty()) {
+      // B is a matrix: every leading dimension of A becomes rows of one product.
+      int64_t rows = M_;
+      for (int64_t d : ba) rows *= d;
+      M_ = rows;
+      jobs_.resize(1);
+      a_src_.resize(1);
+      b_src_.resize(1);
+      if (bw) {
+        packed_b_.resize(static_cast<std::size_t>(gemm::packed_floats(N_, K_, gemm::kNR)));
+        gemm::pack_all(bw, 1, N_, N_, K_, gemm::kNR, 1.0f, packed_b_.data());
+      }
+    } else {
+      // Broadcast batch dimensions: offsets of A and B for every output batch index.
+      const std::size_t r = std::max(ba.size(), bb.size());
+      Shape pa(r - ba.size(), 1), pb(r - bb.size(), 1);
+      pa.insert(pa.end(), ba.begin(), ba.end());
+      pb.insert(pb.end(), bb.begin(), bb.end());
+      Shape out(r);
+      for (std::size_t i = 0; i < r; ++i) {
+        if (pa[i] != pb[i] && pa[i] != 1 && pb[i] != 1) b.error("batch dimensions do not broadcast");
+        out[i] = std::max(pa[i], pb[i]);
+      }
+      const int64_t nb = shape_numel(out);
+      for (int64_t i = 0; i < nb; ++i) {
+        int64_t rem = i, oa = 0, ob = 0, sa_acc = 1, sb_acc = 1;
+        for (std::size_t d = r; d-- > 0;) {
+          const int64_t idx = rem % out[d];
+          rem /= out[d];
+          if (pa[d] != 1) oa += idx * sa_acc;
+          if (pb[d] != 1) ob += idx * sb_acc;
+          sa_acc *= pa[d];
+          sb_acc *= pb[d];
+        }
+        a_off_.push_back(oa * M_ * K_);
+        b_off_.push_back(ob * K_ * N_);
+      }
+      jobs_.resize(static_cast<std::size_t>(nb));
+      a_src_.resize(jobs_.size());
+      b_src_.resize(jobs_.size());
+    }
+    for (std::size_t i = 0; i < jobs_.size(); ++i) {
+      auto& j = jobs_[i];
+      j.M = M_;
+      j.N = N_;
+      j.K = K_;
+      j.ldc = N_;
+      j.a.source = &a_src_[i];
+      if (!packed_b_.empty())
+        j.b.packed = packed_b_.data();
+      else
+        j.b.source = &b_src_[i];
+      j.ep.act = b.n.act;
+    }
+    tiling_ = gemm::plan_tiling(M_, N_, K_, static_cast<int64_t>(jobs_.size()), b.threads);
+    ws_floats_ = jobs_.empty() ? 0 : gemm::workspace_floats(jobs_[0], tiling_);
+  }
+  int64_t workspace_floats() const override { return ws_floats_; }
+  void run(const RunCtx& c) override {
+    const float* a = c.f(a_);
+    const float* bm = c.f(b_);
+    float* y = c.fo(y_);
+    for (std::size_t i = 0; i < jobs_.size(); ++i) {
+      const int64_t oa = a_off_.empty() ? 0 : a_off_[i];
+      const int64_t ob = b_off_.empty() ? 0 : b_off_[i];
+      a_src_[i] = gemm::StridedSource(a + oa, K_, 1, gemm::kMR);
+      if (packed_b_.empty()) b_src_[i] = gemm::StridedSource(bm + ob, 1, N_, gemm::kNR);
+      jobs_[i].c = y + static_cast<int64_t>(i) * M_ * N_;
+    }
+    gemm::run(jobs_, tiling_, c.pool, c.ws);
+  }
+
+ private:
+  ValueId a_, b_, y_;
+  int64_t M_ = 0, N_ = 0, K_ = 0;
+  std::vector<int64_t> a_off_, b_off_;
+  gemm::FloatBuffer packed_b_;
+  std::vector<gemm::StridedSource> a_src_, b_src_;
+  std::vector<gemm::Job> jobs_;
+  gemm::Tiling tiling_;
+  int64_t ws_floats_ = 0;
+};
+
+// ---------------------------------------------------------------- BatchNormalization
+
+class BatchNormOp final : public OpKernel {
+ public:
+  explicit BatchNormOp(const Build& b) : attrs_(std::get<BatchNormAttrs>(b.n.attrs)) {
+    for (std::size_t i = 0; i < 5; ++i) {
+      in_[i] = b.in(i);
+      b.require_float(in_[i]);
+    }
+    for (std::size_t i = 0; i < 3; ++i) out_[i] = b.out(i);
+    const Shape& x = b.shape(in_[0]);
+    N_ = x.size() > 0 ? x[0] : 1;
+    C_ = x.size() > 1 ? x[1] : 1;
+    inner_ = 1;
+    for (std::size_t i = 2; i < x.size(); ++i) inner_ *= x[i];
+    if (attrs_.training_mode) stats_.resize(static_cast<std::size_t>(2 * C_));
+  }
+  void run(const RunCtx& c) override {
+    const float* x = c.f(in_[0]);
+    const float* scale = c.f(in_[1]);
+    const float* bias = c.f(in_[2]);
+    const float* mean = c.f(in_[3]);
+    const float* var = c.f(in_[4]);
+    if (!attrs_.training_mode) {
+      kernels::batch_norm(x, c.fo(out_[0]), N_, C_, inner_, scale, bias, mean, var, attrs_.epsilon, c.pool);
+      return;
+    }
+    // Training mode: the batch's own statistics (population variance), then the
+    // running statistics blended with momentum.
+    float* bmean = stats_.data();
+    float* bvar = stats_.data() + C_;
+    const double count = static_cast<double>(N_ * inner_);
+    for (int64_t ch = 0; ch < C_; ++ch) {
+      double s = 0.0, s2 = 0.0;
+      for (int64_t n = 0; n < N_; ++n) {
+        const float* p = x + (n * C_ + ch) * inner_;
+        for (int64_t i = 0; i < inner_; ++i) s += p[i];
+      }
+      const double m = count > 0 ? s / count : 0.0;
+      for (int64_t n = 0; n < N_; ++n) {
+        const float* p = x + (n * C_ + ch) * inner_;
+        for (int64_t i = 0; i < inner_; ++i) s2 += (p[i] - m) * (p[i] - m);
+      }
+      bmean[ch] = static_cast<float>(m);
+      bvar[ch] = static_cast<float>(count > 0 ? s2 / count : 0.0);
+    }
+    kernels::batch_norm(x, c.fo(out_[0]), N_, C_, inner_, scale, bias, bmean, bvar, attrs_.epsilon, c.pool);
+    const float mo = attrs_.momentum;
+    if (float* rm = c.fo(out_[1]))
+      for (int64_t ch = 0; ch < C_; ++ch) rm[ch] = mean[ch] * mo + bmean[ch] * (1.0f - mo);
+    if (float* rv = c.fo(out_[2]))
+      for (int64_t ch = 0; ch < C_; ++ch) rv[ch] = var[ch] * mo + bvar[ch] * (1.0f - mo);
+  }
+
+ private:
+  BatchNormAttrs attrs_;
+  ValueId in_[5] = {-1, -1, -1, -1, -1}, out_[3] = {-1, -1, -1};
+  int64_t N_ = 1, C_ = 1, inner_ = 1;
+  std::vector<float> stats_;
+};
+
+// ---------------------------------------------------------------- elementwise
+
+class ActOp final : public OpKernel {
+ public:
+  explicit ActOp(const Build& b) : x_(b.in(0)), y_(b.out(0)), dtype_(b.val(b.in(0)).dtype) {
+    act_ = std::get<ActAttrs>(b.n.attrs).act;
+    n_ = shape_numel(b.shape(x_));
+    const bool int_ok = act_.kind == ActKind::kRelu || act_.kind == ActKind::kClip;
+    if (dtype_ != DType::kFloat32 && (!int_ok || dtype_ == DType::kBool))
+      b.error(fmt::format("{} input is not supported", dtype_name(dtype_)));
+  }
+  void run(const RunCtx& c) override { kernels::activation(act_, dtype_, c.in(x_), c.out(y_), n_, c.pool); }
+
+ private:
+  ValueId x_, y_;
+  DType dtype_;
+  Activation act_;
+  int64_t n_ = 0;
+};
+
+class BinaryOpKernel final : public OpKernel {
+ public:
+  explicit BinaryOpKernel(const Build& b) : act_(b.n.act), y_(b.out(0)) {
+    op_ = b.n.op == OpKind::kMul ? kernels::BinaryOp::kMul : kernels::BinaryOp::kAdd;
+    ins_ = b.n.inputs;
+    if (ins_.empty()) b.error("no inputs");
+    dtype_ = b.val(y_).dtype;
+    for (ValueId v : ins_) {
+      if (b.val(v).dtype != dtype_) b.error("inputs of different element types");
+      shapes_.push_back(b.shape(v));
+    }
+    out_shape_ = b.shape(y_);
+    if (dtype_ == DType::kBool) b.error("bool tensors are not supported");
+    if (act_.kind != ActKind::kNone && dtype_ != DType::kFloat32) b.error("a fused activation needs float32");
+    bytes_ = shape_numel(out_shape_) * static_cast<int64_t>(dtype_size(dtype_));
+  }
+  void run(const RunCtx& c) override {
+    void* y = c.out(y_);
+    if (ins_.size() == 1) {  // Sum of one input
+      std::memcpy(y, c.in(ins_[0]), static_cast<std::size_t>(bytes_));
+    } else {
+      kernels::binary(op_, dtype_, c.in(ins_[0]), shapes_[0], c.in(ins_[1]), shapes_[1], y, out_shape_, c.pool);
+      for (std::size_t i = 2; i < ins_.size(); ++i)
+        kernels::binary(op_, dtype_, y, out_shape_, c.in(ins_[i]), shapes_[i], y, out_shape_, c.pool);
+    }
+    if (act_.kind != ActKind::kNone)
+      kernels::activation(act_, dtype_, y, y, shape_numel(out_shape_), c.pool);
+  }
+
+ private:
+  kernels::BinaryOp op_;
+  Activation act_;
+  ValueId y_;
+  std::vector<ValueId> ins_;
+  std::vector<Shape> shapes_;
+  Shape out_shape_;
+  DType dtype_ = DType::kFloat32;
+  int64_t bytes_ = 0;
+};
+
+// ---------------------------------------------------------------- data movement
+
+class ConcatOp final : public OpKernel {
+ public:
+  explicit ConcatOp(const Build& b) : y_(b.out(0)) {
+    axis_ = std::get<AxisAttrs>(b.n.attrs).axis;
+    ins_ = b.n.inputs;
+    for (ValueId v : ins_) shapes_.push_back(b.shape(v));
+    ptrs_.resize(ins_.size());
+    es_ = dtype_size(b.val(y_).dtype);
+  }
+  void run(const RunCtx& c) override {
+    for (std::size_t i = 0; i < ins_.size(); ++i) ptrs_[i] = c.in(ins_[i]);
+    kernels::concat(ptrs_, shapes_, axis_, es_, c.out(y_));
+  }
+
+ private:
+  ValueId y_;
+  int64_t axis_ = 0;
+  std::vector<ValueId> ins_;
+  std::vector<Shape> shapes_;
+  std::vector<const void*> ptrs_;
+  std::size_t es_ = 4;
+};
+
+class TransposeOp final : public OpKernel {
+ public:
+  explicit TransposeOp(const Build& b) : x_(b.in(0)), y_(b.out(0)) {
+    perm_ = std::get<AxesAttrs>(b.n.attrs).axes;
+    shape_ = b.shape(x_);
+    es_ = dtype_size(b.val(x_).dtype);
+  }
+  void run(const RunCtx& c) override { kernels::transpose(c.in(x_), c.out(y_), es_, shape_, perm_, c.pool); }
+
+ private:
+  ValueId x_, y_;
+  std::vector<int64_t> perm_;
+  Shape shape_;
+  std::size_t es_ = 4;
+};
+
+class PadOp final : public OpKernel {
+ public:
+  explicit PadOp(const Build& b) : x_(b.in(0)), y_(b.out(0)) {
+    attrs_ = std::get<PadAttrs>(b.n.attrs);
+    xs_ = b.shape(x_);
+    ys_ = b.shape(y_);
+    dtype_ = b.val(x_).dtype;
+    if (dtype_ == DType::kBool) b.error("bool tensors are not supported");
+  }
+  void run(const RunCtx& c) override {
+    kernels::pad(dtype_, c.in(x_), xs_, c.out(y_), ys_, attrs_.pads, attrs_.mode, attrs_.value);
+  }
+
+ private:
+  ValueId x_, y_;
+  PadAttrs attrs_;
+  Shape xs_, ys_;
+  DType dtype_;
+};
+
+// ---------------------------------------------------------------- pools, normalisations
+
+class MaxPoolOp final : public OpKernel {
+ public:
+  explicit MaxPoolOp(const Build& b) : x_(b.in(0)), y_(b.out(0)), idx_(b.out(1)) {
+    const auto& a = std::get<PoolAttrs>(b.n.attrs);
+    g_ = kernels::make_spatial3(b.shape(x_), b.shape(y_), a.kernel, a.strides, a.dilations, a.pads);
+    order_ = a.storage_order;
+    dtype_ = b.val(x_).dtype;
+    if (dtype_ != DType::kFloat32 && dtype_ != DType::kFloat64 && dtype_ != DType::kInt8 &&
+        dtype_ != DType::kUInt8)
+      b.error(fmt::format("{} input is not supported", dtype_name(dtype_)));
+  }
+  void run(const RunCtx& c) override {
+    auto* idx = static_cast<int64_t*>(c.out(idx_));
+    switch (dtype_) {
+      case DType::kFloat64:
+        kernels::max_pool(g_, static_cast<const double*>(c.in(x_)), static_cast<double*>(c.out(y_)), idx, order_,
+                          c.pool);
+        break;
+      case DType::kInt8:
+        kernels::max_pool(g_, static_cast<const int8_t*>(c.in(x_)), static_cast<int8_t*>(c.out(y_)), idx, order_,
+                          c.pool);
+        break;
+      case DType::kUInt8:
+        kernels::max_pool(g_, static_cast<const uint8_t*>(c.in(x_)), static_cast<uint8_t*>(c.out(y_)), idx,
+                          order_, c.pool);
+        break;
+      default: kernels::max_pool(g_, c.f(x_), c.fo(y_), idx, order_, c.pool); break;
+    }
+  }
+
+ private:
+  ValueId x_, y_, idx_;
+  kernels::Spatial3 g_;
+  int64_t order_ = 0;
+  DType dtype_;
+};
+
+class AvgPoolOp final : public OpKernel {
+ public:
+  explicit AvgPoolOp(const Build& b) : x_(b.in(0)), y_(b.out(0)) {
+    b.require_float(x_);
+    const auto& a = std::get<PoolAttrs>(b.n.attrs);
+    g_ = kernels::make_spatial3(b.shape(x_), b.shape(y_), a.kernel, a.strides, a.dilations, a.pads);
+    include_pad_ = a.count_include_pad;
+  }
+  void run(const RunCtx& c) override { kernels::avg_pool(g_, include_pad_, c.f(x_), c.fo(y_), c.pool); }
+
+ private:
+  ValueId x_, y_;
+  kernels::Spatial3 g_;
+  bool include_pad_ = false;
+};
+
+class GlobalAvgPoolOp final : public OpKernel {
+ public:
+  explicit GlobalAvgPoolOp(const Build& b) : x_(b.in(0)), y_(b.out(0)) {
+    b.require_float(x_);
+    const Shape& s = b.shape(x_);
+    if (s.size() < 2) b.error("input must have a channel axis");
+    planes_ = s[0] * s[1];
+    plane_ = 1;
+    for (std::size_t i = 2; i < s.size(); ++i) plane_ *= s[i];
+  }
+  void run(const RunCtx& c) override { kernels::global_avg_pool(planes_, plane_, c.f(x_), c.fo(y_), c.pool); }
+
+ private:
+  ValueId x_, y_;
+  int64_t planes_ = 0, plane_ = 0;
+};
+
+class SoftmaxOp final : public OpKernel {
+ public:
+  explicit SoftmaxOp(const Build& b) : x_(b.in(0)), y_(b.out(0)) {
+    b.require_float(x_);
+    const auto& a = std::get<AxisAttrs>(b.n.attrs);
+    axis_ = a.axis;
+    legacy_ = a.legacy_softmax;
+    shape_ = b.shape(x_);
+  }
+  void run(const RunCtx& c) override { kernels::softmax(c.f(x_), c.fo(y_), shape_, axis_, legacy_, c.pool); }
+
+ private:
+  ValueId x_, y_;
+  int64_t axis_ = 0;
+  bool legacy_ = false;
+  Shape shape_;
+};
+
+class LRNOp final : public OpKernel {
+ public:
+  explicit LRNOp(const Build& b) : x_(b.in(0)), y_(b.out(0)) {
+    b.require_float(x_);
+    attrs_ = std::get<LRNAttrs>(b.n.attrs);
+    const Shape& s = b.shape(x_);
+    if (s.size() < 2) b.error("input must have a channel axis");
+    N_ = s[0];
+    C_ = s[1];
+    inner_ = 1;
+    for (std::size_t i = 2; i < s.size(); ++i) inner_ *= s[i];
+  }
+  void run(const RunCtx& c) override { kernels::lrn(c.f(x_), c.fo(y_), N_, C_, inner_, attrs_, c.pool); }
+
+ private:
+  ValueId x_, y_;
+  LRNAttrs attrs_;
+  int64_t N_ = 1, C_ = 1, inner_ = 1;
+};
+
+std::unique_ptr<OpKernel> make_kernel(const Build& b) {
+  switch (b.n.op) {
+    case OpKind::kConv: return std::make_unique<ConvOp>(b);
+    case OpKind::kGemm: return std::make_unique<GemmOp>(b);
+    case OpKind::kMatMul: return std::make_unique<MatMulOp>(b);
+    case OpKind::kBatchNorm: return std::make_unique<BatchNormOp>(b);
+    case OpKind::kRelu:
+    case OpKind::kClip:
+    case OpKind::kLeakyRelu:
+    case OpKind::kSigmoid:
+    case OpKind::kHardSigmoid:
+    case OpKind::kHardSwish: return std::make_unique<ActOp>(b);
+    case OpKind::kAdd:
+    case OpKind::kMul:
+    case OpKind::kSum: return std::make_unique<BinaryOpKernel>(b);
+    case OpKind::kConcat: return std::make_unique<ConcatOp>(b);
+    case OpKind::kMaxPool: return std::make_unique<MaxPoolOp>(b);
+    case OpKind::kAveragePool: return std::make_unique<AvgPoolOp>(b);
+    case OpKind::kGlobalAveragePool: return std::make_unique<GlobalAvgPoolOp>(b);
+    case OpKind::kTranspose: return std::make_unique<TransposeOp>(b);
+    case OpKind::kSoftmax: return std::make_unique<SoftmaxOp>(b);
+    case OpKind::kLRN: return std::make_unique<LRNOp>(b);
+    case OpKind::kPad: return std::make_unique<PadOp>(b);
+    case OpKind::kFlatten:
+    case OpKind::kReshape:
+    case OpKind::kSqueeze:
+    case OpKind::kUnsqueeze:
+    case OpKind::kIdentity: return nullptr;  // views
+  }
+  b.error("operator is not supported by the executor");
+}
+
+constexpr int64_t kAlign = 64;
+int64_t align_up(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+}  // namespace
+
+// ---------------------------------------------------------------- Executor
+
+Executor::Executor(const LayerGraph& g, const ExecOptions& opts) : g_(g) {
+  if (opts.pool) {
+    pool_ = opts.pool;
+  } else {
+    own_pool_ = std::make_unique<ThreadPool>(opts.threads);
+    pool_ = own_pool_.get();
+  }
+  plan_storage();
+  int64_t ws = 0;
+  step_of_node_.assign(g_.nodes().size(), -1);
+  steps_.reserve(g_.topo_order().size());
+  for (NodeId id : g_.topo_order()) {
+    const Node& n = g_.node(id);
+    Step s;
+    s.node = id;
+    const Build b{g_, n, pool_->size()};
+    s.kernel = make_kernel(b);
+    if (s.kernel) ws = std::max(ws, s.kernel->workspace_floats());
+    step_of_node_[static_cast<std::size_t>(id)] = static_cast<int32_t>(steps_.size());
+    steps_.push_back(std::move(s));
+  }
+  ws_.reserve(pool_->size(), ws);
+  ptr_.assign(g_.values().size(), nullptr);
+}
+
+Executor::~Executor() = default;
+
+void Executor::plan_storage() {
+  const auto nv = g_.values().size();
+  slots_.assign(nv, {});
+  for (std::size_t v = 0; v < nv; ++v) {
+    const Value& val = g_.values()[v];
+    if (!val.is_constant) continue;
+    if (!val.data) fail("tensor '{}' has no data (the model was imported without weights)", val.name);
+    slots_[v].storage = Storage::kConstant;
+    slots_[v].constant = val.data->bytes().data();
+  }
+  for (std::size_t i = 0; i < g_.inputs().size(); ++i) {
+    auto& s = slots_[static_cast<std::size_t>(g_.inputs()[i])];
+    s.storage = Storage::kInput;
+    s.offset = static_cast<int64_t>(i);
+  }
+  const auto topo = g_.topo_order();
+  for (NodeId id : topo) {
+    const Node& n = g_.node(id);
+    for (std::size_t o = 0; o < n.outputs.size(); ++o) {
+      const ValueId v = n.outputs[o];
+      if (v < 0) continue;
+      auto& s = slots_[static_cast<std::size_t>(v)];
+      if (is_view(n.op) && o == 0 && !n.inputs.empty() && n.inputs[0] >= 0) {
+        s.storage = Storage::kAlias;
+        s.alias = n.inputs[0];
+      } else {
+        s.storage = Storage::kArena;
+      }
+    }
+  }
+  auto root = [&](ValueId v) {
+    while (slots_[static_cast<std::size_t>(v)].storage == Storage::kAlias) v = slots_[static_cast<std::size_t>(v)].alias;
+    return v;
+  };
+  // Live interval [first, last] in steps of every arena root (uses through aliases count).
+  const int64_t nsteps = static_cast<int64_t>(topo.size());
+  std::vector<int64_t> first(nv, -1), last(nv, -1);
+  for (int64_t s = 0; s < nsteps; ++s) {
+    const Node& n = g_.node(topo[static_cast<std::size_t>(s)]);
+    for (ValueId v : n.outputs)
+      if (v >= 0 && slots_[static_cast<std::size_t>(v)].storage == Storage::kArena) {
+        first[static_cast<std::size_t>(v)] = s;
+        last[static_cast<std::size_t>(v)] = std::max(last[static_cast<std::size_t>(v)], s);
+      }
+    for (ValueId v : n.inputs)
+      if (v >= 0) {
+        const auto r = static_cast<std::size_t>(root(v));
+        last[r] = std::max(last[r], s);
+      }
+  }
+  for (ValueId v : g_.outputs()) last[static_cast<std::size_t>(root(v))] = nsteps;  // copied out at the end
+
+  struct Item {
+    ValueId v;
+    int64_t bytes, first, last, offset;
+  };
+  std::vector<Item> items;
+  for (std::size_t v = 0; v < nv; ++v) {
+    if (slots_[v].storage != Storage::kArena) continue;
+    const Value& val = g_.values()[v];
+    const int64_t bytes = align_up(shape_numel(val.shape) * static_cast<int64_t>(dtype_size(val.dtype)));
+    items.push_back({static_cast<ValueId>(v), bytes, first[v], last[v], 0});
+    unshared_bytes_ += bytes;
+  }
+  // Greedy by size: each value goes to the lowest offset free during its lifetime.
+  std::vector<std::size_t> order(items.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return items[a].bytes > items[b].bytes;
+  });
+  std::vector<std::size_t> placed;
+  std::vector<std::pair<int64_t, int64_t>> busy;  // [offset, end) of overlapping placed items
+  for (std::size_t i : order) {
+    Item& it = items[i];
+    busy.clear();
+    for (std::size_t p : placed) {
+      const Item& o = items[p];
+      if (o.first <= it.last && it.first <= o.last) busy.emplace_back(o.offset, o.offset + o.bytes);
+    }
+    std::sort(busy.begin(), busy.end());
+    int64_t off = 0;
+    for (const auto& [b, e] : busy) {
+      if (off + it.bytes <= b) break;
+      off = std::max(off, e);
+    }
+    it.offset = off;
+    arena_bytes_ = std::max(arena_bytes_, off + it.bytes);
+    placed.push_back(i);
+  }
+  for (const Item& it : items) slots_[static_cast<std::size_t>(it.v)].offset = it.offset;
+  arena_.assign(static_cast<std::size_t>(arena_bytes_ / 4 + 16), 0.0f);
+}
+
+void Executor::resolve_pointers(std::span<const Tensor> inputs) {
+  auto* base = reinterpret_cast<std::byte*>(arena_.data());
+  for (std::size_t v = 0; v < slots_.size(); ++v) {
+    const ValueSlot& s = slots_[v];
+    switch (s.storage) {
+      case Storage::kArena: ptr_[v] = base + s.offset; break;
+      case Storage::kConstant: ptr_[v] = const_cast<void*>(s.constant); break;
+      case Storage::kInput:
+        ptr_[v] = const_cast<std::byte*>(inputs[static_cast<std::size_t>(s.offset)].bytes().data());
+        break;
+      default: ptr_[v] = nullptr; break;
+    }
+  }
+  // Aliases after their targets: a view's input precedes it in topological order.
+  for (NodeId id : g_.topo_order()) {
+    const Node& n = g_.node(id);
+    for (ValueId v : n.outputs)
+      if (v >= 0 && slots_[static_cast<std::size_t>(v)].storage == Storage::kAlias)
+        ptr_[static_cast<std::size_t>(v)] = ptr_[static_cast<std::size_t>(slots_[static_cast<std::size_t>(v)].alias)];
+  }
+}
+
+std::vector<TensorRef> Executor::refs(std::span<const ValueId> ids) const {
+  std::vector<TensorRef> r;
+  r.reserve(ids.size());
+  for (ValueId v : ids) {
+    if (v < 0) {
+      r.push_back({});
+      continue;
+    }
+    const Value& val = g_.value(v);
+    r.push_back({val.dtype, &val.shape, ptr_[static_cast<std::size_t>(v)]});
+  }
+  return r;
+}
+
+void Executor::add_hook(NodeId node, OutputHook hook) {
+  steps_.at(static_cast<std::size_t>(step_of_node_.at(static_cast<std::size_t>(node)))).hooks.push_back(std::move(hook));
+}
+
+void Executor::set_override(NodeId node, NodeOverride fn) {
+  Step& s = steps_.at(static_cast<std::size_t>(step_of_node_.at(static_cast<std::size_t>(node))));
+  if (!s.kernel) throw std::logic_error("set_override on a view node '" + g_.node(node).name + "'");
+  s.override_fn = std::move(fn);
+}
+
+void Executor::clear_hooks() {
+  for (Step& s : steps_) {
+    s.hooks.clear();
+    s.override_fn = nullptr;
+  }
+}
+
+void Executor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) {
+  const auto gin = g_.inputs();
+  if (inputs.size() != gin.size())
+    fail("model '{}' takes {} input(s), got {}", g_.name, gin.size(), inputs.size());
+  for (std::size_t i = 0; i < gin.size(); ++i) {
+    const Value& v = g_.value(gin[i]);
+    if (inputs[i].dtype() != v.dtype || inputs[i].shape() != v.shape)
+      fail("input '{}' must be {} {}, got {} {}", v.name, dtype_name(v.dtype), shape_str(v.shape),
+           dtype_name(inputs[i].dtype()), shape_str(inputs[i].shape()));
+  }
+  resolve_pointers(inputs);
+  const RunCtx ctx{ptr_, *pool_, ws_};
+  for (Step& s : steps_) {
+    const Node& n = g_.node(s.node);
+    if (s.override_fn) {
+      const auto in = refs(n.inputs);
+      const auto out = refs(n.outputs);
+      s.override_fn(s.node, in, out);
+    } else if (s.kernel) {
+      s.kernel->run(ctx);
+    }
+    if (!s.hooks.empty()) {
+      const auto out = refs(n.outputs);
+      for (auto& h : s.hooks) h(s.node, out);
+    }
+  }
+  const auto gout = g_.outputs();
+  outputs.resize(gout.size());
+  for (std::size_t i = 0; i < gout.size(); ++i) {
+    const Value& v = g_.value(gout[i]);
+    if (outputs[i].dtype() != v.dtype || outputs[i].shape() != v.shape || outputs[i].empty())
+      outputs[i] = Tensor(v.dtype, v.shape);
+    if (outputs[i].nbytes() > 0)
+      std::memcpy(outputs[i].bytes().data(), ptr_[static_cast<std::size_t>(gout[i])], outputs[i].nbytes());
+  }
+}
+
+std::vector<Tensor> Executor::run(std::span<const Tensor> inputs) {
+  std::vector<Tensor> out;
+  run(inputs, out);
+  return out;
+}
+
+}  // namespace qsim

@@ -1,0 +1,67 @@
+// ThreadPool — a small persistent pool for the executor's kernels.
+//
+// One parallel_for at a time: the calling thread takes part as worker 0, the
+// pool's threads are workers 1..size()-1. Tasks are handed out through one
+// atomic counter, so uneven tasks balance themselves. Idle workers spin for a
+// few microseconds (inference issues many short parallel sections back to back)
+// and then sleep on a condition variable, so an idle pool costs no CPU.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace qsim {
+
+class ThreadPool {
+ public:
+  // `threads` workers in total, the caller included; 0 means one per hardware thread.
+  explicit ThreadPool(int threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return size_; }
+
+  // Runs fn(task, worker) for every task in [0, n) and returns when all are done.
+  // `worker` is in [0, size()): index per-worker scratch with it. Not reentrant.
+  template <typename F>
+  void parallel_for(int64_t n, F&& fn) {
+    if (n <= 0) return;
+    if (size_ == 1 || n == 1) {
+      for (int64_t i = 0; i < n; ++i) fn(i, 0);
+      return;
+    }
+    using Fn = std::remove_reference_t<F>;
+    run(n, [](void* ctx, int64_t task, int worker) { (*static_cast<Fn*>(ctx))(task, worker); },
+        const_cast<void*>(static_cast<const void*>(&fn)));
+  }
+
+  static int hardware_threads();
+
+ private:
+  using Trampoline = void (*)(void*, int64_t, int);
+  void run(int64_t n, Trampoline call, void* ctx);
+  void worker_loop(int worker);
+  void take_tasks(int worker);
+
+  int size_ = 1;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> busy_{0};  // pool threads still working on the current job
+  bool stop_ = false;
+  // The current job (written before generation_ is bumped).
+  Trampoline call_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t tasks_ = 0;
+  std::atomic<int64_t> next_{0};
+};
+
+}  // namespace qsim
