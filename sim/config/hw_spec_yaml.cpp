@@ -29,15 +29,15 @@ constexpr HwKeyInfo kKeys[] = {
     {"name", "string", "file stem", "config name shown in reports"},
     {"array.rows", "integer", kRequired, "PE rows of the systolic array (1..4096)", true},
     {"array.cols", "integer", kRequired, "PE columns of the systolic array (1..4096)", true},
-    {"array.dataflow", "os | ws | is", kRequired, "output-, weight- or input-stationary", true},
+    {"array.dataflow", "os, ws or is", kRequired, "output-, weight- or input-stationary", true},
     {"array.clock_mhz", "number", kRequired, "clock frequency in MHz (0 < f <= 10000)", true},
-    {"pe.precision", "fixed | bitfusion | bitserial", kRequired, "PE model (see PE models below)", true},
+    {"pe.precision", "fixed, bitfusion or bitserial", kRequired, "PE model (see PE models below)", true},
     {"pe.base_bits", "integer", "8",
      "multiplier width B (1..32; bitfusion: a power of two >= 2; bitserial: widest operand)"},
     {"pe.widths", "list of integers", "fixed: [B]; bitfusion: [2, 4, ..., B]; bitserial: [1, 2, ..., B]",
      "operand widths the PE runs; narrower operands round up to the next listed width; must include B"},
     {"pe.acc_bits", "integer", "32", "accumulator width (2*B..64)"},
-    {"pe.serial", "activation | both", "activation", "bitserial only: which operand is streamed bit by bit"},
+    {"pe.serial", "activation or both", "activation", "bitserial only: which operand is streamed bit by bit"},
     {"memory.ifmap_kib", "number", kRequired, "input-feature-map SRAM in KiB (1 KiB = 1024 bytes)", true},
     {"memory.filter_kib", "number", kRequired, "filter (weight) SRAM in KiB", true},
     {"memory.ofmap_kib", "number", kRequired, "output-feature-map SRAM in KiB", true},
@@ -108,23 +108,30 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 // Compared with full dotted keys, so "memory.rows" suggests array.rows and a bare
 // "rows" at the top level does too.
-std::string closest_key(std::string_view key) {
+std::string closest_key(std::string_view key, bool sections_allowed) {
   std::string_view best;
   std::size_t best_d = std::numeric_limits<std::size_t>::max();
-  for (const HwKeyInfo& k : kKeys) {
-    std::size_t d = edit_distance(key, k.key);
-    // A bare leaf name ("rows") matches its dotted key ("array.rows") exactly.
-    if (const auto dot = k.key.find('.'); dot != std::string_view::npos && key == k.key.substr(dot + 1)) d = 0;
+  const auto consider = [&](std::string_view candidate, std::size_t d) {
     if (d < best_d) {
       best_d = d;
-      best = k.key;
+      best = candidate;
     }
+  };
+  for (const HwKeyInfo& k : kKeys) {
+    const auto dot = k.key.find('.');
+    // A bare leaf ("rows") or section ("array") stands for its dotted key ("array.rows").
+    const bool leaf = dot != std::string_view::npos && key == k.key.substr(dot + 1);
+    const bool section = dot != std::string_view::npos && key == k.key.substr(0, dot);
+    consider(k.key, leaf || (section && !sections_allowed) ? 0 : edit_distance(key, k.key));
   }
+  if (sections_allowed && key.find('.') == std::string_view::npos)  // a misspelt section ("memroy:")
+    for (std::string_view section : kSections) consider(section, edit_distance(key, section));
   return std::string(best);
 }
 
-std::string unknown_key(std::string_view key) {
-  return fmt::format("unknown key {} (did you mean {}?)", key, closest_key(key));
+// `sections_allowed`: at the top level of a file, where "memroy:" means the section.
+std::string unknown_key(std::string_view key, bool sections_allowed = false) {
+  return fmt::format("unknown key {} (did you mean {}?)", key, closest_key(key, sections_allowed));
 }
 
 // What a node is, for "must be X, got Y" messages.
@@ -236,7 +243,7 @@ RawConfig parse_yaml(std::string_view text, const std::string& source) {
       add(section, top.first, top.second);
       continue;
     }
-    if (!is_section(section)) fail("{}: {}", at(source, top.first.Mark()), unknown_key(section));
+    if (!is_section(section)) fail("{}: {}", at(source, top.first.Mark()), unknown_key(section, true));
     note(section, top.first);
     if (!top.second.IsMap())
       fail("{}: {} must be a mapping of {}.* keys, got {}", at(source, top.first.Mark()), section, section,
@@ -305,9 +312,12 @@ class Reader {
     const Entry* e = find(key);
     if (!e) return std::nullopt;
     if (!is_plain(e->value)) type_error(key, *e, "an integer");
-    const auto v = parse_integer(e->value.Scalar());
+    const std::string& text = e->value.Scalar();
+    const auto v = parse_integer(text);
     if (!v) {
-      if (parse_number(e->value.Scalar())) fail("{}: {} must be an integer, got {}", e->where, key, e->value.Scalar());
+      if (const auto x = parse_number(text); x && std::floor(*x) == *x && text.find_first_of(".eE") == std::string::npos)
+        fail("{}: {} is out of range, got {}", e->where, key, text);
+      if (parse_number(text)) fail("{}: {} must be an integer, got {}", e->where, key, text);
       type_error(key, *e, "an integer");
     }
     return v;
@@ -345,7 +355,7 @@ class Reader {
     return e->value.Scalar();
   }
 
-  // One of `options` (spelled as in the docs, e.g. "os | ws | is"); returns its index.
+  // One of `options` (spelled as in the docs, e.g. "os, ws or is"); returns its index.
   std::optional<std::size_t> choice(std::string_view key, std::span<const std::string_view> options) const {
     const Entry* e = find(key);
     if (!e) return std::nullopt;
@@ -414,7 +424,7 @@ std::optional<std::pair<int, int>> parse_mac_key(std::string_view k) {
 HwSpec build_spec(const RawConfig& raw) {
   for (const HwKeyInfo& k : kKeys)
     if (k.required && !raw.entries.contains(k.key))
-      fail("{}: missing required key {} ({})", raw.source, k.key, k.meaning);
+      fail("{}: missing required key {}: {}", raw.source, k.key, k.meaning);
 
   const Reader r(raw);
   HwSpec s;
@@ -472,14 +482,14 @@ HwSpec build_spec(const RawConfig& raw) {
     if (!pair)
       fail("{}: energy.mac_pj key '{}' must be a width (e.g. 8) or a weights x activations pair (e.g. 2x8)",
            it->second.where, sub);
+    if (pair->first == pair->second && sub.find('x') != std::string_view::npos)
+      fail("{}: {}: a {}x{} MAC is energy.mac_pj.{}; give it there", it->second.where, it->first, pair->first,
+           pair->second, pair->first);
     if (!given.insert(*pair).second)
       fail("{}: {} gives the energy of a {}x{} MAC a second time", it->second.where, it->first, pair->first,
            pair->second);
     const double pj = *r.number(it->first);
     if (pair->first == pair->second) {
-      if (sub.find('x') != std::string_view::npos)
-        fail("{}: {}: a {}x{} MAC is energy.mac_pj.{}; give it there", it->second.where, it->first, pair->first,
-             pair->second, pair->first);
       s.energy.mac_pj[pair->first] = pj;
     } else {
       s.energy.mac_pj_pair[*pair] = pj;
@@ -500,10 +510,25 @@ HwSpec build_spec(const RawConfig& raw) {
 
 std::span<const HwKeyInfo> hw_spec_keys() { return kKeys; }
 
+std::string hw_keys_markdown() {
+  const auto cell = [](std::string_view s) {
+    std::string out;
+    for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+    return out;
+  };
+  std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
+  for (const HwKeyInfo& k : kKeys)
+    out += fmt::format("| `{}` | {} | {} | {} |\n", k.key, cell(k.type), cell(k.default_value), cell(k.meaning));
+  return out;
+}
+
 void validate_hw_spec(const HwSpec& s, const HwKeyLocator& locate) {
   const auto where = [&](std::string_view key) { return locate ? locate(key) : s.source; };
-  // For checks between two keys: the first of them the user actually wrote.
+  // For checks between keys: an override among them (the latest change) is the
+  // culprit, else the first key the file gives.
   const auto where_any = [&](std::initializer_list<std::string_view> keys) {
+    for (std::string_view k : keys)
+      if (const std::string w = where(k); w.starts_with("--set ")) return w;
     for (std::string_view k : keys)
       if (const std::string w = where(k); w != s.source) return w;
     return s.source;
@@ -575,22 +600,13 @@ void validate_hw_spec(const HwSpec& s, const HwKeyLocator& locate) {
          kMaxWordBits, m.word_bits);
 
   const EnergySpec& e = s.energy;
-  const auto in_widths = [&](int w) { return std::binary_search(pe.widths.begin(), pe.widths.end(), w); };
-  for (const auto& [w, pj] : e.mac_pj) {
-    const std::string key = fmt::format("energy.mac_pj.{}", w);
-    if (!in_widths(w))
-      fail("{}: {}: width {} is not in pe.widths {}", where(key), key, w, format_widths(pe.widths));
-    energy(key, pj);
-  }
-  for (const auto& [wa, pj] : e.mac_pj_pair) {
-    const std::string key = fmt::format("energy.mac_pj.{}x{}", wa.first, wa.second);
-    if (!in_widths(wa.first) || !in_widths(wa.second))
-      fail("{}: {}: both widths must be in pe.widths {}", where(key), key, format_widths(pe.widths));
-    energy(key, pj);
-  }
+  // Entries for widths outside pe.widths are allowed and unused, so one table
+  // serves a sweep over pe.widths.
+  for (const auto& [w, pj] : e.mac_pj) energy(fmt::format("energy.mac_pj.{}", w), pj);
+  for (const auto& [wa, pj] : e.mac_pj_pair) energy(fmt::format("energy.mac_pj.{}x{}", wa.first, wa.second), pj);
   for (int w : pe.widths)
     if (!e.mac_pj.contains(w))
-      fail("{}: energy.mac_pj has no entry for width {} (pe.widths is {})", where_any({"energy.mac_pj", "pe.widths"}), w,
+      fail("{}: energy.mac_pj has no entry for width {} (pe.widths is {})", where_any({"energy.mac_pj", "pe.widths", "pe.base_bits"}), w,
            format_widths(pe.widths));
   energy("energy.sram_read_pj_per_byte", e.sram_read_pj_per_byte);
   energy("energy.sram_write_pj_per_byte", e.sram_write_pj_per_byte);

@@ -21,7 +21,7 @@ namespace qsim {
 // One accepted key: the table docs/hardware-config.md is checked against.
 struct HwKeyInfo {
   std::string_view key;            // dotted name, e.g. "array.rows"
-  std::string_view type;           // "integer", "number", "bool", "os | ws | is", ...
+  std::string_view type;           // "integer", "number", "bool", "os, ws or is", ...
   std::string_view default_value;  // "required" for required keys
   std::string_view meaning;
   bool required = false;
@@ -29,6 +29,10 @@ struct HwKeyInfo {
 
 // All keys, in document order (the order hw_spec_to_yaml writes them).
 std::span<const HwKeyInfo> hw_spec_keys();
+
+// The key table as Markdown; docs/hardware-config.md embeds it verbatim (a test
+// checks) and `qsim hw --keys` prints it.
+std::string hw_keys_markdown();
 
 // Reads and validates a YAML hardware config. `overrides` are "KEY=VALUE" strings
 // (dotted key; VALUE is YAML, e.g. "pe.widths=[2,4,8]"), applied in order before

@@ -1,0 +1,112 @@
+// qsim hw: load and validate a hardware config (with --set overrides) and print
+// every key with its value plus derived peak figures, so users can check a config.
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "app/cmd_simulate.h"
+#include "app/commands.h"
+#include "sim/config/hw_spec_yaml.h"
+
+namespace qsim::app {
+
+namespace {
+
+struct PairFigures {
+  int wbits = 0;
+  int abits = 0;
+  double macs_per_pe_per_cycle = 0;
+  double macs_per_cycle = 0;  // the whole array
+  double gmacs_per_s = 0;
+  double mac_pj = 0;
+};
+
+std::vector<PairFigures> pair_figures(const HwSpec& hw) {
+  std::vector<PairFigures> out;
+  const double pes = static_cast<double>(hw.array.rows * hw.array.cols);
+  for (int w : hw.pe.widths)
+    for (int a : hw.pe.widths) {
+      PairFigures f{w, a, macs_per_pe_per_cycle(hw, w, a), 0, 0, mac_energy_pj(hw, w, a)};
+      f.macs_per_cycle = f.macs_per_pe_per_cycle * pes;
+      f.gmacs_per_s = f.macs_per_cycle * hw.array.clock_mhz * 1e-3;
+      out.push_back(f);
+    }
+  return out;
+}
+
+double total_sram_kib(const HwSpec& hw) { return hw.memory.ifmap_kib + hw.memory.filter_kib + hw.memory.ofmap_kib; }
+
+// A key's value as JSON: numbers, bools and lists typed, everything else a string.
+nlohmann::json value_json(const HwSpec& hw, const std::string& key, const std::string& yaml) {
+  if (key == "name") return hw.name;  // the YAML text may be quoted
+  if (key == "energy.mac_pj") {
+    nlohmann::json m = nlohmann::json::object();
+    for (const auto& [w, pj] : hw.energy.mac_pj) m[std::to_string(w)] = pj;
+    for (const auto& [wa, pj] : hw.energy.mac_pj_pair) m[fmt::format("{}x{}", wa.first, wa.second)] = pj;
+    return m;
+  }
+  nlohmann::json j = nlohmann::json::parse(yaml, nullptr, false);
+  return j.is_discarded() ? nlohmann::json(yaml) : j;
+}
+
+}  // namespace
+
+int run_hw(const HwOptions& o) {
+  if (o.keys) {
+    std::cout << hw_keys_markdown();
+    return 0;
+  }
+  const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
+  const auto values = hw_spec_values(hw);
+  const auto pairs = pair_figures(hw);
+  const int64_t pes = hw.array.rows * hw.array.cols;
+  const double dram_gb_per_s = hw.memory.dram_bytes_per_cycle * hw.array.clock_mhz * 1e-3;
+
+  if (o.json) {
+    nlohmann::json j;
+    j["name"] = hw.name;
+    j["source"] = hw.source;
+    nlohmann::json keys = nlohmann::json::object();
+    for (const auto& [key, value] : values) keys[key] = value_json(hw, key, value);
+    j["keys"] = std::move(keys);
+    nlohmann::json d;
+    d["pes"] = pes;
+    d["total_sram_kib"] = total_sram_kib(hw);
+    d["dram_gb_per_s"] = hw.memory.dram_unlimited ? nlohmann::json("unlimited") : nlohmann::json(dram_gb_per_s);
+    auto peak = nlohmann::json::array();
+    for (const PairFigures& f : pairs)
+      peak.push_back({{"wbits", f.wbits},
+                      {"abits", f.abits},
+                      {"macs_per_pe_per_cycle", f.macs_per_pe_per_cycle},
+                      {"macs_per_cycle", f.macs_per_cycle},
+                      {"gmacs_per_s", f.gmacs_per_s},
+                      {"mac_pj", f.mac_pj}});
+    d["peak"] = std::move(peak);
+    j["derived"] = std::move(d);
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+
+  std::cout << fmt::format("hardware {} ({}), valid\n", hw.name, hw.source);
+  for (const auto& [key, value] : values) std::cout << fmt::format("  {:<30} {}\n", key, value);
+  std::cout << "derived\n";
+  std::cout << fmt::format("  {:<30} {} ({} x {})\n", "PEs", pes, hw.array.rows, hw.array.cols);
+  std::cout << fmt::format("  {:<30} {} KiB ({} + {} + {})\n", "total SRAM", total_sram_kib(hw), hw.memory.ifmap_kib,
+                           hw.memory.filter_kib, hw.memory.ofmap_kib);
+  if (hw.memory.dram_unlimited)
+    std::cout << fmt::format("  {:<30} unlimited (transfers never stall)\n", "DRAM bandwidth");
+  else
+    std::cout << fmt::format("  {:<30} {} bytes/cycle = {:.3g} GB/s at {} MHz\n", "DRAM bandwidth",
+                             hw.memory.dram_bytes_per_cycle, dram_gb_per_s, hw.array.clock_mhz);
+  std::cout << fmt::format("peak per width pair ({} PE; weights x activations, rounded up to pe.widths)\n",
+                           pe_model_name(hw.pe.precision));
+  std::cout << fmt::format("  {:>5} {:>5} {:>14} {:>12} {:>10} {:>10}\n", "wbits", "abits", "MACs/PE/cycle",
+                           "MACs/cycle", "GMAC/s", "pJ/MAC");
+  for (const PairFigures& f : pairs)
+    std::cout << fmt::format("  {:>5} {:>5} {:>14.4g} {:>12.6g} {:>10.4g} {:>10.4g}\n", f.wbits, f.abits,
+                             f.macs_per_pe_per_cycle, f.macs_per_cycle, f.gmacs_per_s, f.mac_pj);
+  return 0;
+}
+
+}  // namespace qsim::app
