@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Timing-model speed: builds qsim and bench/analytical_bench, then prints
+#   1. one full analytical evaluation (graph loaded), median of repetitions
+#      (Google Benchmark): resnet50.onnx on every configs/*.yaml, and the SCALE-Sim
+#      reference runs (same topology CSV and .cfg as SCALE-Sim ran);
+#   2. the whole `qsim` process, median of several runs (hyperfine): the main job
+#      `qsim --hw configs/eyeriss.yaml --model resnet50.onnx` (reads the 100 MB file),
+#      and `qsim --topology T --scalesim-cfg C` for every network/config pair SCALE-Sim ran;
+#   3. the ratio of SCALE-Sim's recorded wall time (../shared/reference/scalesim/README.md)
+#      to both, like with like.
+# Usage: scripts/bench.sh [RUNS]   (RUNS: hyperfine runs per command, default 10)
+# Environment: QSIM_BUILD_DIR (default build-bench), QSIM_BENCH_REPS (default 20).
+# docs/benchmarks.md records the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${QSIM_BUILD_DIR:-build-bench}
+RUNS=${1:-10}
+REPS=${QSIM_BENCH_REPS:-20}
+REF=$ROOT/../shared/reference/scalesim
+MODEL=$ROOT/.cache/models/resnet50.onnx
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+command -v hyperfine >/dev/null || { echo "bench.sh: hyperfine is not installed (apt-get install hyperfine)" >&2; exit 1; }
+[ -f "$MODEL" ] || scripts/export_torchvision.sh
+CCACHE_BASEDIR=$ROOT cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C "$BUILD" qsim analytical_bench >/dev/null
+
+echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== 1. one analytical evaluation, graph loaded (median of $REPS repetitions)"
+"$BUILD/bench/analytical_bench" --benchmark_repetitions="$REPS" --benchmark_report_aggregates_only=true \
+  --benchmark_out="$OUT/gbench.json" --benchmark_out_format=json 2>&1 | grep -E '_median|absent' || true
+
+echo "== 2. whole qsim process (hyperfine, $RUNS runs after 2 warm-ups)"
+run_hyperfine() {  # name, command...
+  local name=$1; shift
+  hyperfine --style basic --warmup 2 --runs "$RUNS" --export-json "$OUT/hf_$name.json" "$*" 2>&1 | grep -E 'Time|Range' | sed "s/^/  $name: /"
+}
+run_hyperfine "resnet50.onnx_eyeriss" "$BUILD/qsim --hw configs/eyeriss.yaml --model $MODEL"
+PAIRS="Resnet50:google_os Resnet50:google_ws Resnet18:eyeriss_ws Resnet18:eyeriss_os Resnet18:google_ws
+Resnet18:google_os Resnet18:google_is Resnet50_subset:eyeriss_ws Resnet50_subset:eyeriss_os"
+if [ -d "$REF" ]; then
+  for p in $PAIRS; do
+    topo=${p%%:*}; cfg=${p#*:}
+    run_hyperfine "${topo}_$cfg" "$BUILD/qsim --topology $REF/topologies/$topo.csv --scalesim-cfg $REF/configs/$cfg.cfg"
+  done
+fi
+
+echo "== 3. against SCALE-Sim's recorded wall time (same network, same config)"
+python3 - "$OUT" "$REF/README.md" <<'PY'
+import json, os, re, statistics, sys
+out, readme = sys.argv[1], sys.argv[2]
+gb = {}
+with open(os.path.join(out, "gbench.json")) as f:
+    for b in json.load(f)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+            gb[b["run_name"].removeprefix("analytical/")] = b["real_time"] * unit
+def hf(name):
+    p = os.path.join(out, f"hf_{name}.json")
+    if not os.path.exists(p): return None
+    with open(p) as f: return statistics.median(json.load(f)["results"][0]["times"])
+def fmt(s):
+    return f"{s*1e3:.3f} ms" if s < 1 else f"{s:.1f} s"
+print(f"resnet50.onnx on eyeriss: evaluation {fmt(gb['resnet50.onnx/eyeriss'])} (target < 1 ms), "
+      f"whole process {fmt(hf('resnet50.onnx_eyeriss'))} (target < 1 s)")
+# SCALE-Sim's table: | network | config | dataflow | wall | peak RSS |
+scalesim = {}
+if os.path.exists(readme):
+    net = {"ResNet-18": "Resnet18", "ResNet-50": "Resnet50", "ResNet-50, 7-layer subset": "Resnet50_subset"}
+    for line in open(readme):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or not re.search(r"\d+ s", cells[3]): continue
+        name = re.sub(r"\s*\(.*\)", "", cells[0])
+        base = "eyeriss" if cells[1].startswith("eyeriss") else "google"
+        for df, wall in zip(cells[2].split(" / "), cells[3].split(" / ")):
+            m = re.fullmatch(r"(?:(\d+) min )?(\d+) s", wall.strip())
+            if name in net and m:
+                scalesim[f"{net[name]}/{base}_{df.strip()}"] = int(m.group(1) or 0) * 60 + int(m.group(2))
+print(f"{'network/config':28} {'SCALE-Sim':>10} {'qsim eval':>11} {'ratio':>10} {'qsim process':>13} {'ratio':>8}")
+for key, wall in scalesim.items():
+    ev, pr = gb.get(key), hf(key.replace("/", "_"))
+    if ev is None or pr is None: continue
+    print(f"{key:28} {wall:>8} s {ev*1e6:>8.1f} us {wall/ev:>10.3g} {pr*1e3:>10.2f} ms {wall/pr:>8.0f}")
+PY
