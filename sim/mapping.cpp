@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 
 #include "graph/error.h"
@@ -55,8 +56,8 @@ std::string_view loop_order_name(LoopOrder o) {
 std::string_view fetch_rule_name(FetchRule r) {
   switch (r) {
     case FetchRule::kEveryFold: return "every-fold";
-    case FetchRule::kFirstOuter: return "resident";
-    case FetchRule::kFirstInner: return "per-outer";
+    case FetchRule::kFirstOuter: return "reused-across-outer";
+    case FetchRule::kFirstInner: return "reused-across-inner";
   }
   return "?";
 }
@@ -137,6 +138,21 @@ int64_t Storage::bytes(int64_t elems) const {
   return static_cast<int64_t>((wide + 8 * den - 1) / (8 * den));
 }
 
+int64_t Storage::elems_in(int64_t capacity_bytes) const {
+  if (capacity_bytes <= 0) return 0;
+  const __int128 e = static_cast<__int128>(capacity_bytes) * 8 * den / num;
+  return e > INT64_MAX ? INT64_MAX : static_cast<int64_t>(e);
+}
+
+int64_t Reuse::refetch(int64_t tile) const {
+  if (resident_elems >= set_elems) return 0;
+  if (resident_elems <= 0) return tile;
+  // The resident share of the tile stays; the rest comes again.
+  int64_t p = 0;
+  if (!__builtin_mul_overflow(tile, resident_elems, &p)) return tile - p / set_elems;
+  return tile - static_cast<int64_t>(static_cast<__int128>(tile) * resident_elems / set_elems);
+}
+
 namespace {
 
 // The DRAM footprint of an ifmap tile: A is the im2col matrix (M x K) but a sweep
@@ -152,77 +168,119 @@ int64_t ifmap_fetch_elems(int64_t tile_elems, int64_t unique, int64_t MK) {
 }
 
 struct Plan {
-  FetchRule ifmap = FetchRule::kEveryFold;
-  FetchRule filter = FetchRule::kEveryFold;
-  PsumRule psum = PsumRule::kNone;
-  int64_t dram_bytes = 0;  // estimate used only to choose the loop order
+  LoopOrder order = LoopOrder::kColsOuter;
+  int64_t chunks = 1;
+  int64_t chunk_len = 0;
+  Reuse ifmap, filter, chunk, psum;
+  PsumRule psum_rule = PsumRule::kNone;
+  double dram_bytes = 0.0;  // estimates used only to choose among plans
+  double cycles = 0.0;
 };
 
-// Residency and traffic for one loop order. Operand dependence on the fold
-// indices (row fold r, column fold c): A on r (and c in IS), B on c (OS), on
-// (r, c) (WS), on r (IS); Y (WS/IS) on c, reduced over r.
-Plan plan_for(const Schedule& s, LoopOrder order, int64_t M, int64_t N, int64_t K) {
+// Residency, traffic and an estimate of the time for one loop order and chunking.
+// Operand dependence on the fold indices (row fold r, column fold c): A on r
+// (and c in IS), B on c (OS), on (r, c) (WS), on r (IS); Y (WS/IS) on c,
+// reduced over r. A chunk holds chunk_len rows of M (WS) or columns of N (IS).
+Plan plan_for(const Schedule& s, LoopOrder order, int64_t chunks, int64_t chunk_len, const MemorySpec& mem) {
+  const int64_t M = s.gemm.M, N = s.gemm.N, K = s.gemm.K;
   const bool cols_outer = order == LoopOrder::kColsOuter;
   const int64_t n_outer = cols_outer ? s.col_folds : s.row_folds;
   const int64_t n_inner = cols_outer ? s.row_folds : s.col_folds;
   const int64_t rk = s.rows * s.pe.pack;  // K elements per row fold (WS/IS)
   const int64_t MK = M * K;
+  const int64_t Mc = s.dataflow == Dataflow::kWS ? chunk_len : M;  // one chunk's GEMM
+  const int64_t Nc = s.dataflow == Dataflow::kIS ? chunk_len : N;
+  const int64_t Uc = s.dataflow == Dataflow::kWS ? ceil_div(s.ifmap_unique * Mc, M) : s.ifmap_unique;
 
-  struct Rule {
-    FetchRule rule;
-    int64_t passes;  // how many times the whole operand crosses the DRAM interface
-  };
-  auto rule_for = [&](bool dep_row, bool dep_col, bool whole_fits, bool tile_fits) -> Rule {
+  Reuse p_chunk;
+  // `whole`: the operand's elements in one chunk; `outer_tile`: what one outer
+  // index needs. Sets `passes`: how often that whole crosses the interface.
+  auto reuse_for = [&](bool dep_row, bool dep_col, int64_t whole, int64_t outer_tile, const Storage& st,
+                       int64_t buffer, double& passes) {
     const bool dep_outer = cols_outer ? dep_col : dep_row;
     const bool dep_inner = cols_outer ? dep_row : dep_col;
-    if (dep_outer && dep_inner) return {FetchRule::kEveryFold, 1};  // every tile used by one fold
-    if (dep_inner) return whole_fits ? Rule{FetchRule::kFirstOuter, 1} : Rule{FetchRule::kEveryFold, n_outer};
-    return tile_fits ? Rule{FetchRule::kFirstInner, 1} : Rule{FetchRule::kEveryFold, n_inner};
+    Reuse r;
+    passes = 1.0;
+    if (dep_outer && dep_inner) return r;  // every tile used by one fold
+    r.rule = dep_inner ? FetchRule::kFirstOuter : FetchRule::kFirstInner;
+    r.set_elems = dep_inner ? whole : outer_tile;
+    r.resident_elems = std::min(r.set_elems, st.elems_in(buffer));
+    const int64_t reuses = (dep_inner ? n_outer : n_inner) - 1;
+    passes += static_cast<double>(reuses) * (1.0 - static_cast<double>(r.resident_elems) / r.set_elems);
+    return r;
+  };
+  // The stationary operand (used once per chunk, by one fold per tile) is needed
+  // again by every chunk: what stays resident is not fetched again. Returns its passes.
+  auto across_chunks = [&](int64_t whole, const Storage& st, int64_t buffer) {
+    p_chunk = {FetchRule::kFirstOuter, whole, std::min(whole, st.elems_in(buffer))};
+    return 1.0 + static_cast<double>(chunks - 1) * (1.0 - static_cast<double>(p_chunk.resident_elems) / whole);
   };
 
   Plan p;
-  // ifmap A
+  p.order = order;
+  p.chunks = chunks;
+  p.chunk_len = chunk_len;
+  double passes = 0.0;
+  // ifmap A (in DRAM-fetch units: unique inputs)
   {
-    const bool dep_col = s.dataflow == Dataflow::kIS;
-    const int64_t row_tile = s.dataflow == Dataflow::kOS ? std::min(M, s.rows) * K : M * std::min(K, rk);
-    const bool whole = s.ifmap_store.fits(s.ifmap_unique, s.ifmap_buffer_bytes);
-    const bool tile = s.ifmap_store.fits(ifmap_fetch_elems(row_tile, s.ifmap_unique, MK), s.ifmap_buffer_bytes);
-    const Rule r = rule_for(true, dep_col, whole, tile);
-    p.ifmap = r.rule;
-    p.dram_bytes += r.passes * s.ifmap_store.bytes(s.ifmap_unique);
+    const int64_t row_tile = s.dataflow == Dataflow::kOS ? std::min(M, s.rows) * K : Mc * std::min(K, rk);
+    p.ifmap = reuse_for(true, s.dataflow == Dataflow::kIS, Uc, ifmap_fetch_elems(row_tile, s.ifmap_unique, MK),
+                        s.ifmap_store, s.ifmap_buffer_bytes, passes);
+    if (s.dataflow == Dataflow::kIS && chunks > 1)  // within a chunk every A tile is fetched once
+      passes = across_chunks(s.ifmap_unique, s.ifmap_store, s.ifmap_buffer_bytes);
+    p.dram_bytes += passes * static_cast<double>(s.ifmap_store.bytes(s.ifmap_unique));
   }
   // filter B
   {
-    const bool dep_row = s.dataflow != Dataflow::kOS;
-    const bool dep_col = s.dataflow != Dataflow::kIS;
-    const int64_t tile_elems = s.dataflow == Dataflow::kOS ? K * std::min(N, s.cols) : std::min(K, rk) * N;
-    const bool whole = s.filter_store.fits(K * N, s.filter_buffer_bytes);
-    const bool tile = s.filter_store.fits(tile_elems, s.filter_buffer_bytes);
-    const Rule r = rule_for(dep_row, dep_col, whole, tile);
-    p.filter = r.rule;
-    p.dram_bytes += r.passes * s.filter_store.bytes(K * N);
+    const int64_t tile = s.dataflow == Dataflow::kOS ? K * std::min(N, s.cols) : std::min(K, rk) * Nc;
+    p.filter = reuse_for(s.dataflow != Dataflow::kOS, s.dataflow != Dataflow::kIS, K * Nc, tile, s.filter_store,
+                         s.filter_buffer_bytes, passes);
+    if (s.dataflow == Dataflow::kWS && chunks > 1)  // within a chunk every B tile is fetched once
+      passes = across_chunks(K * N, s.filter_store, s.filter_buffer_bytes);
+    p.dram_bytes += passes * static_cast<double>(s.filter_store.bytes(K * N));
   }
-  // ofmap Y: partial sums when K spans several row folds (WS/IS)
+  // ofmap Y: partial sums when K spans several row folds (WS/IS). cols-outer:
+  // one column fold's tile accumulates over the inner loop; rows-outer: the
+  // whole chunk of Y stays open across the outer loop.
   if (s.dataflow != Dataflow::kOS && s.row_folds > 1) {
-    // cols-outer: one column fold's tile accumulates over the inner loop;
-    // rows-outer: every tile stays open across the outer loop.
-    const int64_t acc_elems = !cols_outer ? M * N
-                              : s.dataflow == Dataflow::kWS ? M * std::min(N, s.cols)
-                                                            : std::min(M, s.cols) * N;
-    p.psum = s.psum_store.fits(acc_elems, s.ofmap_buffer_bytes) ? PsumRule::kOnChip : PsumRule::kSpill;
-    if (p.psum == PsumRule::kSpill) p.dram_bytes += 2 * (s.row_folds - 1) * s.psum_store.bytes(M * N);
+    const int64_t width = s.dataflow == Dataflow::kWS ? (cols_outer ? std::min(N, s.cols) : N)
+                                                      : (cols_outer ? std::min(M, s.cols) : M);
+    p.psum.set_elems = width * chunk_len;
+    p.psum.resident_elems = std::min(p.psum.set_elems, s.psum_store.elems_in(s.ofmap_buffer_bytes));
+    p.psum_rule = p.psum.fully_resident() ? PsumRule::kOnChip : PsumRule::kSpill;
+    const double spilled = 1.0 - static_cast<double>(p.psum.resident_elems) / p.psum.set_elems;
+    p.dram_bytes += 2.0 * (s.row_folds - 1) * spilled * static_cast<double>(s.psum_store.bytes(M * N));
   }
-  p.dram_bytes += s.ofmap_store.bytes(M * N);
+  p.dram_bytes += static_cast<double>(s.ofmap_store.bytes(M * N));
+  p.dram_bytes *= static_cast<double>(s.gemm.repeats);
+  p.chunk = p_chunk;
+
+  // Time estimate: compute, overlapped with (double buffer) or followed by the transfers.
+  const int64_t stream_total = s.dataflow == Dataflow::kWS ? M : s.dataflow == Dataflow::kIS ? N : s.T;
+  const double compute = static_cast<double>(s.gemm.repeats * s.row_folds * s.col_folds) *
+                         (static_cast<double>(chunks) * s.cycles_for_stream(0) +
+                          static_cast<double>(stream_total) * s.pe.cycles_per_mac);
+  const double transfer = mem.dram_unlimited ? 0.0 : p.dram_bytes / mem.dram_bytes_per_cycle;
+  p.cycles = mem.double_buffer ? std::max(compute, transfer) : compute + transfer;
   return p;
 }
 
-bool fetched(FetchRule r, int64_t outer, int64_t inner) {
-  switch (r) {
-    case FetchRule::kEveryFold: return true;
-    case FetchRule::kFirstOuter: return outer == 0;
-    case FetchRule::kFirstInner: return inner == 0;
+// Elements of a tile fetched before fold (outer, inner).
+int64_t fetch_elems(const Reuse& r, int64_t tile, int64_t outer, int64_t inner) {
+  switch (r.rule) {
+    case FetchRule::kEveryFold: return tile;
+    case FetchRule::kFirstOuter: return outer == 0 ? tile : r.refetch(tile);
+    case FetchRule::kFirstInner: return inner == 0 ? tile : r.refetch(tile);
   }
-  return true;
+  return tile;
+}
+
+// Plans compared by estimated time, then DRAM bytes, then simplicity.
+bool better(const Plan& a, const Plan& b) {
+  if (a.cycles != b.cycles) return a.cycles < b.cycles;
+  if (a.dram_bytes != b.dram_bytes) return a.dram_bytes < b.dram_bytes;
+  if (a.chunks != b.chunks) return a.chunks < b.chunks;
+  return a.order == LoopOrder::kColsOuter && b.order != LoopOrder::kColsOuter;
 }
 
 }  // namespace
@@ -233,6 +291,9 @@ Schedule map_layer(const MapRequest& req, const HwSpec& hw, std::string_view lay
     fail("{}: array.rows and array.cols must be positive (got {} x {})", hw_where(hw), hw.array.rows, hw.array.cols);
   if (hw.memory.word_bits < 1) fail("{}: memory.word_bits {} must be positive", hw_where(hw), hw.memory.word_bits);
   if (hw.pe.acc_bits < 1) fail("{}: pe.acc_bits {} must be positive", hw_where(hw), hw.pe.acc_bits);
+  if (!hw.memory.dram_unlimited && !(hw.memory.dram_bytes_per_cycle > 0.0))
+    fail("{}: memory.dram_bytes_per_cycle must be positive (or 'unlimited'), got {}", hw_where(hw),
+         hw.memory.dram_bytes_per_cycle);
   if (g.M < 1 || g.N < 1 || g.K < 1 || g.repeats < 1)
     fail("layer '{}': empty GEMM (M={} N={} K={} repeats={})", layer, g.M, g.N, g.K, g.repeats);
   if (req.obits < 1) fail("layer '{}': output width {} must be positive", layer, req.obits);
@@ -250,21 +311,12 @@ Schedule map_layer(const MapRequest& req, const HwSpec& hw, std::string_view lay
   s.ofmap_store = Storage::of(req.obits, hw.memory);
   s.psum_store = Storage::of(hw.pe.acc_bits, hw.memory);
 
-  const int64_t R = s.rows, C = s.cols, steps = s.pe.cycles_per_mac;
+  const int64_t R = s.rows, C = s.cols;
   const int64_t Kp = ceil_div(g.K, s.pe.pack);  // reduction length in PE packs
   switch (s.dataflow) {
-    case Dataflow::kOS:
-      s.Sr = g.M, s.Sc = g.N, s.T = Kp;
-      s.fold_cycles = R + C - 2 + s.T * steps;
-      break;
-    case Dataflow::kWS:
-      s.Sr = Kp, s.Sc = g.N, s.T = g.M;
-      s.fold_cycles = 2 * R + C - 2 + s.T * steps;
-      break;
-    case Dataflow::kIS:
-      s.Sr = Kp, s.Sc = g.M, s.T = g.N;
-      s.fold_cycles = 2 * R + C - 2 + s.T * steps;
-      break;
+    case Dataflow::kOS: s.Sr = g.M, s.Sc = g.N, s.T = Kp; break;
+    case Dataflow::kWS: s.Sr = Kp, s.Sc = g.N, s.T = g.M; break;
+    case Dataflow::kIS: s.Sr = Kp, s.Sc = g.M, s.T = g.N; break;
   }
   s.row_folds = ceil_div(s.Sr, R);
   s.col_folds = ceil_div(s.Sc, C);
@@ -277,26 +329,58 @@ Schedule map_layer(const MapRequest& req, const HwSpec& hw, std::string_view lay
   s.filter_buffer_bytes = working(hw.memory.filter_kib);
   s.ofmap_buffer_bytes = working(hw.memory.ofmap_kib);
 
-  // SCALE-Sim's order unless swapping the fold loops moves fewer DRAM bytes.
-  const Plan cols_outer = plan_for(s, LoopOrder::kColsOuter, g.M, g.N, g.K);
-  const Plan rows_outer = plan_for(s, LoopOrder::kRowsOuter, g.M, g.N, g.K);
-  const bool swap = rows_outer.dram_bytes < cols_outer.dram_bytes;
-  const Plan& p = swap ? rows_outer : cols_outer;
-  s.order = swap ? LoopOrder::kRowsOuter : LoopOrder::kColsOuter;
-  s.ifmap_rule = p.ifmap;
-  s.filter_rule = p.filter;
-  s.psum_rule = p.psum;
+  // Candidates: SCALE-Sim's loops and the swapped ones, unchunked; and, where
+  // partial sums would spill and DRAM time counts, the chunking that keeps them
+  // on chip. The best estimated time wins.
+  Plan best = plan_for(s, LoopOrder::kColsOuter, 1, s.T, hw.memory);
+  auto consider = [&](const Plan& p) {
+    if (better(p, best)) best = p;
+  };
+  consider(plan_for(s, LoopOrder::kRowsOuter, 1, s.T, hw.memory));
+  if (s.dataflow != Dataflow::kOS && s.row_folds > 1 && !hw.memory.dram_unlimited) {
+    const int64_t cap = s.psum_store.elems_in(s.ofmap_buffer_bytes);
+    for (LoopOrder o : {LoopOrder::kColsOuter, LoopOrder::kRowsOuter}) {
+      const bool co = o == LoopOrder::kColsOuter;
+      const int64_t width = s.dataflow == Dataflow::kWS ? (co ? std::min(g.N, C) : g.N) : (co ? std::min(g.M, C) : g.M);
+      const int64_t fit = std::max<int64_t>(1, cap / width);
+      if (fit >= s.T) continue;  // already fits unchunked
+      const int64_t len = ceil_div(s.T, ceil_div(s.T, fit));  // balanced chunks
+      consider(plan_for(s, o, ceil_div(s.T, len), len, hw.memory));
+    }
+  }
+  s.order = best.order;
+  s.chunks = best.chunks;
+  s.chunk_len = best.chunk_len;
+  s.ifmap_reuse = best.ifmap;
+  s.filter_reuse = best.filter;
+  s.chunk_reuse = best.chunk;
+  s.psum_reuse = best.psum;
+  s.psum_rule = best.psum_rule;
+  s.fold_cycles = s.cycles_for_stream(s.dataflow == Dataflow::kOS ? s.T : s.chunk_len);
+  if (s.dataflow != Dataflow::kOS) s.T = s.chunk_len;
   return s;
+}
+
+int64_t Schedule::cycles_for_stream(int64_t steps) const {
+  const int64_t skew = dataflow == Dataflow::kOS ? rows + cols - 2 : 2 * rows + cols - 2;  // fill + drain
+  return skew + steps * pe.cycles_per_mac;
+}
+
+int64_t Schedule::compute_cycles() const {
+  const int64_t per_chunk = gemm.repeats * row_folds * col_folds;
+  if (chunks == 1) return per_chunk * fold_cycles;
+  const int64_t total = dataflow == Dataflow::kWS ? gemm.M : gemm.N;
+  const int64_t last = total - (chunks - 1) * chunk_len;
+  return per_chunk * ((chunks - 1) * fold_cycles + cycles_for_stream(last));
 }
 
 FoldStep Schedule::fold(int64_t index) const {
   FoldStep f;
   f.index = index;
-  const int64_t per = row_folds * col_folds;
-  f.repeat = index / per;
-  const int64_t rem = index % per;
-  const int64_t n_inner = inner_folds();
-  const int64_t outer = rem / n_inner, inner = rem % n_inner;
+  const Position pos = position(index);
+  f.repeat = pos.repeat;
+  f.chunk = pos.chunk;
+  const int64_t outer = pos.outer, inner = pos.inner;
   const bool cols_outer = order == LoopOrder::kColsOuter;
   f.row_fold = cols_outer ? inner : outer;
   f.col_fold = cols_outer ? outer : inner;
@@ -310,61 +394,119 @@ FoldStep Schedule::fold(int64_t index) const {
       f.k = {0, K};
       f.rows_used = f.m.size();
       f.cols_used = f.n.size();
+      f.cycles = fold_cycles;
       break;
     case Dataflow::kWS:
       f.k = tile(f.row_fold, rk, K);
       f.n = tile(f.col_fold, cols, N);
-      f.m = {0, M};
+      f.m = tile(f.chunk, chunk_len, M);
       f.rows_used = ceil_div(f.k.size(), pe.pack);
       f.cols_used = f.n.size();
-      f.first_k = f.row_fold == 0;
-      f.last_k = f.row_fold == row_folds - 1;
+      f.cycles = cycles_for_stream(f.m.size());
       break;
     case Dataflow::kIS:
       f.k = tile(f.row_fold, rk, K);
       f.m = tile(f.col_fold, cols, M);
-      f.n = {0, N};
+      f.n = tile(f.chunk, chunk_len, N);
       f.rows_used = ceil_div(f.k.size(), pe.pack);
       f.cols_used = f.m.size();
-      f.first_k = f.row_fold == 0;
-      f.last_k = f.row_fold == row_folds - 1;
+      f.cycles = cycles_for_stream(f.n.size());
       break;
+  }
+  if (dataflow != Dataflow::kOS) {
+    f.first_k = f.row_fold == 0;
+    f.last_k = f.row_fold == row_folds - 1;
   }
 
   const int64_t a = f.m.size() * f.k.size();
   const int64_t b = f.k.size() * f.n.size();
   const int64_t y = f.m.size() * f.n.size();
-  if (fetched(ifmap_rule, outer, inner)) f.ifmap_dram_in = ifmap_store.bytes(ifmap_fetch_elems(a, ifmap_unique, M * K));
-  if (fetched(filter_rule, outer, inner)) f.filter_dram_in = filter_store.bytes(b);
+  int64_t a_fetch = fetch_elems(ifmap_reuse, ifmap_fetch_elems(a, ifmap_unique, M * K), outer, inner);
+  int64_t b_fetch = fetch_elems(filter_reuse, b, outer, inner);
+  if (f.chunk > 0) {  // the stationary operand comes again for every chunk, less what stayed
+    if (dataflow == Dataflow::kWS) b_fetch = chunk_reuse.refetch(b_fetch);
+    if (dataflow == Dataflow::kIS) a_fetch = chunk_reuse.refetch(a_fetch);
+  }
+  f.ifmap_dram_in = ifmap_store.bytes(a_fetch);
+  f.filter_dram_in = filter_store.bytes(b_fetch);
   f.ifmap_sram_read = ifmap_store.bytes(a);
   f.filter_sram_read = filter_store.bytes(b);
-  const bool spill = psum_rule == PsumRule::kSpill;
+  // Partial sums pass through the ofmap SRAM; their non-resident part also goes
+  // out to DRAM and comes back for the next row fold.
+  const int64_t spilled = psum_rule == PsumRule::kSpill ? psum_reuse.refetch(y) : 0;
   if (f.last_k) {
     f.ofmap_sram_write = ofmap_store.bytes(y);
     f.ofmap_dram_out = f.ofmap_sram_write;
   } else {
     f.ofmap_sram_write = psum_store.bytes(y);
-    if (spill) f.psum_dram_out = f.ofmap_sram_write;
+    f.psum_dram_out = psum_store.bytes(spilled);
   }
   if (!f.first_k) {
     f.psum_sram_read = psum_store.bytes(y);
-    if (spill) f.psum_dram_in = f.psum_sram_read;
+    f.psum_dram_in = psum_store.bytes(spilled);
   }
   return f;
 }
 
+Schedule::Position Schedule::position(int64_t index) const {
+  const int64_t per_chunk = row_folds * col_folds, n_inner = inner_folds();
+  Position p;
+  p.repeat = index / (chunks * per_chunk);
+  const int64_t in_repeat = index % (chunks * per_chunk);
+  p.chunk = in_repeat / per_chunk;
+  const int64_t rem = in_repeat % per_chunk;
+  p.outer = rem / n_inner;
+  p.inner = rem % n_inner;
+  return p;
+}
+
+int64_t Schedule::index_of(const Position& p) const {
+  return ((p.repeat * chunks + p.chunk) * outer_folds() + p.outer) * inner_folds() + p.inner;
+}
+
+int Schedule::kind(const Position& p) const {
+  auto k = [](int64_t i, int64_t n) { return (i == 0 ? 1 : 0) | (i == n - 1 ? 2 : 0); };  // 0 middle, 1 first, 2 last, 3 only
+  return k(p.chunk, chunks) * 16 + k(p.outer, outer_folds()) * 4 + k(p.inner, inner_folds());
+}
+
+Schedule::Position Schedule::next(Position p) const {
+  if (++p.inner < inner_folds()) return p;
+  p.inner = 0;
+  if (++p.outer < outer_folds()) return p;
+  p.outer = 0;
+  if (++p.chunk < chunks) return p;
+  p.chunk = 0;
+  ++p.repeat;
+  return p;
+}
+
+Schedule::Position Schedule::prev(Position p) const {
+  if (--p.inner >= 0) return p;
+  p.inner = inner_folds() - 1;
+  if (--p.outer >= 0) return p;
+  p.outer = outer_folds() - 1;
+  if (--p.chunk >= 0) return p;
+  p.chunk = chunks - 1;
+  --p.repeat;
+  return p;
+}
+
 FoldClasses Schedule::fold_classes() const {
   FoldClasses out;
-  AxisRep reps[5], outs[5], ins[5];
+  out.size = 0;
+  AxisRep reps[5], chs[5], outs[5], ins[5];
   const int nr = axis_reps(gemm.repeats, true, reps);
+  const int nc = axis_reps(chunks, false, chs);
   const int no = axis_reps(outer_folds(), false, outs);
   const int ni = axis_reps(inner_folds(), false, ins);
-  const int64_t per = row_folds * col_folds, n_inner = inner_folds();
+  const int64_t per_chunk = row_folds * col_folds, n_inner = inner_folds();
   for (int r = 0; r < nr; ++r)
-    for (int o = 0; o < no; ++o)
-      for (int i = 0; i < ni; ++i)
-        out.items[out.size++] = {reps[r].pos * per + outs[o].pos * n_inner + ins[i].pos,
-                                 reps[r].count * outs[o].count * ins[i].count};
+    for (int c = 0; c < nc; ++c)
+      for (int o = 0; o < no; ++o)
+        for (int i = 0; i < ni; ++i)
+          out.items[static_cast<std::size_t>(out.size++)] = {
+              (reps[r].pos * chunks + chs[c].pos) * per_chunk + outs[o].pos * n_inner + ins[i].pos,
+              reps[r].count * chs[c].count * outs[o].count * ins[i].count};
   return out;
 }
 
@@ -379,10 +521,18 @@ double Schedule::compute_util() const {
   // SCALE-Sim divides each fold's useful work by its own per-fold cycle count:
   // the fold's demand rows + columns - 1, which for WS/IS is one column skew
   // longer than the cycles it adds to the total (2R+2C+T-3 against 2R+C+T-2).
-  const int64_t stream = T * pe.cycles_per_mac;
-  const int64_t util_cycles =
-      dataflow == Dataflow::kOS ? rows + cols - 2 + stream : 2 * rows + 2 * cols - 3 + stream;
-  return mapping_efficiency() * static_cast<double>(stream) / static_cast<double>(util_cycles);
+  // Chunks only change the stream length, so the mean factors into the mean
+  // mapping efficiency times the mean stream share over the chunks.
+  auto share = [&](int64_t steps) {
+    const int64_t stream = steps * pe.cycles_per_mac;
+    const int64_t util_cycles =
+        dataflow == Dataflow::kOS ? rows + cols - 2 + stream : 2 * rows + 2 * cols - 3 + stream;
+    return static_cast<double>(stream) / static_cast<double>(util_cycles);
+  };
+  if (chunks == 1) return mapping_efficiency() * share(T);
+  const int64_t total = dataflow == Dataflow::kWS ? gemm.M : gemm.N;
+  const int64_t last = total - (chunks - 1) * chunk_len;
+  return mapping_efficiency() * ((chunks - 1) * share(chunk_len) + share(last)) / static_cast<double>(chunks);
 }
 
 }  // namespace qsim

@@ -13,11 +13,17 @@
 //   os        M                     N                     K
 //   ws        K                     N                     M
 //   is        K                     M                     N
-// Each fold occupies up to rows x cols PEs and takes a fixed number of cycles
-// (fill and drain skew included). A Bit Fusion PE packs `pack` products of the
-// reduction dimension K into one PE-cycle, so K is measured in packs of `pack`
-// elements wherever it is mapped; a bit-serial PE spends `cycles_per_mac` cycles
-// on each streamed step.
+// Each fold occupies up to rows x cols PEs and takes fill + stream + drain
+// cycles. A Bit Fusion PE packs `pack` products of the reduction dimension K into
+// one PE-cycle, so K is measured in packs of `pack` elements wherever it is
+// mapped; a bit-serial PE spends `cycles_per_mac` cycles on each streamed step.
+//
+// Loop nest, outermost first: repeat (group) -> chunk -> outer fold -> inner fold.
+// WS/IS may cut the streamed dimension (M for WS, N for IS) into chunks so that
+// the partial sums of a chunk fit the ofmap buffer; each chunk then re-runs the
+// folds with a shorter stream (one more fill/drain per fold). The mapper chunks
+// only when that lowers the estimated time, so with unlimited DRAM bandwidth
+// (SCALE-Sim's CALC mode) there is one chunk and the folds are SCALE-Sim's.
 #pragma once
 
 #include <array>
@@ -54,6 +60,7 @@ struct Storage {
   static Storage of(int bits, const MemorySpec& mem);
   int64_t bytes(int64_t elems) const;          // ceil(elems * num / (8 * den))
   bool fits(int64_t elems, int64_t capacity_bytes) const { return bytes(elems) <= capacity_bytes; }
+  int64_t elems_in(int64_t capacity_bytes) const;  // whole elements that fit in capacity_bytes
 };
 
 // Half-open index range [begin, end).
@@ -70,19 +77,33 @@ struct Range {
 enum class LoopOrder : uint8_t { kColsOuter, kRowsOuter };
 std::string_view loop_order_name(LoopOrder o);  // "cols-outer" | "rows-outer"
 
-// When an operand's tile is fetched from DRAM (into its SRAM) before a fold.
+// How an operand's tiles come from DRAM. When a set of elements is reused
+// across a loop and only part of it fits the working buffer, that part stays
+// pinned and the rest is fetched again on every reuse: traffic falls smoothly
+// as buffers grow (the best fixed policy for a cyclic sweep; LRU would thrash).
 enum class FetchRule : uint8_t {
-  kEveryFold,   // streamed: each fold fetches its tile
-  kFirstOuter,  // the whole operand stays resident: fetched during the first outer iteration only
-  kFirstInner,  // the tile depends on the outer index only and stays resident over the inner loop
+  kEveryFold,   // each tile is used by one fold only: fetched once, by that fold
+  kFirstOuter,  // the operand is reused across the outer loop: fetched in full during
+                // the first outer iteration, later ones re-fetch its non-resident part
+  kFirstInner,  // the tile depends on the outer index only: fetched in full by the first
+                // inner fold, later inner folds re-fetch its non-resident part
 };
 std::string_view fetch_rule_name(FetchRule r);
+
+struct Reuse {
+  FetchRule rule = FetchRule::kEveryFold;
+  int64_t set_elems = 0;       // elements reused across the loop (the operand, or one outer tile)
+  int64_t resident_elems = 0;  // how many of them stay in the working buffer (<= set_elems)
+  bool fully_resident() const { return resident_elems >= set_elems; }
+  // Elements of a `tile` fetched again on a reuse.
+  int64_t refetch(int64_t tile) const;
+};
 
 // Partial sums of WS/IS when K spans several row folds.
 enum class PsumRule : uint8_t {
   kNone,    // every fold produces final outputs (OS, or K fits one row fold)
   kOnChip,  // accumulated in the ofmap SRAM at pe.acc_bits
-  kSpill,   // the accumulating tile does not fit: partial sums go to DRAM and come back
+  kSpill,   // the accumulating set does not fit: its non-resident part goes to DRAM and comes back
 };
 std::string_view psum_rule_name(PsumRule r);
 
@@ -97,6 +118,8 @@ std::string_view psum_rule_name(PsumRule r);
 struct FoldStep {
   int64_t index = 0;  // 0 .. folds()-1
   int64_t repeat = 0;
+  int64_t chunk = 0;
+  int64_t cycles = 0;  // fill + stream + drain of this fold
   int64_t row_fold = 0;
   int64_t col_fold = 0;
   int64_t rows_used = 0;  // PE rows / columns holding real work (packed units for K)
@@ -121,12 +144,12 @@ struct FoldStep {
 // represented by one fold index and a count. A per-fold cost that depends on
 // the fold and its two neighbours (double buffering) summed over the classes
 // equals the sum over every fold.
-struct FoldClass {
-  int64_t index = 0;
-  int64_t count = 0;
+struct FoldClass {  // no initialisers: FoldClasses is filled on the hot path
+  int64_t index;
+  int64_t count;
 };
 struct FoldClasses {
-  std::array<FoldClass, 75> items{};  // <= 3 (repeats) x 5 (outer) x 5 (inner)
+  std::array<FoldClass, 375> items;  // <= 3 (repeats) x 5 (chunks) x 5 (outer) x 5 (inner); first `size` set
   int size = 0;
   const FoldClass* begin() const { return items.data(); }
   const FoldClass* end() const { return items.data() + size; }
@@ -152,29 +175,47 @@ struct Schedule {
   // Spatial mapping, SCALE-Sim's names (K-dimensions in packs of pe.pack).
   int64_t Sr = 0;
   int64_t Sc = 0;
-  int64_t T = 0;  // streamed steps per fold
+  int64_t T = 0;  // streamed steps per fold of a full chunk
   int64_t row_folds = 0;
   int64_t col_folds = 0;
-  int64_t fold_cycles = 0;  // fill + stream + drain of one fold
+  int64_t fold_cycles = 0;  // fill + stream + drain of a fold of a full chunk
 
   // Tiling decided by SRAM capacity.
+  int64_t chunks = 1;     // pieces of the streamed dimension (WS: M, IS: N; OS: always 1)
+  int64_t chunk_len = 0;  // elements of the streamed dimension per full chunk (the last may be shorter)
   LoopOrder order = LoopOrder::kColsOuter;
-  FetchRule ifmap_rule = FetchRule::kEveryFold;
-  FetchRule filter_rule = FetchRule::kEveryFold;
+  Reuse ifmap_reuse;  // ifmap elements in DRAM-fetch units (unique inputs, see ifmap_unique)
+  Reuse filter_reuse;
+  Reuse chunk_reuse;  // the stationary operand (WS: filter, IS: ifmap) across chunks
   PsumRule psum_rule = PsumRule::kNone;
+  Reuse psum_reuse;  // the accumulating output set (rule unused)
   int64_t ifmap_unique = 0;  // unique ifmap elements of one repeat that a sweep over A fetches
   int64_t ifmap_buffer_bytes = 0;  // working capacity per operand (half the buffer when double-buffered)
   int64_t filter_buffer_bytes = 0;
   int64_t ofmap_buffer_bytes = 0;
 
-  int64_t folds_per_repeat() const { return row_folds * col_folds; }
-  int64_t folds() const { return gemm.repeats * row_folds * col_folds; }
-  int64_t compute_cycles() const { return folds() * fold_cycles; }
+  int64_t folds_per_chunk() const { return row_folds * col_folds; }
+  int64_t folds() const { return gemm.repeats * chunks * row_folds * col_folds; }
+  int64_t compute_cycles() const;  // sum of every fold's cycles
   int64_t outer_folds() const { return order == LoopOrder::kColsOuter ? col_folds : row_folds; }
   int64_t inner_folds() const { return order == LoopOrder::kColsOuter ? row_folds : col_folds; }
+  int64_t cycles_for_stream(int64_t steps) const;  // fold cycles when `steps` elements stream
 
   // The fold at position `index` of the execution order (0 <= index < folds()).
   FoldStep fold(int64_t index) const;
+
+  // A fold's place in the loop nest, and its kind: folds of the same kind have
+  // the same cycles, tiles sizes and transfers (each loop index is first,
+  // middle, last or the only one of its loop; the repeat does not matter).
+  struct Position {
+    int64_t repeat, chunk, outer, inner;
+  };
+  static constexpr int kKinds = 64;
+  Position position(int64_t index) const;
+  int64_t index_of(const Position& p) const;
+  int kind(const Position& p) const;
+  Position next(Position p) const;  // the following fold's position (p must not be the last)
+  Position prev(Position p) const;  // the preceding fold's position (p must not be the first)
   template <typename F>
   void for_each_fold(F&& f) const {
     const int64_t n = folds();

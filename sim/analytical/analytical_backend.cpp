@@ -1,7 +1,6 @@
 #include "sim/analytical/analytical_backend.h"
 
 #include <algorithm>
-#include <tuple>
 #include <cmath>
 #include <vector>
 
@@ -111,7 +110,6 @@ LayerTiming time_schedule(const Schedule& s, const HwSpec& hw, std::string_view 
   LayerTiming t;
   t.gemm = s.gemm;
   const int64_t F = s.folds();
-  const int64_t c = s.fold_cycles;
   t.folds = F;
   t.compute_cycles = s.compute_cycles();
 
@@ -121,55 +119,58 @@ LayerTiming time_schedule(const Schedule& s, const HwSpec& hw, std::string_view 
   const int64_t L = mem.dram_latency_cycles;
   auto xfer = [&](int64_t bytes) { return dram_transfer_cycles(bytes, bw); };
 
-  // Sum the per-fold quantities over the fold classes (docs/timing-model.md, "Stalls").
-  const FoldClasses classes = s.fold_classes();
-  const int nc = classes.size;
-  // DRAM bytes in / out of each class representative (left uninitialised: only
-  // the first nc are written and read).
-  int64_t in[std::tuple_size_v<decltype(classes.items)>];
-  int64_t out[std::tuple_size_v<decltype(classes.items)>];
-  int64_t ifmap_sram_rd = 0, filter_sram_rd = 0, ofmap_sram_wr = 0, psum_sram_rd = 0;
-  int64_t ifmap_dram = 0, filter_dram = 0, psum_in = 0, ofmap_out = 0, psum_out = 0;
-  for (int j = 0; j < nc; ++j) {
-    const FoldClass& k = classes.items[static_cast<std::size_t>(j)];
-    const FoldStep f = s.fold(k.index);
-    in[j] = f.dram_in();
-    out[j] = f.dram_out();
-    ifmap_sram_rd += k.count * f.ifmap_sram_read;
-    filter_sram_rd += k.count * f.filter_sram_read;
-    ofmap_sram_wr += k.count * f.ofmap_sram_write;
-    psum_sram_rd += k.count * f.psum_sram_read;
-    ifmap_dram += k.count * f.ifmap_dram_in;
-    filter_dram += k.count * f.filter_dram_in;
-    psum_in += k.count * f.psum_dram_in;
-    ofmap_out += k.count * f.ofmap_dram_out;
-    psum_out += k.count * f.psum_dram_out;
-  }
+  // Sum the per-fold quantities over the fold classes (docs/timing-model.md,
+  // "Stalls"). A fold's cost depends only on its kind, so each kind is
+  // evaluated once; neighbours are found by stepping the loop indices.
+  struct Cost {
+    int64_t in, out, cycles;
+    int64_t ifmap_sram_rd, filter_sram_rd, ofmap_sram_wr, psum_sram_rd;
+    int64_t ifmap_dram, filter_dram, psum_in, ofmap_out, psum_out;
+  };
+  Cost memo[Schedule::kKinds];
+  bool have[Schedule::kKinds] = {};
+  auto cost = [&](const Schedule::Position& p) -> const Cost& {
+    const int k = s.kind(p);
+    if (!have[k]) {
+      const FoldStep f = s.fold(s.index_of(p));
+      memo[k] = {f.dram_in(),        f.dram_out(),        f.cycles,           f.ifmap_sram_read,
+                 f.filter_sram_read, f.ofmap_sram_write,  f.psum_sram_read,   f.ifmap_dram_in,
+                 f.filter_dram_in,   f.psum_dram_in,      f.ofmap_dram_out,   f.psum_dram_out};
+      have[k] = true;
+    }
+    return memo[k];
+  };
 
   int64_t array_time = 0;
-  if (timed && mem.double_buffer) {
-    // While fold f computes, the channel prefetches fold f+1 and drains fold f-1.
-    // Classes come in increasing fold order, so a neighbour is often the
-    // adjacent class's representative; otherwise it is evaluated.
-    for (int j = 0; j < nc; ++j) {
-      const FoldClass& k = classes.items[static_cast<std::size_t>(j)];
-      int64_t in_next = 0, out_prev = 0;
-      if (k.index + 1 < F)
-        in_next = j + 1 < nc && classes.items[static_cast<std::size_t>(j + 1)].index == k.index + 1
-                      ? in[j + 1]
-                      : s.fold(k.index + 1).dram_in();
-      if (k.index > 0)
-        out_prev = j > 0 && classes.items[static_cast<std::size_t>(j - 1)].index == k.index - 1
-                       ? out[j - 1]
-                       : s.fold(k.index - 1).dram_out();
-      array_time += k.count * std::max(c, xfer(in_next + out_prev));
+  int64_t ifmap_sram_rd = 0, filter_sram_rd = 0, ofmap_sram_wr = 0, psum_sram_rd = 0;
+  int64_t ifmap_dram = 0, filter_dram = 0, psum_in = 0, ofmap_out = 0, psum_out = 0;
+  const FoldClasses classes = s.fold_classes();
+  for (const FoldClass& cl : classes) {
+    const Schedule::Position p = s.position(cl.index);
+    const Cost& f = cost(p);
+    ifmap_sram_rd += cl.count * f.ifmap_sram_rd;
+    filter_sram_rd += cl.count * f.filter_sram_rd;
+    ofmap_sram_wr += cl.count * f.ofmap_sram_wr;
+    psum_sram_rd += cl.count * f.psum_sram_rd;
+    ifmap_dram += cl.count * f.ifmap_dram;
+    filter_dram += cl.count * f.filter_dram;
+    psum_in += cl.count * f.psum_in;
+    ofmap_out += cl.count * f.ofmap_out;
+    psum_out += cl.count * f.psum_out;
+    if (!timed) continue;
+    if (mem.double_buffer) {
+      // While fold f computes, the channel prefetches fold f+1 and drains fold f-1.
+      const int64_t in_next = cl.index + 1 < F ? cost(s.next(p)).in : 0;
+      const int64_t out_prev = cl.index > 0 ? cost(s.prev(p)).out : 0;
+      array_time += cl.count * std::max(f.cycles, xfer(in_next + out_prev));
+    } else {
+      array_time += cl.count * ((f.in > 0 ? L : 0) + xfer(f.in) + f.cycles + xfer(f.out));
     }
-    // The first class holds fold 0, the last class fold F-1.
-    array_time += (in[0] > 0 ? L : 0) + xfer(in[0]) + xfer(out[nc - 1]);
-  } else if (timed) {
-    for (int j = 0; j < nc; ++j)
-      array_time += classes.items[static_cast<std::size_t>(j)].count *
-                    ((in[j] > 0 ? L : 0) + xfer(in[j]) + c + xfer(out[j]));
+  }
+  if (timed && mem.double_buffer) {
+    const Cost& first = cost(s.position(0));
+    const Cost& last = cost(s.position(F - 1));
+    array_time += (first.in > 0 ? L : 0) + xfer(first.in) + xfer(last.out);
   }
   t.stall_cycles = timed ? array_time - t.compute_cycles : 0;
   t.total_cycles = t.compute_cycles + t.stall_cycles;

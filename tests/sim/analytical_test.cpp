@@ -224,6 +224,7 @@ TEST(Analytical, EnergyByHand) {
 // ---- the closed form equals a brute-force walk of every fold ----
 
 struct Walked {
+  int64_t compute = 0;
   int64_t total = 0;
   OperandBytes sram_read, sram_write, dram_read, dram_write;
 };
@@ -232,13 +233,15 @@ struct Walked {
 Walked walk(const Schedule& s, const HwSpec& hw) {
   std::vector<FoldStep> f;
   s.for_each_fold([&](const FoldStep& x) { f.push_back(x); });
-  const int64_t F = static_cast<int64_t>(f.size()), c = s.fold_cycles;
+  const int64_t F = static_cast<int64_t>(f.size());
   const double bw = hw.memory.dram_bytes_per_cycle;
   const int64_t L = hw.memory.dram_latency_cycles;
   auto x = [&](int64_t b) { return dram_transfer_cycles(b, bw); };
   Walked w;
   for (int64_t i = 0; i < F; ++i) {
     const FoldStep& k = f[static_cast<std::size_t>(i)];
+    const int64_t c = k.cycles;
+    w.compute += c;
     w.sram_read.ifmap += k.ifmap_sram_read;
     w.sram_read.filter += k.filter_sram_read;
     w.sram_read.ofmap += k.psum_sram_read + k.dram_out();
@@ -268,6 +271,7 @@ TEST(Analytical, ClosedFormEqualsFoldByFoldWalk) {
   std::mt19937 rng(2024);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const int bits[] = {2, 4, 8};
+  int chunked = 0;
   for (int trial = 0; trial < 400; ++trial) {
     HwSpec hw = hw_spec(static_cast<Dataflow>(pick(0, 2)), pick(1, 5), pick(1, 5));
     hw.pe.precision = static_cast<PeModel>(pick(0, 2));
@@ -291,8 +295,10 @@ TEST(Analytical, ClosedFormEqualsFoldByFoldWalk) {
     const Schedule s = map_layer({g, unique, w, a, bits[pick(0, 2)]}, hw, "L");
     const LayerTiming t = time_schedule(s, hw, "L");
     const Walked ref = walk(s, hw);
+    EXPECT_EQ(t.compute_cycles, ref.compute);
     EXPECT_EQ(t.total_cycles, ref.total);
     EXPECT_EQ(t.compute_cycles + t.stall_cycles, ref.total);
+    chunked += s.chunks > 1 ? 1 : 0;
     for (auto [got, want] : {std::pair{t.sram_read, ref.sram_read}, std::pair{t.sram_write, ref.sram_write},
                              std::pair{t.dram_read, ref.dram_read}, std::pair{t.dram_write, ref.dram_write}}) {
       EXPECT_EQ(got.ifmap, want.ifmap);
@@ -300,6 +306,7 @@ TEST(Analytical, ClosedFormEqualsFoldByFoldWalk) {
       EXPECT_EQ(got.ofmap, want.ofmap);
     }
   }
+  EXPECT_GT(chunked, 10);  // the chunked schedules were exercised too
 }
 
 // ---- graph level: requantization and vector-unit rows ----

@@ -165,10 +165,12 @@ void expect_exact_cover(const Schedule& s) {
 TEST(Mapping, WalkCoversEveryMacOnce) {
   for (Dataflow df : {Dataflow::kOS, Dataflow::kWS, Dataflow::kIS})
     for (int64_t pack_bits : {8, 4, 2}) {
-      HwSpec hw = small_hw(df, 3, 2, 0.01);  // tiny buffers: both loop orders get exercised
+      HwSpec hw = small_hw(df, 3, 2, 0.01);  // tiny buffers: loop orders and chunks get exercised
       hw.pe.precision = PeModel::kBitFusion;
       hw.pe.widths = {2, 4, 8};
-      for (auto [M, N, K, R] : std::vector<std::array<int64_t, 4>>{{7, 5, 9, 1}, {1, 1, 1, 2}, {6, 4, 13, 3}}) {
+      hw.memory.dram_unlimited = false;
+      hw.memory.dram_bytes_per_cycle = 1.0;
+      for (auto [M, N, K, R] : std::vector<std::array<int64_t, 4>>{{7, 5, 9, 1}, {1, 1, 1, 2}, {6, 4, 13, 3}, {40, 3, 30, 2}}) {
         SCOPED_TRACE(::testing::Message() << dataflow_name(df) << " bits " << pack_bits << " " << M << "x" << N
                                           << "x" << K << " r" << R);
         expect_exact_cover(map_gemm(hw, M, N, K, R, static_cast<int>(pack_bits), static_cast<int>(pack_bits)));
@@ -177,34 +179,79 @@ TEST(Mapping, WalkCoversEveryMacOnce) {
 }
 
 TEST(Mapping, ResidencyFollowsBufferSize) {
-  // WS, GEMM 16x8x8 on 2x2: A (16x8 = 128 B) fits a 1 KiB buffer's working half
-  // (512 B): fetched once. With 0.1 KiB (51 B working) it is re-streamed for each
-  // of the 4 column folds in SCALE-Sim's order -- unless the mapper swaps the
-  // loops: then a 16x2 slab (32 B) stays while the columns pass, and A is
-  // fetched once; the partial sums of the whole Y then spill to DRAM.
+  // WS, GEMM 16x8x8 on 2x2: 4 row folds (K) x 4 column folds (N).
+  // 1 KiB buffers (512 B working half): A (128 B) stays resident after the first
+  // column pass; each column tile's partial sums (16x2 at 4 B = 128 B) stay on chip.
   const Schedule big = map_gemm(small_hw(Dataflow::kWS, 2, 2, 1.0), 16, 8, 8);
   EXPECT_EQ(big.order, LoopOrder::kColsOuter);
-  EXPECT_EQ(big.ifmap_rule, FetchRule::kFirstOuter);
-  EXPECT_EQ(big.psum_rule, PsumRule::kOnChip);  // one 16x2 tile at 4 B = 128 B
+  EXPECT_EQ(big.ifmap_reuse.rule, FetchRule::kFirstOuter);
+  EXPECT_TRUE(big.ifmap_reuse.fully_resident());
+  EXPECT_EQ(big.psum_rule, PsumRule::kOnChip);
   int64_t a = 0;
   big.for_each_fold([&](const FoldStep& f) { a += f.ifmap_dram_in; });
   EXPECT_EQ(a, 128);
 
+  // 0.1 KiB (51 B working). cols-outer: 51 of A's 128 B stay pinned, so later
+  // column passes re-fetch 32 - floor(32*51/128) = 20 B of each 32 B slab;
+  // 12 of a tile's 32 partial sums fit (51 B / 4 B), 20 spill (80 B) on each of
+  // the 3 non-final row folds of each column. Estimated bytes: cols-outer 2471,
+  // rows-outer 3104 (A slabs fit, but all of Y's partial sums stay open), so
+  // SCALE-Sim's order stays.
   const Schedule small = map_gemm(small_hw(Dataflow::kWS, 2, 2, 0.1), 16, 8, 8);
-  // cols-outer: A 4 passes (512 B) + psum tile 16x2x4 B = 128 B > 51: spill 2*3*512 B.
-  // rows-outer: A slab resident (128 B), Y spills likewise: fewer bytes, so swapped.
-  EXPECT_EQ(small.order, LoopOrder::kRowsOuter);
-  EXPECT_EQ(small.ifmap_rule, FetchRule::kFirstInner);
+  EXPECT_EQ(small.order, LoopOrder::kColsOuter);
+  EXPECT_EQ(small.ifmap_reuse.set_elems, 128);
+  EXPECT_EQ(small.ifmap_reuse.resident_elems, 51);
   EXPECT_EQ(small.psum_rule, PsumRule::kSpill);
+  EXPECT_EQ(small.psum_reuse.resident_elems, 12);
   int64_t a2 = 0, psum_out = 0, psum_in = 0;
   small.for_each_fold([&](const FoldStep& f) {
     a2 += f.ifmap_dram_in;
     psum_out += f.psum_dram_out;
     psum_in += f.psum_dram_in;
   });
-  EXPECT_EQ(a2, 128);
-  EXPECT_EQ(psum_out, 3 * 16 * 8 * 4);  // every row fold but the last spills Y at 32 bits
-  EXPECT_EQ(psum_in, 3 * 16 * 8 * 4);
+  EXPECT_EQ(a2, 4 * 32 + 12 * 20);
+  EXPECT_EQ(psum_out, 12 * 80);
+  EXPECT_EQ(psum_in, 12 * 80);
+
+  // When the loops swap: OS, GEMM 8x16x64 on 2x2 (4 row folds x 8 column
+  // folds), a 96 B ifmap working buffer and room for all of B (1 KiB).
+  // cols-outer sweeps A (512 B) once per column fold, keeping 96 B pinned:
+  // 1 + 7*(416/512) passes = 3424 B. rows-outer keeps one A row tile (128 B,
+  // 96 pinned) while the 8 column folds pass: 1 + 7*(32/128) = 2.75 passes of
+  // 128 B per row tile = 1408 B; B stays resident either way. So the mapper swaps.
+  HwSpec hw = small_hw(Dataflow::kOS, 2, 2, 0.1875);
+  hw.memory.filter_kib = 4.0;
+  const Schedule os = map_gemm(hw, 8, 16, 64);
+  EXPECT_EQ(os.order, LoopOrder::kRowsOuter);
+  EXPECT_EQ(os.ifmap_reuse.rule, FetchRule::kFirstInner);
+  EXPECT_EQ(os.filter_reuse.rule, FetchRule::kFirstOuter);
+  EXPECT_TRUE(os.filter_reuse.fully_resident());
+  int64_t a3 = 0, b3 = 0;
+  os.for_each_fold([&](const FoldStep& f) {
+    a3 += f.ifmap_dram_in;
+    b3 += f.filter_dram_in;
+  });
+  EXPECT_EQ(a3, 4 * (128 + 7 * 32));
+  EXPECT_EQ(b3, 1024);
+}
+
+TEST(Mapping, SpillShrinksSmoothlyWithTheBuffer) {
+  // WS, N fits one column fold, so both loop orders are the same schedule: the
+  // psum set is Y (64 x 2 at 4 B = 512 B). Spill traffic falls in proportion to
+  // the buffer, without a cliff, and vanishes once Y fits.
+  int64_t last = -1;
+  for (int quarter_kib = 1; quarter_kib <= 8; ++quarter_kib) {
+    const Schedule s = map_gemm(small_hw(Dataflow::kWS, 2, 2, quarter_kib * 0.25), 64, 2, 8);
+    int64_t spill = 0;
+    s.for_each_fold([&](const FoldStep& f) { spill += f.psum_dram_out; });
+    // working half = quarter_kib * 128 B of Y's 512 B; 3 non-final row folds.
+    const int64_t expect = 3 * std::max<int64_t>(0, 512 - quarter_kib * 128);
+    EXPECT_EQ(spill, expect) << quarter_kib;
+    if (last >= 0) {
+      EXPECT_LE(spill, last);
+    }
+    last = spill;
+  }
 }
 
 TEST(Mapping, ConvIfmapFetchesUniqueInputs) {
@@ -224,13 +271,16 @@ TEST(Mapping, FoldClassesPartitionFoldsWithIdenticalNeighbourhoods) {
   std::mt19937 rng(7);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   auto same_transfers = [](const FoldStep& a, const FoldStep& b) {
-    return a.dram_in() == b.dram_in() && a.dram_out() == b.dram_out() && a.ifmap_sram_read == b.ifmap_sram_read &&
+    return a.cycles == b.cycles && a.dram_in() == b.dram_in() && a.dram_out() == b.dram_out() &&
+           a.ifmap_sram_read == b.ifmap_sram_read &&
            a.filter_sram_read == b.filter_sram_read && a.ofmap_sram_write == b.ofmap_sram_write &&
            a.psum_sram_read == b.psum_sram_read;
   };
   for (int trial = 0; trial < 300; ++trial) {
     const Dataflow df = static_cast<Dataflow>(pick(0, 2));
     HwSpec hw = small_hw(df, pick(1, 4), pick(1, 4), pick(0, 3) * 0.05);
+    hw.memory.dram_unlimited = pick(0, 1);
+    hw.memory.dram_bytes_per_cycle = 2.0;  // finite links let the mapper chunk
     const Schedule s = map_gemm(hw, pick(1, 20), pick(1, 20), pick(1, 20), pick(1, 6));
     SCOPED_TRACE(trial);
     const FoldClasses classes = s.fold_classes();
@@ -257,7 +307,8 @@ TEST(Mapping, FoldClassesPartitionFoldsWithIdenticalNeighbourhoods) {
       const int64_t in_next = f + 1 < s.folds() ? s.fold(f + 1).dram_in() : 0;
       const int64_t out_prev = f > 0 ? s.fold(f - 1).dram_out() : 0;
       const FoldStep cur = s.fold(f);
-      return (in_next + 1) * (out_prev + 3) * (cur.dram_in() + 7) * (cur.psum_sram_read + cur.ofmap_sram_write + 1);
+      return (in_next + 1) * (out_prev + 3) * (cur.dram_in() + 7) * (cur.psum_sram_read + cur.ofmap_sram_write + 1) *
+             cur.cycles;
     };
     int64_t by_class = 0, by_fold = 0;
     for (const FoldClass& c : classes) by_class += c.count * h(c.index);
