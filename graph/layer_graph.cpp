@@ -244,8 +244,10 @@ LayerStats LayerGraph::stats(NodeId id) const {
         s.gemm.M = prod(std::span(A).first(A.size() - 1));
       } else {
         s.gemm.M = A[A.size() - 2];
-        const Shape& y = value(n.outputs.at(0)).shape;
-        s.gemm.repeats = y.size() > 2 ? prod(std::span(y).first(y.size() - 2)) : 1;
+        // Every output element is one M x N product entry; the rest are broadcast
+        // batch repeats (also right when A is a vector and Y has no M axis).
+        const int64_t mn = s.gemm.M * s.gemm.N;
+        s.gemm.repeats = mn > 0 ? shape_numel(value(n.outputs.at(0)).shape) / mn : 1;
       }
       s.operands = {numel_of(*this, in(0)), numel_of(*this, in(1)), 0, numel_of(*this, n.outputs.at(0))};
       break;

@@ -449,7 +449,21 @@ void Importer::add_graph_inputs() {
     if (by_name_.count(name)) continue;  // has an initializer: a constant (IR < 4 lists weights as inputs)
     const auto bound = opts_.constant_inputs.find(name);
     if (bound != opts_.constant_inputs.end()) {
-      add_constant_data(name, bound->second);
+      const Tensor& t = bound->second;
+      if (in.type().has_tensor_type()) {
+        const auto& tt = in.type().tensor_type();
+        const auto dt = dtype_from_onnx(tt.elem_type());
+        if (tt.elem_type() != 0 && (!dt || *dt != t.dtype()))
+          fail_model("graph input '{}' is declared {} but its bound value is {}", name, onnx_type_name(tt.elem_type()),
+                     dtype_name(t.dtype()));
+        bool same = !tt.has_shape() || tt.shape().dim_size() == static_cast<int>(t.rank());
+        for (int d = 0; same && tt.has_shape() && d < tt.shape().dim_size(); ++d)
+          same = !tt.shape().dim(d).has_dim_value() || tt.shape().dim(d).dim_value() == t.dim(d);
+        if (!same)
+          fail_model("graph input '{}' has a bound value of shape {} that does not match its declared shape", name,
+                     shape_str(t.shape()));
+      }
+      add_constant_data(name, t);
       continue;
     }
     if (!in.type().has_tensor_type())
