@@ -170,7 +170,7 @@ TEST(AnalyticalScaleSim, EveryCalcRunMatchesComputeReport) {
       ++layers_checked;
     }
   }
-  EXPECT_GE(layers_checked, 200);
+  EXPECT_GE(layers_checked, 239);  // every layer of every CALC reference run
 }
 
 }  // namespace

@@ -141,6 +141,38 @@ TEST(Analytical, NarrowActivationsCutStallsNotComputeOnAFixedPe) {
   EXPECT_EQ(time_gemm(unpacked, 4, 4, 8, 8, 4).total_cycles, a8.total_cycles);
 }
 
+TEST(Analytical, ChunkingKeepsPartialSumsOnChip) {
+  // WS, GEMM M=64 N=2 K=8 on 2x2: 4 row folds (K), 1 column fold. 0.25 KiB
+  // buffers: 128 B working halves; 32 partial sums of 4 B fit.
+  HwSpec hw = hw_spec(Dataflow::kWS, 2, 2);
+  hw.memory.ifmap_kib = hw.memory.filter_kib = hw.memory.ofmap_kib = 0.25;
+  hw.memory.dram_unlimited = false;
+  hw.memory.dram_bytes_per_cycle = 4.0;
+  // Unchunked: 4 folds x (2*2+2-2 + 64) = 272 cycles, but a column's 64x2
+  // partial sums (512 B) keep 75% off chip: 2*3*0.75*512 = 2304 B of spill
+  // traffic, ~2960 B in all: ~740 cycles at 4 B/cycle.
+  // Chunks of 16 rows (16x2 sums = 128 B fit): 4 chunks x 4 folds x (4 + 16) =
+  // 320 cycles and 656 B (A 512, B 16 once -- it stays resident -- Y 128).
+  const Schedule s = map_layer({{64, 2, 8, 1}, 0, 8, 8, 8}, hw, "L");
+  EXPECT_EQ(s.chunks, 4);
+  EXPECT_EQ(s.chunk_len, 16);
+  EXPECT_EQ(s.psum_rule, PsumRule::kOnChip);
+  const LayerTiming t = time_schedule(s, hw, "L");
+  EXPECT_EQ(t.folds, 16);
+  EXPECT_EQ(t.compute_cycles, 320);
+  EXPECT_EQ(t.dram_read.ifmap, 512);
+  EXPECT_EQ(t.dram_read.filter, 16);
+  EXPECT_EQ(t.dram_read.ofmap, 0);
+  EXPECT_EQ(t.dram_write.ofmap, 128);
+  EXPECT_EQ(t.bound, Bound::kCompute);
+  // With unlimited bandwidth nothing is gained by chunking: SCALE-Sim's folds.
+  hw.memory.dram_unlimited = true;
+  const Schedule u = map_layer({{64, 2, 8, 1}, 0, 8, 8, 8}, hw, "L");
+  EXPECT_EQ(u.chunks, 1);
+  EXPECT_EQ(u.compute_cycles(), 272);
+  EXPECT_EQ(u.psum_rule, PsumRule::kSpill);
+}
+
 // ---- PE models ----
 
 HwSpec bitfusion_hw(Dataflow df) {
