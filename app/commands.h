@@ -77,4 +77,32 @@ struct HwOptions {
 };
 int run_hw(const HwOptions& o);
 
+// ---- float32 inference (cmd_run.cpp, cmd_eval.cpp) ----
+
+// qsim run: one inference of given tensors (.npy in, .npy out).
+struct RunOptions {
+  std::string model;
+  std::vector<std::string> inputs;   // --input FILE.npy (graph inputs in order) or NAME=FILE.npy
+  std::vector<std::string> outputs;  // --output FILE.npy (first output) or NAME=FILE.npy
+  int threads = 0;                   // --threads N (0: every core)
+};
+int run_run(const RunOptions& o);
+
+// qsim eval: float32 top-1 (and top-5) accuracy over a labelled data set.
+struct EvalCliOptions {
+  std::string model;
+  std::string data;    // --data fashion-mnist[:DIR] | images:DIR | npy:FILE
+  std::string labels;  // --labels FILE (images, npy)
+  int64_t limit = 0;   // --limit N: first N samples only
+  std::string json;    // --json FILE: {"fp32_top1": ..., ...}
+  int threads = 0;     // --threads N (0: every core)
+  int64_t batch = 0;   // --batch N: samples per run when the graph can be re-batched (0: automatic)
+  // Image preprocessing (images:DIR); 0 / empty = derived from the model's input shape.
+  int64_t resize = 0;
+  int64_t crop = 0;
+  std::vector<float> mean, std;
+  std::string layout = "nchw";  // nchw | nhwc
+};
+int run_eval(const EvalCliOptions& o);
+
 }  // namespace qsim::app

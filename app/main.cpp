@@ -103,6 +103,38 @@ int main(int argc, char** argv) {
   hw_cmd->add_flag("--json", hw_opts.json, "Print JSON to stdout: name, source, keys{dotted key: value}, derived");
   hw_cmd->add_flag("--keys", hw_opts.keys, "Print the table of every key (type, default, meaning) as Markdown");
 
+  // ---- qsim run / qsim eval (float32 inference) ----
+  RunOptions run_opts;
+  auto* run_cmd = app.add_subcommand("run", "One float32 inference: .npy tensors in, the graph's outputs as .npy");
+  run_cmd->add_option("--model,-m", run_opts.model, "ONNX model")->required();
+  run_cmd->add_option("--input,-i", run_opts.inputs,
+                      "Input tensor FILE.npy (graph inputs in order) or NAME=FILE.npy; repeatable")
+      ->allow_extra_args(false);
+  run_cmd->add_option("--output,-o", run_opts.outputs,
+                      "FILE.npy for the graph's first output, or NAME=FILE.npy for another; repeatable")
+      ->allow_extra_args(false)
+      ->required();
+  run_cmd->add_option("--threads", run_opts.threads, "Worker threads (default 0: every core)");
+
+  EvalCliOptions eval_opts;
+  auto* eval_cmd = app.add_subcommand("eval", "Float32 top-1 (and top-5) accuracy over a labelled data set");
+  eval_cmd->add_option("--model,-m", eval_opts.model, "ONNX model")->required();
+  eval_cmd->add_option("--data", eval_opts.data,
+                       "fashion-mnist[:DIR] (10k test split), images:DIR (PNG/JPEG) or npy:FILE (samples on axis 0)")
+      ->required();
+  eval_cmd->add_option("--labels", eval_opts.labels,
+                       "Labels: .npy of integers, or text: one class per line, or '<file name> <class>' lines");
+  eval_cmd->add_option("--limit", eval_opts.limit, "Evaluate the first N samples only");
+  eval_cmd->add_option("--json", eval_opts.json, "Write the result as JSON (fp32_top1, fp32_top5, samples, ...)");
+  eval_cmd->add_option("--threads", eval_opts.threads, "Worker threads (default 0: every core)");
+  eval_cmd->add_option("--batch", eval_opts.batch, "Samples per run when the graph can be re-batched (default: auto)");
+  eval_cmd->add_option("--resize", eval_opts.resize, "Images: shorter side after resizing (default: crop * 256/224)");
+  eval_cmd->add_option("--crop", eval_opts.crop, "Images: centre crop size (default: the model's input size)");
+  eval_cmd->add_option("--mean", eval_opts.mean, "Images: per-channel mean on [0,1] (default ImageNet's)")
+      ->delimiter(',');
+  eval_cmd->add_option("--std", eval_opts.std, "Images: per-channel std (default ImageNet's)")->delimiter(',');
+  eval_cmd->add_option("--layout", eval_opts.layout, "Images: nchw (default) or nhwc");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -122,6 +154,8 @@ int main(int argc, char** argv) {
     if (*lut_cmd) return run_lut(lut);
     if (*sweep_cmd) return run_sweep(sweep);
     if (*hw_cmd) return run_hw(hw_opts);
+    if (*run_cmd) return run_run(run_opts);
+    if (*eval_cmd) return run_eval(eval_opts);
     const bool main_given = !main_job.model.model.empty() || !main_job.model.topology.empty() ||
                             !main_job.hw.hw.empty() || !main_job.hw.scalesim_cfg.empty();
     if (main_given) return run_simulate(main_job);

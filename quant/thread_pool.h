@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -29,6 +30,8 @@ class ThreadPool {
 
   // Runs fn(task, worker) for every task in [0, n) and returns when all are done.
   // `worker` is in [0, size()): index per-worker scratch with it. Not reentrant.
+  // If tasks throw, the remaining tasks still run and the first exception is
+  // rethrown here, on the calling thread.
   template <typename F>
   void parallel_for(int64_t n, F&& fn) {
     if (n <= 0) return;
@@ -37,8 +40,23 @@ class ThreadPool {
       return;
     }
     using Fn = std::remove_reference_t<F>;
-    run(n, [](void* ctx, int64_t task, int worker) { (*static_cast<Fn*>(ctx))(task, worker); },
-        const_cast<void*>(static_cast<const void*>(&fn)));
+    struct Ctx {
+      Fn* fn;
+      std::mutex m;
+      std::exception_ptr error;
+    } ctx{&fn, {}, nullptr};
+    run(n,
+        [](void* c, int64_t task, int worker) {
+          auto* x = static_cast<Ctx*>(c);
+          try {
+            (*x->fn)(task, worker);
+          } catch (...) {
+            std::lock_guard lock(x->m);
+            if (!x->error) x->error = std::current_exception();
+          }
+        },
+        &ctx);
+    if (ctx.error) std::rethrow_exception(ctx.error);
   }
 
   static int hardware_threads();

@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// ONNX Runtime (onnxruntime-node, CPU) side of the executor benchmarks and an
+// outside reference for `qsim run`. Install once: (cd bench/ort && npm install --ignore-scripts)
+//
+//   node ort_bench.js run   MODEL IN.npy OUT.npy [--threads N]      one inference, output 0 as .npy
+//   node ort_bench.js time  MODEL [--input X.npy | --shape 1,3,224,224] [--threads N] [--runs N] [--warmup N]
+//   node ort_bench.js eval  MODEL [--fmnist DIR] [--limit N] [--threads N]
+//                                   top-1 over Fashion-MNIST's 10k test images, one image per run
+// time and eval print one JSON line: median_ms / mean_ms / runs, or seconds / top1 / samples,
+// and peak_rss_mb (the process's maximum resident set).
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+const ort = require('onnxruntime-node');
+
+function flag(args, name, dflt) {
+  const i = args.indexOf(name);
+  if (i < 0) return dflt;
+  if (i + 1 >= args.length) throw new Error(`${name} needs a value`);
+  return args[i + 1];
+}
+
+// ---- .npy (little-endian float32 / float64 / int64, C order) ----
+function readNpy(file) {
+  const buf = fs.readFileSync(file);
+  if (buf.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${file}: not a .npy file`);
+  const major = buf[6];
+  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const hstart = major === 1 ? 10 : 12;
+  const header = buf.toString('latin1', hstart, hstart + hlen);
+  const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
+  if (/'fortran_order':\s*True/.test(header)) throw new Error(`${file}: Fortran order is not supported`);
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').map((s) => s.trim()).filter((s) => s).map(Number);
+  const data = buf.subarray(hstart + hlen);
+  const ab = data.buffer.slice(data.byteOffset, data.byteOffset + data.length);
+  const types = {'<f4': ['float32', Float32Array], '<f8': ['float64', Float64Array], '<i8': ['int64', BigInt64Array]};
+  if (!types[descr]) throw new Error(`${file}: dtype ${descr} is not supported here`);
+  const [type, Arr] = types[descr];
+  return new ort.Tensor(type, new Arr(ab), shape);
+}
+
+function writeNpy(file, tensor) {
+  const codes = {float32: '<f4', float64: '<f8', int64: '<i8', int32: '<i4', uint8: '|u1', int8: '|i1', bool: '|b1'};
+  const dims = tensor.dims;
+  const shape = dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`;
+  let header = `{'descr': '${codes[tensor.type]}', 'fortran_order': False, 'shape': ${shape}, }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const pre = Buffer.alloc(10);
+  pre.write('\x93NUMPY', 0, 'latin1');
+  pre[6] = 1;
+  pre[7] = 0;
+  pre.writeUInt16LE(header.length, 8);
+  const d = tensor.data;
+  const body = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  const tmp = `${file}.tmp.${process.pid}`;
+  fs.writeFileSync(tmp, Buffer.concat([pre, Buffer.from(header, 'latin1'), body]));
+  fs.renameSync(tmp, file);
+}
+
+// ---- IDX (Fashion-MNIST), gzip or plain ----
+function readIdx(file) {
+  let buf = fs.readFileSync(file);
+  if (buf[0] === 0x1f && buf[1] === 0x8b) buf = zlib.gunzipSync(buf);
+  if (buf[2] !== 0x08) throw new Error(`${file}: expected uint8 IDX data`);
+  const rank = buf[3];
+  const dims = [];
+  for (let i = 0; i < rank; ++i) dims.push(buf.readUInt32BE(4 + 4 * i));
+  return {dims, data: buf.subarray(4 + 4 * rank)};
+}
+
+function findIdx(dir, stem) {
+  for (const ext of ['.gz', '']) {
+    const p = path.join(dir, stem + ext);
+    if (fs.existsSync(p)) return p;
+  }
+  throw new Error(`${dir}: no ${stem}[.gz]`);
+}
+
+function session(model, threads) {
+  return ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+}
+
+function peakRssMb() {
+  return process.resourceUsage().maxRSS / 1024;  // maxRSS is in KiB
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function main() {
+  const [cmd, model, ...rest] = process.argv.slice(2);
+  if (!cmd || !model) throw new Error('usage: ort_bench.js run|time|eval MODEL ...');
+  const threads = Number(flag(rest, '--threads', '2'));
+  const sess = await session(model, threads);
+  const inName = sess.inputNames[0];
+
+  if (cmd === 'run') {
+    const [inFile, outFile] = rest;
+    const out = await sess.run({[inName]: readNpy(inFile)});
+    writeNpy(outFile, out[sess.outputNames[0]]);
+    return;
+  }
+  if (cmd === 'time') {
+    const runs = Number(flag(rest, '--runs', '20'));
+    const warmup = Number(flag(rest, '--warmup', '3'));
+    const inFile = flag(rest, '--input', '');
+    let x;
+    if (inFile) {
+      x = readNpy(inFile);
+    } else {
+      const shape = flag(rest, '--shape', '1,3,224,224').split(',').map(Number);
+      const n = shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; ++i) data[i] = (i % 255) / 255;
+      x = new ort.Tensor('float32', data, shape);
+    }
+    for (let i = 0; i < warmup; ++i) await sess.run({[inName]: x});
+    const ms = [];
+    for (let i = 0; i < runs; ++i) {
+      const t0 = process.hrtime.bigint();
+      await sess.run({[inName]: x});
+      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    console.log(JSON.stringify({
+      model, threads, runs, median_ms: median(ms), mean_ms: ms.reduce((a, b) => a + b, 0) / runs,
+      min_ms: Math.min(...ms), peak_rss_mb: peakRssMb(),
+    }));
+    return;
+  }
+  if (cmd === 'eval') {
+    const dir = flag(rest, '--fmnist', '/usr/share/datasets/fashion-mnist');
+    const limit = Number(flag(rest, '--limit', '0'));
+    const images = readIdx(findIdx(dir, 't10k-images-idx3-ubyte'));
+    const labels = readIdx(findIdx(dir, 't10k-labels-idx1-ubyte'));
+    const [count, h, w] = images.dims;
+    const n = limit > 0 ? Math.min(limit, count) : count;
+    const shape = flag(rest, '--shape', `1,1,${h},${w}`).split(',').map(Number);
+    const x = new Float32Array(h * w);
+    const t0 = process.hrtime.bigint();
+    let correct = 0;
+    for (let i = 0; i < n; ++i) {
+      const px = images.data.subarray(i * h * w, (i + 1) * h * w);
+      for (let k = 0; k < h * w; ++k) x[k] = px[k] / 255;  // ToTensor
+      const out = await sess.run({[inName]: new ort.Tensor('float32', x, shape)});
+      const s = out[sess.outputNames[0]].data;
+      let best = 0;
+      for (let c = 1; c < s.length; ++c) if (s[c] > s[best]) best = c;
+      if (best === labels.data[i]) ++correct;
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    console.log(JSON.stringify({model, threads, samples: n, top1: correct / n, seconds, peak_rss_mb: peakRssMb()}));
+    return;
+  }
+  throw new Error(`unknown command ${cmd}`);
+}
+
+main().catch((e) => {
+  console.error(`ort_bench: ${e.message}`);
+  process.exit(2);
+});
