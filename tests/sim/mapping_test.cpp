@@ -92,6 +92,26 @@ TEST(Mapping, BitSerialStretchesTheStream) {
   EXPECT_EQ(map_gemm(hw, 4, 4, 8, 1, 4, 4).fold_cycles, 130);
 }
 
+TEST(Mapping, PeRateAgreesWithTheSharedThroughputDefinition) {
+  // sim/hw_spec.h's macs_per_pe_per_cycle is what `qsim hw` prints; the mapper
+  // must schedule exactly that throughput.
+  for (PeModel model : {PeModel::kFixed, PeModel::kBitFusion, PeModel::kBitSerial})
+    for (SerialOperand serial : {SerialOperand::kActivation, SerialOperand::kBoth}) {
+      HwSpec hw = small_hw(Dataflow::kOS, 2, 2);
+      hw.pe.precision = model;
+      hw.pe.serial = serial;
+      hw.pe.widths = model == PeModel::kFixed       ? std::vector<int>{8}
+                     : model == PeModel::kBitFusion ? std::vector<int>{2, 4, 8}
+                                                    : std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8};
+      for (int w = 1; w <= 8; ++w)
+        for (int a = 1; a <= 8; ++a) {
+          const PeRate r = resolve_pe_rate(hw, w, a, "L");
+          EXPECT_DOUBLE_EQ(r.macs_per_pe_cycle(), macs_per_pe_per_cycle(hw, w, a))
+              << pe_model_name(model) << " w" << w << "a" << a;
+        }
+    }
+}
+
 TEST(Mapping, WidthsThePeCannotRunNameTheLayer) {
   HwSpec hw = small_hw(Dataflow::kOS, 2, 2);
   auto message = [&](int w, int a) {
