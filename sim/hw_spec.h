@@ -86,7 +86,7 @@ struct VectorSpec {
 };
 
 struct HwSpec {
-  std::string name;    // config name (file stem)
+  std::string name;    // config name: the `name:` key, else the file stem
   std::string source;  // file it came from, for messages
   ArraySpec array;
   PeSpec pe;

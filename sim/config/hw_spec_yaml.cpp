@@ -42,12 +42,14 @@ constexpr HwKeyInfo kKeys[] = {
     {"memory.filter_kib", "number", kRequired, "filter (weight) SRAM in KiB", true},
     {"memory.ofmap_kib", "number", kRequired, "output-feature-map SRAM in KiB", true},
     {"memory.banks", "integer", "1", "SRAM banks per buffer (a power of two, 1..1024)"},
-    {"memory.double_buffer", "bool", "true", "each buffer is split in two halves: fill one while the array reads the other"},
+    {"memory.double_buffer", "bool", "true",
+     "each buffer is split in two halves: fill one while the array reads the other"},
     {"memory.dram_bytes_per_cycle", "number or unlimited", kRequired,
      "DRAM bandwidth in bytes per array cycle; unlimited = never stall (SCALE-Sim CALC)", true},
     {"memory.dram_latency_cycles", "integer", "0", "cycles from a DRAM request to its first byte (0..1000000)"},
     {"memory.word_bits", "integer", "8", "SRAM/DRAM word width in bits (a power of two, 8..1024)"},
-    {"memory.pack_narrow", "bool", "true", "narrow operands share a word (2 x 4-bit per byte); false: one operand per word"},
+    {"memory.pack_narrow", "bool", "true",
+     "narrow operands share a word (2 x 4-bit per byte); false: one operand per word"},
     {"energy.mac_pj", "map width -> pJ", "0.23 * (w/8)^2 for each w in pe.widths",
      "energy of one w x w MAC; optional \"WxA\" keys (weights x activations) for mixed pairs"},
     {"energy.sram_read_pj_per_byte", "number", "2.5", "SRAM read energy per byte"},
@@ -151,10 +153,15 @@ std::string describe(const YAML::Node& n) {
 // An unquoted, untagged scalar: the only form a number or bool may take.
 bool is_plain(const YAML::Node& n) { return n.IsScalar() && n.Tag() == "?"; }
 
+// YAML allows a leading '+', from_chars does not.
+const char* skip_plus(const std::string& s) {
+  return s.size() > 1 && s[0] == '+' && s[1] != '-' ? s.data() + 1 : s.data();
+}
+
 std::optional<int64_t> parse_integer(const std::string& s) {
   int64_t v = 0;
   const char* end = s.data() + s.size();
-  const auto [p, ec] = std::from_chars(s.data(), end, v);
+  const auto [p, ec] = std::from_chars(skip_plus(s), end, v);
   if (ec != std::errc() || p != end) return std::nullopt;
   return v;
 }
@@ -162,7 +169,7 @@ std::optional<int64_t> parse_integer(const std::string& s) {
 std::optional<double> parse_number(const std::string& s) {
   double v = 0;
   const char* end = s.data() + s.size();
-  const auto [p, ec] = std::from_chars(s.data(), end, v);
+  const auto [p, ec] = std::from_chars(skip_plus(s), end, v);
   if (ec != std::errc() || p != end || !std::isfinite(v)) return std::nullopt;
   return v;
 }
@@ -280,8 +287,7 @@ void apply_override(RawConfig& raw, const std::string& text) {
   }
   if (key == kMacPj) {
     if (!value.IsMap())
-      fail("{}: energy.mac_pj must be a mapping from width to pJ (e.g. {{8: 0.23}}), got {}", where,
-           describe(value));
+      fail("{}: energy.mac_pj must be a mapping from width to pJ (e.g. {{8: 0.23}}), got {}", where, describe(value));
     // The whole table is replaced, not merged.
     std::erase_if(raw.entries, [](const auto& e) { return e.first.starts_with(kMacPjPrefix); });
     std::set<std::string> seen;
@@ -315,7 +321,8 @@ class Reader {
     const std::string& text = e->value.Scalar();
     const auto v = parse_integer(text);
     if (!v) {
-      if (const auto x = parse_number(text); x && std::floor(*x) == *x && text.find_first_of(".eE") == std::string::npos)
+      if (const auto x = parse_number(text);
+          x && std::floor(*x) == *x && text.find_first_of(".eE") == std::string::npos)
         fail("{}: {} is out of range, got {}", e->where, key, text);
       if (parse_number(text)) fail("{}: {} must be an integer, got {}", e->where, key, text);
       type_error(key, *e, "an integer");
@@ -457,7 +464,8 @@ HwSpec build_spec(const RawConfig& raw) {
   s.memory.ofmap_kib = *r.number("memory.ofmap_kib");
   s.memory.banks = r.integer("memory.banks").value_or(1);
   s.memory.double_buffer = r.boolean("memory.double_buffer").value_or(true);
-  if (const Entry* bw = r.find("memory.dram_bytes_per_cycle"); bw->value.IsScalar() && bw->value.Scalar() == "unlimited") {
+  if (const Entry* bw = r.find("memory.dram_bytes_per_cycle");
+      bw->value.IsScalar() && bw->value.Scalar() == "unlimited") {
     s.memory.dram_unlimited = true;
     s.memory.dram_bytes_per_cycle = 0.0;
   } else {
@@ -496,8 +504,7 @@ HwSpec build_spec(const RawConfig& raw) {
     }
   }
   s.energy.sram_read_pj_per_byte = r.number("energy.sram_read_pj_per_byte").value_or(defaults.sram_read_pj_per_byte);
-  s.energy.sram_write_pj_per_byte =
-      r.number("energy.sram_write_pj_per_byte").value_or(defaults.sram_write_pj_per_byte);
+  s.energy.sram_write_pj_per_byte = r.number("energy.sram_write_pj_per_byte").value_or(defaults.sram_write_pj_per_byte);
   s.energy.dram_pj_per_byte = r.number("energy.dram_pj_per_byte").value_or(defaults.dram_pj_per_byte);
   s.energy.vector_op_pj = r.number("energy.vector_op_pj").value_or(defaults.vector_op_pj);
 
@@ -539,7 +546,8 @@ void validate_hw_spec(const HwSpec& s, const HwKeyLocator& locate) {
   };
   const auto positive_number = [&](std::string_view key, double v, double max, std::string_view unit) {
     if (!std::isfinite(v) || v <= 0) fail("{}: {} must be positive, got {}", where(key), key, format_number(v));
-    if (v > max) fail("{}: {} must be at most {}{}, got {}", where(key), key, format_number(max), unit, format_number(v));
+    if (v > max)
+      fail("{}: {} must be at most {}{}, got {}", where(key), key, format_number(max), unit, format_number(v));
   };
   const auto energy = [&](std::string_view key, double v) {
     if (!std::isfinite(v) || v < 0)
@@ -573,23 +581,26 @@ void validate_hw_spec(const HwSpec& s, const HwKeyLocator& locate) {
     fail("{}: pe.widths {} must include pe.base_bits ({}): a PE always runs its full width",
          where_any({"pe.widths", "pe.base_bits"}), format_widths(pe.widths), base);
   if (pe.precision == PeModel::kFixed && pe.widths.size() != 1)
-    fail("{}: pe.widths must be [{}] for pe.precision: fixed (one width, pe.base_bits; narrower operands run at it), "
-         "got {}",
-         where("pe.widths"), base, format_widths(pe.widths));
+    fail(
+        "{}: pe.widths must be [{}] for pe.precision: fixed (one width, pe.base_bits; narrower operands run at it), "
+        "got {}",
+        where("pe.widths"), base, format_widths(pe.widths));
   if (pe.acc_bits < 2 * base || pe.acc_bits > kMaxAccBits)
     fail("{}: pe.acc_bits must be between 2 * pe.base_bits ({}) and {}, got {}",
          where_any({"pe.acc_bits", "pe.base_bits"}), 2 * base, kMaxAccBits, pe.acc_bits);
 
   const MemorySpec& m = s.memory;
-  for (const auto& [key, kib] : {std::pair{"memory.ifmap_kib", m.ifmap_kib}, std::pair{"memory.filter_kib", m.filter_kib},
-                                 std::pair{"memory.ofmap_kib", m.ofmap_kib}}) {
+  for (const auto& [key, kib] :
+       {std::pair{"memory.ifmap_kib", m.ifmap_kib}, std::pair{"memory.filter_kib", m.filter_kib},
+        std::pair{"memory.ofmap_kib", m.ofmap_kib}}) {
     positive_number(key, kib, kMaxBufferKib, " KiB");
     if (kib * 1024.0 != std::floor(kib * 1024.0))
       fail("{}: {} must be a whole number of bytes (a multiple of 1/1024 KiB), got {}", where(key), key,
            format_number(kib));
   }
   positive_int("memory.banks", m.banks, kMaxBanks);
-  if (!is_power_of_two(m.banks)) fail("{}: memory.banks must be a power of two, got {}", where("memory.banks"), m.banks);
+  if (!is_power_of_two(m.banks))
+    fail("{}: memory.banks must be a power of two, got {}", where("memory.banks"), m.banks);
   if (!m.dram_unlimited)
     positive_number("memory.dram_bytes_per_cycle", m.dram_bytes_per_cycle, kMaxDramBytesPerCycle, "");
   if (m.dram_latency_cycles < 0 || m.dram_latency_cycles > kMaxDramLatency)
@@ -606,8 +617,8 @@ void validate_hw_spec(const HwSpec& s, const HwKeyLocator& locate) {
   for (const auto& [wa, pj] : e.mac_pj_pair) energy(fmt::format("energy.mac_pj.{}x{}", wa.first, wa.second), pj);
   for (int w : pe.widths)
     if (!e.mac_pj.contains(w))
-      fail("{}: energy.mac_pj has no entry for width {} (pe.widths is {})", where_any({"energy.mac_pj", "pe.widths", "pe.base_bits"}), w,
-           format_widths(pe.widths));
+      fail("{}: energy.mac_pj has no entry for width {} (pe.widths is {})",
+           where_any({"energy.mac_pj", "pe.widths", "pe.base_bits"}), w, format_widths(pe.widths));
   energy("energy.sram_read_pj_per_byte", e.sram_read_pj_per_byte);
   energy("energy.sram_write_pj_per_byte", e.sram_write_pj_per_byte);
   energy("energy.dram_pj_per_byte", e.dram_pj_per_byte);

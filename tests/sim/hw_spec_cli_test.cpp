@@ -24,8 +24,7 @@ TEST(HwCommand, PrintsEveryKeyAndDerivedFigures) {
   const auto r = run_qsim({"hw", "--hw", kEyeriss}, tmp);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  for (const auto& [key, value] : hw_spec_values(load_hw_spec(kEyeriss)))
-    EXPECT_THAT(r.out, HasSubstr(key)) << key;
+  for (const auto& [key, value] : hw_spec_values(load_hw_spec(kEyeriss))) EXPECT_THAT(r.out, HasSubstr(key)) << key;
   EXPECT_THAT(r.out, HasSubstr("168 (12 x 14)"));
   EXPECT_THAT(r.out, HasSubstr("108 KiB (36 + 36 + 36)"));
   EXPECT_THAT(r.out, HasSubstr("10 bytes/cycle = 2 GB/s at 200 MHz"));
@@ -33,8 +32,8 @@ TEST(HwCommand, PrintsEveryKeyAndDerivedFigures) {
 
 TEST(HwCommand, JsonWithOverrides) {
   TempDir tmp;
-  const auto r = run_qsim({"hw", "--hw", kEyeriss, "--set", "memory.ifmap_kib=32", "--set", "pe.widths=[2,8]", "--json"},
-                          tmp);
+  const auto r =
+      run_qsim({"hw", "--hw", kEyeriss, "--set", "memory.ifmap_kib=32", "--set", "pe.widths=[2,8]", "--json"}, tmp);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["name"], "eyeriss");
@@ -88,9 +87,8 @@ TEST(MainJob, LoadsAndValidatesHwWithOverrides) {
   TempDir tmp;
   const std::string topo = test::reference_dir() + "topologies/tiny_conv.csv";
   // A bad override fails the main job before any output is written.
-  auto r = run_qsim({"--hw", kEyeriss, "--topology", topo, "--set", "memory.banks=3", "--json",
-                     (tmp / "out.json").string()},
-                    tmp);
+  auto r = run_qsim(
+      {"--hw", kEyeriss, "--topology", topo, "--set", "memory.banks=3", "--json", (tmp / "out.json").string()}, tmp);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "qsim: error: --set memory.banks=3: memory.banks must be a power of two, got 3\n");
   EXPECT_TRUE(tmp.entries().empty());

@@ -28,14 +28,14 @@ using Pairs = std::vector<std::pair<std::string, std::string>>;
 
 Pairs minimal() {
   return {
-      {"array.rows", "12"},          // line 2
-      {"array.cols", "14"},          // line 3
-      {"array.dataflow", "ws"},      // line 4
-      {"array.clock_mhz", "200"},    // line 5
-      {"pe.precision", "bitfusion"},  // line 7
-      {"memory.ifmap_kib", "36"},    // line 9
-      {"memory.filter_kib", "36"},   // line 10
-      {"memory.ofmap_kib", "36"},    // line 11
+      {"array.rows", "12"},                   // line 2
+      {"array.cols", "14"},                   // line 3
+      {"array.dataflow", "ws"},               // line 4
+      {"array.clock_mhz", "200"},             // line 5
+      {"pe.precision", "bitfusion"},          // line 7
+      {"memory.ifmap_kib", "36"},             // line 9
+      {"memory.filter_kib", "36"},            // line 10
+      {"memory.ofmap_kib", "36"},             // line 11
       {"memory.dram_bytes_per_cycle", "10"},  // line 12
   };
 }
@@ -216,7 +216,8 @@ TEST(HwSpecParse, ValuesAndSpellings) {
   p = with(p, "memory.ifmap_kib", "0.5");
   p = with(p, "memory.banks", "4");
   p = with(p, "energy.mac_pj", "{2: 0.02, 4: 0.06, 8: 0.25, 2x8: 0.05}");
-  p = with(p, "vector.lanes", "7");
+  p = with(p, "vector.lanes", "+7");  // YAML's explicit sign
+  p = with(p, "array.clock_mhz", "2.5e2");
   const HwSpec hw = load_text(render(p));
   EXPECT_EQ(hw.name, "my chip: v2");
   EXPECT_EQ(hw.pe.precision, PeModel::kBitSerial);
@@ -229,6 +230,7 @@ TEST(HwSpecParse, ValuesAndSpellings) {
   EXPECT_DOUBLE_EQ(hw.energy.mac_pj.at(8), 0.25);
   EXPECT_DOUBLE_EQ(hw.energy.mac_pj_pair.at({2, 8}), 0.05);
   EXPECT_EQ(hw.vector.lanes, 7);
+  EXPECT_DOUBLE_EQ(hw.array.clock_mhz, 250.0);
 
   // And back: every value, including the name that needs quoting, survives.
   HwSpec back = hw_spec_from_yaml_text(hw_spec_to_yaml(hw), "again.yaml");
@@ -251,13 +253,16 @@ TEST(HwSpecValidation, UnknownKeySuggestsTheClosest) {
 }
 
 TEST(HwSpecValidation, WrongType) {
-  EXPECT_EQ(error_of(with(minimal(), "array.rows", "twelve")), "hw.yaml:2: array.rows must be an integer, got 'twelve'");
-  EXPECT_EQ(error_of(with(minimal(), "array.rows", "[12, 14]")), "hw.yaml:2: array.rows must be an integer, got a list");
+  EXPECT_EQ(error_of(with(minimal(), "array.rows", "twelve")),
+            "hw.yaml:2: array.rows must be an integer, got 'twelve'");
+  EXPECT_EQ(error_of(with(minimal(), "array.rows", "[12, 14]")),
+            "hw.yaml:2: array.rows must be an integer, got a list");
   EXPECT_EQ(error_of(with(minimal(), "array.rows", "{a: 1}")),
             "hw.yaml:2: array.rows must be an integer, got a mapping");
   EXPECT_EQ(error_of(with(minimal(), "array.rows", "\"12\"")),
             "hw.yaml:2: array.rows must be an integer, got the quoted string \"12\"");
   EXPECT_EQ(error_of(with(minimal(), "array.rows", "12.5")), "hw.yaml:2: array.rows must be an integer, got 12.5");
+  EXPECT_EQ(error_of(with(minimal(), "array.rows", "+-3")), "hw.yaml:2: array.rows must be an integer, got '+-3'");
   EXPECT_EQ(error_of(with(minimal(), "array.rows", "")), "hw.yaml:2: array.rows must be an integer, got no value");
   EXPECT_EQ(error_of(with(minimal(), "array.clock_mhz", "fast")),
             "hw.yaml:5: array.clock_mhz must be a number, got 'fast'");
@@ -305,8 +310,7 @@ TEST(HwSpecValidation, ZeroAndNegative) {
   EXPECT_EQ(error_of(with(minimal(), "array.rows", "0")), "hw.yaml:2: array.rows must be positive, got 0");
   EXPECT_EQ(error_of(with(minimal(), "array.cols", "-3")), "hw.yaml:3: array.cols must be positive, got -3");
   EXPECT_EQ(error_of(with(minimal(), "array.clock_mhz", "0")), "hw.yaml:5: array.clock_mhz must be positive, got 0");
-  EXPECT_EQ(error_of(with(minimal(), "memory.ifmap_kib", "0")),
-            "hw.yaml:9: memory.ifmap_kib must be positive, got 0");
+  EXPECT_EQ(error_of(with(minimal(), "memory.ifmap_kib", "0")), "hw.yaml:9: memory.ifmap_kib must be positive, got 0");
   EXPECT_EQ(error_of(with(minimal(), "memory.ofmap_kib", "-1")),
             "hw.yaml:11: memory.ofmap_kib must be positive, got -1");
   EXPECT_EQ(error_of(with(minimal(), "memory.dram_bytes_per_cycle", "0")),
@@ -366,7 +370,8 @@ TEST(HwSpecValidation, OutOfRange) {
             "hw.yaml:9: memory.ifmap_kib must be at most 1048576 KiB, got 2000000");
   EXPECT_EQ(error_of(with(minimal(), "memory.ifmap_kib", "0.0001")),
             "hw.yaml:9: memory.ifmap_kib must be a whole number of bytes (a multiple of 1/1024 KiB), got 0.0001");
-  EXPECT_EQ(error_of(with(minimal(), "memory.banks", "2048")), "hw.yaml:13: memory.banks must be at most 1024, got 2048");
+  EXPECT_EQ(error_of(with(minimal(), "memory.banks", "2048")),
+            "hw.yaml:13: memory.banks must be at most 1024, got 2048");
   EXPECT_EQ(error_of(with(minimal(), "memory.dram_bytes_per_cycle", "1e9")),
             "hw.yaml:12: memory.dram_bytes_per_cycle must be at most 1000000, got 1000000000");
   EXPECT_EQ(error_of(with(minimal(), "vector.lanes", "100000")),
@@ -377,7 +382,8 @@ TEST(HwSpecValidation, MacEnergyTable) {
   EXPECT_EQ(error_of(with(minimal(), "energy.mac_pj", "{2: 0.01, 8: 0.2}")),
             "hw.yaml:14: energy.mac_pj has no entry for width 4 (pe.widths is [2, 4, 8])");
   // Widths outside pe.widths are allowed (unused), so one table serves a sweep over pe.widths.
-  const HwSpec extra = load_text(render(with(minimal(), "energy.mac_pj", "{2: 0.01, 3: 0.02, 4: 0.05, 8: 0.2, 3x5: 1}")));
+  const HwSpec extra =
+      load_text(render(with(minimal(), "energy.mac_pj", "{2: 0.01, 3: 0.02, 4: 0.05, 8: 0.2, 3x5: 1}")));
   EXPECT_DOUBLE_EQ(extra.energy.mac_pj.at(3), 0.02);
   EXPECT_EQ(load_hw_spec(config_path("eyeriss.yaml"), std::vector<std::string>{"pe.widths=[2,8]"}).pe.widths,
             (std::vector<int>{2, 8}));
@@ -396,8 +402,10 @@ TEST(HwSpecValidation, MacEnergyTable) {
 }
 
 TEST(HwSpecValidation, DuplicateKeys) {
-  EXPECT_EQ(error_of("array:\n  rows: 12\n  rows: 13\n"), "hw.yaml:3: duplicate key array.rows (first given at line 2)");
-  EXPECT_EQ(error_of(render(minimal()) + "array:\n  cols: 3\n"), "hw.yaml:13: duplicate key array (first given at line 1)");
+  EXPECT_EQ(error_of("array:\n  rows: 12\n  rows: 13\n"),
+            "hw.yaml:3: duplicate key array.rows (first given at line 2)");
+  EXPECT_EQ(error_of(render(minimal()) + "array:\n  cols: 3\n"),
+            "hw.yaml:13: duplicate key array (first given at line 1)");
   EXPECT_EQ(error_of("name: a\nname: b\n"), "hw.yaml:2: duplicate key name (first given at line 1)");
   EXPECT_EQ(error_of(with(minimal(), "energy.mac_pj", "{2: 0.01, 2: 0.02}")),
             "hw.yaml:14: duplicate key energy.mac_pj.2 (first given at line 14)");
@@ -431,9 +439,9 @@ TEST(HwSpecValidation, FileErrorsNameTheFile) {
 // ---------------------------------------------------------------- overrides
 
 TEST(HwSpecOverrides, AppliedBeforeValidation) {
-  const std::vector<std::string> sets = {"memory.ifmap_kib=32", "array.rows=16", "array.rows=20",
-                                         "memory.dram_bytes_per_cycle=unlimited", "pe.widths=[2, 8]",
-                                         "name=swept"};
+  const std::vector<std::string> sets = {"memory.ifmap_kib=32", "array.rows=16",
+                                         "array.rows=20",       "memory.dram_bytes_per_cycle=unlimited",
+                                         "pe.widths=[2, 8]",    "name=swept"};
   const HwSpec hw = load_text(render(minimal()), sets);
   EXPECT_DOUBLE_EQ(hw.memory.ifmap_kib, 32.0);
   EXPECT_EQ(hw.array.rows, 20);  // the last one wins
@@ -454,8 +462,7 @@ TEST(HwSpecOverrides, MacEnergyEntries) {
   EXPECT_DOUBLE_EQ(b.energy.mac_pj_pair.at({2, 8}), 0.04);
   EXPECT_DOUBLE_EQ(mac_energy_pj(b, 2, 8), 0.04);
   // A whole table replaces the file's.
-  EXPECT_EQ(error_of(render(with(minimal(), "energy.mac_pj", "{2: 0.01, 4: 0.05, 8: 0.2}")),
-                     {"energy.mac_pj={8: 1}"}),
+  EXPECT_EQ(error_of(render(with(minimal(), "energy.mac_pj", "{2: 0.01, 4: 0.05, 8: 0.2}")), {"energy.mac_pj={8: 1}"}),
             "--set energy.mac_pj={8: 1}: energy.mac_pj has no entry for width 2 (pe.widths is [2, 4, 8])");
   // A cross-key check blames the override that broke it, not the file's line.
   EXPECT_EQ(error_of(render(with(minimal(), "pe.widths", "[2, 4, 8]")), {"pe.base_bits=16", "pe.acc_bits=32"}),
@@ -482,8 +489,9 @@ TEST(HwSpecOverrides, ErrorsNameTheOverride) {
   EXPECT_EQ(error_of(text, {"energy.mac_pj.x=1"}),
             "--set energy.mac_pj.x=1: energy.mac_pj key 'x' must be a width (e.g. 8) or a weights x activations pair "
             "(e.g. 2x8)");
-  EXPECT_EQ(error_of(with(minimal(), "energy.mac_pj", "{2: 0.01, 4: 0.05, 8: 0.2}"), {"pe.base_bits=16", "pe.acc_bits=32"}),
-            "--set pe.base_bits=16: energy.mac_pj has no entry for width 16 (pe.widths is [2, 4, 8, 16])");
+  EXPECT_EQ(
+      error_of(with(minimal(), "energy.mac_pj", "{2: 0.01, 4: 0.05, 8: 0.2}"), {"pe.base_bits=16", "pe.acc_bits=32"}),
+      "--set pe.base_bits=16: energy.mac_pj has no entry for width 16 (pe.widths is [2, 4, 8, 16])");
   EXPECT_EQ(error_of(text, {"energy.mac_pj=5"}),
             "--set energy.mac_pj=5: energy.mac_pj must be a mapping from width to pJ (e.g. {8: 0.23}), got '5'");
   // A cross-key check points at the key the user wrote: here the override.
