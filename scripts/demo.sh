@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec ./build/qsim --hw configs/eyeriss.yaml --model models/default.onnx "$@"
+exec ./build/qsim --hw configs/eyeriss.yaml --model models/fmnist_resnet.onnx "$@"
