@@ -20,13 +20,17 @@ namespace qsim::app {
 HwBase load_hw_base(const HwInput& in) {
   if (in.hw.empty() == in.scalesim_cfg.empty())
     fail("give exactly one hardware description: --hw HW.yaml or --scalesim-cfg FILE.cfg");
-  if (!in.hw.empty()) return {read_file(in.hw), in.hw, false};
-  const ScaleSimConfig cfg = load_scalesim_cfg(in.scalesim_cfg);
-  return {hw_spec_to_yaml(cfg.hw), in.scalesim_cfg, true};
+  if (!in.hw.empty()) return {read_file(in.hw), in.hw, false, {}};
+  ScaleSimConfig cfg = load_scalesim_cfg(in.scalesim_cfg);
+  std::string yaml = hw_spec_to_yaml(cfg.hw);
+  return {std::move(yaml), in.scalesim_cfg, true, std::move(cfg.hw)};
 }
 
 HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides) {
-  HwSpec hw = hw_spec_from_yaml_text(base.yaml, base.source, overrides);
+  if (base.from_cfg && overrides.empty()) return base.cfg_spec;
+  // A line number in the translated text is not a line of the .cfg: say which text it is.
+  const std::string where = base.from_cfg ? base.source + " (as qsim YAML)" : base.source;
+  HwSpec hw = hw_spec_from_yaml_text(base.yaml, where, overrides);
   hw.source = base.source;
   return hw;
 }

@@ -21,6 +21,7 @@ struct HwBase {
   std::string yaml;
   std::string source;  // the file the user named
   bool from_cfg = false;
+  HwSpec cfg_spec;  // from_cfg: the spec as read, used as is when there are no overrides
 };
 HwBase load_hw_base(const HwInput& in);
 HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides);

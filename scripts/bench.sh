@@ -51,20 +51,24 @@ echo "== 3. against SCALE-Sim's recorded wall time (same network, same config)"
 python3 - "$OUT" "$REF/README.md" <<'PY'
 import json, os, re, statistics, sys
 out, readme = sys.argv[1], sys.argv[2]
-gb = {}
+gb, gb_cpu = {}, {}
 with open(os.path.join(out, "gbench.json")) as f:
     for b in json.load(f)["benchmarks"]:
         if b.get("aggregate_name") == "median":
             unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
             gb[b["run_name"].removeprefix("analytical/")] = b["real_time"] * unit
-def hf(name):
+            gb_cpu[b["run_name"].removeprefix("analytical/")] = b["cpu_time"] * unit
+def hf(name, what="wall"):
     p = os.path.join(out, f"hf_{name}.json")
     if not os.path.exists(p): return None
-    with open(p) as f: return statistics.median(json.load(f)["results"][0]["times"])
+    with open(p) as f: r = json.load(f)["results"][0]
+    return statistics.median(r["times"]) if what == "wall" else r["user"] + r["system"]
 def fmt(s):
     return f"{s*1e3:.3f} ms" if s < 1 else f"{s:.1f} s"
-print(f"resnet50.onnx on eyeriss: evaluation {fmt(gb['resnet50.onnx/eyeriss'])} (target < 1 ms), "
-      f"whole process {fmt(hf('resnet50.onnx_eyeriss'))} (target < 1 s)")
+print(f"resnet50.onnx on eyeriss: evaluation {fmt(gb['resnet50.onnx/eyeriss'])} median wall "
+      f"({fmt(gb_cpu['resnet50.onnx/eyeriss'])} CPU; target < 1 ms), whole process "
+      f"{fmt(hf('resnet50.onnx_eyeriss'))} median wall ({fmt(hf('resnet50.onnx_eyeriss', 'cpu'))} mean user+sys; "
+      f"target < 1 s)")
 # SCALE-Sim's table: | network | config | dataflow | wall | peak RSS |
 scalesim = {}
 if os.path.exists(readme):

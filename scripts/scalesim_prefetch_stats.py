@@ -6,11 +6,10 @@ on every layer of a topology with a .cfg, and wraps two of its methods to count,
 read buffer (ifmap, filter):
   - prefetches: calls of read_buffer.new_prefetch (each one fetches a whole prefetch
     half, ceil(half / Bandwidth) lines of Bandwidth words, and is charged at Bandwidth);
-  - streaming misses: a demanded address found after exactly one prefetch (the window
-    moved forward onto it);
-  - wrap-around misses: an address that needed several prefetches: it lay behind the
-    window, which only moves forward (circularly), so the window went round the whole
-    operand to come back to it.
+  - misses ahead of the window, served by one prefetch (streaming) or by several;
+  - misses behind the window: the line was passed by a recent move (it lies at most one
+    window behind the window's start); the window only moves forward, circularly, so it
+    goes round the whole operand to come back to it (the prefetches that took are listed).
 It also prints each buffer's window geometry (hashed lines of ceil(words/100) words).
 
 Usage (SCALE-Sim's source is not part of qsim; export it first):
@@ -65,26 +64,44 @@ def main():
     pending, stats = {}, {}
     orig_prefetch, orig_hit = rb.read_buffer.new_prefetch, rb.read_buffer.active_buffer_hit
 
+    first_miss = {}  # buffer -> True when the missed line lay just behind the window
+
     def new_prefetch(self):
+        if not pending.get(id(self)):
+            # Where the missed line is: behind the window's start by at most one window
+            # (it was passed by a recent move) or ahead of it.
+            start = self.active_buffer_set_limits[0]
+            line = next((l for l, s in self.hashed_buffer.items() if self._qsim_addr in s), None)
+            behind = line is not None and 0 < (start - line) % self.num_lines <= self.num_active_buf_lines
+            first_miss[id(self)] = behind
         pending[id(self)] = pending.get(id(self), 0) + 1
         return orig_prefetch(self)
 
     def active_buffer_hit(self, addr):
+        self._qsim_addr = addr
         hit = orig_hit(self, addr)
         n = pending.get(id(self), 0)
         if hit and n:
             pending[id(self)] = 0
-            s = stats.setdefault(id(self), [0, 0, 0])  # prefetches, streaming misses, wrap-around misses
+            # prefetches, misses served by one prefetch, misses ahead needing more, misses behind
+            s = stats.setdefault(id(self), [0, 0, 0, 0, 0])
             s[0] += n
-            s[1 if n == 1 else 2] += 1
+            if first_miss[id(self)]:
+                s[3] += 1
+                s[4] += n
+            elif n == 1:
+                s[1] += 1
+            else:
+                s[2] += 1
         return hit
 
     rb.read_buffer.new_prefetch = new_prefetch
     rb.read_buffer.active_buffer_hit = active_buffer_hit
 
     print("| layer | total | stall | buffer | lines x words | window (active + prefetch lines) | words per prefetch "
-          "| prefetches | streaming misses | wrap-around misses (their prefetches) | DRAM words |")
-    print("|---|---:|---:|---|---|---|---:|---:|---:|---|---:|")
+          "| prefetches | misses ahead: one prefetch / several | misses behind the window (their prefetches) "
+          "| DRAM words |")
+    print("|---|---:|---:|---|---|---|---:|---:|---|---|---:|")
     for lid in range(topo.get_num_layers()):
         stats.clear()
         sim = single_layer_sim()
@@ -95,13 +112,12 @@ def main():
         mem = sim.memory_system
         name = topo.get_layer_name(lid) if hasattr(topo, "get_layer_name") else str(lid)
         for label, buf, dram in (("ifmap", mem.ifmap_buf, detail[11]), ("filter", mem.filter_buf, detail[14])):
-            pf, single, multi = stats.get(id(buf), [0, 0, 0])
-            wrap_pf = pf - single
+            pf, one, several, behind, behind_pf = stats.get(id(buf), [0, 0, 0, 0, 0])
             per_line = -(-buf.total_size_elems // 100)
             words = -(-int(buf.prefetch_buf_size) // buf.req_gen_bandwidth) * buf.req_gen_bandwidth
             print(f"| {name} | {total} | {stall} | {label} | {buf.num_lines} x {per_line} | "
-                  f"{buf.num_active_buf_lines} + {buf.num_prefetch_buf_lines} | {words} | {pf} | {single} | "
-                  f"{multi} ({wrap_pf}) | {int(dram)} |")
+                  f"{buf.num_active_buf_lines} + {buf.num_prefetch_buf_lines} | {words} | {pf} | {one} / {several} | "
+                  f"{behind} ({behind_pf}) | {int(dram)} |")
         sys.stdout.flush()
 
 
