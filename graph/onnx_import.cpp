@@ -38,11 +38,27 @@ constexpr int64_t kMaxOpset = 21;
 // Tensor payloads from this size on stay in the mapped file until needed.
 constexpr std::size_t kStripPayloadBytes = 1024;
 
+// Messages quote names from the file, which may hold any bytes: control
+// characters are escaped so a message always stays on one line.
+std::string one_line(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // An Error whose message already names the file; the per-node wrapper must not
 // prefix it again.
 class LocatedError : public Error {
  public:
-  using Error::Error;
+  explicit LocatedError(const std::string& what) : Error(one_line(what)) {}
 };
 
 std::optional<DType> dtype_from_onnx(int64_t t) {
@@ -1448,16 +1464,17 @@ std::vector<std::string> onnx_inputs_needing_values(const std::string& path) {
 Tensor parse_onnx_tensor(const std::string& bytes, const std::string& source) {
   onnx::TensorProto t;
   parse_proto(t, bytes.data(), bytes.size(), source, "ONNX TensorProto");
-  return decode_tensor_proto(t, {}, source + ": tensor '" + t.name() + "'");
+  try {
+    return decode_tensor_proto(t, {}, source + ": tensor '" + t.name() + "'");
+  } catch (const Error& e) {
+    throw Error(one_line(e.what()));
+  }
 }
 
 Tensor load_onnx_tensor(const std::string& path) {
-  onnx::TensorProto t;
-  {
-    const MappedFile file(path);
-    parse_proto(t, file.data(), file.size(), path, "ONNX TensorProto");
-  }
-  return decode_tensor_proto(t, {}, path + ": tensor '" + t.name() + "'");
+  const MappedFile file(path);
+  return parse_onnx_tensor(file.size() ? std::string(static_cast<const char*>(file.data()), file.size()) : std::string(),
+                           path);
 }
 
 }  // namespace qsim
