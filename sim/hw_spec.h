@@ -85,6 +85,16 @@ struct VectorSpec {
   friend bool operator==(const VectorSpec&, const VectorSpec&) = default;
 };
 
+// How the mapper may cut a layer beyond SCALE-Sim's fold structure.
+struct MappingSpec {
+  // mapping.chunking: WS/IS may split the streamed dimension into chunks whose
+  // partial sums fit the ofmap buffer, when that lowers the estimated time under
+  // finite DRAM bandwidth. Off (the default) keeps SCALE-Sim's folds, so compute
+  // cycles equal SCALE-Sim's compute model exactly; chunks add fill/drain cycles.
+  bool chunking = false;
+  friend bool operator==(const MappingSpec&, const MappingSpec&) = default;
+};
+
 struct HwSpec {
   std::string name;    // config name: the `name:` key, else the file stem
   std::string source;  // file it came from, for messages
@@ -93,6 +103,7 @@ struct HwSpec {
   MemorySpec memory;
   EnergySpec energy;
   VectorSpec vector;
+  MappingSpec mapping;
   friend bool operator==(const HwSpec&, const HwSpec&) = default;
 };
 

@@ -337,7 +337,7 @@ Schedule map_layer(const MapRequest& req, const HwSpec& hw, std::string_view lay
     if (better(p, best)) best = p;
   };
   consider(plan_for(s, LoopOrder::kRowsOuter, 1, s.T, hw.memory));
-  if (s.dataflow != Dataflow::kOS && s.row_folds > 1 && !hw.memory.dram_unlimited) {
+  if (hw.mapping.chunking && s.dataflow != Dataflow::kOS && s.row_folds > 1 && !hw.memory.dram_unlimited) {
     const int64_t cap = s.psum_store.elems_in(s.ofmap_buffer_bytes);
     for (LoopOrder o : {LoopOrder::kColsOuter, LoopOrder::kRowsOuter}) {
       const bool co = o == LoopOrder::kColsOuter;

@@ -58,9 +58,11 @@ constexpr HwKeyInfo kKeys[] = {
     {"energy.vector_op_pj", "number", "3.2", "one element through the vector unit (requantization, Add, pooling)"},
     {"vector.lanes", "integer", "array.cols", "elements the vector unit processes per cycle (1..65536)"},
     {"vector.fuse_elementwise", "bool", "true", "Add and activations run in the producing layer's output stage"},
+    {"mapping.chunking", "bool", "false",
+     "ws/is: split the streamed dimension so partial sums stay on chip when that is faster (false: SCALE-Sim's folds)"},
 };
 
-constexpr std::string_view kSections[] = {"array", "pe", "memory", "energy", "vector"};
+constexpr std::string_view kSections[] = {"array", "pe", "memory", "energy", "vector", "mapping"};
 constexpr std::string_view kMacPj = "energy.mac_pj";
 constexpr std::string_view kMacPjPrefix = "energy.mac_pj.";
 
@@ -510,6 +512,7 @@ HwSpec build_spec(const RawConfig& raw) {
 
   s.vector.lanes = r.integer("vector.lanes").value_or(s.array.cols);
   s.vector.fuse_elementwise = r.boolean("vector.fuse_elementwise").value_or(true);
+  s.mapping.chunking = r.boolean("mapping.chunking").value_or(false);
   return s;
 }
 
@@ -678,6 +681,7 @@ std::vector<std::pair<std::string, std::string>> hw_spec_values(const HwSpec& s)
   v.emplace_back("energy.vector_op_pj", format_number(s.energy.vector_op_pj));
   v.emplace_back("vector.lanes", fmt::format("{}", s.vector.lanes));
   v.emplace_back("vector.fuse_elementwise", s.vector.fuse_elementwise ? "true" : "false");
+  v.emplace_back("mapping.chunking", s.mapping.chunking ? "true" : "false");
   return v;
 }
 

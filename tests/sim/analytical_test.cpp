@@ -148,6 +148,7 @@ TEST(Analytical, ChunkingKeepsPartialSumsOnChip) {
   hw.memory.ifmap_kib = hw.memory.filter_kib = hw.memory.ofmap_kib = 0.25;
   hw.memory.dram_unlimited = false;
   hw.memory.dram_bytes_per_cycle = 4.0;
+  hw.mapping.chunking = true;
   // Unchunked: 4 folds x (2*2+2-2 + 64) = 272 cycles, but a column's 64x2
   // partial sums (512 B) keep 75% off chip: 2*3*0.75*512 = 2304 B of spill
   // traffic, ~2960 B in all: ~740 cycles at 4 B/cycle.
@@ -165,7 +166,16 @@ TEST(Analytical, ChunkingKeepsPartialSumsOnChip) {
   EXPECT_EQ(t.dram_read.ofmap, 0);
   EXPECT_EQ(t.dram_write.ofmap, 128);
   EXPECT_EQ(t.bound, Bound::kCompute);
+  // mapping.chunking off (the default): SCALE-Sim's folds whatever the bandwidth,
+  // so compute cycles stay SCALE-Sim's and the spilled partial sums stall instead.
+  hw.mapping.chunking = false;
+  const Schedule off = map_layer({{64, 2, 8, 1}, 0, 8, 8, 8}, hw, "L");
+  EXPECT_EQ(off.chunks, 1);
+  EXPECT_EQ(off.compute_cycles(), 272);
+  EXPECT_EQ(off.psum_rule, PsumRule::kSpill);
+  EXPECT_GT(time_schedule(off, hw, "L").stall_cycles, 0);
   // With unlimited bandwidth nothing is gained by chunking: SCALE-Sim's folds.
+  hw.mapping.chunking = true;
   hw.memory.dram_unlimited = true;
   const Schedule u = map_layer({{64, 2, 8, 1}, 0, 8, 8, 8}, hw, "L");
   EXPECT_EQ(u.chunks, 1);
@@ -320,6 +330,7 @@ TEST(Analytical, ClosedFormEqualsFoldByFoldWalk) {
     hw.memory.dram_latency_cycles = pick(0, 1) * 13;
     hw.memory.word_bits = pick(0, 1) ? 8 : 16;
     hw.memory.pack_narrow = pick(0, 1);
+    hw.mapping.chunking = pick(0, 3) != 0;
     const GemmView g{pick(1, 30), pick(1, 30), pick(1, 30), pick(1, 4)};
     const int64_t unique = pick(0, 1) ? 0 : std::max<int64_t>(1, g.M * g.K * g.repeats / pick(1, 9));
     const int w = bits[pick(0, 2)], a = bits[pick(0, 2)];
