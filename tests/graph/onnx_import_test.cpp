@@ -1433,6 +1433,14 @@ TEST(OnnxErrors, UnsupportedOperatorsAllListed) {
             "(node 'y')");
 }
 
+TEST(OnnxErrors, NamesWithControlCharactersStayOnOneLine) {
+  OnnxModel m(13);
+  m.input("x", {3});
+  m.node("Res\nize", {"x"}, {"y"}, "up\x01");
+  m.output("y");
+  EXPECT_EQ(error_of([&] { m.import(); }), "m.onnx: unsupported operators: Res\\x0aize (node 'up\\x01')");
+}
+
 TEST(OnnxErrors, MalformedBytes) {
   auto bytes_error = [](const std::string& bytes) {
     return error_of([&] { import_onnx_bytes(bytes, "m.onnx"); });
