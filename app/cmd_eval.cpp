@@ -81,8 +81,8 @@ int run_eval(const EvalCliOptions& o) {
   std::cout << fmt::format("{} on {}: {} samples, {} classes\n", g.name, data->description(), r.samples, r.classes);
   std::cout << fmt::format("fp32 top-1: {:.2f}% ({}/{})", 100.0 * r.top1(), r.top1_correct, r.samples);
   if (r.has_top5) std::cout << fmt::format("  top-5: {:.2f}% ({}/{})", 100.0 * r.top5(), r.top5_correct, r.samples);
-  std::cout << fmt::format("\n{:.3f} s ({:.0f} samples/s), {} workers, {}\n", r.seconds,
-                           r.seconds > 0 ? r.samples / r.seconds : 0.0, r.workers, mode);
+  std::cout << fmt::format("\n{:.3f} s ({:.0f} samples/s, {:.3f} s CPU), {} workers, {}\n", r.seconds,
+                           r.seconds > 0 ? r.samples / r.seconds : 0.0, r.cpu_seconds, r.workers, mode);
 
   if (!o.json.empty()) {
     nlohmann::json j;
@@ -97,6 +97,7 @@ int run_eval(const EvalCliOptions& o) {
       j["fp32_top5_correct"] = r.top5_correct;
     }
     j["seconds"] = r.seconds;
+    j["cpu_seconds"] = r.cpu_seconds;
     j["batch"] = r.batch;
     j["rebatched"] = r.rebatched;
     j["workers"] = r.workers;

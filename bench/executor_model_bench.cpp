@@ -2,11 +2,14 @@
 // scripts/bench_executor.sh; ONNX Runtime's side is bench/ort/ort_bench.js).
 //
 //   executor_model_bench [--model M.onnx] [--input X.npy | --shape 1,3,224,224] [--threads N]
-//                        [google benchmark flags]
+//                        [--iterations N] [google benchmark flags]
 // Default model: .cache/models/resnet50.onnx. Counters: peak_rss_mb (getrusage),
-// arena_mb (activation memory after reuse).
+// arena_mb (activation memory after reuse), cpu_ms_per_run (user + system time of all
+// threads per inference). QSIM_PROFILE=1 also prints the slowest nodes.
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -25,8 +28,16 @@ struct Config {
   std::string input;
   std::vector<int64_t> shape{1, 3, 224, 224};
   int threads = 2;
+  int64_t iterations = 0;  // 0: let Google Benchmark decide
 };
 Config g_config;
+
+double cpu_seconds() {  // user + system time of every thread of the process
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 double peak_rss_mb() {
   rusage u{};
@@ -47,9 +58,32 @@ void BM_Inference(benchmark::State& st) {
   qsim::Executor ex(g, qsim::ExecOptions{.threads = g_config.threads});
   std::vector<qsim::Tensor> in{std::move(x)}, out;
   for (int i = 0; i < 3; ++i) ex.run(in, out);  // warm-up, as the ORT side does
+  const double cpu0 = cpu_seconds();
   for (auto _ : st) {
     ex.run(in, out);
     benchmark::DoNotOptimize(out[0].bytes().data());
+  }
+  // CPU time per inference over all threads: less sensitive than wall time to other
+  // processes competing for the cores.
+  st.counters["cpu_ms_per_run"] = (cpu_seconds() - cpu0) * 1e3 / static_cast<double>(st.iterations());
+  if (std::getenv("QSIM_PROFILE")) {  // per-node times of a few extra runs, slowest first
+    qsim::Executor prof(g, qsim::ExecOptions{.threads = g_config.threads, .profile = true});
+    for (int i = 0; i < 5; ++i) prof.run(in, out);
+    std::vector<std::pair<double, qsim::NodeId>> t;
+    for (std::size_t i = 0; i < prof.node_seconds().size(); ++i)
+      t.emplace_back(prof.node_seconds()[i] / 5, static_cast<qsim::NodeId>(i));
+    std::sort(t.rbegin(), t.rend());
+    double total = 0;
+    for (auto& [s, id] : t) total += s;
+    std::fprintf(stderr, "total %.3f ms per run\n", total * 1e3);
+    for (std::size_t i = 0; i < std::min<std::size_t>(t.size(), 25); ++i) {
+      const auto& n = g.node(t[i].second);
+      const auto& y = g.value(n.outputs[0]).shape;
+      double gflops = 0;
+      if (qsim::is_compute(n.op)) gflops = 2.0 * static_cast<double>(g.stats(t[i].second).macs) / t[i].first * 1e-9;
+      std::fprintf(stderr, "%8.3f ms  %-30s %-12s %-18s %6.1f GFLOP/s\n", t[i].first * 1e3, n.name.c_str(),
+                   std::string(qsim::op_name(n.op)).c_str(), qsim::shape_str(y).c_str(), gflops);
+    }
   }
   st.counters["threads"] = g_config.threads;
   st.counters["arena_mb"] = static_cast<double>(ex.arena_bytes()) / (1024.0 * 1024.0);
@@ -74,6 +108,8 @@ int main(int argc, char** argv) {
       g_config.model = value();
     } else if (a == "--input") {
       g_config.input = value();
+    } else if (a == "--iterations") {
+      g_config.iterations = std::atoll(value().c_str());
     } else if (a == "--threads") {
       g_config.threads = std::atoi(value().c_str());
     } else if (a == "--shape") {
@@ -89,7 +125,8 @@ int main(int argc, char** argv) {
     }
   }
   int n = static_cast<int>(rest.size());
-  benchmark::RegisterBenchmark("executor/inference", BM_Inference)->Unit(benchmark::kMillisecond)->UseRealTime();
+  auto* b = benchmark::RegisterBenchmark("executor/inference", BM_Inference)->Unit(benchmark::kMillisecond)->UseRealTime();
+  if (g_config.iterations > 0) b->Iterations(g_config.iterations);
   benchmark::Initialize(&n, rest.data());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -5,6 +5,10 @@
 
 #include "graph/error.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace qsim {
 
 using gemm::kNR;
@@ -23,8 +27,62 @@ void Im2colSource::pack(int64_t first, int64_t count, int64_t k0, int64_t kc, fl
     return;
   }
   for (int64_t c0 = 0; c0 < count; c0 += kNR) {
-    pack_panel(first + c0, std::min<int64_t>(kNR, count - c0), k0, kc, dst);
+    if (offsets_)
+      gather_panel(first + c0, std::min<int64_t>(kNR, count - c0), k0, kc, dst);
+    else
+      pack_panel(first + c0, std::min<int64_t>(kNR, count - c0), k0, kc, dst);
     dst += kc * kNR;
+  }
+}
+
+std::vector<int32_t> Im2colSource::gather_table(const kernels::Spatial3& g, int64_t* stride) {
+  // Worth it when output rows are short (copy runs of a few floats) and the table small.
+  const int64_t P = g.out_plane(), kvol = g.kernel_volume();
+  *stride = (P + 15) / 16 * 16;
+  if (g.out[2] >= 32 || kvol * *stride > (1 << 20) || g.in_plane() >= (int64_t{1} << 31)) return {};
+  std::vector<int32_t> t(static_cast<std::size_t>(kvol * *stride), -1);
+  for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+    for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+      for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+        int32_t* row = t.data() + ((kd * g.kernel[1] + kh) * g.kernel[2] + kw) * *stride;
+        for (int64_t od = 0; od < g.out[0]; ++od)
+          for (int64_t oh = 0; oh < g.out[1]; ++oh)
+            for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+              const int64_t id = od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
+              const int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
+              const int64_t iw = ow * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
+              if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || iw < 0 || iw >= g.in[2]) continue;
+              row[(od * g.out[1] + oh) * g.out[2] + ow] = static_cast<int32_t>((id * g.in[1] + ih) * g.in[2] + iw);
+            }
+      }
+  return t;
+}
+
+void Im2colSource::gather_panel(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const {
+  const kernels::Spatial3& g = *g_;
+  const int64_t kvol = g.kernel_volume(), plane = g.in_plane();
+  int64_t tap = k0 % kvol, ci = k0 / kvol;
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* src = x_ + ci * plane;
+    const int32_t* off = offsets_ + tap * offsets_stride_ + first;
+    float* d = dst + k * kNR;
+#if defined(__AVX512F__)
+    // Lanes past `count` or in the padding (-1) load nothing and stay zero.
+    for (int64_t t = 0; t < kNR; t += 16) {
+      const int64_t n = std::clamp<int64_t>(count - t, 0, 16);
+      const __mmask16 in_range = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
+      const __m512i idx = _mm512_maskz_loadu_epi32(in_range, off + t);
+      const __mmask16 valid = _mm512_mask_cmpge_epi32_mask(in_range, idx, _mm512_setzero_si512());
+      _mm512_store_ps(d + t, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, src, 4));
+    }
+#else
+    for (int64_t t = 0; t < count; ++t) d[t] = off[t] >= 0 ? src[off[t]] : 0.0f;
+    for (int64_t t = count; t < kNR; ++t) d[t] = 0.0f;
+#endif
+    if (++tap == kvol) {
+      tap = 0;
+      ++ci;
+    }
   }
 }
 
@@ -68,8 +126,9 @@ void Im2colSource::pack_panel(int64_t first, int64_t count, int64_t k0, int64_t 
       float* out = d + sg.col;
       const int64_t id = sg.od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
       const int64_t ih = sg.oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
+      // Segments are short (at most kNR floats): plain loops, no memcpy/memset calls.
       if (id < 0 || id >= D || ih < 0 || ih >= H) {
-        std::fill(out, out + sg.len, 0.0f);
+        for (int64_t t = 0; t < sg.len; ++t) out[t] = 0.0f;
         continue;
       }
       const float* row = xc + (id * H + ih) * W;
@@ -79,9 +138,10 @@ void Im2colSource::pack_panel(int64_t first, int64_t count, int64_t k0, int64_t 
         // Valid t: 0 <= iw0 + t < W.
         const int64_t lo = std::clamp<int64_t>(-iw0, 0, sg.len);
         const int64_t hi = std::clamp<int64_t>(W - iw0, lo, sg.len);
-        std::fill(out, out + lo, 0.0f);
-        std::memcpy(out + lo, row + iw0 + lo, static_cast<std::size_t>(hi - lo) * sizeof(float));
-        std::fill(out + hi, out + sg.len, 0.0f);
+        for (int64_t t = 0; t < lo; ++t) out[t] = 0.0f;
+        const float* src = row + iw0;
+        for (int64_t t = lo; t < hi; ++t) out[t] = src[t];
+        for (int64_t t = hi; t < sg.len; ++t) out[t] = 0.0f;
       } else {
         for (int64_t t = 0; t < sg.len; ++t) {
           const int64_t iw = iw0 + t * sw;
@@ -89,7 +149,7 @@ void Im2colSource::pack_panel(int64_t first, int64_t count, int64_t k0, int64_t 
         }
       }
     }
-    std::fill(d + count, d + kNR, 0.0f);
+    for (int64_t t = count; t < kNR; ++t) d[t] = 0.0f;
     if (++kw == g.kernel[2]) {
       kw = 0;
       if (++kh == g.kernel[1]) {
@@ -120,7 +180,14 @@ ConvKernel::ConvKernel(const Shape& x, const Shape& y, const Shape& w_shape, con
   cout_g_ = cout / group_;
   k_ = cin_g_ * g_.kernel_volume();
   depthwise_ = group_ > 1 && cin_g_ == 1 && cout_g_ == 1;
-  if (depthwise_) return;
+  if (depthwise_) {
+    // Padded plane: the input at offset pad_begin, large enough for every tap.
+    for (std::size_t a = 0; a < 3; ++a)
+      padded_[a] = std::max(g_.pad_begin[a] + g_.in[a], (g_.out[a] - 1) * g_.stride[a] +
+                                                            (g_.kernel[a] - 1) * g_.dilation[a] + 1);
+    workspace_floats_ = padded_[0] * padded_[1] * padded_[2];
+    return;
+  }
 
   packed_.assign(static_cast<std::size_t>(group_ * gemm::packed_floats(cout_g_, k_, gemm::kMR)), 0.0f);
   if (weights) {
@@ -128,7 +195,9 @@ ConvKernel::ConvKernel(const Shape& x, const Shape& y, const Shape& w_shape, con
     weights_packed_ = true;
   }
   const int64_t P = g_.out_plane();
-  sources_.assign(static_cast<std::size_t>(g_.N * group_), Im2colSource(&g_, cin_g_));
+  if (!Im2colSource::is_direct(g_)) gather_ = Im2colSource::gather_table(g_, &gather_stride_);
+  sources_.assign(static_cast<std::size_t>(g_.N * group_),
+                  Im2colSource(&g_, cin_g_, gather_.empty() ? nullptr : gather_.data(), gather_stride_));
   jobs_.resize(sources_.size());
   for (int64_t n = 0; n < g_.N; ++n)
     for (int64_t gi = 0; gi < group_; ++gi) {
@@ -154,7 +223,7 @@ void ConvKernel::pack_weights(const float* w) {
 void ConvKernel::run(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool,
                      gemm::Workspace& ws) {
   if (depthwise_) {
-    run_depthwise(x, w, bias, y, pool);
+    run_depthwise(x, w, bias, y, pool, ws);
     return;
   }
   if (!weights_packed_) pack_weights(w);
@@ -171,48 +240,83 @@ void ConvKernel::run(const float* x, const float* w, const float* bias, float* y
   gemm::run(jobs_, tiling_, pool, ws);
 }
 
-void ConvKernel::run_depthwise(const float* x, const float* w, const float* bias, float* y,
-                               ThreadPool& pool) const {
+namespace {
+
+// One 2-D depthwise plane with a K x K kernel and column stride S known at compile
+// time: the taps unroll and the loop over output columns vectorises.
+template <int K, int S>
+void depthwise_plane(const float* __restrict pad, int64_t PW, float* __restrict y, int64_t OH, int64_t OW,
+                     const float* __restrict w, float bias, int64_t sh, int64_t dh, int64_t dw, const Activation& act) {
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const float* __restrict r[K];
+    for (int kh = 0; kh < K; ++kh) r[kh] = pad + (oh * sh + kh * dh) * PW;
+    float* __restrict out = y + oh * OW;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      float acc = bias;
+#pragma GCC unroll 5
+      for (int kh = 0; kh < K; ++kh)
+#pragma GCC unroll 5
+        for (int kw = 0; kw < K; ++kw) acc += w[kh * K + kw] * r[kh][ow * S + kw * dw];
+      out[ow] = acc;
+    }
+    gemm::apply_activation(act, out, OW);
+  }
+}
+
+}  // namespace
+
+void ConvKernel::run_depthwise(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool,
+                               gemm::Workspace& ws) const {
+  // Each plane is copied into a zero-padded scratch plane first, so the tap loops
+  // below need no bounds checks and vectorise along the output row.
   const kernels::Spatial3& g = g_;
   const int64_t C = group_;
-  const int64_t kvol = g.kernel_volume();
   const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
   const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
+  const int64_t PD = padded_[0], PH = padded_[1], PW = padded_[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
-  const int64_t tasks = g.N * C;
-  pool.parallel_for(tasks, [&](int64_t t, int) {
+  const int64_t kvol = g.kernel_volume();
+  pool.parallel_for(g.N * C, [&](int64_t t, int worker) {
     const int64_t c = t % C;
     const float* xp = x + t * in_plane;
     float* yp = y + t * out_plane;
     const float* wc = w + c * kvol;
     const float b = bias ? bias[c] : 0.0f;
+    float* pad = ws.get(worker);
+    std::fill(pad, pad + PD * PH * PW, 0.0f);
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t h = 0; h < H; ++h)
+        std::memcpy(pad + ((d + g.pad_begin[0]) * PH + h + g.pad_begin[1]) * PW + g.pad_begin[2], xp + (d * H + h) * W,
+                    static_cast<std::size_t>(W) * sizeof(float));
+    const int64_t sw = g.stride[2];
+    if (D == 1 && g.kernel[0] == 1 && g.kernel[1] == g.kernel[2] && (sw == 1 || sw == 2) &&
+        (g.kernel[1] == 3 || g.kernel[1] == 5)) {
+      auto plane = g.kernel[1] == 3 ? (sw == 1 ? &depthwise_plane<3, 1> : &depthwise_plane<3, 2>)
+                                    : (sw == 1 ? &depthwise_plane<5, 1> : &depthwise_plane<5, 2>);
+      plane(pad, PW, yp, OH, OW, wc, b, g.stride[1], g.dilation[1], g.dilation[2], act_);
+      return;
+    }
     for (int64_t od = 0; od < OD; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
         float* out = yp + (od * OH + oh) * OW;
-        std::fill(out, out + OW, b);
-        for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-          const int64_t id = od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
-          if (id < 0 || id >= D) continue;
+        for (int64_t ow = 0; ow < OW; ++ow) out[ow] = b;
+        for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
           for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-            const int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
-            if (ih < 0 || ih >= H) continue;
-            const float* row = xp + (id * H + ih) * W;
+            const float* row =
+                pad + ((od * g.stride[0] + kd * g.dilation[0]) * PH + oh * g.stride[1] + kh * g.dilation[1]) * PW;
+            const float* wk = wc + (kd * g.kernel[1] + kh) * g.kernel[2];
             for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
-              const float wv = wc[(kd * g.kernel[1] + kh) * g.kernel[2] + kw];
-              const int64_t off = kw * g.dilation[2] - g.pad_begin[2];  // iw = ow * sw + off
-              const int64_t sw = g.stride[2];
-              // Valid ow: 0 <= ow * sw + off < W.
-              const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-              const int64_t hi = std::min(OW, W - off <= 0 ? 0 : (W - off + sw - 1) / sw);
+              const float wv = wk[kw];
+              const float* in = row + kw * g.dilation[2];
               if (sw == 1) {
-                const float* in = row + off;
-                for (int64_t ow = lo; ow < hi; ++ow) out[ow] += wv * in[ow];
+                for (int64_t ow = 0; ow < OW; ++ow) out[ow] += wv * in[ow];
+              } else if (sw == 2) {
+                for (int64_t ow = 0; ow < OW; ++ow) out[ow] += wv * in[2 * ow];
               } else {
-                for (int64_t ow = lo; ow < hi; ++ow) out[ow] += wv * row[ow * sw + off];
+                for (int64_t ow = 0; ow < OW; ++ow) out[ow] += wv * in[ow * sw];
               }
             }
           }
-        }
         gemm::apply_activation(act_, out, OW);
       }
   });

@@ -7,6 +7,7 @@
 // channel per group) run a direct loop instead: their GEMM would have K = kvol.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -19,19 +20,32 @@ namespace qsim {
 
 // The im2col matrix of one (sample, group) as a GEMM B operand: K = Cin_g * kvol
 // rows ordered (channel, kd, kh, kw), one column per output pixel.
+//
+// Two ways to fill a panel: walking runs of output columns that share an output
+// row (long rows: a copy per run), or, for small feature maps where those runs are
+// a few pixels long, a gather through a per-plan table of input offsets (one
+// int32 per kernel tap and output pixel, -1 in the padding).
 class Im2colSource final : public gemm::PanelSource {
  public:
   Im2colSource() = default;
-  Im2colSource(const kernels::Spatial3* geom, int64_t channels) : g_(geom), channels_(channels) {}
+  // `offsets`: the gather table (kernel volume x `offsets_stride`), or null.
+  Im2colSource(const kernels::Spatial3* geom, int64_t channels, const int32_t* offsets, int64_t offsets_stride)
+      : g_(geom), channels_(channels), offsets_(offsets), offsets_stride_(offsets_stride) {}
   void set_input(const float* x) { x_ = x; }
   void pack(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const override;
   // True when the convolution reads X directly as the K x P matrix.
   static bool is_direct(const kernels::Spatial3& g);
+  // The gather table for g (kernel volume rows of out_plane() entries, padded to a
+  // multiple of 16 with -1), or empty when row runs are long enough to copy.
+  static std::vector<int32_t> gather_table(const kernels::Spatial3& g, int64_t* stride);
 
  private:
   void pack_panel(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const;
+  void gather_panel(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const;
   const kernels::Spatial3* g_ = nullptr;
   int64_t channels_ = 0;
+  const int32_t* offsets_ = nullptr;
+  int64_t offsets_stride_ = 0;
   const float* x_ = nullptr;
 };
 
@@ -51,14 +65,18 @@ class ConvKernel {
 
  private:
   void pack_weights(const float* w);
-  void run_depthwise(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool) const;
+  void run_depthwise(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool,
+                     gemm::Workspace& ws) const;
 
   kernels::Spatial3 g_;
   int64_t group_ = 1, cin_g_ = 0, cout_g_ = 0, k_ = 0;
   Activation act_;
   bool depthwise_ = false;
+  std::array<int64_t, 3> padded_{1, 1, 1};  // depthwise: extents of the zero-padded scratch plane
   bool weights_packed_ = false;
   gemm::FloatBuffer packed_;  // per group: Cout_g x K in kMR panels
+  std::vector<int32_t> gather_;  // im2col gather table (small feature maps), see Im2colSource
+  int64_t gather_stride_ = 0;
   std::vector<Im2colSource> sources_;  // per (sample, group)
   std::vector<gemm::Job> jobs_;
   gemm::Tiling tiling_;

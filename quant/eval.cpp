@@ -1,5 +1,7 @@
 #include "quant/eval.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,6 +18,13 @@
 namespace qsim {
 
 namespace {
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 bool has_axis(std::span<const int64_t> axes, int64_t a) { return std::find(axes.begin(), axes.end(), a) != axes.end(); }
 
@@ -153,6 +162,7 @@ EvalResult evaluate(const LayerGraph& g, const Dataset& data, const EvalOptions&
   std::atomic<bool> label_error{false};
   std::string label_message;
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = process_cpu_seconds();
   pool.parallel_for(r.workers, [&](int64_t w, int) {
     Worker& wk = workers[static_cast<std::size_t>(w)];
     float* x = wk.input[0].data<float>().data();
@@ -184,6 +194,7 @@ EvalResult evaluate(const LayerGraph& g, const Dataset& data, const EvalOptions&
     }
   });
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.cpu_seconds = process_cpu_seconds() - cpu0;
   if (label_error) fail("{}", label_message);
   for (const Worker& wk : workers) {
     r.top1_correct += wk.top1;

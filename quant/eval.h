@@ -35,7 +35,8 @@ struct EvalResult {
   int64_t top5_correct = 0;
   int64_t classes = 0;
   bool has_top5 = false;  // more than 5 classes
-  double seconds = 0;     // inference loop wall time (data loading included)
+  double seconds = 0;      // inference loop wall time (data loading included)
+  double cpu_seconds = 0;  // CPU time (user + system, all threads) of the same loop
   int64_t batch = 1;      // samples per executor run
   int workers = 1;
   bool rebatched = false;

@@ -1,6 +1,7 @@
 #include "quant/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -390,13 +391,16 @@ class BinaryOpKernel final : public OpKernel {
     void* y = c.out(y_);
     if (ins_.size() == 1) {  // Sum of one input
       std::memcpy(y, c.in(ins_[0]), static_cast<std::size_t>(bytes_));
-    } else {
-      kernels::binary(op_, dtype_, c.in(ins_[0]), shapes_[0], c.in(ins_[1]), shapes_[1], y, out_shape_, c.pool);
-      for (std::size_t i = 2; i < ins_.size(); ++i)
-        kernels::binary(op_, dtype_, y, out_shape_, c.in(ins_[i]), shapes_[i], y, out_shape_, c.pool);
+      if (act_.kind != ActKind::kNone) kernels::activation(act_, dtype_, y, y, shape_numel(out_shape_), c.pool);
+      return;
     }
-    if (act_.kind != ActKind::kNone)
-      kernels::activation(act_, dtype_, y, y, shape_numel(out_shape_), c.pool);
+    // The activation goes with the last pairwise step.
+    const bool two = ins_.size() == 2;
+    kernels::binary(op_, dtype_, c.in(ins_[0]), shapes_[0], c.in(ins_[1]), shapes_[1], y, out_shape_, c.pool,
+                    two ? &act_ : nullptr);
+    for (std::size_t i = 2; i < ins_.size(); ++i)
+      kernels::binary(op_, dtype_, y, out_shape_, c.in(ins_[i]), shapes_[i], y, out_shape_, c.pool,
+                      i + 1 == ins_.size() ? &act_ : nullptr);
   }
 
  private:
@@ -643,6 +647,8 @@ Executor::Executor(const LayerGraph& g, const ExecOptions& opts) : g_(g) {
   }
   ws_.reserve(pool_->size(), ws);
   ptr_.assign(g_.values().size(), nullptr);
+  profile_ = opts.profile;
+  if (profile_) node_seconds_.assign(g_.nodes().size(), 0.0);
 }
 
 Executor::~Executor() = default;
@@ -807,6 +813,7 @@ void Executor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs)
   const RunCtx ctx{ptr_, *pool_, ws_};
   for (Step& s : steps_) {
     const Node& n = g_.node(s.node);
+    const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (s.override_fn) {
       const auto in = refs(n.inputs);
       const auto out = refs(n.outputs);
@@ -814,6 +821,9 @@ void Executor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs)
     } else if (s.kernel) {
       s.kernel->run(ctx);
     }
+    if (profile_)
+      node_seconds_[static_cast<std::size_t>(s.node)] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!s.hooks.empty()) {
       const auto out = refs(n.outputs);
       for (auto& h : s.hooks) h(s.node, out);

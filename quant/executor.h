@@ -45,6 +45,7 @@ struct TensorRef {
 struct ExecOptions {
   int threads = 0;              // workers for intra-op parallelism; 0 = all hardware threads
   ThreadPool* pool = nullptr;   // use this pool instead of creating one (threads is then ignored)
+  bool profile = false;         // accumulate wall time per node (node_seconds())
 };
 
 class OpKernel;  // a node's planned kernel (executor.cpp)
@@ -68,6 +69,10 @@ class Executor {
   // Bytes of the activation arena (after reuse) and what it would be without reuse.
   int64_t arena_bytes() const { return arena_bytes_; }
   int64_t unshared_bytes() const { return unshared_bytes_; }
+
+  // With ExecOptions::profile: seconds spent in each node (indexed by NodeId),
+  // summed over every run() so far.
+  std::span<const double> node_seconds() const { return node_seconds_; }
 
   void add_hook(NodeId node, OutputHook hook);
   // Not allowed on view nodes (their output is their input's storage).
@@ -109,6 +114,8 @@ class Executor {
   int64_t arena_bytes_ = 0, unshared_bytes_ = 0;
   gemm::Workspace ws_;
   std::vector<void*> ptr_;            // per value, resolved by run()
+  bool profile_ = false;
+  std::vector<double> node_seconds_;
 };
 
 }  // namespace qsim

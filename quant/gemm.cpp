@@ -182,8 +182,29 @@ constexpr int64_t kMaxTilePanels = 8;
 }  // namespace
 
 void apply_activation(const Activation& act, float* x, int64_t n) {
-  if (act.kind == ActKind::kNone) return;
-  for (int64_t i = 0; i < n; ++i) x[i] = act_scalar(act, x[i]);
+  // One loop per kind, so each vectorises (the switch stays outside the loop).
+  const float a = act.alpha, b = act.beta;
+  switch (act.kind) {
+    case ActKind::kNone: return;
+    case ActKind::kRelu:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      return;
+    case ActKind::kClip:
+      for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], a), b);
+      return;
+    case ActKind::kLeakyRelu:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] < 0.0f ? a * x[i] : x[i];
+      return;
+    case ActKind::kHardSigmoid:
+      for (int64_t i = 0; i < n; ++i) x[i] = std::max(0.0f, std::min(1.0f, a * x[i] + b));
+      return;
+    case ActKind::kHardSwish:
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] * std::max(0.0f, std::min(1.0f, x[i] / 6.0f + 0.5f));
+      return;
+    case ActKind::kSigmoid:
+      for (int64_t i = 0; i < n; ++i) x[i] = act_scalar(act, x[i]);
+      return;
+  }
 }
 
 void pack_panels(const float* src, int64_t row_stride, int64_t k_stride, int64_t first, int64_t count,

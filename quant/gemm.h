@@ -31,7 +31,9 @@ inline constexpr int kNR = 48;
 inline constexpr int kMR = 6;
 inline constexpr int kNR = 16;
 #endif
-inline constexpr int64_t kKC = 256;  // K block: a kKC x kNR panel of B (48 KiB) streams through L1
+// K block: a kKC x kNR panel of B (36 KiB with AVX-512) stays in L1 (48 KiB) beside
+// the kMR x kKC panel of A (6 KiB) that the micro-kernel streams past it.
+inline constexpr int64_t kKC = 192;
 
 using FloatBuffer = std::vector<float, AlignedAllocator<float>>;
 

@@ -91,15 +91,65 @@ struct TapRange {
 };
 inline TapRange taps(int64_t o, int64_t stride, int64_t pad, int64_t dil, int64_t kernel, int64_t in) {
   TapRange t{o * stride - pad, 0, kernel};
-  while (t.lo < t.hi && t.start + t.lo * dil < 0) ++t.lo;
-  while (t.hi > t.lo && t.start + (t.hi - 1) * dil >= in) --t.hi;
+  if (t.start < 0) t.lo = std::min(kernel, (-t.start + dil - 1) / dil);       // first tap at >= 0
+  t.hi = in - t.start <= 0 ? 0 : std::min(kernel, (in - t.start + dil - 1) / dil);  // last tap < in
+  t.hi = std::max(t.hi, t.lo);
   return t;
+}
+
+}  // namespace
+
+namespace {
+
+// 2-D max pool without Indices or dilation: windows fully inside the input (the
+// interior columns) take a check-free path.
+template <typename T>
+void max_pool_2d(const Spatial3& g, const T* x, T* y, ThreadPool& pool) {
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t KH = g.kernel[1], KW = g.kernel[2], SH = g.stride[1], SW = g.stride[2];
+  const int64_t PH = g.pad_begin[1], PW = g.pad_begin[2];
+  // Interior columns: ow * SW - PW >= 0 and ow * SW - PW + KW <= W.
+  const int64_t ow0 = std::min(OW, (PW + SW - 1) / SW);
+  const int64_t ow1 = std::max(ow0, std::min(OW, W + PW - KW >= 0 ? (W + PW - KW) / SW + 1 : 0));
+  parallel_range(g.N * g.C, OH * OW * KH * KW, pool, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xp = x + p * H * W;
+      T* yp = y + p * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t h0 = oh * SH - PH;
+        const int64_t kh0 = std::max<int64_t>(0, -h0), kh1 = std::min(KH, H - h0);
+        T* out = yp + oh * OW;
+        auto edge = [&](int64_t ow) {
+          const int64_t w0 = ow * SW - PW;
+          const int64_t kw0 = std::max<int64_t>(0, -w0), kw1 = std::min(KW, W - w0);
+          T best = std::numeric_limits<T>::lowest();
+          for (int64_t kh = kh0; kh < kh1; ++kh)
+            for (int64_t kw = kw0; kw < kw1; ++kw) best = std::max(best, xp[(h0 + kh) * W + w0 + kw]);
+          out[ow] = best;
+        };
+        for (int64_t ow = 0; ow < ow0; ++ow) edge(ow);
+        for (int64_t ow = ow0; ow < ow1; ++ow) {
+          const T* base = xp + h0 * W + ow * SW - PW;
+          T best = std::numeric_limits<T>::lowest();
+          for (int64_t kh = kh0; kh < kh1; ++kh)
+            for (int64_t kw = 0; kw < KW; ++kw) best = std::max(best, base[kh * W + kw]);
+          out[ow] = best;
+        }
+        for (int64_t ow = ow1; ow < OW; ++ow) edge(ow);
+      }
+    }
+  });
 }
 
 }  // namespace
 
 template <typename T>
 void max_pool(const Spatial3& g, const T* x, T* y, int64_t* indices, int64_t storage_order, ThreadPool& pool) {
+  if (!indices && g.in[0] == 1 && g.kernel[0] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
+      g.pad_begin[0] == 0) {
+    max_pool_2d(g, x, y, pool);
+    return;
+  }
   const int64_t planes = g.N * g.C;
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
@@ -116,6 +166,18 @@ void max_pool(const Spatial3& g, const T* x, T* y, int64_t* indices, int64_t sto
             const TapRange tw = taps(ow, g.stride[2], g.pad_begin[2], g.dilation[2], g.kernel[2], W);
             T best = std::numeric_limits<T>::lowest();
             int64_t bd = -1, bh = -1, bw = -1;
+            const int64_t o = (od * g.out[1] + oh) * g.out[2] + ow;
+            if (!ip) {  // no Indices output: a plain maximum
+              for (int64_t kd = td.lo; kd < td.hi; ++kd) {
+                const int64_t id = td.start + kd * g.dilation[0];
+                for (int64_t kh = th.lo; kh < th.hi; ++kh) {
+                  const T* row = xp + (id * H + th.start + kh * g.dilation[1]) * W + tw.start;
+                  for (int64_t kw = tw.lo; kw < tw.hi; ++kw) best = std::max(best, row[kw * g.dilation[2]]);
+                }
+              }
+              yp[o] = best;
+              continue;
+            }
             for (int64_t kd = td.lo; kd < td.hi; ++kd) {
               const int64_t id = td.start + kd * g.dilation[0];
               for (int64_t kh = th.lo; kh < th.hi; ++kh) {
@@ -132,9 +194,8 @@ void max_pool(const Spatial3& g, const T* x, T* y, int64_t* indices, int64_t sto
                 }
               }
             }
-            const int64_t o = (od * g.out[1] + oh) * g.out[2] + ow;
             yp[o] = best;
-            if (ip) {
+            {
               const int64_t local = storage_order == 0 ? (bd * H + bh) * W + bw : bd + D * (bh + H * bw);
               ip[o] = bd < 0 ? -1 : p * in_plane + local;
             }
@@ -281,7 +342,8 @@ void inner_run(const T* a, int64_t sa, const T* b, int64_t sb, T* y, int64_t n, 
 }
 
 template <typename T, typename Op>
-void broadcast_apply(const BroadcastPlan& p, const T* a, const T* b, T* y, Op op, ThreadPool& pool) {
+void broadcast_apply(const BroadcastPlan& p, const T* a, const T* b, T* y, Op op, ThreadPool& pool,
+                     const Activation* act) {
   const int64_t inner = p.size[0];
   int64_t outer = 1;
   for (int i = 1; i < p.rank; ++i) outer *= p.size[i];
@@ -297,6 +359,9 @@ void broadcast_apply(const BroadcastPlan& p, const T* a, const T* b, T* y, Op op
     }
     for (int64_t o = o0; o < o1; ++o) {
       inner_run(a + offa, p.sa[0], b + offb, p.sb[0], y + o * inner, inner, op);
+      if constexpr (std::is_same_v<T, float>) {
+        if (act) gemm::apply_activation(*act, y + o * inner, inner);
+      }
       for (int i = 1; i < p.rank; ++i) {
         offa += p.sa[i];
         offb += p.sb[i];
@@ -312,7 +377,8 @@ void broadcast_apply(const BroadcastPlan& p, const T* a, const T* b, T* y, Op op
 }  // namespace
 
 void binary(BinaryOp op, DType dtype, const void* a, const Shape& a_shape, const void* b, const Shape& b_shape,
-            void* y, const Shape& out, ThreadPool& pool) {
+            void* y, const Shape& out, ThreadPool& pool, const Activation* act) {
+  if (act && (act->kind == ActKind::kNone || dtype != DType::kFloat32)) act = nullptr;
   const BroadcastPlan p = plan_broadcast(a_shape, b_shape, out);
   dispatch_numeric(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -321,9 +387,9 @@ void binary(BinaryOp op, DType dtype, const void* a, const Shape& a_shape, const
     T* py = static_cast<T*>(y);
     // Integer results wrap like numpy's fixed-width arithmetic.
     if (op == BinaryOp::kAdd)
-      broadcast_apply(p, pa, pb, py, [](T u, T v) { return static_cast<T>(u + v); }, pool);
+      broadcast_apply(p, pa, pb, py, [](T u, T v) { return static_cast<T>(u + v); }, pool, act);
     else
-      broadcast_apply(p, pa, pb, py, [](T u, T v) { return static_cast<T>(u * v); }, pool);
+      broadcast_apply(p, pa, pb, py, [](T u, T v) { return static_cast<T>(u * v); }, pool, act);
     return 0;
   });
 }

@@ -42,9 +42,10 @@ void global_avg_pool(int64_t planes, int64_t plane_size, const float* x, float* 
 
 // ---- elementwise with ONNX (numpy) broadcasting ----
 enum class BinaryOp : uint8_t { kAdd, kMul };
-// y (shape `out`) = a op b; a and b have shapes broadcastable to `out`.
+// y (shape `out`) = act(a op b); a and b have shapes broadcastable to `out`. The
+// activation (float32 only; null = none) is applied while each run is in cache.
 void binary(BinaryOp op, DType dtype, const void* a, const Shape& a_shape, const void* b, const Shape& b_shape,
-            void* y, const Shape& out, ThreadPool& pool);
+            void* y, const Shape& out, ThreadPool& pool, const Activation* act = nullptr);
 
 // Standalone activation (float32; Relu and Clip also on integer types: bounds in act
 // are converted to the element type, +-inf meaning the type's limits).

@@ -7,7 +7,8 @@
 //   node ort_bench.js eval  MODEL [--fmnist DIR] [--limit N] [--threads N]
 //                                   top-1 over Fashion-MNIST's 10k test images, one image per run
 // time and eval print one JSON line: median_ms / mean_ms / runs, or seconds / top1 / samples,
-// and peak_rss_mb (the process's maximum resident set).
+// cpu_ms_per_run or cpu_seconds (user + system, all threads), and peak_rss_mb (the
+// process's maximum resident set).
 'use strict';
 
 const fs = require('fs');
@@ -92,6 +93,11 @@ function peakRssMb() {
   return process.resourceUsage().maxRSS / 1024;  // maxRSS is in KiB
 }
 
+function cpuMs(since) {  // user + system CPU time of every thread since `since`
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -126,6 +132,7 @@ async function main() {
       x = new ort.Tensor('float32', data, shape);
     }
     for (let i = 0; i < warmup; ++i) await sess.run({[inName]: x});
+    const cpu0 = process.cpuUsage();
     const ms = [];
     for (let i = 0; i < runs; ++i) {
       const t0 = process.hrtime.bigint();
@@ -134,7 +141,7 @@ async function main() {
     }
     console.log(JSON.stringify({
       model, threads, runs, median_ms: median(ms), mean_ms: ms.reduce((a, b) => a + b, 0) / runs,
-      min_ms: Math.min(...ms), peak_rss_mb: peakRssMb(),
+      min_ms: Math.min(...ms), cpu_ms_per_run: cpuMs(cpu0) / runs, peak_rss_mb: peakRssMb(),
     }));
     return;
   }
@@ -148,6 +155,7 @@ async function main() {
     const shape = flag(rest, '--shape', `1,1,${h},${w}`).split(',').map(Number);
     const x = new Float32Array(h * w);
     const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     let correct = 0;
     for (let i = 0; i < n; ++i) {
       const px = images.data.subarray(i * h * w, (i + 1) * h * w);
@@ -159,7 +167,10 @@ async function main() {
       if (best === labels.data[i]) ++correct;
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    console.log(JSON.stringify({model, threads, samples: n, top1: correct / n, seconds, peak_rss_mb: peakRssMb()}));
+    console.log(JSON.stringify({
+      model, threads, samples: n, top1: correct / n, correct, seconds, cpu_seconds: cpuMs(cpu0) / 1000,
+      peak_rss_mb: peakRssMb(),
+    }));
     return;
   }
   throw new Error(`unknown command ${cmd}`);

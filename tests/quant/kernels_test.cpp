@@ -213,8 +213,8 @@ TEST_P(ConvTest, MatchesNaive) {
 
   ConvAttrs a;
   a.kernel = c.kernel;
-  a.strides = c.strides.empty() ? Shape(r, 1) : c.strides;
-  a.dilations = c.dilations.empty() ? Shape(r, 1) : c.dilations;
+  a.strides = cc.strides;
+  a.dilations = cc.dilations;
   a.pads = pads;
   a.group = c.group;
   a.has_bias = true;
@@ -243,7 +243,11 @@ INSTANTIATE_TEST_SUITE_P(
             ConvCase{{2, 2, 5, 6, 7}, 4, {3, 2, 3}, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 1, 1, 0}, 2,
                      ActKind::kNone},                                                            // 3-D grouped
             ConvCase{{1, 64, 14, 14}, 70, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kNone},  // K > kKC
-            ConvCase{{1, 1, 28, 28}, 32, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, 1, ActKind::kRelu}),
+            ConvCase{{1, 1, 28, 28}, 32, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, 1, ActKind::kRelu},
+            // Output rows of 32+ pixels: im2col copies row runs instead of gathering.
+            ConvCase{{1, 3, 6, 40}, 10, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kNone},
+            ConvCase{{2, 2, 9, 70}, 5, {3, 3}, {2, 2}, {1, 2}, {1, 2, 0, 1}, 1, ActKind::kRelu},
+            ConvCase{{1, 2, 3, 4, 40}, 3, {2, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1, 1, 0, 1}, 1, ActKind::kNone}),
         ::testing::Values(1, 2)));
 
 // ------------------------------------------------------------------ pools
@@ -272,6 +276,8 @@ TEST(Pools, MaxAndAverageMatchNaive2D) {
       {{2, 3, 8, 9}, {2, 3}, {2, 2}, {1, 1}, {0, 0, 0, 0}, true},
       {{1, 1, 10, 10}, {3, 3}, {1, 2}, {2, 2}, {1, 0, 2, 1}, true},
       {{1, 4, 5, 6}, {5, 6}, {1, 1}, {1, 1}, {2, 2, 2, 2}, false},
+      {{2, 3, 12, 13}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, false},  // resnet's stem pool
+      {{1, 2, 7, 7}, {2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, true},     // ceil: a window past the edge
   };
   ThreadPool pool(2);
   for (const Case& c : cases) {
@@ -283,8 +289,11 @@ TEST(Pools, MaxAndAverageMatchNaive2D) {
     const int64_t n = shape_numel(y);
     std::vector<float> ymax(n), yavg0(n), yavg1(n);
     std::vector<int64_t> idx0(n), idx1(n);
+    std::vector<float> ymax_no_idx(n);
+    kernels::max_pool(g, x.data(), ymax_no_idx.data(), nullptr, 0, pool);  // the path without Indices
     kernels::max_pool(g, x.data(), ymax.data(), idx0.data(), 0, pool);
     kernels::max_pool(g, x.data(), ymax.data(), idx1.data(), 1, pool);
+    EXPECT_EQ(ymax_no_idx, ymax);
     kernels::avg_pool(g, false, x.data(), yavg0.data(), pool);
     kernels::avg_pool(g, true, x.data(), yavg1.data(), pool);
     const int64_t H = c.x[2], W = c.x[3];
