@@ -1,12 +1,15 @@
 // GEMM choice for the executor: our packed kernel (quant/gemm.h) against Eigen's
-// matrix product, on the convolution shapes of torchvision resnet50 at 224x224
-// (C = W * im2col(X): M = output channels, N = output pixels, K = Cin * kh * kw).
-// Reports GFLOP/s per configuration. Run: build/bench/executor_gemm_bench
+// matrix product and OpenBLAS's cblas_sgemm (single-threaded, with whatever
+// OPENBLAS_CORETYPE the environment sets), on the convolution shapes of
+// torchvision resnet50 at 224x224 (C = W * im2col(X): M = output channels,
+// N = output pixels, K = Cin * kh * kw). Reports GFLOP/s per configuration.
+// Run: build/bench/executor_gemm_bench
 #include <random>
 #include <vector>
 
 #include <Eigen/Core>
 #include <benchmark/benchmark.h>
+#include <cblas.h>
 
 #include "quant/gemm.h"
 #include "quant/thread_pool.h"
@@ -68,6 +71,22 @@ void BM_EigenGemm(benchmark::State& st) {
                                              benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void BM_OpenBlasGemm(benchmark::State& st) {
+  const Shape s = kShapes[st.range(0)];
+  openblas_set_num_threads(1);
+  const auto a = random_vec(s.M * s.K, 1);
+  const auto b = random_vec(s.K * s.N, 2);
+  std::vector<float> c(static_cast<std::size_t>(s.M * s.N));
+  for (auto _ : st) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(s.M), static_cast<int>(s.N),
+                static_cast<int>(s.K), 1.0f, a.data(), static_cast<int>(s.K), b.data(), static_cast<int>(s.N), 0.0f,
+                c.data(), static_cast<int>(s.N));
+    benchmark::DoNotOptimize(c.data());
+  }
+  st.counters["GFLOPs"] = benchmark::Counter(2.0 * static_cast<double>(s.M * s.N * s.K),
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void shape_args(benchmark::internal::Benchmark* b, bool with_threads) {
   for (int i = 0; i < static_cast<int>(std::size(kShapes)); ++i) {
     if (with_threads) {
@@ -83,4 +102,5 @@ void shape_args(benchmark::internal::Benchmark* b, bool with_threads) {
 
 BENCHMARK(BM_PackedGemm)->Apply([](auto* b) { shape_args(b, true); })->UseRealTime();
 BENCHMARK(BM_EigenGemm)->Apply([](auto* b) { shape_args(b, false); })->UseRealTime();
+BENCHMARK(BM_OpenBlasGemm)->Apply([](auto* b) { shape_args(b, false); })->UseRealTime();
 BENCHMARK_MAIN();

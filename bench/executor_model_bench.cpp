@@ -3,12 +3,15 @@
 //
 //   executor_model_bench [--model M.onnx] [--input X.npy | --shape 1,3,224,224] [--threads N]
 //                        [--iterations N] [google benchmark flags]
-// Default model: .cache/models/resnet50.onnx. Counters: peak_rss_mb (getrusage),
-// arena_mb (activation memory after reuse), cpu_ms_per_run (user + system time of all
+// Default model: .cache/models/resnet50.onnx; the default input is the pattern
+// (i % 255) / 255 that bench/ort/ort_bench.js feeds too. Counters: median_ms (per
+// run), peak_rss_mb (getrusage),
+// arena_mb (activation memory after reuse; unshared_mb without it), cpu_ms_per_run (user + system time of all
 // threads per inference). QSIM_PROFILE=1 also prints the slowest nodes.
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -59,10 +62,16 @@ void BM_Inference(benchmark::State& st) {
   std::vector<qsim::Tensor> in{std::move(x)}, out;
   for (int i = 0; i < 3; ++i) ex.run(in, out);  // warm-up, as the ORT side does
   const double cpu0 = cpu_seconds();
+  std::vector<double> ms;
   for (auto _ : st) {
+    const auto t0 = std::chrono::steady_clock::now();
     ex.run(in, out);
     benchmark::DoNotOptimize(out[0].bytes().data());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  std::sort(ms.begin(), ms.end());
+  const std::size_t m = ms.size() / 2;
+  st.counters["median_ms"] = ms.empty() ? 0.0 : ms.size() % 2 ? ms[m] : (ms[m - 1] + ms[m]) / 2;
   // CPU time per inference over all threads: less sensitive than wall time to other
   // processes competing for the cores.
   st.counters["cpu_ms_per_run"] = (cpu_seconds() - cpu0) * 1e3 / static_cast<double>(st.iterations());
@@ -87,6 +96,7 @@ void BM_Inference(benchmark::State& st) {
   }
   st.counters["threads"] = g_config.threads;
   st.counters["arena_mb"] = static_cast<double>(ex.arena_bytes()) / (1024.0 * 1024.0);
+  st.counters["unshared_mb"] = static_cast<double>(ex.unshared_bytes()) / (1024.0 * 1024.0);
   st.counters["peak_rss_mb"] = peak_rss_mb();
   st.SetLabel(g_config.model);
 }

@@ -6,6 +6,9 @@
 //   node ort_bench.js time  MODEL [--input X.npy | --shape 1,3,224,224] [--threads N] [--runs N] [--warmup N]
 //   node ort_bench.js eval  MODEL [--fmnist DIR] [--limit N] [--threads N]
 //                                   top-1 over Fashion-MNIST's 10k test images, one image per run
+//   node ort_bench.js pattern SHAPE OUT.npy     the float32 input both benchmarks use: (i % 255) / 255
+//   node ort_bench.js compare GOT.npy WANT.npy [--rtol R] [--atol A]
+//                                   max differences as JSON; exit 1 when some |got - want| > atol + rtol |want|
 // time and eval print one JSON line: median_ms / mean_ms / runs, or seconds / top1 / samples,
 // cpu_ms_per_run or cpu_seconds (user + system, all threads), and peak_rss_mb (the
 // process's maximum resident set).
@@ -104,8 +107,41 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+function patternTensor(shape) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; ++i) data[i] = (i % 255) / 255;
+  return new ort.Tensor('float32', data, shape);
+}
+
+function compare(gotFile, wantFile, rtol, atol) {
+  const got = readNpy(gotFile), want = readNpy(wantFile);
+  if (got.dims.join('x') !== want.dims.join('x')) throw new Error(`shapes ${got.dims} and ${want.dims} differ`);
+  let maxAbs = 0, maxRel = 0, bad = 0, scale = 0;
+  for (let i = 0; i < want.data.length; ++i) {
+    const g = Number(got.data[i]), w = Number(want.data[i]), d = Math.abs(g - w);
+    maxAbs = Math.max(maxAbs, d);
+    scale = Math.max(scale, Math.abs(w));
+    if (w !== 0) maxRel = Math.max(maxRel, d / Math.abs(w));
+    if (!(d <= atol + rtol * Math.abs(w))) ++bad;
+  }
+  console.log(JSON.stringify({elements: want.data.length, max_abs_diff: maxAbs, max_rel_diff: maxRel,
+                              max_abs_diff_over_max_abs: scale ? maxAbs / scale : 0, outside_tolerance: bad,
+                              rtol, atol}));
+  return bad === 0;
+}
+
 async function main() {
   const [cmd, model, ...rest] = process.argv.slice(2);
+  if (cmd === 'pattern') {  // model = SHAPE here
+    writeNpy(rest[0], patternTensor(model.split(',').map(Number)));
+    return;
+  }
+  if (cmd === 'compare') {  // model = GOT.npy here
+    const ok = compare(model, rest[0], Number(flag(rest, '--rtol', '1e-3')), Number(flag(rest, '--atol', '1e-5')));
+    if (!ok) process.exit(1);
+    return;
+  }
   if (!cmd || !model) throw new Error('usage: ort_bench.js run|time|eval MODEL ...');
   const threads = Number(flag(rest, '--threads', '2'));
   const sess = await session(model, threads);
@@ -125,11 +161,7 @@ async function main() {
     if (inFile) {
       x = readNpy(inFile);
     } else {
-      const shape = flag(rest, '--shape', '1,3,224,224').split(',').map(Number);
-      const n = shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(n);
-      for (let i = 0; i < n; ++i) data[i] = (i % 255) / 255;
-      x = new ort.Tensor('float32', data, shape);
+      x = patternTensor(flag(rest, '--shape', '1,3,224,224').split(',').map(Number));
     }
     for (let i = 0; i < warmup; ++i) await sess.run({[inName]: x});
     const cpu0 = process.cpuUsage();
