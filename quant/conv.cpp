@@ -143,10 +143,17 @@ void Im2colSource::pack_panel(int64_t first, int64_t count, int64_t k0, int64_t 
         for (int64_t t = lo; t < hi; ++t) out[t] = src[t];
         for (int64_t t = hi; t < sg.len; ++t) out[t] = 0.0f;
       } else {
-        for (int64_t t = 0; t < sg.len; ++t) {
-          const int64_t iw = iw0 + t * sw;
-          out[t] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
+        // Valid t: 0 <= iw0 + t * sw < W; the loop between them has no checks.
+        const int64_t lo = std::clamp<int64_t>(iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw, 0, sg.len);
+        const int64_t hi = std::clamp<int64_t>(W - iw0 <= 0 ? 0 : (W - iw0 + sw - 1) / sw, lo, sg.len);
+        for (int64_t t = 0; t < lo; ++t) out[t] = 0.0f;
+        const float* src = row + iw0;
+        if (sw == 2) {
+          for (int64_t t = lo; t < hi; ++t) out[t] = src[2 * t];
+        } else {
+          for (int64_t t = lo; t < hi; ++t) out[t] = src[t * sw];
         }
+        for (int64_t t = hi; t < sg.len; ++t) out[t] = 0.0f;
       }
     }
     for (int64_t t = count; t < kNR; ++t) d[t] = 0.0f;
