@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,16 @@ void BM_Inference(benchmark::State& st) {
     double total = 0;
     for (auto& [s, id] : t) total += s;
     std::fprintf(stderr, "total %.3f ms per run\n", total * 1e3);
+    std::map<std::string, std::pair<double, int64_t>> by_op;  // seconds, MACs
+    for (auto& [sec, id] : t) {
+      const auto& n = g.node(id);
+      auto& e = by_op[std::string(qsim::op_name(n.op))];
+      e.first += sec;
+      if (qsim::is_compute(n.op)) e.second += g.stats(id).macs;
+    }
+    for (const auto& [op, e] : by_op)
+      std::fprintf(stderr, "  %-20s %8.3f ms %6.1f GFLOP/s\n", op.c_str(), e.first * 1e3,
+                   e.second ? 2.0 * static_cast<double>(e.second) / e.first * 1e-9 : 0.0);
     for (std::size_t i = 0; i < std::min<std::size_t>(t.size(), 25); ++i) {
       const auto& n = g.node(t[i].second);
       const auto& y = g.value(n.outputs[0]).shape;

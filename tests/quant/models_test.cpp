@@ -98,6 +98,8 @@ struct LightModel {
   double rtol;
 };
 
+void PrintTo(const LightModel& m, std::ostream* os) { *os << m.name; }
+
 class LightModels : public ::testing::TestWithParam<LightModel> {};
 
 TEST_P(LightModels, ReproduceReferenceOutput) {
