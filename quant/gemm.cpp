@@ -169,9 +169,58 @@ constexpr auto make_kernel_table(std::integer_sequence<int, Rs...>) {
 // kKernels[r - 1][v - 1] handles an r-row tile of v column vectors.
 constexpr auto kKernels = make_kernel_table(std::make_integer_sequence<int, kMR>{});
 
-inline KernelFn kernel_for(int rows, int cols) {
+#if defined(__AVX512F__)
+// Narrow edge tiles (fewer than 16 columns, e.g. the last pixel of a 7x7 map) put
+// the vector lanes along the 8 rows of the A panel instead: one 8-lane FMA per
+// column and k, where the column-vector kernel would spend 8 FMAs of 16 lanes each.
+template <int C>
+void narrow_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
+                   int rows, const TileEpi& e) {
+  static_assert(kMR == 8, "one 8-lane register per A panel row group");
+  __m256 acc[C];
+#pragma GCC unroll 15
+  for (int j = 0; j < C; ++j) acc[j] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 av = _mm256_load_ps(a);
+#pragma GCC unroll 15
+    for (int j = 0; j < C; ++j) acc[j] = _mm256_fmadd_ps(av, _mm256_set1_ps(b[j]), acc[j]);
+    a += kMR;
+    b += kNR;
+  }
+  alignas(32) float t[C][8];
+  for (int j = 0; j < C; ++j) _mm256_store_ps(t[j], acc[j]);
+  for (int i = 0; i < rows; ++i) {
+    float* row = c + i * ldc;
+    for (int j = 0; j < C; ++j) {
+      float v = t[j][i];
+      if (e.load_c) v += row[j];
+      if (e.row_bias) v += e.row_bias[i];
+      if (e.col_bias) v += e.col_bias[j];
+      row[j] = v;
+    }
+    if (e.act) apply_activation(*e.act, row, C);
+  }
+}
+
+using NarrowFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, const TileEpi&);
+template <int... Cs>
+constexpr std::array<NarrowFn, sizeof...(Cs)> make_narrow_table(std::integer_sequence<int, Cs...>) {
+  return {&narrow_kernel<Cs + 1>...};
+}
+constexpr auto kNarrow = make_narrow_table(std::make_integer_sequence<int, 15>{});  // 1..15 columns
+#endif
+
+// Runs the micro-kernel for a rows x cols tile.
+inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
+                 const TileEpi& e) {
+#if defined(__AVX512F__)
+  if (cols < 16) {
+    kNarrow[static_cast<std::size_t>(cols - 1)](kc, a, b, c, ldc, rows, e);
+    return;
+  }
+#endif
   const int v = kVectors == 1 ? 1 : (cols + 15) / 16;
-  return kKernels[static_cast<std::size_t>(rows - 1)][static_cast<std::size_t>(v - 1)];
+  kKernels[static_cast<std::size_t>(rows - 1)][static_cast<std::size_t>(v - 1)](kc, a, b, c, ldc, cols, e);
 }
 
 inline int64_t align16(int64_t floats) { return (floats + 15) / 16 * 16; }
@@ -365,7 +414,7 @@ void run_task(const Job& j, int64_t m0, int64_t mc, int64_t n0, int64_t nc, floa
         if (first && j.ep.row_bias) e.row_bias = j.ep.row_bias + row;
         if (first && j.ep.col_bias) e.col_bias = j.ep.col_bias + col;
         if (last && has_act) e.act = &j.ep.act;
-        kernel_for(rows, cols)(kc, abase + ip * a_stride, bpanel, j.c + row * j.ldc + col, j.ldc, cols, e);
+        tile(kc, abase + ip * a_stride, bpanel, j.c + row * j.ldc + col, j.ldc, rows, cols, e);
       }
     }
   }
