@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "app/version.h"
 #include "graph/error.h"
+#include "graph/limits.h"
 
 namespace {
 
@@ -115,6 +116,11 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false)
       ->required();
   run_cmd->add_option("--threads", run_opts.threads, "Worker threads (default 0: every core)");
+  // Memory limit for the model's weights and the executor's buffers (graph/limits.h).
+  std::string mem_limit;
+  const char* kMemLimitHelp =
+      "Refuse a model whose weights + buffers exceed SIZE (2G, 512M, 25%); default QSIM_MEM_LIMIT, else 50% of RAM";
+  run_cmd->add_option("--mem-limit", mem_limit, kMemLimitHelp);
 
   EvalCliOptions eval_opts;
   auto* eval_cmd = app.add_subcommand("eval", "Float32 top-1 (and top-5) accuracy over a labelled data set");
@@ -134,6 +140,7 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   eval_cmd->add_option("--std", eval_opts.std, "Images: per-channel std (default ImageNet's)")->delimiter(',');
   eval_cmd->add_option("--layout", eval_opts.layout, "Images: nchw (default) or nhwc");
+  eval_cmd->add_option("--mem-limit", mem_limit, kMemLimitHelp);
 
   try {
     app.parse(argc, argv);
@@ -149,6 +156,8 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (!mem_limit.empty()) qsim::set_memory_limit(qsim::parse_byte_size(mem_limit, "--mem-limit"));
+    (void)qsim::memory_limit();  // a malformed QSIM_MEM_LIMIT is reported here, before any work
     if (*info_cmd) return run_info(info);
     if (*sim_cmd) return run_simulate(sim);
     if (*lut_cmd) return run_lut(lut);

@@ -196,14 +196,46 @@ int64_t numel_of(const LayerGraph& g, ValueId v) { return v < 0 ? 0 : shape_nume
 int64_t const_numel(const LayerGraph& g, ValueId v) {
   return (v >= 0 && g.value(v).is_constant) ? shape_numel(g.value(v).shape) : 0;
 }
+// Overflow is reported as qsim::Error (the caller adds model and layer).
+struct Overflow {};
+int64_t mul(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r)) throw Overflow{};
+  return r;
+}
+int64_t add(int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r)) throw Overflow{};
+  return r;
+}
 int64_t prod(std::span<const int64_t> s) {
   int64_t p = 1;
-  for (int64_t d : s) p *= d;
+  for (int64_t d : s) p = mul(p, d);
   return p;
 }
 }  // namespace
 
+int64_t GemmView::macs() const {
+  try {
+    return mul(mul(mul(M, N), K), repeats);
+  } catch (const Overflow&) {
+    fail("GEMM {} x {} x {} x {} repeats: the MAC count overflows 64 bits", M, N, K, repeats);
+  }
+}
+
 LayerStats LayerGraph::stats(NodeId id) const {
+  try {
+    return stats_unchecked(id);
+  } catch (const Overflow&) {
+    const Node& n = node(id);
+    fail("model '{}': layer '{}' ({}): its GEMM sizes or MAC count overflow 64 bits", name, n.name, op_name(n.op));
+  } catch (const Error& e) {
+    const Node& n = node(id);
+    fail("model '{}': layer '{}' ({}): {}", name, n.name, op_name(n.op), e.what());
+  }
+}
+
+LayerStats LayerGraph::stats_unchecked(NodeId id) const {
   const Node& n = node(id);
   LayerStats s;
   auto in = [&](std::size_t i) { return i < n.inputs.size() ? n.inputs[i] : ValueId{-1}; };
@@ -214,9 +246,9 @@ LayerStats LayerGraph::stats(NodeId id) const {
       const Shape& w = value(in(1)).shape;
       const Shape& y = value(n.outputs.at(0)).shape;
       const int64_t g = a.group;
-      s.gemm.M = y.at(0) * prod(std::span(y).subspan(2));
+      s.gemm.M = mul(y.at(0), prod(std::span(y).subspan(2)));
       s.gemm.N = w.at(0) / g;
-      s.gemm.K = x.at(1) / g * prod(std::span(w).subspan(2));
+      s.gemm.K = mul(x.at(1) / g, prod(std::span(w).subspan(2)));
       s.gemm.repeats = g;
       s.operands = {numel_of(*this, in(0)), numel_of(*this, in(1)), numel_of(*this, in(2)),
                     numel_of(*this, n.outputs.at(0))};
@@ -246,7 +278,7 @@ LayerStats LayerGraph::stats(NodeId id) const {
         s.gemm.M = A[A.size() - 2];
         // Every output element is one M x N product entry; the rest are broadcast
         // batch repeats (also right when A is a vector and Y has no M axis).
-        const int64_t mn = s.gemm.M * s.gemm.N;
+        const int64_t mn = mul(s.gemm.M, s.gemm.N);
         s.gemm.repeats = mn > 0 ? shape_numel(value(n.outputs.at(0)).shape) / mn : 1;
       }
       s.operands = {numel_of(*this, in(0)), numel_of(*this, in(1)), 0, numel_of(*this, n.outputs.at(0))};
@@ -255,21 +287,26 @@ LayerStats LayerGraph::stats(NodeId id) const {
     default:
       throw std::logic_error(fmt::format("stats() on non-compute node '{}' ({})", n.name, op_name(n.op)));
   }
-  s.macs = s.gemm.macs();
-  s.params = const_numel(*this, in(1)) + (n.op == OpKind::kMatMul ? 0 : const_numel(*this, in(2)));
-  if (n.op == OpKind::kGemm || n.op == OpKind::kMatMul) s.params += const_numel(*this, in(0));
+  s.macs = mul(mul(mul(s.gemm.M, s.gemm.N), s.gemm.K), s.gemm.repeats);
+  s.params = add(const_numel(*this, in(1)), n.op == OpKind::kMatMul ? 0 : const_numel(*this, in(2)));
+  if (n.op == OpKind::kGemm || n.op == OpKind::kMatMul) s.params = add(s.params, const_numel(*this, in(0)));
   return s;
 }
 
 int64_t LayerGraph::total_macs() const {
   int64_t t = 0;
-  for (NodeId n : compute_) t += stats(n).macs;
+  for (NodeId n : compute_) {
+    if (__builtin_add_overflow(t, stats(n).macs, &t)) fail("model '{}': the total MAC count overflows 64 bits", name);
+  }
   return t;
 }
 
 int64_t LayerGraph::total_params() const {
   int64_t t = 0;
-  for (NodeId n : compute_) t += stats(n).params;
+  for (NodeId n : compute_) {
+    if (__builtin_add_overflow(t, stats(n).params, &t))
+      fail("model '{}': the total parameter count overflows 64 bits", name);
+  }
   return t;
 }
 

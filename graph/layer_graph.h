@@ -158,7 +158,9 @@ struct GemmView {
   int64_t N = 0;
   int64_t K = 0;
   int64_t repeats = 1;
-  int64_t macs() const { return M * N * K * repeats; }
+  // M * N * K * repeats; throws qsim::Error when the product overflows int64
+  // (LayerGraph::stats checks it first and names the model and layer).
+  int64_t macs() const;
 };
 
 // Sizes, in elements, of what a compute layer reads and writes. ifmap counts the
@@ -219,12 +221,15 @@ class LayerGraph {
 
   // Compute layers (Conv/Gemm/MatMul) in topological order.
   std::span<const NodeId> compute_layers() const { return compute_; }
-  // Throws std::logic_error if `id` is not a compute layer.
+  // Throws std::logic_error if `id` is not a compute layer, and qsim::Error
+  // naming the model and layer when a size or the MAC count overflows int64.
   LayerStats stats(NodeId id) const;
-  int64_t total_macs() const;
+  int64_t total_macs() const;  // throws qsim::Error on overflow, as stats()
   int64_t total_params() const;  // constants feeding compute layers (weights + biases)
 
  private:
+  LayerStats stats_unchecked(NodeId id) const;
+
   std::vector<Value> values_;
   std::vector<Node> nodes_;
   std::vector<bool> dead_;

@@ -22,6 +22,7 @@
 #include <onnx/onnx_pb.h>  // defines ONNX_API, then includes onnx-ml.pb.h (ONNX_ML=1)
 
 #include "graph/error.h"
+#include "graph/limits.h"
 #include "graph/onnx_import_fold.h"
 #include "graph/onnx_import_wire.h"
 #include "graph/passes.h"
@@ -455,7 +456,8 @@ void Importer::add_initializers() {
 }
 
 void Importer::add_graph_inputs() {
-  for (const auto& [name, t] : opts_.constant_inputs) {
+  for (const auto& bound : opts_.constant_inputs) {
+    const std::string& name = bound.first;  // not a structured binding: clang 14 cannot capture those
     const auto& ins = model_.graph().input();
     if (std::none_of(ins.begin(), ins.end(), [&](const auto& in) { return in.name() == name; }))
       fail_model("OnnxImportOptions::constant_inputs names '{}', which is not a graph input", name);
@@ -989,7 +991,8 @@ void Importer::import_sum() {
     });
     return;
   }
-  emit(OpKind::kSum, std::move(ins), std::monostate{}, {{dtype(ins[0]), y}});
+  const DType dt = dtype(ins[0]);  // before `ins` is moved: argument order is unspecified
+  emit(OpKind::kSum, std::move(ins), std::monostate{}, {{dt, y}});
 }
 
 void Importer::import_concat() {
@@ -1017,7 +1020,8 @@ void Importer::import_concat() {
     });
     return;
   }
-  emit(OpKind::kConcat, std::move(ins), AxisAttrs{axis, false}, {{dtype(ins[0]), y}});
+  const DType dt = dtype(ins[0]);  // before `ins` is moved: argument order is unspecified
+  emit(OpKind::kConcat, std::move(ins), AxisAttrs{axis, false}, {{dt, y}});
 }
 
 void Importer::import_flatten() {
@@ -1381,6 +1385,27 @@ LayerGraph Importer::run() {
     }
   };
   if (opts_.keep_weights) {
+    // The memory limit (graph/limits.h) is checked against every weight the import
+    // would decode before the first one is allocated.
+    std::vector<char> counted(g_.values().size(), 0);
+    int64_t total = 0;
+    auto count = [&](ValueId v) {
+      if (v < 0 || !g_.value(v).is_constant || counted[static_cast<std::size_t>(v)]) return;
+      counted[static_cast<std::size_t>(v)] = 1;
+      const Value& val = g_.value(v);
+      int64_t bytes = 0;
+      if (__builtin_mul_overflow(shape_numel(val.shape), static_cast<int64_t>(dtype_size(val.dtype)), &bytes) ||
+          __builtin_add_overflow(total, bytes, &total))
+        total = std::numeric_limits<int64_t>::max();
+    };
+    for (const Node& n : g_.nodes())
+      for (ValueId v : n.inputs) count(v);
+    for (ValueId v : graph_outputs_) count(v);
+    try {
+      check_memory(total, "the model's weights and constants");
+    } catch (const Error& e) {
+      fail_model("{}", e.what());
+    }
     for (const Node& n : g_.nodes())
       for (ValueId v : n.inputs) materialize(v);
     for (ValueId v : graph_outputs_) materialize(v);

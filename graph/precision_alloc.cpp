@@ -20,8 +20,9 @@ PrecisionAlloc PrecisionAlloc::uniform(const LayerGraph& g, int wbits, int abits
   return a;
 }
 
-PrecisionAlloc PrecisionAlloc::load(const std::string& path) {
-  const std::string text = read_file(path);
+PrecisionAlloc PrecisionAlloc::load(const std::string& path) { return parse(read_file(path), path); }
+
+PrecisionAlloc PrecisionAlloc::parse(std::string_view text, std::string_view path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
@@ -30,6 +31,8 @@ PrecisionAlloc PrecisionAlloc::load(const std::string& path) {
     const std::size_t upto = std::min<std::size_t>(e.byte, text.size());
     const long line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(upto), '\n');
     fail("{}:{}: invalid JSON: {}", path, line, e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range: a number too large for a double
+    fail("{}: invalid JSON: {}", path, e.what());
   }
   return from_json(j, path);
 }

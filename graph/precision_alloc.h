@@ -43,6 +43,8 @@ class PrecisionAlloc {
   // Reads alloc.json; throws qsim::Error("<path>: <problem>") on any defect
   // (syntax, wrong type, width outside 1..32, duplicate layer).
   static PrecisionAlloc load(const std::string& path);
+  // The same from JSON text in memory; `source` names it in messages.
+  static PrecisionAlloc parse(std::string_view text, std::string_view source);
   static PrecisionAlloc from_json(const nlohmann::json& j, std::string_view source);
   nlohmann::json to_json() const;
   // Writes atomically (temporary file + rename), so a failure leaves no partial file.

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "graph/error.h"
+#include "graph/limits.h"
 
 namespace qsim {
 
@@ -67,6 +68,9 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   numel_ = shape_numel(shape_);
   const auto esize = static_cast<int64_t>(dtype_size(dtype_));
   if (numel_ > INT64_MAX / esize) fail("tensor of shape {} is too large", shape_str(shape_));
+  // Refused before allocating: a hostile shape must not reach the allocator.
+  if (numel_ * esize > (int64_t{1} << 20))
+    check_memory(numel_ * esize, fmt::format("a {} tensor of shape {}", dtype_name(dtype_), shape_str(shape_)));
   bytes_.assign(static_cast<std::size_t>(numel_ * esize), std::byte{0});
 }
 

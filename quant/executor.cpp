@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "graph/error.h"
+#include "graph/limits.h"
 #include "quant/conv.h"
 #include "quant/kernels.h"
 
@@ -713,9 +714,19 @@ void Executor::plan_storage() {
   for (std::size_t v = 0; v < nv; ++v) {
     if (slots_[v].storage != Storage::kArena) continue;
     const Value& val = g_.values()[v];
-    const int64_t bytes = align_up(shape_numel(val.shape) * static_cast<int64_t>(dtype_size(val.dtype)));
+    // Checked: a graph may name tensors no memory could hold (each is then refused
+    // by the memory limit, at most 2^62, so the sums below stay in range).
+    int64_t raw = 0;
+    const bool overflow =
+        __builtin_mul_overflow(shape_numel(val.shape), static_cast<int64_t>(dtype_size(val.dtype)), &raw);
+    if (overflow || raw > memory_limit())
+      check_memory(overflow ? std::numeric_limits<int64_t>::max() : raw,
+                   fmt::format("model '{}': tensor '{}' ({} {})", g_.name, val.name, dtype_name(val.dtype),
+                               shape_str(val.shape)));
+    const int64_t bytes = align_up(raw);
     items.push_back({static_cast<ValueId>(v), bytes, first[v], last[v], 0});
-    unshared_bytes_ += bytes;
+    if (__builtin_add_overflow(unshared_bytes_, bytes, &unshared_bytes_))
+      check_memory(std::numeric_limits<int64_t>::max(), fmt::format("model '{}': its activations", g_.name));
   }
   // Greedy by size: each value goes to the lowest offset free during its lifetime.
   std::vector<std::size_t> order(items.size());
@@ -743,7 +754,29 @@ void Executor::plan_storage() {
     placed.push_back(i);
   }
   for (const Item& it : items) slots_[static_cast<std::size_t>(it.v)].offset = it.offset;
+  check_planned_memory();
   arena_.assign(static_cast<std::size_t>(arena_bytes_ / 4 + 16), 0.0f);
+}
+
+// The memory limit (graph/limits.h), checked before the arena is allocated: the
+// arena, plus the weights the graph holds, plus the packed float copies compute
+// kernels make of their constant weights (an estimate: their unpadded size).
+void Executor::check_planned_memory() const {
+  int64_t weights = 0, packed = 0;
+  for (const Value& v : g_.values())
+    if (v.is_constant && v.data) weights += static_cast<int64_t>(v.data->nbytes());
+  for (NodeId id : g_.compute_layers()) {
+    const Node& n = g_.node(id);
+    if (n.inputs.size() > 1 && n.inputs[1] >= 0 && g_.value(n.inputs[1]).is_constant)
+      packed += shape_numel(g_.value(n.inputs[1]).shape) * static_cast<int64_t>(sizeof(float));
+  }
+  const auto sat = [](int64_t a, int64_t b) {
+    int64_t r = 0;
+    return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+  };
+  check_memory(sat(sat(arena_bytes_, weights), packed),
+               fmt::format("model '{}': running it (activation arena {}, weights {}, packed weights {})", g_.name,
+                           format_bytes(arena_bytes_), format_bytes(weights), format_bytes(packed)));
 }
 
 void Executor::resolve_pointers(std::span<const Tensor> inputs) {

@@ -58,7 +58,9 @@ class Executor {
 
   // `g` must outlive the executor (constants are read from it). Throws qsim::Error
   // naming the node for anything it cannot execute (a constant without data, an
-  // element type an operator does not support).
+  // element type an operator does not support), and naming the model when its
+  // planned arena plus weights exceed the memory limit (graph/limits.h), before
+  // allocating either.
   explicit Executor(const LayerGraph& g, const ExecOptions& opts = {});
   ~Executor();
   Executor(const Executor&) = delete;
@@ -101,6 +103,7 @@ class Executor {
   };
 
   void plan_storage();
+  void check_planned_memory() const;  // graph/limits.h: arena + weights, before allocating
   void resolve_pointers(std::span<const Tensor> inputs);
   std::vector<TensorRef> refs(std::span<const ValueId> ids) const;
 

@@ -6,6 +6,7 @@
 
 #include "graph/error.h"
 #include "graph/file_util.h"
+#include "graph/limits.h"
 
 namespace qsim {
 
@@ -21,7 +22,16 @@ std::string maybe_gunzip(std::string_view bytes, const std::string& source) {
   z.avail_in = static_cast<uInt>(bytes.size());
   int rc = Z_OK;
   while (rc != Z_STREAM_END) {
-    if (z.total_out == out.size()) out.resize(out.size() * 2);
+    if (z.total_out == out.size()) {
+      // A gzip bomb stops at the memory limit instead of exhausting memory.
+      try {
+        check_memory(static_cast<int64_t>(out.size()) * 2, "the inflated gzip data");
+      } catch (const Error& e) {
+        inflateEnd(&z);
+        fail("{}: {}", source, e.what());
+      }
+      out.resize(out.size() * 2);
+    }
     z.next_out = reinterpret_cast<Bytef*>(out.data() + z.total_out);
     z.avail_out = static_cast<uInt>(out.size() - z.total_out);
     rc = inflate(&z, Z_NO_FLUSH);
@@ -61,14 +71,26 @@ Tensor parse_idx(std::string_view raw, const std::string& source) {
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + 4 + 4 * i);
     shape.push_back((int64_t{p[0]} << 24) | (int64_t{p[1]} << 16) | (int64_t{p[2]} << 8) | int64_t{p[3]});
   }
+  // Sizes are checked against the data present before anything is allocated.
+  int64_t numel = 0;
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error& e) {
+    fail("{}: {}", source, e.what());
+  }
+  const auto esize = static_cast<int64_t>(dtype_size(t));
+  const auto avail = static_cast<int64_t>(bytes.size() - header);
+  if (numel > avail / esize)
+    fail("{}: IDX data is truncated ({} bytes for shape {}, need {})", source, avail, shape_str(shape),
+         numel <= INT64_MAX / esize ? fmt::format("{}", numel * esize) : std::string("more than 2^63"));
+  check_memory(numel * esize, fmt::format("{}: the IDX array of shape {}", source, shape_str(shape)));
   Tensor out(t, shape);
-  if (bytes.size() - header < out.nbytes())
-    fail("{}: IDX data is truncated ({} bytes for shape {}, need {})", source, bytes.size() - header,
-         shape_str(shape), out.nbytes());
   const std::size_t es = dtype_size(t);
   auto* dst = out.bytes().data();
   const char* src = bytes.data() + header;
-  if (es == 1) {
+  if (out.nbytes() == 0) {
+    // nothing to copy (a zero dimension): no memcpy on a null buffer
+  } else if (es == 1) {
     std::memcpy(dst, src, out.nbytes());
   } else {
     for (std::size_t i = 0; i < out.nbytes(); i += es)  // big-endian -> host (little-endian)

@@ -6,6 +6,7 @@
 
 #include "graph/error.h"
 #include "graph/file_util.h"
+#include "graph/limits.h"
 #include "quant/kernels.h"
 #include "quant/thread_pool.h"
 
@@ -108,11 +109,21 @@ Tensor parse_npy(std::string_view bytes, const std::string& source) {
   if (order == '>' && dtype_size(d->dtype) > 1)
     fail("{}: big-endian .npy data ('{}') is not supported", source, descr);
 
-  Tensor t(d->dtype, shape);
+  // Sizes are checked against the data present before anything is allocated.
   const std::size_t data_start = header_start + header_len;
-  if (bytes.size() - data_start < t.nbytes())
-    fail("{}: .npy data is truncated ({} bytes for shape {}, need {})", source, bytes.size() - data_start,
-         shape_str(shape), t.nbytes());
+  int64_t numel = 0;
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error& e) {
+    fail("{}: {}", source, e.what());
+  }
+  const auto esize = static_cast<int64_t>(dtype_size(d->dtype));
+  const auto avail = static_cast<int64_t>(bytes.size() - data_start);
+  if (numel > avail / esize)
+    fail("{}: .npy data is truncated ({} bytes for shape {}, need {})", source, avail, shape_str(shape),
+         numel <= INT64_MAX / esize ? fmt::format("{}", numel * esize) : std::string("more than 2^63"));
+  check_memory(numel * esize, fmt::format("{}: the .npy array of shape {}", source, shape_str(shape)));
+  Tensor t(d->dtype, shape);
   if (fortran == "True" && shape.size() > 1) {
     // Fortran order is the row-major layout of the reversed shape: transpose back.
     Shape rev(shape.rbegin(), shape.rend());

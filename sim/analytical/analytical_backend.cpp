@@ -91,6 +91,78 @@ int64_t vector_ops(const LayerGraph& g, const Node& n) {
   }
 }
 
+// Overflow guard. Every count the backend produces (cycles, stalls, bytes per
+// operand, vector ops) is an int64 sum of products of a layer's sizes and the
+// array's. Instead of checking each product, a conservative bound of each layer's
+// counts is computed in long double first: a layer whose bound exceeds 2^60, or a
+// model whose layers together exceed 2^62, is refused (qsim::Error naming the
+// model and layer) before any int64 arithmetic can overflow. Real networks are
+// many orders of magnitude below (resnet50 on tpu-like.yaml: about 2^33).
+constexpr long double kLayerBound = 0x1p60L;
+constexpr long double kModelBound = 0x1p62L;
+
+void check_timing_bounds(const LayerGraph& g, const HwSpec& hw) {
+  using LD = long double;
+  const LD R = static_cast<LD>(std::max<int64_t>(1, hw.array.rows));
+  const LD C = static_cast<LD>(std::max<int64_t>(1, hw.array.cols));
+  const LD base = static_cast<LD>(std::max(1, hw.pe.base_bits));
+  const LD pack = base * base;  // Bit Fusion packs at most (B/1)^2 products per PE
+  const LD cpm = base * base;   // bit-serial spends at most wbits * abits cycles per step
+  // Bytes per element at the widest storage (acc_bits, or a whole wide word).
+  const LD elem = static_cast<LD>(std::max<int>({hw.pe.acc_bits, hw.memory.word_bits, 64})) / 8.0L;
+  const LD bw = hw.memory.dram_unlimited ? 0.0L : static_cast<LD>(hw.memory.dram_bytes_per_cycle);
+  const LD lat = static_cast<LD>(std::max<int64_t>(0, hw.memory.dram_latency_cycles));
+  const LD lanes = static_cast<LD>(std::max<int64_t>(1, hw.vector.lanes));
+  auto numel = [&](ValueId v) { return v < 0 ? 0.0L : static_cast<LD>(shape_numel(g.value(v).shape)); };
+  auto stalls = [&](LD bytes, LD transfers) { return bw > 0 ? bytes / bw + transfers * lat : 0.0L; };
+  auto ceil_div = [](LD a, LD b) { return std::ceil(a / b); };
+  auto refuse = [&](const Node& n, LD b) {
+    fail("model '{}': layer '{}' ({}) is too large to time on {}: its cycle or byte counts could reach "
+         "{:.3g} (more than 2^60)",
+         g.name, n.name, op_name(n.op), hw.source.empty() ? hw.name : hw.source, static_cast<double>(b));
+  };
+  LD total = 0;
+  for (NodeId id : g.topo_order()) {
+    const Node& n = g.node(id);
+    LD b = 0;
+    if (is_compute(n.op)) {
+      const LayerStats st = g.stats(id);  // checked: names the model and layer on overflow
+      const LD M = static_cast<LD>(st.gemm.M), N = static_cast<LD>(st.gemm.N), K = static_cast<LD>(st.gemm.K);
+      const LD rep = static_cast<LD>(std::max<int64_t>(1, st.gemm.repeats));
+      LD Sr = M, Sc = N, T = K;  // os; ws: K, N, M; is: K, M, N (K before packing: an upper bound)
+      if (hw.array.dataflow == Dataflow::kWS) Sr = K, Sc = N, T = M;
+      if (hw.array.dataflow == Dataflow::kIS) Sr = K, Sc = M, T = N;
+      const LD folds = rep * std::max(1.0L, ceil_div(Sr, R)) * std::max(1.0L, ceil_div(Sc, C));
+      const LD steps = std::max(1.0L, T) + 1;  // chunks <= T: one more fill/drain per chunk at most
+      const LD cycles = folds * steps * (2 * R + C + cpm);
+      const LD sram = folds * steps * (R * pack + C + R * C) * elem;
+      const LD dram = rep * (M * K + K * N + 2 * M * N) * elem * (folds / rep + 2);
+      // Intermediate products of the mapper (unique ifmap elements x chunk rows).
+      const LD inter = M * K * std::max({M, N, K, 1.0L}) * rep;
+      b = std::max({cycles, sram, dram, stalls(sram + dram, folds * steps), inter});
+    } else {
+      LD ops = 0, bytes = 0;
+      for (ValueId v : n.inputs) bytes += numel(v) * elem;
+      for (ValueId v : n.outputs) {
+        bytes += numel(v) * elem;
+        ops = std::max(ops, numel(v));
+      }
+      LD window = 1;
+      if (const auto* a = std::get_if<PoolAttrs>(&n.attrs))
+        for (int64_t k : a->kernel) window *= static_cast<LD>(std::max<int64_t>(1, k));
+      if (const auto* a = std::get_if<LRNAttrs>(&n.attrs)) window = static_cast<LD>(std::max<int64_t>(1, a->size));
+      ops = std::max(ops * window, n.inputs.empty() ? 0.0L : numel(n.inputs[0]));
+      b = std::max({ops, bytes, ops / lanes + stalls(bytes, 1)});
+    }
+    if (!(b <= kLayerBound)) refuse(n, b);
+    total += b;
+    if (!(total <= kModelBound))
+      fail("model '{}' is too large to time on {}: its cycle or byte counts could reach {:.3g} by layer '{}' "
+           "(more than 2^62)",
+           g.name, hw.source.empty() ? hw.name : hw.source, static_cast<double>(total), n.name);
+  }
+}
+
 }  // namespace
 
 int64_t dram_transfer_cycles(int64_t bytes, double bytes_per_cycle) {
@@ -232,6 +304,7 @@ TimingReport AnalyticalBackend::run(const LayerGraph& graph, std::span<const Lay
     fail("precision: {} entries for the {} compute layers of model '{}'", precision.size(), compute.size(),
          graph.name);
   check_memory(hw);
+  check_timing_bounds(graph, hw);
 
   TimingReport rep;
   rep.backend = std::string(name());
