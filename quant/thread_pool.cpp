@@ -1,6 +1,7 @@
 #include "quant/thread_pool.h"
 
 #include <chrono>
+#include <stdexcept>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -54,29 +55,39 @@ ThreadPool::~ThreadPool() {
   for (auto& t : threads_) t.join();
 }
 
-void ThreadPool::take_tasks(int worker) {
+void ThreadPool::take_tasks(uint32_t tag, Trampoline call, void* ctx, int64_t n, int worker) {
   for (;;) {
-    const int64_t t = next_.fetch_add(1, std::memory_order_relaxed);
-    if (t >= tasks_) return;
-    call_(ctx_, t, worker);
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    do {
+      if (static_cast<uint32_t>(c >> 32) != tag || static_cast<int64_t>(c & 0xffffffffu) >= n) return;
+    } while (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel));
+    call(ctx, static_cast<int64_t>(c & 0xffffffffu), worker);
+    if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) {
+      std::lock_guard lock(mutex_);
+      done_.notify_all();
+    }
   }
 }
 
 void ThreadPool::run(int64_t n, Trampoline call, void* ctx) {
+  if (n >= (int64_t{1} << 32)) throw std::length_error("ThreadPool: more than 2^32 tasks");
+  uint32_t tag;
   {
     std::lock_guard lock(mutex_);
     call_ = call;
     ctx_ = ctx;
     tasks_ = n;
-    next_.store(0, std::memory_order_relaxed);
-    busy_.store(size_ - 1, std::memory_order_relaxed);
+    finished_.store(0, std::memory_order_relaxed);
+    tag = static_cast<uint32_t>(generation_.load(std::memory_order_relaxed) + 1);
+    claim_.store(static_cast<uint64_t>(tag) << 32, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
-  take_tasks(0);
-  if (!spin_until([&] { return busy_.load(std::memory_order_acquire) == 0; })) {
+  take_tasks(tag, call, ctx, n, 0);
+  auto all_done = [&] { return finished_.load(std::memory_order_acquire) == n; };
+  if (!spin_until(all_done)) {
     std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return busy_.load(std::memory_order_acquire) == 0; });
+    done_.wait(lock, all_done);
   }
 }
 
@@ -87,16 +98,18 @@ void ThreadPool::worker_loop(int worker) {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
     }
+    Trampoline call;
+    void* ctx;
+    int64_t n;
     {
-      std::lock_guard lock(mutex_);  // pairs with the writer: the job fields are complete
-      seen = generation_.load(std::memory_order_acquire);
+      std::lock_guard lock(mutex_);  // a consistent snapshot of the newest job
       if (stop_) return;
+      seen = generation_.load(std::memory_order_acquire);
+      call = call_;
+      ctx = ctx_;
+      n = tasks_;
     }
-    take_tasks(worker);
-    if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard lock(mutex_);
-      done_.notify_one();
-    }
+    take_tasks(static_cast<uint32_t>(seen), call, ctx, n, worker);
   }
 }
 

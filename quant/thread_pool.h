@@ -2,7 +2,8 @@
 //
 // One parallel_for at a time: the calling thread takes part as worker 0, the
 // pool's threads are workers 1..size()-1. Tasks are handed out through one
-// atomic counter, so uneven tasks balance themselves. Idle workers spin for a
+// atomic counter, so uneven tasks balance themselves, and a worker that is slow
+// to wake (another process has its core) simply finds the work already done. Idle workers spin for a
 // few microseconds (inference issues many short parallel sections back to back)
 // and then sleep on a condition variable, so an idle pool costs no CPU.
 #pragma once
@@ -65,21 +66,25 @@ class ThreadPool {
   using Trampoline = void (*)(void*, int64_t, int);
   void run(int64_t n, Trampoline call, void* ctx);
   void worker_loop(int worker);
-  void take_tasks(int worker);
+  // Claims and runs tasks of job `tag` until none is left (or a newer job began).
+  void take_tasks(uint32_t tag, Trampoline call, void* ctx, int64_t n, int worker);
 
   int size_ = 1;
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> busy_{0};  // pool threads still working on the current job
+  std::atomic<uint64_t> generation_{0};  // bumped per job; workers wait for a change
   bool stop_ = false;
-  // The current job (written before generation_ is bumped).
+  // The current job (written under mutex_ before generation_ is bumped).
   Trampoline call_ = nullptr;
   void* ctx_ = nullptr;
   int64_t tasks_ = 0;
-  std::atomic<int64_t> next_{0};
+  // Task claims carry the job's tag in the high 32 bits, so a worker that wakes
+  // late, after its job was finished by the others, claims nothing of a newer
+  // job. The caller waits for finished tasks, never for idle workers.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int64_t> finished_{0};
 };
 
 }  // namespace qsim

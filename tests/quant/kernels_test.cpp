@@ -51,6 +51,30 @@ TEST(ThreadPool, RunsEveryTaskOnceOnValidWorkers) {
   }
 }
 
+TEST(ThreadPool, ManyShortJobsBackToBackAndExceptions) {
+  ThreadPool pool(2);
+  std::vector<int> hits(8);
+  for (int round = 0; round < 20000; ++round) {  // late workers must never run a newer job's tasks twice
+    const int n = round % 7;
+    std::fill(hits.begin(), hits.end(), 0);
+    std::atomic<int> total{0};
+    pool.parallel_for(n, [&](int64_t t, int) {
+      hits[static_cast<std::size_t>(t)] += 1;
+      total++;
+    });
+    ASSERT_EQ(total.load(), n) << "round " << round;
+    for (int t = 0; t < n; ++t) ASSERT_EQ(hits[static_cast<std::size_t>(t)], 1) << "round " << round;
+  }
+  std::atomic<int> ran{0};
+  EXPECT_THROW(pool.parallel_for(16,
+                                 [&](int64_t t, int) {
+                                   ran++;
+                                   if (t == 5) throw std::runtime_error("task 5");
+                                 }),
+               std::runtime_error);
+  EXPECT_EQ(ran.load(), 16);  // the other tasks still ran
+}
+
 // ------------------------------------------------------------------ GEMM
 
 struct GemmCase {
