@@ -78,6 +78,32 @@ TEST_F(Cli, RunOnnxNodeCaseWithNamedInputs) {
   EXPECT_NE(r.out.find("-> " + path("y.npy")), std::string::npos) << r.out;
 }
 
+// `qsim run` on ONNX zoo graphs in their opset-9 form (weights from ConstantOfShape),
+// with the input onnx's test runner makes for them (see models_test.cpp).
+TEST_F(Cli, RunLightZooModels) {
+  const fs::path dir = fs::path(QSIM_SOURCE_DIR) / ".cache" / "onnx-light";
+  int ran = 0;
+  for (const char* name : {"densenet121", "squeezenet", "inception_v1"}) {
+    const fs::path m = dir / fmt::format("light_{}.onnx", name);
+    const fs::path ref = dir / fmt::format("light_{}_output_0.pb", name);
+    if (!fs::exists(m) || !fs::exists(ref)) continue;
+    const LayerGraph g = import_onnx(m.string());
+    Tensor x(DType::kFloat32, g.value(g.inputs()[0]).shape);
+    const int64_t n = x.numel();
+    for (int64_t i = 0; i < n; ++i) x.data<float>()[static_cast<std::size_t>(i)] = static_cast<float>(double(i) / n);
+    write_npy(path("x.npy"), x);
+    const Result r = run_qsim(fmt::format("run --model {} --input {} --output {}", m.string(), path("x.npy"), path("y.npy")));
+    ASSERT_EQ(r.code, 0) << name << ": " << r.err;
+    const Tensor want = load_onnx_tensor(ref.string());
+    const Tensor got = read_npy(path("y.npy"));
+    ASSERT_EQ(got.shape(), want.shape()) << name;
+    for (int64_t i = 0; i < want.numel(); ++i)
+      ASSERT_LE(std::abs(got.as_double(i) - want.as_double(i)), 1e-7 + 2e-3 * std::abs(want.as_double(i))) << name << " " << i;
+    ++ran;
+  }
+  if (ran == 0) GTEST_SKIP() << "no light models in " << dir << " (docs/executor.md)";
+}
+
 TEST_F(Cli, RunBundledModelPerSampleAndRebatched) {
   if (!have_models()) GTEST_SKIP() << "no bundled models";
   const Tensor x = read_npy(model("fmnist_test100.npy"));
