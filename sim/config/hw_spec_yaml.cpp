@@ -10,8 +10,10 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "graph/error.h"
@@ -215,18 +217,57 @@ std::string key_name(const YAML::Node& key, const std::string& source) {
   return key.Scalar();
 }
 
+// Whether a YAML document holds anything, and where it starts (event parser).
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  bool content = false;
+  YAML::Mark mark = YAML::Mark::null_mark();
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { note(m, false); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { note(m, true); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { note(m, true); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    note(m, true);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    note(m, true);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void note(const YAML::Mark& m, bool c) {
+    if (!content && mark.is_null()) mark = m;
+    content = content || c;
+  }
+};
+
 RawConfig parse_yaml(std::string_view text, const std::string& source) {
+  // Not YAML::LoadAll: yaml-cpp 0.7 loops forever on some invalid input (e.g. "&a,":
+  // every further "document" is an empty one; jbeder/yaml-cpp#1040, fixed upstream
+  // in 0.8.0). The first document is loaded, and an event parser looks at most one
+  // document further to refuse a second one.
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    const std::string s(text);
+    YAML::Node first = YAML::Load(s);
+    std::istringstream in(s);
+    YAML::Parser parser(in);
+    DocumentProbe d1, d2;
+    const bool has_first = parser.HandleNextDocument(d1);
+    if (has_first) docs.push_back(first);
+    if (has_first && parser.HandleNextDocument(d2)) {
+      if (d2.content)
+        fail("{}: a second YAML document ('---'): a hardware config is one mapping", at(source, d2.mark));
+      if (!d2.mark.is_null()) fail("{}: invalid YAML: unexpected content after the first document", at(source, d2.mark));
+    }
   } catch (const YAML::Exception& e) {
     fail("{}: invalid YAML: {}", at(source, e.mark), e.msg);
   }
   // A file of comments only is no document, or one null document.
   if (docs.empty() || (docs.size() == 1 && docs[0].IsNull()))
     fail("{}: empty file: expected a mapping of hardware keys (array:, pe:, memory:, ...)", source);
-  if (docs.size() > 1)
-    fail("{}: a second YAML document ('---'): a hardware config is one mapping", at(source, docs[1].Mark()));
   const YAML::Node& root = docs[0];
   if (!root.IsMap())
     fail("{}: expected a mapping of hardware keys (array:, pe:, memory:, ...) at the top level, got {}",
