@@ -124,7 +124,9 @@ Tensor parse_npy(std::string_view bytes, const std::string& source) {
          numel <= INT64_MAX / esize ? fmt::format("{}", numel * esize) : std::string("more than 2^63"));
   check_memory(numel * esize, fmt::format("{}: the .npy array of shape {}", source, shape_str(shape)));
   Tensor t(d->dtype, shape);
-  if (fortran == "True" && shape.size() > 1) {
+  if (fortran != "True" && fortran != "False")
+    fail("{}: .npy header has fortran_order '{}', expected True or False", source, fortran);
+  if (fortran == "True" && shape.size() > 1 && t.numel() > 0) {  // nothing to transpose in an empty array
     // Fortran order is the row-major layout of the reversed shape: transpose back.
     Shape rev(shape.rbegin(), shape.rend());
     std::vector<int64_t> perm(shape.size());
