@@ -132,7 +132,10 @@ Tensor parse_npy(std::string_view bytes, const std::string& source) {
     std::vector<int64_t> perm(shape.size());
     std::iota(perm.rbegin(), perm.rend(), 0);
     ThreadPool inline_pool(1);
-    kernels::transpose(bytes.data() + data_start, t.bytes().data(), dtype_size(d->dtype), rev, perm, inline_pool);
+    // The data may start at any offset of the file: an aligned copy for the typed transpose.
+    Tensor src(d->dtype, rev);
+    std::memcpy(src.bytes().data(), bytes.data() + data_start, t.nbytes());
+    kernels::transpose(src.bytes().data(), t.bytes().data(), dtype_size(d->dtype), rev, perm, inline_pool);
   } else {
     if (t.nbytes() > 0) std::memcpy(t.bytes().data(), bytes.data() + data_start, t.nbytes());
   }
