@@ -76,6 +76,9 @@ PrecisionAlloc PrecisionAlloc::from_json(const nlohmann::json& j, std::string_vi
     if (!extra.empty()) a.extra_[name] = std::move(extra);
     ++idx;
   }
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.key() != "format" && it.key() != "version" && it.key() != "model" && it.key() != "layers")
+      a.sections_[it.key()] = it.value();
   return a;
 }
 
@@ -96,6 +99,7 @@ nlohmann::json PrecisionAlloc::to_json() const {
     layers.push_back(std::move(e));
   }
   j["layers"] = std::move(layers);
+  for (auto it = sections_.begin(); it != sections_.end(); ++it) j[it.key()] = it.value();
   return j;
 }
 
@@ -124,6 +128,11 @@ const LayerPrecision& PrecisionAlloc::at(std::string_view layer) const {
 const nlohmann::json* PrecisionAlloc::find_extra(std::string_view layer) const {
   auto it = extra_.find(std::string(layer));
   return it == extra_.end() ? nullptr : &*it;
+}
+
+const nlohmann::json* PrecisionAlloc::find_section(std::string_view key) const {
+  auto it = sections_.find(std::string(key));
+  return it == sections_.end() ? nullptr : &*it;
 }
 
 std::vector<LayerPrecision> PrecisionAlloc::resolve(const LayerGraph& g, std::string_view source) const {

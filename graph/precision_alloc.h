@@ -13,7 +13,8 @@
 //   }
 //
 // Layer names are the compute-layer names of the fused LayerGraph (see `qsim info`).
-// Extra per-layer keys (scales written by `qsim quantize`) are preserved verbatim.
+// Extra per-layer keys (scales written by `qsim quantize`) and extra top-level
+// sections are preserved verbatim.
 #pragma once
 
 #include <string>
@@ -68,9 +69,15 @@ class PrecisionAlloc {
   nlohmann::json& extra(const std::string& layer) { return extra_[layer]; }
   const nlohmann::json* find_extra(std::string_view layer) const;
 
+  // Extra top-level sections (e.g. "quantization": the activation scales `qsim
+  // quantize` used) carried through load/save untouched, after "layers".
+  nlohmann::json& section(const std::string& key) { return sections_[key]; }
+  const nlohmann::json* find_section(std::string_view key) const;
+
  private:
   std::vector<std::pair<std::string, LayerPrecision>> entries_;
   nlohmann::json extra_ = nlohmann::json::object();
+  nlohmann::json sections_ = nlohmann::json::object();
 };
 
 }  // namespace qsim

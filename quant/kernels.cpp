@@ -210,6 +210,8 @@ template void max_pool<float>(const Spatial3&, const float*, float*, int64_t*, i
 template void max_pool<double>(const Spatial3&, const double*, double*, int64_t*, int64_t, ThreadPool&);
 template void max_pool<int8_t>(const Spatial3&, const int8_t*, int8_t*, int64_t*, int64_t, ThreadPool&);
 template void max_pool<uint8_t>(const Spatial3&, const uint8_t*, uint8_t*, int64_t*, int64_t, ThreadPool&);
+// int32: the integer executor's quantized tensors (quant/int_exec.cpp).
+template void max_pool<int32_t>(const Spatial3&, const int32_t*, int32_t*, int64_t*, int64_t, ThreadPool&);
 
 void avg_pool(const Spatial3& g, bool count_include_pad, const float* x, float* y, ThreadPool& pool) {
   const int64_t planes = g.N * g.C;

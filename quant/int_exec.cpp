@@ -1,0 +1,652 @@
+#include "quant/int_exec.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "graph/error.h"
+#include "quant/int_gemm.h"
+#include "quant/kernels.h"
+#include "quant/quant_ops.h"
+
+namespace qsim {
+
+class IntKernel {
+ public:
+  virtual ~IntKernel() = default;
+  virtual void run(std::span<void* const> ptr, ThreadPool& pool) = 0;
+};
+
+namespace {
+
+using qops::IntCodec;
+using IntBuffer = std::vector<int32_t, AlignedAllocator<int32_t>>;
+
+const int32_t* in32(std::span<void* const> p, ValueId v) { return static_cast<const int32_t*>(p[static_cast<std::size_t>(v)]); }
+int32_t* out32(std::span<void* const> p, ValueId v) { return static_cast<int32_t*>(p[static_cast<std::size_t>(v)]); }
+
+// Per-channel epilogue of a compute layer: acc (wrapping int32, bias not yet added)
+// -> stored q, for `n` accumulators of channel c written with stride `stride`.
+void finish_run(const ComputeQ& q, const int32_t* acc, int32_t* out, int64_t n, int64_t stride, int32_t bias,
+                int64_t c) {
+  if (!q.float_epilogue && stride == 1) {
+    qops::requantize_run<IntCodec, int32_t>(acc, out, n, bias, q.mult[static_cast<std::size_t>(c)], q.out.zero_point,
+                                            q.out_range, q.acc_bits);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const auto a = static_cast<int32_t>(static_cast<uint32_t>(acc[i]) + static_cast<uint32_t>(bias));
+    out[i * stride] = q.finish(a, c);
+  }
+}
+
+// ------------------------------------------------------------------ GEMM-based layers
+
+// What a compute layer's GEMM needs: rows = output channels (per group), columns =
+// output pixels (Conv) or rows of A (Gemm/MatMul), K.
+class GemmLayer {
+ public:
+  GemmLayer(const ComputeQ& q, int64_t groups, int64_t rows_per_group, int64_t K, int64_t row_stride,
+            int64_t k_stride, int workers)
+      : q_(q), groups_(groups), rows_(rows_per_group), K_(K) {
+    vnni_ = q.in.bits <= 8 && q.wbits <= 8;
+    offset_ = q.in.is_signed ? 128 : 0;
+    zprime_ = q.in.zero_point + offset_;
+    const int64_t K4 = intgemm::k_groups(K);
+    bias_.resize(static_cast<std::size_t>(groups * rows_per_group));
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const int32_t* w = q.qweight.data() + gi * rows_per_group * row_stride;
+      if (vnni_) {
+        a_.push_back(intgemm::pack_a(w, rows_per_group, K, row_stride, k_stride));
+      } else {
+        // Plain layout [row][k] for the int32 loop.
+        IntBuffer plain(static_cast<std::size_t>(rows_per_group * K));
+        for (int64_t r = 0; r < rows_per_group; ++r)
+          for (int64_t k = 0; k < K; ++k) plain[static_cast<std::size_t>(r * K + k)] = w[r * row_stride + k * k_stride];
+        plain_.push_back(std::move(plain));
+      }
+      for (int64_t r = 0; r < rows_per_group; ++r) {
+        const auto o = static_cast<std::size_t>(gi * rows_per_group + r);
+        // VNNI sums w * (q + offset); subtract z' * sum w so the result is sum w (q - z).
+        const int64_t corr = vnni_ ? static_cast<int64_t>(zprime_) * a_.back().row_sum[static_cast<std::size_t>(r)] : 0;
+        bias_[o] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(q.bias[o]) - corr));
+      }
+    }
+    panel_bytes_ = vnni_ ? intgemm::b_panel_bytes(K) : K * intgemm::kNR * 4;
+    (void)K4;
+    scratch_.resize(static_cast<std::size_t>(workers));
+    for (auto& s : scratch_) {
+      s.panel.assign(static_cast<std::size_t>(panel_bytes_ + 64), 0);
+      s.acc.assign(static_cast<std::size_t>(intgemm::kMR * intgemm::kNR), 0);
+    }
+  }
+
+  bool vnni() const { return vnni_; }
+  int32_t offset() const { return offset_; }
+  int32_t zprime() const { return zprime_; }
+  int32_t zero_point() const { return q_.in.zero_point; }
+
+  struct Scratch {
+    std::vector<uint8_t, AlignedAllocator<uint8_t>> panel;
+    IntBuffer acc;
+  };
+  Scratch& scratch(int worker) { return scratch_[static_cast<std::size_t>(worker)]; }
+
+  // Multiplies group gi's weights by the packed panel (cols valid columns) and writes
+  // each row's results through `out(o) -> (pointer, stride)`.
+  template <typename Out>
+  void multiply(int64_t gi, Scratch& s, int64_t cols, Out&& out) const {
+    const int64_t panels = (rows_ + intgemm::kMR - 1) / intgemm::kMR;
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t r0 = p * intgemm::kMR, nr = std::min<int64_t>(intgemm::kMR, rows_ - r0);
+      if (vnni_) {
+        const intgemm::PackedA& a = a_[static_cast<std::size_t>(gi)];
+        intgemm::kernel(a.panel(p), s.panel.data(), a.K4, s.acc.data());
+      } else {
+        plain_kernel(plain_[static_cast<std::size_t>(gi)].data() + r0 * K_, nr, reinterpret_cast<const int32_t*>(s.panel.data()),
+                     s.acc.data());
+      }
+      for (int64_t r = 0; r < nr; ++r) {
+        const int64_t o = gi * rows_ + r0 + r;
+        const auto [ptr, stride] = out(o);
+        finish_run(q_, s.acc.data() + r * intgemm::kNR, ptr, cols, stride, bias_[static_cast<std::size_t>(o)], o);
+      }
+    }
+  }
+
+ private:
+  // acc[r][j] = sum_k w[r][k] * b[k][j] in wrapping int32 (widths above 8 bits).
+  void plain_kernel(const int32_t* w, int64_t nr, const int32_t* b, int32_t* acc) const {
+    for (int64_t r = 0; r < nr; ++r) {
+      uint32_t row[intgemm::kNR] = {};
+      for (int64_t k = 0; k < K_; ++k) {
+        const auto wv = static_cast<uint32_t>(w[r * K_ + k]);
+        const auto* bk = reinterpret_cast<const uint32_t*>(b + k * intgemm::kNR);
+        for (int j = 0; j < intgemm::kNR; ++j) row[j] += wv * bk[j];
+      }
+      for (int j = 0; j < intgemm::kNR; ++j) acc[r * intgemm::kNR + j] = static_cast<int32_t>(row[j]);
+    }
+  }
+
+  const ComputeQ& q_;
+  int64_t groups_, rows_, K_;
+  bool vnni_ = false;
+  int32_t offset_ = 0, zprime_ = 0;
+  std::vector<intgemm::PackedA> a_;
+  std::vector<IntBuffer> plain_;
+  std::vector<int32_t> bias_;  // per channel: bias (- z' * row sum)
+  int64_t panel_bytes_ = 0;
+  std::vector<Scratch> scratch_;
+};
+
+// Writes panel element (k, j): a u8 (q + offset) in VNNI layout, or an int32 (q - z).
+struct PanelWriter {
+  uint8_t* bytes;
+  int32_t* ints;
+  bool vnni;
+  int32_t offset, zp;
+  void put(int64_t k, int64_t j, int32_t q) const {
+    if (vnni) {
+      bytes[((k >> 2) * intgemm::kNR + j) * 4 + (k & 3)] = static_cast<uint8_t>(q + offset);
+    } else {
+      ints[k * intgemm::kNR + j] = q - zp;
+    }
+  }
+  void pad(int64_t k, int64_t j) const { put(k, j, zp); }
+};
+
+class ConvK final : public IntKernel {
+ public:
+  ConvK(const QuantizedModel& m, NodeId id, int workers) : q_(m.compute(id)) {
+    const LayerGraph& g = m.graph();
+    const Node& n = g.node(id);
+    x_ = n.inputs[0];
+    y_ = n.outputs[0];
+    const auto& a = std::get<ConvAttrs>(n.attrs);
+    const Shape& xs = g.value(x_).shape;
+    const Shape& ys = g.value(y_).shape;
+    g_ = kernels::make_spatial3(xs, ys, a.kernel, a.strides, a.dilations, a.pads);
+    group_ = a.group;
+    cin_g_ = xs[1] / group_;
+    cout_g_ = ys[1] / group_;
+    kvol_ = g_.kernel_volume();
+    K_ = cin_g_ * kvol_;
+    depthwise_ = cin_g_ == 1 && cout_g_ == 1 && group_ > 1;
+    if (depthwise_) {
+      rows_.resize(static_cast<std::size_t>(workers));
+      for (auto& r : rows_) r.assign(static_cast<std::size_t>(g_.out[2]), 0);
+      return;
+    }
+    gemm_ = std::make_unique<GemmLayer>(q_, group_, cout_g_, K_, K_, 1, workers);
+    // Tap table: k -> (input channel within the group, kd, kh, kw).
+    for (int64_t c = 0; c < cin_g_; ++c)
+      for (int64_t kd = 0; kd < g_.kernel[0]; ++kd)
+        for (int64_t kh = 0; kh < g_.kernel[1]; ++kh)
+          for (int64_t kw = 0; kw < g_.kernel[2]; ++kw)
+            taps_.push_back({c, kd * g_.dilation[0], kh * g_.dilation[1], kw * g_.dilation[2]});
+    const int64_t P = g_.out_plane();
+    for (int64_t p = 0; p < P; ++p) {
+      const int64_t ow = p % g_.out[2], oh = (p / g_.out[2]) % g_.out[1], od = p / (g_.out[2] * g_.out[1]);
+      base_.push_back({od * g_.stride[0] - g_.pad_begin[0], oh * g_.stride[1] - g_.pad_begin[1],
+                       ow * g_.stride[2] - g_.pad_begin[2]});
+    }
+  }
+
+  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+    const int32_t* x = in32(ptr, x_);
+    int32_t* y = out32(ptr, y_);
+    if (depthwise_) return run_depthwise(x, y, pool);
+    const int64_t P = g_.out_plane(), tiles = (P + intgemm::kNR - 1) / intgemm::kNR;
+    const int64_t in_plane = g_.in_plane(), Cout = group_ * cout_g_;
+    for (int64_t n = 0; n < g_.N; ++n)
+      for (int64_t gi = 0; gi < group_; ++gi) {
+        const int32_t* xg = x + (n * g_.C + gi * cin_g_) * in_plane;
+        pool.parallel_for(tiles, [&](int64_t t, int worker) {
+          GemmLayer::Scratch& s = gemm_->scratch(worker);
+          const int64_t p0 = t * intgemm::kNR, cols = std::min<int64_t>(intgemm::kNR, P - p0);
+          pack(xg, p0, cols, s);
+          gemm_->multiply(gi, s, cols, [&](int64_t o) {
+            return std::pair<int32_t*, int64_t>{y + (n * Cout + o) * P + p0, 1};
+          });
+        });
+      }
+  }
+
+ private:
+  struct Tap {
+    int64_t c, dz, dy, dx;
+  };
+  struct Base {
+    int64_t z, y, x;
+  };
+
+  void pack(const int32_t* xg, int64_t p0, int64_t cols, GemmLayer::Scratch& s) const {
+    std::fill(s.panel.begin(), s.panel.end(), uint8_t{0});
+    const PanelWriter w{s.panel.data(), reinterpret_cast<int32_t*>(s.panel.data()), gemm_->vnni(), gemm_->offset(),
+                        gemm_->zero_point()};
+    const int64_t D = g_.in[0], H = g_.in[1], W = g_.in[2];
+    for (int64_t k = 0; k < K_; ++k) {
+      const Tap& t = taps_[static_cast<std::size_t>(k)];
+      const int32_t* xc = xg + t.c * D * H * W;
+      for (int64_t j = 0; j < cols; ++j) {
+        const Base& b = base_[static_cast<std::size_t>(p0 + j)];
+        const int64_t iz = b.z + t.dz, iy = b.y + t.dy, ix = b.x + t.dx;
+        if (iz >= 0 && iz < D && iy >= 0 && iy < H && ix >= 0 && ix < W) {
+          w.put(k, j, xc[(iz * H + iy) * W + ix]);
+        } else {
+          w.pad(k, j);
+        }
+      }
+    }
+  }
+
+  // One input and one output channel per group: a direct loop per output row, taps
+  // accumulated into an int32 row (wrapping) and requantized per row.
+  void run_depthwise(const int32_t* x, int32_t* y, ThreadPool& pool) {
+    const int64_t D = g_.in[0], H = g_.in[1], W = g_.in[2];
+    const int64_t OD = g_.out[0], OH = g_.out[1], OW = g_.out[2];
+    const int32_t z = q_.in.zero_point;
+    pool.parallel_for(g_.N * g_.C, [&](int64_t plane, int worker) {
+      const int64_t c = plane % g_.C;
+      const int32_t* xp = x + plane * g_.in_plane();
+      int32_t* yp = y + plane * g_.out_plane();
+      const int32_t* w = q_.qweight.data() + c * kvol_;
+      auto* acc = reinterpret_cast<uint32_t*>(rows_[static_cast<std::size_t>(worker)].data());
+      for (int64_t od = 0; od < OD; ++od)
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          std::fill(acc, acc + OW, 0u);
+          for (int64_t kd = 0; kd < g_.kernel[0]; ++kd) {
+            const int64_t iz = od * g_.stride[0] - g_.pad_begin[0] + kd * g_.dilation[0];
+            if (iz < 0 || iz >= D) continue;
+            for (int64_t kh = 0; kh < g_.kernel[1]; ++kh) {
+              const int64_t iy = oh * g_.stride[1] - g_.pad_begin[1] + kh * g_.dilation[1];
+              if (iy < 0 || iy >= H) continue;
+              const int32_t* row = xp + (iz * H + iy) * W;
+              for (int64_t kw = 0; kw < g_.kernel[2]; ++kw) {
+                const auto wv = static_cast<uint32_t>(w[(kd * g_.kernel[1] + kh) * g_.kernel[2] + kw]);
+                const int64_t x0 = kw * g_.dilation[2] - g_.pad_begin[2];
+                // Output columns whose input column ow * s + x0 lies in [0, W).
+                const int64_t s = g_.stride[2];
+                const int64_t lo = x0 >= 0 ? 0 : (-x0 + s - 1) / s;
+                const int64_t hi = std::min(OW, W - x0 <= 0 ? 0 : (W - x0 + s - 1) / s);
+                for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += wv * static_cast<uint32_t>(row[ow * s + x0] - z);
+              }
+            }
+          }
+          finish_run(q_, reinterpret_cast<const int32_t*>(acc), yp + (od * OH + oh) * OW, OW, 1,
+                     q_.bias[static_cast<std::size_t>(c)], c);
+        }
+    });
+  }
+
+  const ComputeQ& q_;
+  ValueId x_ = -1, y_ = -1;
+  kernels::Spatial3 g_;
+  int64_t group_ = 1, cin_g_ = 0, cout_g_ = 0, kvol_ = 1, K_ = 0;
+  bool depthwise_ = false;
+  std::unique_ptr<GemmLayer> gemm_;
+  std::vector<Tap> taps_;
+  std::vector<Base> base_;
+  std::vector<IntBuffer> rows_;  // depthwise: per-worker accumulator row
+};
+
+// Gemm / MatMul: A (M x K, activations) times the constant weights; rows of the
+// integer GEMM are the output channels, columns the rows of A.
+class FcK final : public IntKernel {
+ public:
+  FcK(const QuantizedModel& m, NodeId id, int workers) : q_(m.compute(id)) {
+    const LayerGraph& g = m.graph();
+    const Node& n = g.node(id);
+    x_ = n.inputs[0];
+    y_ = n.outputs[0];
+    const Shape& xs = g.value(x_).shape;
+    K_ = xs.back();
+    M_ = shape_numel(xs) / K_;
+    N_ = q_.channels;
+    // Effective weights: [N, K] (axis 0) or [K, N] (axis 1).
+    const int64_t row_stride = q_.weight_axis == 0 ? K_ : 1, k_stride = q_.weight_axis == 0 ? 1 : N_;
+    gemm_ = std::make_unique<GemmLayer>(q_, 1, N_, K_, row_stride, k_stride, workers);
+  }
+  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+    const int32_t* x = in32(ptr, x_);
+    int32_t* y = out32(ptr, y_);
+    const int64_t tiles = (M_ + intgemm::kNR - 1) / intgemm::kNR;
+    pool.parallel_for(tiles, [&](int64_t t, int worker) {
+      GemmLayer::Scratch& s = gemm_->scratch(worker);
+      const int64_t m0 = t * intgemm::kNR, cols = std::min<int64_t>(intgemm::kNR, M_ - m0);
+      std::fill(s.panel.begin(), s.panel.end(), uint8_t{0});
+      const PanelWriter w{s.panel.data(), reinterpret_cast<int32_t*>(s.panel.data()), gemm_->vnni(), gemm_->offset(),
+                          gemm_->zero_point()};
+      for (int64_t j = 0; j < cols; ++j)
+        for (int64_t k = 0; k < K_; ++k) w.put(k, j, x[(m0 + j) * K_ + k]);
+      gemm_->multiply(0, s, cols, [&](int64_t o) { return std::pair<int32_t*, int64_t>{y + m0 * N_ + o, N_}; });
+    });
+  }
+
+ private:
+  const ComputeQ& q_;
+  ValueId x_ = -1, y_ = -1;
+  int64_t K_ = 0, M_ = 0, N_ = 0;
+  std::unique_ptr<GemmLayer> gemm_;
+};
+
+// ------------------------------------------------------------------ other operators
+
+class AddK final : public IntKernel {
+ public:
+  AddK(const QuantizedModel& m, NodeId id) : q_(m.add(id)), ins_(m.graph().node(id).inputs), y_(m.graph().node(id).outputs[0]) {
+    n_ = shape_numel(m.graph().value(y_).shape);
+    xs_.resize(ins_.size());
+  }
+  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+    for (std::size_t k = 0; k < ins_.size(); ++k) xs_[k] = in32(ptr, ins_[k]);
+    qops::add<IntCodec>(q_, xs_, out32(ptr, y_), n_, pool);
+  }
+
+ private:
+  const AddQ& q_;
+  std::vector<ValueId> ins_;
+  ValueId y_;
+  int64_t n_ = 0;
+  std::vector<const int32_t*> xs_;
+};
+
+class ConcatK final : public IntKernel {
+ public:
+  ConcatK(const QuantizedModel& m, NodeId id) : q_(m.concat(id)), ins_(m.graph().node(id).inputs), y_(m.graph().node(id).outputs[0]) {
+    xs_.resize(ins_.size());
+  }
+  void run(std::span<void* const> ptr, ThreadPool&) override {
+    for (std::size_t k = 0; k < ins_.size(); ++k) xs_[k] = in32(ptr, ins_[k]);
+    qops::concat<IntCodec>(q_, xs_, out32(ptr, y_));
+  }
+
+ private:
+  const ConcatQ& q_;
+  std::vector<ValueId> ins_;
+  ValueId y_;
+  std::vector<const int32_t*> xs_;
+};
+
+class AvgPoolK final : public IntKernel {
+ public:
+  AvgPoolK(const QuantizedModel& m, NodeId id) : q_(m.pool(id)), x_(m.graph().node(id).inputs[0]), y_(m.graph().node(id).outputs[0]) {}
+  void run(std::span<void* const> ptr, ThreadPool& pool) override { qops::avg_pool<IntCodec>(q_, in32(ptr, x_), out32(ptr, y_), pool); }
+
+ private:
+  const PoolQ& q_;
+  ValueId x_, y_;
+};
+
+class MaxPoolK final : public IntKernel {
+ public:
+  MaxPoolK(const QuantizedModel& m, NodeId id) : x_(m.graph().node(id).inputs[0]), y_(m.graph().node(id).outputs[0]) {
+    const LayerGraph& g = m.graph();
+    const auto& a = std::get<PoolAttrs>(g.node(id).attrs);
+    g_ = kernels::make_spatial3(g.value(x_).shape, g.value(y_).shape, a.kernel, a.strides, a.dilations, a.pads);
+  }
+  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+    kernels::max_pool<int32_t>(g_, in32(ptr, x_), out32(ptr, y_), nullptr, 0, pool);
+  }
+
+ private:
+  ValueId x_, y_;
+  kernels::Spatial3 g_;
+};
+
+class MoveK final : public IntKernel {  // Transpose, zero Pad (pads with the zero point)
+ public:
+  MoveK(const QuantizedModel& m, NodeId id) : n_(m.graph().node(id)), g_(m.graph()) {
+    if (const QParams* p = m.params(n_.inputs[0])) zp_ = p->zero_point;
+  }
+  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+    const ValueId x = n_.inputs[0], y = n_.outputs[0];
+    if (n_.op == OpKind::kTranspose) {
+      kernels::transpose(in32(ptr, x), out32(ptr, y), sizeof(int32_t), g_.value(x).shape,
+                         std::get<AxesAttrs>(n_.attrs).axes, pool);
+    } else {
+      const auto& a = std::get<PadAttrs>(n_.attrs);
+      kernels::pad(DType::kInt32, in32(ptr, x), g_.value(x).shape, out32(ptr, y), g_.value(y).shape, a.pads,
+                   PadMode::kConstant, zp_);
+    }
+  }
+
+ private:
+  const Node& n_;
+  const LayerGraph& g_;
+  int32_t zp_ = 0;
+};
+
+class ClampK final : public IntKernel {
+ public:
+  ClampK(const QuantizedModel& m, NodeId id) : q_(m.clamp(id)), x_(m.graph().node(id).inputs[0]), y_(m.graph().node(id).outputs[0]) {
+    n_ = shape_numel(m.graph().value(y_).shape);
+  }
+  void run(std::span<void* const> ptr, ThreadPool&) override { qops::clamp<IntCodec>(q_, in32(ptr, x_), out32(ptr, y_), n_); }
+
+ private:
+  const ClampQ& q_;
+  ValueId x_, y_;
+  int64_t n_ = 0;
+};
+
+class RequantK final : public IntKernel {
+ public:
+  RequantK(const QuantizedModel& m, NodeId id) : q_(m.rescale(id)), x_(m.graph().node(id).inputs[0]), y_(m.graph().node(id).outputs[0]) {
+    n_ = shape_numel(m.graph().value(y_).shape);
+  }
+  void run(std::span<void* const> ptr, ThreadPool&) override { qops::rescale<IntCodec>(q_, in32(ptr, x_), out32(ptr, y_), n_); }
+
+ private:
+  const RescaleQ& q_;
+  ValueId x_, y_;
+  int64_t n_ = 0;
+};
+
+class ConvertK final : public IntKernel {  // kDequant (int32 -> float) / kQuant (float -> int32)
+ public:
+  ConvertK(const QuantizedModel& m, NodeId id, bool to_float)
+      : q_(m.convert(id).q), to_float_(to_float), x_(m.graph().node(id).inputs[0]), y_(m.graph().node(id).outputs[0]) {
+    n_ = shape_numel(m.graph().value(y_).shape);
+  }
+  void run(std::span<void* const> ptr, ThreadPool&) override {
+    if (to_float_) {
+      qops::dequantize<IntCodec>(q_, in32(ptr, x_), static_cast<float*>(ptr[static_cast<std::size_t>(y_)]), n_);
+    } else {
+      qops::quantize<IntCodec>(q_, static_cast<const float*>(ptr[static_cast<std::size_t>(x_)]), out32(ptr, y_), n_);
+    }
+  }
+
+ private:
+  QParams q_;
+  bool to_float_;
+  ValueId x_, y_;
+  int64_t n_ = 0;
+};
+
+// An operator without an integer form: the float32 executor on a one-node graph.
+class FloatK final : public IntKernel {
+ public:
+  FloatK(const QuantizedModel& m, NodeId id, ThreadPool& pool) {
+    const LayerGraph& g = m.graph();
+    const Node& n = g.node(id);
+    Node copy = n;
+    copy.inputs.clear();
+    copy.outputs.clear();
+    std::vector<ValueId> mg_inputs;
+    std::vector<std::pair<ValueId, ValueId>> seen;  // (value of g, value of the one-node graph)
+    for (ValueId v : n.inputs) {
+      if (v < 0) {
+        copy.inputs.push_back(-1);
+        continue;
+      }
+      const auto it = std::find_if(seen.begin(), seen.end(), [&](const auto& p) { return p.first == v; });
+      if (it != seen.end()) {
+        copy.inputs.push_back(it->second);
+        continue;
+      }
+      Value val = g.value(v);
+      if (!val.is_constant) val.data.reset();
+      const ValueId nv = mg_.add_value(std::move(val));
+      seen.emplace_back(v, nv);
+      copy.inputs.push_back(nv);
+      if (!g.value(v).is_constant) {
+        ins_.push_back(v);
+        mg_inputs.push_back(nv);
+        in_t_.emplace_back(g.value(v).dtype, g.value(v).shape);
+      }
+    }
+    for (ValueId v : n.outputs) {
+      if (v < 0) {
+        copy.outputs.push_back(-1);
+        continue;
+      }
+      Value val = g.value(v);
+      copy.outputs.push_back(mg_.add_value(std::move(val)));
+      outs_.push_back(v);
+    }
+    std::vector<ValueId> mg_outputs;
+    for (ValueId v : copy.outputs)
+      if (v >= 0) mg_outputs.push_back(v);
+    mg_.add_node(std::move(copy));
+    mg_.set_inputs(mg_inputs);
+    mg_.set_outputs(mg_outputs);
+    mg_.name = g.name + ":" + n.name;
+    mg_.finalize();
+    ex_ = std::make_unique<Executor>(mg_, ExecOptions{.pool = &pool});
+  }
+  void run(std::span<void* const> ptr, ThreadPool&) override {
+    for (std::size_t i = 0; i < ins_.size(); ++i)
+      std::memcpy(in_t_[i].bytes().data(), ptr[static_cast<std::size_t>(ins_[i])], in_t_[i].nbytes());
+    ex_->run(in_t_, out_t_);
+    for (std::size_t i = 0; i < outs_.size(); ++i)
+      std::memcpy(ptr[static_cast<std::size_t>(outs_[i])], out_t_[i].bytes().data(), out_t_[i].nbytes());
+  }
+
+ private:
+  LayerGraph mg_;
+  std::unique_ptr<Executor> ex_;
+  std::vector<ValueId> ins_, outs_;  // values of the quantized graph
+  std::vector<Tensor> in_t_, out_t_;
+};
+
+bool is_view_op(OpKind op) {
+  return op == OpKind::kReshape || op == OpKind::kFlatten || op == OpKind::kSqueeze || op == OpKind::kUnsqueeze ||
+         op == OpKind::kIdentity;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ IntExecutor
+
+IntExecutor::IntExecutor(const QuantizedModel& m, const ExecOptions& opts) : m_(m) {
+  if (opts.pool) {
+    pool_ = opts.pool;
+  } else {
+    own_pool_ = std::make_unique<ThreadPool>(opts.threads);
+    pool_ = own_pool_.get();
+  }
+  const LayerGraph& g = m.graph();
+  const std::size_t nv = g.values().size();
+  buffers_.resize(nv);
+  ptr_.assign(nv, nullptr);
+  // Storage: int32 for quantized tensors, the value's own type otherwise; views alias.
+  std::vector<ValueId> alias(nv, -1);
+  for (NodeId id : g.topo_order()) {
+    const Node& n = g.node(id);
+    if (m.role(id) == QRole::kView && is_view_op(n.op)) alias[static_cast<std::size_t>(n.outputs[0])] = n.inputs[0];
+  }
+  for (std::size_t v = 0; v < nv; ++v) {
+    const Value& val = g.value(static_cast<ValueId>(v));
+    if (val.is_constant) {
+      ptr_[v] = const_cast<std::byte*>(val.data ? val.data->bytes().data() : nullptr);
+      continue;
+    }
+    if (alias[v] >= 0) continue;
+    const std::size_t elem = m.params(static_cast<ValueId>(v)) ? sizeof(int32_t) : dtype_size(val.dtype);
+    buffers_[v].assign(static_cast<std::size_t>(shape_numel(val.shape)) * elem + 64, std::byte{0});
+    ptr_[v] = buffers_[v].data();
+  }
+  for (NodeId id : g.topo_order()) {
+    const Node& n = g.node(id);
+    const ValueId o = n.outputs.empty() ? -1 : n.outputs[0];
+    if (o >= 0 && alias[static_cast<std::size_t>(o)] >= 0) ptr_[static_cast<std::size_t>(o)] = ptr_[static_cast<std::size_t>(n.inputs[0])];
+  }
+  const int workers = pool_->size();
+  for (NodeId id : g.topo_order()) {
+    const Node& n = g.node(id);
+    std::unique_ptr<IntKernel> k;
+    switch (m.role(id)) {
+      case QRole::kCompute:
+        if (n.op == OpKind::kConv) {
+          k = std::make_unique<ConvK>(m, id, workers);
+        } else {
+          k = std::make_unique<FcK>(m, id, workers);
+        }
+        break;
+      case QRole::kAdd: k = std::make_unique<AddK>(m, id); break;
+      case QRole::kConcat: k = std::make_unique<ConcatK>(m, id); break;
+      case QRole::kAvgPool: k = std::make_unique<AvgPoolK>(m, id); break;
+      case QRole::kMaxPool: k = std::make_unique<MaxPoolK>(m, id); break;
+      case QRole::kView: break;
+      case QRole::kMove: k = std::make_unique<MoveK>(m, id); break;
+      case QRole::kClamp: k = std::make_unique<ClampK>(m, id); break;
+      case QRole::kRequant: k = std::make_unique<RequantK>(m, id); break;
+      case QRole::kDequant: k = std::make_unique<ConvertK>(m, id, true); break;
+      case QRole::kQuant: k = std::make_unique<ConvertK>(m, id, false); break;
+      case QRole::kFloat: k = std::make_unique<FloatK>(m, id, *pool_); break;
+    }
+    steps_.push_back(std::move(k));
+  }
+}
+
+IntExecutor::~IntExecutor() = default;
+
+void IntExecutor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) {
+  const LayerGraph& g = m_.graph();
+  const auto gin = g.inputs();
+  if (inputs.size() != gin.size()) fail("model '{}' takes {} input(s), got {}", g.name, gin.size(), inputs.size());
+  for (std::size_t i = 0; i < gin.size(); ++i) {
+    const Value& v = g.value(gin[i]);
+    if (inputs[i].dtype() != v.dtype || inputs[i].shape() != v.shape)
+      fail("input '{}' must be {} {}, got {} {}", v.name, dtype_name(v.dtype), shape_str(v.shape),
+           dtype_name(inputs[i].dtype()), shape_str(inputs[i].shape()));
+    void* dst = ptr_[static_cast<std::size_t>(gin[i])];
+    if (const QParams* q = m_.params(gin[i])) {
+      qops::quantize<IntCodec>(*q, inputs[i].data<float>().data(), static_cast<int32_t*>(dst), inputs[i].numel());
+    } else {
+      std::memcpy(dst, inputs[i].bytes().data(), inputs[i].nbytes());
+    }
+  }
+  for (auto& s : steps_)
+    if (s) s->run(ptr_, *pool_);
+  const auto gout = g.outputs();
+  outputs.resize(gout.size());
+  for (std::size_t i = 0; i < gout.size(); ++i) {
+    const Value& v = g.value(gout[i]);
+    if (outputs[i].dtype() != v.dtype || outputs[i].shape() != v.shape || outputs[i].empty())
+      outputs[i] = Tensor(v.dtype, v.shape);
+    const void* src = ptr_[static_cast<std::size_t>(gout[i])];
+    if (const QParams* q = m_.params(gout[i])) {
+      qops::dequantize<IntCodec>(*q, static_cast<const int32_t*>(src), outputs[i].data<float>().data(), outputs[i].numel());
+    } else if (outputs[i].nbytes() > 0) {
+      std::memcpy(outputs[i].bytes().data(), src, outputs[i].nbytes());
+    }
+  }
+}
+
+std::vector<Tensor> IntExecutor::run(std::span<const Tensor> inputs) {
+  std::vector<Tensor> out;
+  run(inputs, out);
+  return out;
+}
+
+std::span<const int32_t> IntExecutor::integers(ValueId v) const {
+  if (!m_.params(v)) throw std::logic_error("IntExecutor::integers: value is not quantized");
+  return {static_cast<const int32_t*>(ptr_[static_cast<std::size_t>(v)]),
+          static_cast<std::size_t>(shape_numel(m_.graph().value(v).shape))};
+}
+
+}  // namespace qsim
