@@ -402,7 +402,10 @@ class Reader {
     const Entry* e = find(key);
     if (!e) return std::nullopt;
     if (!e->value.IsScalar() || e->value.Scalar().empty()) type_error(key, *e, "a non-empty string");
-    return e->value.Scalar();
+    const std::string& v = e->value.Scalar();
+    if (std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      type_error(key, *e, "a string without control characters");
+    return v;
   }
 
   // One of `options` (spelled as in the docs, e.g. "os, ws or is"); returns its index.
