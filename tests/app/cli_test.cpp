@@ -100,7 +100,8 @@ TEST(Simulate, BitsWbitsAbits) {
                                 (tmp / "r.json").string()},
                                tmp);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const auto& l : nlohmann::json::parse(slurp(tmp / "r.json"))["layers"]) {
+  const auto parsed = nlohmann::json::parse(slurp(tmp / "r.json"));  // alive for the loop (ASan)
+  for (const auto& l : parsed["layers"]) {
     EXPECT_EQ(l["wbits"], 4);
     EXPECT_EQ(l["abits"], 2);
   }
@@ -217,7 +218,8 @@ TEST(Lut, JsonTableMatchesSimulateAndMarksUnsupportedWidths) {
                                 (tmp / "s.json").string()},
                                tmp);
   ASSERT_EQ(s.exit_code, 0) << s.err;
-  for (const auto& l : nlohmann::json::parse(slurp(tmp / "s.json"))["layers"]) {
+  const auto parsed = nlohmann::json::parse(slurp(tmp / "s.json"));  // alive for the loop (ASan)
+  for (const auto& l : parsed["layers"]) {
     const auto& cell = lut[l["name"].get<std::string>()]["4"]["2"];
     EXPECT_EQ(cell["total_cycles"], l["total_cycles"]);
     EXPECT_DOUBLE_EQ(cell["energy_pj"].get<double>(), l["energy_pj"].get<double>());
