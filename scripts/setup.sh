@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config
+  # fuzz targets and the sanitizer stage of scripts/test.sh (libFuzzer, ASan/UBSan runtimes)
+  clang libclang-rt-14-dev llvm
   # C++ libraries (see README "Libraries")
   libsystemc-dev verilator libyaml-cpp-dev libboost-graph-dev libfmt-dev libcli11-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev nlohmann-json3-dev zlib1g-dev
