@@ -40,6 +40,8 @@ std::string_view op_name(OpKind op) {
     case OpKind::kLRN: return "LRN";
     case OpKind::kPad: return "Pad";
     case OpKind::kIdentity: return "Identity";
+    case OpKind::kQuantizeLinear: return "QuantizeLinear";
+    case OpKind::kDequantizeLinear: return "DequantizeLinear";
   }
   return "?";
 }

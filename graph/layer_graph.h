@@ -54,6 +54,8 @@ enum class OpKind : uint8_t {
   kLRN,
   kPad,
   kIdentity,  // kept only where removing it would change the graph's interface
+  kQuantizeLinear,    // ONNX QuantizeLinear {x, scale, zero_point?}: float32 -> (u)int8/(u)int16
+  kDequantizeLinear,  // ONNX DequantizeLinear {x, scale, zero_point?}: integers -> float32
 };
 
 std::string_view op_name(OpKind op);  // the ONNX op_type spelling ("Conv", ...)
@@ -108,6 +110,11 @@ struct AxisAttrs {  // Concat, Flatten, Softmax (opset >= 13 semantics, resolved
   int64_t axis = 0;
   bool legacy_softmax = false;  // Softmax opset < 13: coerce to 2-D at axis
 };
+// QuantizeLinear / DequantizeLinear: a 1-D scale (and zero point) applies along
+// `axis` (normalized to >= 0); a scalar or one-element scale to the whole tensor.
+struct QuantLinearAttrs {
+  int64_t axis = 1;
+};
 struct AxesAttrs {  // Squeeze, Unsqueeze, Transpose (perm)
   std::vector<int64_t> axes;
 };
@@ -127,7 +134,7 @@ struct ActAttrs {  // standalone activation nodes (Relu, Clip, ...): parameters 
   Activation act;
 };
 using OpAttrs = std::variant<std::monostate, ConvAttrs, PoolAttrs, GemmAttrs, BatchNormAttrs, AxisAttrs,
-                             AxesAttrs, LRNAttrs, PadAttrs, ActAttrs>;
+                             AxesAttrs, LRNAttrs, PadAttrs, ActAttrs, QuantLinearAttrs>;
 
 // A tensor: graph input, constant (initializer or folded) or intermediate value.
 struct Value {

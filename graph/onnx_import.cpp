@@ -272,6 +272,7 @@ const std::unordered_set<std::string_view>& supported_ops() {
       "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid",
       "HardSwish", "Mul", "Add", "Sum", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
       "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Dropout", "Identity", "Softmax", "LRN", "Pad",
+      "QuantizeLinear", "DequantizeLinear",
       // folded at import
       "Constant", "ConstantOfShape", "Shape", "Gather", "Cast"};
   return ops;
@@ -366,6 +367,7 @@ class Importer {
   void import_softmax();
   void import_lrn();
   void import_pad();
+  void import_quant_linear(bool quantize);
   void import_constant();
   void import_constant_of_shape();
   void import_shape();
@@ -1193,6 +1195,63 @@ void Importer::import_pad() {
   emit(OpKind::kPad, {x}, std::move(a), {{dtype(x), y}});
 }
 
+// QuantizeLinear (opset 10+) / DequantizeLinear: per-tensor, or per-axis (opset 13+,
+// a 1-D scale along `axis`). 8-bit and (opset 21) 16-bit integer types; block
+// quantization (opset 21 block_size) and float8 types are refused.
+void Importer::import_quant_linear(bool quantize) {
+  const ValueId x = need(0, "x"), scale = need(1, "scale"), zp = input(2);
+  const Shape xs = shape(x), ss = shape(scale);
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  if (attr_int("block_size", 0) != 0) fail_node("block quantization (block_size) is not supported");
+  if (dtype(scale) != DType::kFloat32) fail_node("scale must be float32, not {}", dtype_name(dtype(scale)));
+  const int64_t scale_n = shape_numel(ss);
+  QuantLinearAttrs a;
+  if (ss.size() > 1) fail_node("scale must be a scalar or 1-D, has shape {}", shape_str(ss));
+  if (ss.size() == 1 && ss[0] != 1) {
+    if (opset_ < 13) fail_node("a per-axis scale needs opset 13");
+    a.axis = normalize_axis(attr_int("axis", 1), rank);
+    if (xs[static_cast<std::size_t>(a.axis)] != ss[0])
+      fail_node("scale has {} values but axis {} of {} has {}", ss[0], a.axis, shape_str(xs), xs[static_cast<std::size_t>(a.axis)]);
+  } else if (scale_n != 1) {
+    fail_node("scale is empty");
+  }
+  if (zp >= 0 && shape(zp) != ss)
+    fail_node("zero_point has shape {} but scale has {}", shape_str(shape(zp)), shape_str(ss));
+  auto integer_type = [](DType t) { return t == DType::kInt8 || t == DType::kUInt8 || t == DType::kInt16 || t == DType::kUInt16; };
+  DType out = DType::kFloat32;
+  if (quantize) {
+    if (dtype(x) != DType::kFloat32) fail_node("input must be float32, not {}", dtype_name(dtype(x)));
+    out = zp >= 0 ? dtype(zp) : DType::kUInt8;
+    if (zp < 0 && attr("output_dtype")) {
+      const auto t = dtype_from_onnx(attr_int("output_dtype", onnx::TensorProto::UINT8));
+      if (!t) fail_node("output_dtype {} is not supported", attr_int("output_dtype", 0));
+      out = *t;
+    }
+    if (!integer_type(out)) fail_node("quantizing to {} is not supported (int8, uint8, int16, uint16)", dtype_name(out));
+  } else {
+    if (!integer_type(dtype(x)) && dtype(x) != DType::kInt32)
+      fail_node("input type {} is not supported (int8, uint8, int16, uint16, int32)", dtype_name(dtype(x)));
+    if (zp >= 0 && dtype(zp) != dtype(x))
+      fail_node("zero_point is {} but x is {}", dtype_name(dtype(zp)), dtype_name(dtype(x)));
+  }
+  if (zp >= 0 && !quantize && dtype(x) == DType::kInt32 && is_const(zp)) {
+    const Tensor& z = data(zp);
+    for (int64_t i = 0; i < z.numel(); ++i)
+      if (z.as_int64(i) != 0) fail_node("an int32 input needs a zero point of 0");
+  }
+  if (is_const(x) && is_const(scale) && (zp < 0 || is_const(zp))) {
+    const_output(0, out, xs, [this, x, scale, zp, a, quantize, out] {
+      const Tensor* z = zp >= 0 ? &data(zp) : nullptr;
+      return quantize ? fold_quantize_linear(data(x), data(scale), z, a.axis, out)
+                      : fold_dequantize_linear(data(x), data(scale), z, a.axis);
+    });
+    return;
+  }
+  std::vector<ValueId> ins{x, scale};
+  if (zp >= 0) ins.push_back(zp);
+  emit(quantize ? OpKind::kQuantizeLinear : OpKind::kDequantizeLinear, std::move(ins), a, {{out, xs}});
+}
+
 void Importer::import_constant() {
   const Attr* value = nullptr;
   int count = 0;
@@ -1339,6 +1398,8 @@ void Importer::import_node() {
   if (op == "Softmax") return import_softmax();
   if (op == "LRN") return import_lrn();
   if (op == "Pad") return import_pad();
+  if (op == "QuantizeLinear") return import_quant_linear(true);
+  if (op == "DequantizeLinear") return import_quant_linear(false);
   if (op == "Constant") return import_constant();
   if (op == "ConstantOfShape") return import_constant_of_shape();
   if (op == "Shape") return import_shape();

@@ -230,4 +230,66 @@ Tensor fold_fill(const Tensor& value, const Shape& shape) {
   return out;
 }
 
+namespace {
+
+// Index along `axis` of element i, and the element count per index of the axes after it.
+struct AxisIndex {
+  int64_t inner = 1, extent = 1;
+  int64_t of(int64_t i) const { return (i / inner) % extent; }
+};
+AxisIndex axis_index(const Shape& x, const Tensor& scale, int64_t axis) {
+  AxisIndex a;
+  if (scale.numel() == 1) return a;
+  if (axis < 0 || axis >= static_cast<int64_t>(x.size()) || x[static_cast<std::size_t>(axis)] != scale.numel())
+    fail("a scale of {} values does not match axis {} of the input {}", scale.numel(), axis, shape_str(x));
+  a.extent = scale.numel();
+  for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < x.size(); ++d) a.inner *= x[d];
+  return a;
+}
+
+}  // namespace
+
+Tensor fold_quantize_linear(const Tensor& x, const Tensor& scale, const Tensor* zero_point, int64_t axis, DType to) {
+  if (x.dtype() != DType::kFloat32 || scale.dtype() != DType::kFloat32)
+    fail("QuantizeLinear folds float32 inputs and scales only");
+  const AxisIndex ax = axis_index(x.shape(), scale, axis);
+  Tensor out(to, x.shape());
+  with_dtype(to, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> && sizeof(T) <= 2) {
+      const auto xs = x.data<float>();
+      const auto ss = scale.data<float>();
+      auto ys = out.data<T>();
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        const int64_t c = ax.of(static_cast<int64_t>(i));
+        const int64_t z = zero_point ? zero_point->as_int64(c) : 0;
+        // ONNX: x / scale in float32, rounded half to even, plus the zero point, saturated.
+        const float v = xs[i] / ss[static_cast<std::size_t>(c)];
+        const double r = std::isnan(v) ? 0.0 : std::nearbyint(std::clamp<double>(v, -4294967296.0, 4294967296.0));
+        const double q = std::clamp<double>(r + static_cast<double>(z), std::numeric_limits<T>::min(),
+                                            std::numeric_limits<T>::max());
+        ys[i] = static_cast<T>(q);
+      }
+    } else {
+      fail("QuantizeLinear to {} is not supported", dtype_name(to));
+    }
+    return 0;
+  });
+  return out;
+}
+
+Tensor fold_dequantize_linear(const Tensor& x, const Tensor& scale, const Tensor* zero_point, int64_t axis) {
+  if (scale.dtype() != DType::kFloat32) fail("DequantizeLinear folds float32 scales only");
+  const AxisIndex ax = axis_index(x.shape(), scale, axis);
+  Tensor out(DType::kFloat32, x.shape());
+  auto ys = out.data<float>();
+  const auto ss = scale.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int64_t c = ax.of(i);
+    const int64_t z = zero_point ? zero_point->as_int64(c) : 0;
+    ys[static_cast<std::size_t>(i)] = static_cast<float>(x.as_int64(i) - z) * ss[static_cast<std::size_t>(c)];
+  }
+  return out;
+}
+
 }  // namespace qsim

@@ -68,6 +68,11 @@ std::string batch_blocker(const LayerGraph& g, const Node& n) {
     case OpKind::kBatchNorm:
       if (std::get<BatchNormAttrs>(n.attrs).training_mode) return "training-mode BatchNormalization";
       return {};
+    case OpKind::kQuantizeLinear:
+    case OpKind::kDequantizeLinear:
+      if (shape_numel(shape(n.inputs[1])) > 1 && std::get<QuantLinearAttrs>(n.attrs).axis == 0)
+        return std::string(op_name(n.op)) + " per axis 0";
+      return {};
     default: return {};
   }
 }

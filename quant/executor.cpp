@@ -11,6 +11,7 @@
 #include "graph/error.h"
 #include "graph/limits.h"
 #include "quant/conv.h"
+#include "quant/int_arith.h"
 #include "quant/kernels.h"
 
 namespace qsim {
@@ -586,6 +587,64 @@ class LRNOp final : public OpKernel {
   int64_t N_ = 1, C_ = 1, inner_ = 1;
 };
 
+// ---------------------------------------------------------------- QuantizeLinear / DequantizeLinear
+
+// ONNX QuantizeLinear / DequantizeLinear with the arithmetic of quant/int_arith.h
+// (x / scale in float32, rounded half to even, saturated). Scale and zero point are
+// read at run time (ONNX's node tests feed them as graph inputs).
+class QuantLinearOp final : public OpKernel {
+ public:
+  explicit QuantLinearOp(const Build& b)
+      : quantize_(b.n.op == OpKind::kQuantizeLinear), x_(b.in(0)), scale_(b.in(1)), zp_(b.in(2)), y_(b.out(0)) {
+    int_type_ = quantize_ ? b.val(y_).dtype : b.val(x_).dtype;
+    n_ = shape_numel(b.shape(x_));
+    const int64_t channels = shape_numel(b.shape(scale_));
+    if (channels > 1) {
+      const auto axis = static_cast<std::size_t>(std::get<QuantLinearAttrs>(b.n.attrs).axis);
+      extent_ = channels;
+      for (std::size_t d = axis + 1; d < b.shape(x_).size(); ++d) inner_ *= b.shape(x_)[d];
+    }
+    const DType t = int_type_;
+    if (t != DType::kInt8 && t != DType::kUInt8 && t != DType::kInt16 && t != DType::kUInt16 &&
+        !(t == DType::kInt32 && !quantize_))
+      b.error(fmt::format("{} is not supported", dtype_name(t)));
+  }
+  void run(const RunCtx& c) override {
+    switch (int_type_) {
+      case DType::kInt8: return go<int8_t>(c);
+      case DType::kUInt8: return go<uint8_t>(c);
+      case DType::kInt16: return go<int16_t>(c);
+      case DType::kUInt16: return go<uint16_t>(c);
+      default: return go<int32_t>(c);
+    }
+  }
+
+ private:
+  template <typename T>
+  void go(const RunCtx& c) const {
+    const float* scale = c.f(scale_);
+    const T* zp = zp_ >= 0 ? static_cast<const T*>(c.in(zp_)) : nullptr;
+    const intarith::QRange r{static_cast<int32_t>(std::numeric_limits<T>::min()),
+                             static_cast<int32_t>(std::numeric_limits<T>::max())};
+    for (int64_t i = 0; i < n_; ++i) {
+      const auto ch = static_cast<std::size_t>((i / inner_) % extent_);
+      const float s = scale[ch];
+      const int32_t z = zp ? static_cast<int32_t>(zp[ch]) : 0;
+      if (quantize_) {
+        static_cast<T*>(c.out(y_))[i] = static_cast<T>(intarith::quantize(c.f(x_)[i], s, z, r));
+      } else {
+        const int64_t q = static_cast<const T*>(c.in(x_))[i];
+        c.fo(y_)[i] = static_cast<float>(q - z) * s;
+      }
+    }
+  }
+
+  bool quantize_;
+  ValueId x_, scale_, zp_, y_;
+  DType int_type_ = DType::kUInt8;
+  int64_t n_ = 0, inner_ = 1, extent_ = 1;
+};
+
 std::unique_ptr<OpKernel> make_kernel(const Build& b) {
   switch (b.n.op) {
     case OpKind::kConv: return std::make_unique<ConvOp>(b);
@@ -614,6 +673,8 @@ std::unique_ptr<OpKernel> make_kernel(const Build& b) {
     case OpKind::kSqueeze:
     case OpKind::kUnsqueeze:
     case OpKind::kIdentity: return nullptr;  // views
+    case OpKind::kQuantizeLinear:
+    case OpKind::kDequantizeLinear: return std::make_unique<QuantLinearOp>(b);
   }
   b.error("operator is not supported by the executor");
 }
@@ -801,18 +862,17 @@ void Executor::resolve_pointers(std::span<const Tensor> inputs) {
   }
 }
 
-std::vector<TensorRef> Executor::refs(std::span<const ValueId> ids) const {
-  std::vector<TensorRef> r;
-  r.reserve(ids.size());
-  for (ValueId v : ids) {
+void Executor::fill_refs(std::span<const ValueId> ids, std::vector<TensorRef>& r) const {
+  r.resize(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const ValueId v = ids[i];
     if (v < 0) {
-      r.push_back({});
+      r[i] = {};
       continue;
     }
     const Value& val = g_.value(v);
-    r.push_back({val.dtype, &val.shape, ptr_[static_cast<std::size_t>(v)]});
+    r[i] = {val.dtype, &val.shape, ptr_[static_cast<std::size_t>(v)]};
   }
-  return r;
 }
 
 void Executor::add_hook(NodeId node, OutputHook hook) {
@@ -848,19 +908,19 @@ void Executor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs)
     const Node& n = g_.node(s.node);
     const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (s.override_fn) {
-      const auto in = refs(n.inputs);
-      const auto out = refs(n.outputs);
-      s.override_fn(s.node, in, out);
+      fill_refs(n.inputs, s.in_refs);
+      fill_refs(n.outputs, s.out_refs);
+      s.override_fn(s.node, s.in_refs, s.out_refs);
     } else if (s.kernel) {
       s.kernel->run(ctx);
     }
-    if (profile_)
+    if (!s.hooks.empty()) {
+      fill_refs(n.outputs, s.out_refs);
+      for (auto& h : s.hooks) h(s.node, s.out_refs);
+    }
+    if (profile_)  // hooks included: they are part of the node's cost (fake quantization)
       node_seconds_[static_cast<std::size_t>(s.node)] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!s.hooks.empty()) {
-      const auto out = refs(n.outputs);
-      for (auto& h : s.hooks) h(s.node, out);
-    }
   }
   const auto gout = g_.outputs();
   outputs.resize(gout.size());

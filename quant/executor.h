@@ -100,12 +100,14 @@ class Executor {
     std::unique_ptr<OpKernel> kernel;  // null for view nodes
     std::vector<OutputHook> hooks;
     NodeOverride override_fn;
+    std::vector<TensorRef> in_refs, out_refs;  // hook/override arguments, reused by every run
   };
 
   void plan_storage();
   void check_planned_memory() const;  // graph/limits.h: arena + weights, before allocating
   void resolve_pointers(std::span<const Tensor> inputs);
-  std::vector<TensorRef> refs(std::span<const ValueId> ids) const;
+  // Fills r with references to ids (no allocation once r has grown to size).
+  void fill_refs(std::span<const ValueId> ids, std::vector<TensorRef>& r) const;
 
   const LayerGraph& g_;
   std::unique_ptr<ThreadPool> own_pool_;

@@ -42,7 +42,7 @@ const std::set<std::string>& importer_ops() {
       "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid",
       "HardSwish", "Mul", "Add", "Sum", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
       "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Dropout", "Identity", "Softmax", "LRN", "Pad",
-      "Constant", "ConstantOfShape", "Shape", "Gather", "Cast"};
+      "QuantizeLinear", "DequantizeLinear", "Constant", "ConstantOfShape", "Shape", "Gather", "Cast"};
   return ops;
 }
 
