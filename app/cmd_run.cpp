@@ -1,4 +1,5 @@
-// qsim run: one float32 inference of .npy tensors, outputs written as .npy.
+// qsim run: one float32 (or, with --precision, quantized) inference of .npy tensors,
+// outputs written as .npy.
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -6,11 +7,14 @@
 #include <fmt/format.h>
 
 #include "app/commands.h"
+#include "app/quant_cli.h"
 #include "graph/error.h"
 #include "graph/model_import.h"
 #include "quant/eval.h"
 #include "quant/executor.h"
+#include "quant/int_exec.h"
 #include "quant/npy.h"
+#include "quant/quant_fake.h"
 
 namespace qsim::app {
 
@@ -132,8 +136,25 @@ int run_run(const RunOptions& o) {
     out_index.push_back(k);
   }
 
-  Executor ex(run_graph, ExecOptions{.threads = o.threads});
-  const std::vector<Tensor> outputs = ex.run(inputs);
+  std::vector<Tensor> outputs;
+  if (o.quant.precision.empty()) {
+    Executor ex(run_graph, ExecOptions{.threads = o.threads});
+    outputs = ex.run(inputs);
+  } else {
+    // One quantized inference: the scales stored in alloc.json, or calibrated first.
+    const QuantMode mode = quant_mode(o.quant);
+    const PrecisionAlloc alloc = PrecisionAlloc::load(o.quant.precision);
+    const SpecSource src = quant_spec(g, alloc, o.quant.precision, o.quant, "", o.threads);
+    const QuantizedModel qm(run_graph, src.spec);
+    if (mode == QuantMode::kInt) {
+      IntExecutor ex(qm, ExecOptions{.threads = o.threads});
+      outputs = ex.run(inputs);
+    } else {
+      FakeQuantExecutor ex(qm, ExecOptions{.threads = o.threads});
+      outputs = ex.run(inputs);
+    }
+    std::cout << fmt::format("quantized ({}), {}\n", quant_mode_name(mode), src.how);
+  }
   for (std::size_t i = 0; i < out_specs.size(); ++i) {
     const Tensor& t = outputs[out_index[i]];
     write_npy(out_specs[i].file, t);

@@ -77,14 +77,31 @@ struct HwOptions {
 };
 int run_hw(const HwOptions& o);
 
+// ---- quantization options shared by qsim quantize and qsim run (cmd_quantize.cpp) ----
+struct QuantCliOptions {
+  std::string precision;           // --precision alloc.json (widths, and scales when it has them)
+  std::string calib_data;          // --calib-data SOURCE (default: the train split of --data)
+  std::string calib = "minmax";    // --calib minmax|percentile|mse|kl
+  int64_t calib_samples = 512;     // --calib-samples N
+  double percentile = 99.99;       // --percentile P (calib percentile)
+  std::string weight_clip = "minmax";  // --weight-clip minmax|mse
+  bool act_symmetric = false;      // --symmetric-act
+  bool bias_correction = false;    // --bias-correction
+  int acc_bits = 32;               // --acc-bits N (16..32)
+  std::string mode = "fake";       // --mode fake|int
+  bool recalibrate = false;        // --recalibrate: ignore scales stored in --precision
+};
+
 // ---- float32 inference (cmd_run.cpp, cmd_eval.cpp) ----
 
-// qsim run: one inference of given tensors (.npy in, .npy out).
+// qsim run: one inference of given tensors (.npy in, .npy out); with --precision a
+// quantized inference.
 struct RunOptions {
   std::string model;
   std::vector<std::string> inputs;   // --input FILE.npy (graph inputs in order) or NAME=FILE.npy
   std::vector<std::string> outputs;  // --output FILE.npy (first output) or NAME=FILE.npy
   int threads = 0;                   // --threads N (0: every core)
+  QuantCliOptions quant;             // --precision, --calib-data, --mode, ...
 };
 int run_run(const RunOptions& o);
 
@@ -104,5 +121,26 @@ struct EvalCliOptions {
   std::string layout = "nchw";  // nchw | nhwc
 };
 int run_eval(const EvalCliOptions& o);
+
+// ---- post-training quantization (cmd_quantize.cpp) ----
+
+// qsim quantize: calibrate, evaluate float32 vs quantized, export.
+struct QuantizeOptions {
+  std::string model;
+  std::string data;        // --data fashion-mnist[:DIR] (10k test split) | npy:FILE
+  std::string labels;      // --labels FILE (npy data)
+  PrecisionInput precision;  // --bits N | --wbits W --abits A | --precision alloc.json
+  bool per_channel = false;  // --per-channel (uniform widths)
+  QuantCliOptions quant;
+  int64_t limit = 0;       // --limit N: evaluate the first N samples
+  std::string out;         // --out M.q.onnx: QDQ model + M.q.alloc.json
+  std::string save_precision;  // --save-precision FILE: the alloc.json with scales
+  std::string json;        // --json FILE
+  std::string dump_logits;  // --dump-logits FILE.npy: quantized logits of every evaluated sample
+  bool compare_modes = false;  // --compare-modes: run fake and int side by side
+  int threads = 0;
+  int64_t batch = 0;
+};
+int run_quantize(const QuantizeOptions& o);
 
 }  // namespace qsim::app

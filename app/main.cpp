@@ -116,6 +116,24 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false)
       ->required();
   run_cmd->add_option("--threads", run_opts.threads, "Worker threads (default 0: every core)");
+  // Quantization flags shared by qsim run --precision and qsim quantize.
+  const auto add_quant = [](CLI::App* c, QuantCliOptions& q) {
+    c->add_option("--calib-data", q.calib_data,
+                  "Calibration data: fashion-mnist[:DIR] (train split) or npy:FILE (default for quantize: the "
+                  "train split of --data)");
+    c->add_option("--calib", q.calib, "Activation calibration: minmax (default), percentile, mse, kl");
+    c->add_option("--calib-samples", q.calib_samples, "Calibration samples, evenly spaced over the data (default 512)");
+    c->add_option("--percentile", q.percentile, "--calib percentile: upper percentile (default 99.99)");
+    c->add_option("--weight-clip", q.weight_clip, "Weight clipping: minmax (default) or mse");
+    c->add_flag("--symmetric-act", q.act_symmetric, "Symmetric activations (zero point 0) instead of asymmetric");
+    c->add_flag("--bias-correction", q.bias_correction, "Correct biases for the mean error of quantized weights");
+    c->add_option("--acc-bits", q.acc_bits, "Accumulator width (16..32, default 32)");
+    c->add_option("--mode", q.mode, "Quantized executor: fake (float32 kernels, default) or int (integer only)");
+    c->add_flag("--recalibrate", q.recalibrate, "Ignore the scales stored in --precision and calibrate again");
+  };
+  run_cmd->add_option("--precision", run_opts.quant.precision,
+                      "Run quantized with this alloc.json (its scales, or calibrated with --calib-data)");
+  add_quant(run_cmd, run_opts.quant);
   // Memory limit for the model's weights and the executor's buffers (graph/limits.h).
   std::string mem_limit;
   const char* kMemLimitHelp =
@@ -142,6 +160,31 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--layout", eval_opts.layout, "Images: nchw (default) or nhwc");
   eval_cmd->add_option("--mem-limit", mem_limit, kMemLimitHelp);
 
+  // ---- qsim quantize ----
+  QuantizeOptions quant_opts;
+  auto* quant_cmd = app.add_subcommand(
+      "quantize", "Post-training quantization: calibrate, compare with float32, export a QDQ ONNX model");
+  quant_cmd->add_option("--model,-m", quant_opts.model, "ONNX model")->required();
+  quant_cmd->add_option("--data", quant_opts.data,
+                        "Evaluation data: fashion-mnist[:DIR] (10k test split) or npy:FILE (with --labels)")
+      ->required();
+  quant_cmd->add_option("--labels", quant_opts.labels, "Labels of npy:FILE data (.npy or text)");
+  add_precision(quant_cmd, quant_opts.precision);
+  quant_cmd->add_flag("--per-channel", quant_opts.per_channel, "Per-channel weight scales (with uniform widths)");
+  add_quant(quant_cmd, quant_opts.quant);
+  quant_cmd->add_option("--limit", quant_opts.limit, "Evaluate the first N samples only");
+  quant_cmd->add_option("--out", quant_opts.out,
+                        "Write the QDQ ONNX model (QuantizeLinear/DequantizeLinear) and, beside it, <out>.alloc.json");
+  quant_cmd->add_option("--save-precision", quant_opts.save_precision, "Write the alloc.json with the scales used");
+  quant_cmd->add_option("--json", quant_opts.json,
+                        "Write the result as JSON (fp32_top1, quant_top1, agreement, sqnr_db, ...)");
+  quant_cmd->add_option("--dump-logits", quant_opts.dump_logits, "Write the quantized logits of every sample (.npy)");
+  quant_cmd->add_flag("--compare-modes", quant_opts.compare_modes,
+                      "Run the fake-quant and integer executors side by side and compare them");
+  quant_cmd->add_option("--threads", quant_opts.threads, "Worker threads (default 0: every core)");
+  quant_cmd->add_option("--batch", quant_opts.batch, "Samples per run when the graph can be re-batched (default: auto)");
+  quant_cmd->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -165,6 +208,7 @@ int main(int argc, char** argv) {
     if (*hw_cmd) return run_hw(hw_opts);
     if (*run_cmd) return run_run(run_opts);
     if (*eval_cmd) return run_eval(eval_opts);
+    if (*quant_cmd) return run_quantize(quant_opts);
     const bool main_given = !main_job.model.model.empty() || !main_job.model.topology.empty() ||
                             !main_job.hw.hw.empty() || !main_job.hw.scalesim_cfg.empty();
     if (main_given) return run_simulate(main_job);

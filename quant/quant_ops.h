@@ -96,6 +96,33 @@ inline __m512i rdbpot16(__m512i x, int e) {
   return _mm512_mask_add_epi32(res, _mm512_cmpgt_epi32_mask(rem, thr), res, _mm512_set1_epi32(1));
 }
 
+// 16 lanes of intarith::multiply_by_quantized_multiplier(x, m) for m.shift <= 0.
+inline __m512i mbqm16(__m512i x, intarith::Multiplier m) {
+  return rdbpot16(srdhm16(x, _mm512_set1_epi32(m.m0)), -m.shift);
+}
+inline bool vector_ok(intarith::Multiplier m) { return m.shift <= 0 && m.shift >= -31 && m.m0 >= 0; }
+
+// Storage <-> (q - z) for 16 lanes: fake-quant stores q - z as float32, the integer
+// executor stores q.
+template <typename C>
+inline __m512i load_centered(const typename C::T* p, __m512i z) {
+  if constexpr (std::is_same_v<typename C::T, float>) {
+    (void)z;
+    return v512::cvtt_ps(_mm512_loadu_ps(p));
+  } else {
+    return _mm512_sub_epi32(_mm512_loadu_si512(p), z);
+  }
+}
+template <typename C>
+inline void store_q(typename C::T* p, __m512i q, __m512i z) {
+  if constexpr (std::is_same_v<typename C::T, float>) {
+    _mm512_storeu_ps(p, v512::cvt_epi32(_mm512_sub_epi32(q, z)));
+  } else {
+    (void)z;
+    _mm512_storeu_si512(p, q);
+  }
+}
+
 // 16 lanes of intarith::requantize(wrap(acc, acc_bits), m, zp, r) for m.shift <= 0.
 inline __m512i requant16(__m512i acc, __m512i m0, int right, __m512i zp, __m512i lo, __m512i hi, int acc_bits) {
   if (acc_bits < 32) {
@@ -155,7 +182,25 @@ void requantize_run(const In* acc, typename C::T* out, int64_t n, int32_t bias, 
 template <typename C>
 void add(const AddQ& a, std::span<const typename C::T* const> xs, typename C::T* y, int64_t n, ThreadPool& pool) {
   parallel_elements(n, pool, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
+    int64_t i = b;
+#if defined(__AVX512F__)
+    bool vec = vector_ok(a.out_m);
+    for (const auto& in : a.in) vec = vec && vector_ok(in.m);
+    if (vec) {
+      const __m512i zo = _mm512_set1_epi32(a.out_zp), lo = _mm512_set1_epi32(a.range.lo),
+                    hi = _mm512_set1_epi32(a.range.hi);
+      for (; i + 16 <= e; i += 16) {
+        __m512i sum = _mm512_setzero_si512();
+        for (std::size_t k = 0; k < xs.size(); ++k) {
+          const __m512i c = load_centered<C>(xs[k] + i, _mm512_set1_epi32(a.in[k].zero_point));
+          sum = _mm512_add_epi32(sum, mbqm16(v512::slli32(c, static_cast<unsigned>(a.left_shift)), a.in[k].m));
+        }
+        const __m512i q = v512::min32(v512::max32(_mm512_add_epi32(mbqm16(sum, a.out_m), zo), lo), hi);
+        store_q<C>(y + i, q, zo);
+      }
+    }
+#endif
+    for (; i < e; ++i) {
       int32_t sum = 0;
       for (std::size_t k = 0; k < xs.size(); ++k)
         sum += intarith::add_term(C::get(xs[k][i], a.in[k].zero_point), a.in[k], a.left_shift);
@@ -170,7 +215,18 @@ void rescale(const RescaleQ& r, const typename C::T* x, typename C::T* y, int64_
     if (x != y) std::memcpy(y, x, static_cast<std::size_t>(n) * sizeof(typename C::T));
     return;
   }
-  for (int64_t i = 0; i < n; ++i)
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  if (vector_ok(r.m)) {
+    const __m512i zi = _mm512_set1_epi32(r.in_zp), zo = _mm512_set1_epi32(r.out_zp),
+                  lo = _mm512_set1_epi32(r.range.lo), hi = _mm512_set1_epi32(r.range.hi);
+    for (; i + 16 <= n; i += 16) {
+      const __m512i q = _mm512_add_epi32(mbqm16(load_centered<C>(x + i, zi), r.m), zo);
+      store_q<C>(y + i, v512::min32(v512::max32(q, lo), hi), zo);
+    }
+  }
+#endif
+  for (; i < n; ++i)
     y[i] = C::put(intarith::requantize(C::get(x[i], r.in_zp) - r.in_zp, r.m, r.out_zp, r.range), r.out_zp);
 }
 
