@@ -38,7 +38,11 @@ void finish_run(const ComputeQ& q, const int32_t* acc, int32_t* out, int64_t n, 
   }
   for (int64_t i = 0; i < n; ++i) {
     const auto a = static_cast<int32_t>(static_cast<uint32_t>(acc[i]) + static_cast<uint32_t>(bias));
-    out[i * stride] = q.finish(a, c);
+    if (q.float_output) {  // a graph output: the accumulator dequantized into a float32 buffer
+      reinterpret_cast<float*>(out)[i * stride] = q.real(intarith::acc_to_int32(a, q.acc_bits), c);
+    } else {
+      out[i * stride] = q.finish(a, c);
+    }
   }
 }
 

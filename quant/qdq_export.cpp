@@ -375,7 +375,9 @@ class Exporter {
       attr(node("DequantizeLinear", {bq, bs, bz}, {b}, n.name + "::bias::DequantizeLinear"), "axis", int64_t{0});
     }
     const ValueId out = n.outputs[0];
-    const std::string pre = pre_name(out);
+    // A graph output dequantized from the accumulator has no Q/DQ pair.
+    const bool float_out = c.float_output;
+    const std::string pre = float_out ? g_.value(out).name : pre_name(out);
     const std::string x = in(n, 0);
     if (n.op == OpKind::kMatMul) {
       Node mm = n;
@@ -399,7 +401,7 @@ class Exporter {
       if (has_bias) ins.push_back(b);
       emit_op(op, ins, pre);
     }
-    real_[static_cast<std::size_t>(out)] = qdq(out, pre, *m_.params(out));
+    real_[static_cast<std::size_t>(out)] = float_out ? pre : qdq(out, pre, *m_.params(out));
   }
 
   void emit(NodeId id) {
@@ -416,9 +418,15 @@ class Exporter {
       case QRole::kConcat:
       case QRole::kAvgPool:
       case QRole::kClamp: {
+        const QParams* q = m_.params(out);
+        if (!q) {  // a graph output dequantized from the integer result: no Q/DQ pair
+          emit_op(n, ins, g_.value(out).name);
+          set_real(out, g_.value(out).name);
+          return;
+        }
         const std::string pre = pre_name(out);
         emit_op(n, ins, pre);
-        set_real(out, qdq(out, pre, *m_.params(out)));
+        set_real(out, qdq(out, pre, *q));
         return;
       }
       case QRole::kMaxPool:

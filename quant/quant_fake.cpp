@@ -45,6 +45,14 @@ void FakeQuantExecutor::install() {
             const int64_t c = p % q.channels;
             float* yp = y + p * q.inner;
             const int32_t bias = add_bias ? q.bias[static_cast<std::size_t>(c)] : 0;
+            if (q.float_output) {  // a graph output: the accumulator dequantized
+              for (int64_t i = 0; i < q.inner; ++i)
+                yp[i] = q.real(intarith::acc_to_int32(static_cast<int32_t>(static_cast<uint32_t>(qops::to_int32(yp[i])) +
+                                                                       static_cast<uint32_t>(bias)),
+                                                  q.acc_bits),
+                               c);
+              return;
+            }
             if (!q.float_epilogue) {
               qops::requantize_run<FakeCodec, float>(yp, yp, q.inner, bias, q.mult[static_cast<std::size_t>(c)],
                                                      q.out.zero_point, q.out_range, q.acc_bits);

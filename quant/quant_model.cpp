@@ -277,11 +277,35 @@ QuantPlan plan_quantization(const LayerGraph& g, std::span<const LayerPrecision>
       p.width[v] = 0;
   for (ValueId v : g.inputs())
     if (p.width[static_cast<std::size_t>(v)] > 0) p.params_of[static_cast<std::size_t>(v)] = v;
+  // Graph outputs (through views only) of operators that compute a wider integer
+  // result (compute layers, Add, average pools, float operators) are dequantized from
+  // that result instead of being requantized: the logits keep the accumulator's
+  // precision, so rounding cannot tie two classes.
+  std::vector<char> output_only(nv, 0);
+  for (ValueId v : g.outputs()) output_only[static_cast<std::size_t>(v)] = 1;
+  const auto topo = g.topo_order();
+  for (auto it = topo.rbegin(); it != topo.rend(); ++it) {
+    const Node& n = g.node(*it);
+    for (ValueId o : n.outputs) {
+      if (o < 0 || g.consumers(o).empty()) continue;
+      bool only = true;
+      for (NodeId c : g.consumers(o))
+        only = only && p.role[static_cast<std::size_t>(c)] == QRole::kView &&
+               output_only[static_cast<std::size_t>(g.node(c).outputs[0])];
+      output_only[static_cast<std::size_t>(o)] = only;
+    }
+  }
+  p.float_output.assign(nv, 0);
   for (NodeId id : g.topo_order()) {
     const Node& n = g.node(id);
     const QRole r = p.role[static_cast<std::size_t>(id)];
+    const bool widens = r == QRole::kCompute || r == QRole::kAdd || r == QRole::kAvgPool || r == QRole::kFloat;
     for (ValueId o : n.outputs) {
       if (o < 0 || p.width[static_cast<std::size_t>(o)] == 0) continue;
+      if (widens && output_only[static_cast<std::size_t>(o)]) {
+        p.float_output[static_cast<std::size_t>(o)] = 1;
+        continue;
+      }
       p.params_of[static_cast<std::size_t>(o)] = keeps_params(r) ? p.params_of[static_cast<std::size_t>(n.inputs[0])] : o;
     }
   }
@@ -566,11 +590,13 @@ QuantSpec calibrate(const LayerGraph& g, const PrecisionAlloc& alloc, std::strin
 
 // ------------------------------------------------------------------ QuantizedModel
 
-int32_t ComputeQ::finish_float(int32_t acc, int64_t c) const {
+float ComputeQ::real(int32_t acc, int64_t c) const {
   float y = static_cast<float>(acc) * acc_scale[static_cast<std::size_t>(c)];
   gemm::apply_activation(act, &y, 1);
-  return out.quantize(y);
+  return y;
 }
+
+int32_t ComputeQ::finish_float(int32_t acc, int64_t c) const { return out.quantize(real(acc, c)); }
 
 int QuantizedModel::exact_layers() const {
   int n = 0;
@@ -740,7 +766,8 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
     c.acc_bits = spec.acc_bits;
     c.act = n.act;
     c.in = by_name.at(qg_.value(qg_.node(id).inputs[0]).name);
-    c.out = by_name.at(g.value(n.outputs[0]).name);
+    c.float_output = plan.float_output[static_cast<std::size_t>(n.outputs[0])] != 0;
+    if (!c.float_output) c.out = by_name.at(g.value(n.outputs[0]).name);
     const QuantizedWeights qw = quantize_weights(lw.w, lw.axis, c.wbits, lit->second.weight_scales);
     c.channels = lw.channels;
     c.qweight = qw.q;
@@ -760,7 +787,8 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
     c.bias.resize(c.wscale.size());
     c.mult.resize(c.wscale.size());
     c.acc_scale.resize(c.wscale.size());
-    c.float_epilogue = n.act.kind != ActKind::kNone && n.act.kind != ActKind::kRelu && n.act.kind != ActKind::kClip;
+    c.float_epilogue = c.float_output ||
+                       (n.act.kind != ActKind::kNone && n.act.kind != ActKind::kRelu && n.act.kind != ActKind::kClip);
     c.out_range = c.float_epilogue ? c.out.range() : act_range(n.act, c.out);
     const auto ir = c.in.range();
     const int64_t xmax = std::max<int64_t>(c.in.zero_point - ir.lo, ir.hi - c.in.zero_point);
@@ -781,7 +809,7 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
       const double b = static_cast<double>(lw.bias[uo]) - (bc.empty() ? 0.0 : bc[uo]);
       const double bq = std::clamp(b / acc_scale, -2147483648.0, 2147483647.0);
       c.bias[uo] = static_cast<int32_t>(intarith::round_half_even(bq));
-      c.mult[uo] = intarith::quantize_multiplier(acc_scale / c.out.scale);
+      c.mult[uo] = c.float_output ? intarith::Multiplier{} : intarith::quantize_multiplier(acc_scale / c.out.scale);
       c.acc_bound = std::max(c.acc_bound, wabs[uo] * xmax + std::abs(static_cast<int64_t>(c.bias[uo])));
     }
     c.fake_exact = c.acc_bound < (int64_t{1} << 24);
@@ -868,10 +896,16 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
         const double twice_max = 2.0 * max_scale;
         for (ValueId v : n.inputs)
           a.in.push_back({P(v).zero_point, intarith::quantize_multiplier(P(v).scale / twice_max)});
-        const QParams& out = P(n.outputs[0]);
-        a.out_m = intarith::quantize_multiplier(twice_max / (std::ldexp(1.0, a.left_shift) * out.scale));
-        a.out_zp = out.zero_point;
-        a.range = act_range(n.act, out);
+        if (params_[static_cast<std::size_t>(n.outputs[0])]) {
+          const QParams& out = P(n.outputs[0]);
+          a.out_m = intarith::quantize_multiplier(twice_max / (std::ldexp(1.0, a.left_shift) * out.scale));
+          a.out_zp = out.zero_point;
+          a.range = act_range(n.act, out);
+        } else {  // a graph output: the sum dequantized
+          a.float_output = true;
+          a.out_real = static_cast<float>(twice_max / std::ldexp(1.0, a.left_shift));
+          a.act = n.act;
+        }
         index_[i] = add_.size();
         add_.push_back(std::move(a));
         break;
@@ -896,7 +930,8 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
       case QRole::kAvgPool: {
         PoolQ p;
         const QParams& in = P(n.inputs[0]);
-        const QParams& out = P(n.outputs[0]);
+        p.float_output = !params_[static_cast<std::size_t>(n.outputs[0])];
+        const QParams out = p.float_output ? in : P(n.outputs[0]);
         const Shape& xs = qg_.value(n.inputs[0]).shape;
         const Shape& ys = qg_.value(n.outputs[0]).shape;
         if (n.op == OpKind::kGlobalAveragePool) {
@@ -912,9 +947,12 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
         p.range = out.range();
         const int64_t kvol = p.geom.kernel_volume();
         p.by_count.resize(static_cast<std::size_t>(kvol) + 1);
-        for (int64_t k = 1; k <= kvol; ++k)
+        p.real_by_count.resize(static_cast<std::size_t>(kvol) + 1);
+        for (int64_t k = 1; k <= kvol; ++k) {
           p.by_count[static_cast<std::size_t>(k)] =
               intarith::quantize_multiplier(static_cast<double>(in.scale) / (static_cast<double>(k) * out.scale));
+          p.real_by_count[static_cast<std::size_t>(k)] = static_cast<float>(static_cast<double>(in.scale) / static_cast<double>(k));
+        }
         index_[i] = pool_.size();
         pool_.push_back(std::move(p));
         break;

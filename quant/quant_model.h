@@ -18,7 +18,9 @@
 // - where a compute layer reads a tensor stored at another width than its `abits`,
 //   a requantization step converts it (one per tensor and new width, named
 //   "<first consumer>.requant" as the timing model's row).
-// Graph outputs are dequantized to float32.
+// Graph outputs are dequantized to float32; those computed by a compute layer, Add,
+// average pool or float operator are dequantized from its integer result directly
+// (the logits keep the accumulator's precision).
 #pragma once
 
 #include <cstdint>
@@ -115,6 +117,10 @@ struct QuantPlan {
   // Every (tensor, width) whose parameters calibration must provide.
   std::vector<std::pair<ValueId, int>> required;
   std::vector<LayerPrecision> precision;  // per compute layer (g.compute_layers() order)
+  // Per value: a graph output (or one only views lead to) of a compute layer, Add,
+  // average pool or float operator, dequantized from that operator's integer result
+  // (float32, no parameters) instead of requantized.
+  std::vector<char> float_output;
 };
 // Throws qsim::Error when a width is outside 2..16.
 QuantPlan plan_quantization(const LayerGraph& g, std::span<const LayerPrecision> precision);
@@ -159,6 +165,7 @@ struct ComputeQ {
   int acc_bits = 32;
   int64_t acc_bound = 0;                    // max |sum w (x - z) + bias| over inputs in range
   bool fake_exact = false;                  // acc_bound < 2^24: float32 accumulation is exact
+  bool float_output = false;                // a graph output: dequantized accumulator (real())
 
   // Rule 5 of int_arith.h (or the float epilogue) for channel c; acc includes the bias.
   int32_t finish(int64_t acc, int64_t c) const {
@@ -167,6 +174,8 @@ struct ComputeQ {
     return finish_float(a, c);
   }
   int32_t finish_float(int32_t acc, int64_t c) const;
+  // The real value of an accumulator of channel c (bias included), activation applied.
+  float real(int32_t acc, int64_t c) const;
 };
 
 struct AddQ {
@@ -175,6 +184,9 @@ struct AddQ {
   intarith::Multiplier out_m;
   int32_t out_zp = 0;
   intarith::QRange range;
+  bool float_output = false;  // a graph output: float(sum of terms) * out_real, then act
+  float out_real = 0.0f;
+  Activation act;
 };
 
 struct RescaleQ {  // q_out = clamp(z_out + M * (q_in - z_in))
@@ -196,6 +208,8 @@ struct PoolQ {
   int32_t in_zp = 0, out_zp = 0;
   intarith::QRange range;
   std::vector<intarith::Multiplier> by_count;  // index: number of taps averaged
+  bool float_output = false;                    // a graph output: float(sum) * s_in / count
+  std::vector<float> real_by_count;
 };
 
 struct ClampQ {
