@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #endif
 
+#include "quant/gemm.h"
 #include "quant/int_arith.h"
 #include "quant/kernels.h"
 #include "quant/quant_model.h"
@@ -181,6 +182,17 @@ void requantize_run(const In* acc, typename C::T* out, int64_t n, int32_t bias, 
 
 template <typename C>
 void add(const AddQ& a, std::span<const typename C::T* const> xs, typename C::T* y, int64_t n, ThreadPool& pool) {
+  if (a.float_output) {  // a graph output: the sum of the rescaled terms, dequantized
+    auto* yf = reinterpret_cast<float*>(y);
+    for (int64_t i = 0; i < n; ++i) {
+      int32_t sum = 0;
+      for (std::size_t k = 0; k < xs.size(); ++k)
+        sum += intarith::add_term(C::get(xs[k][i], a.in[k].zero_point), a.in[k], a.left_shift);
+      yf[i] = static_cast<float>(sum) * a.out_real;
+      gemm::apply_activation(a.act, yf + i, 1);
+    }
+    return;
+  }
   parallel_elements(n, pool, [&](int64_t b, int64_t e) {
     int64_t i = b;
 #if defined(__AVX512F__)
@@ -299,9 +311,15 @@ void avg_pool(const PoolQ& p, const typename C::T* x, typename C::T* y, ThreadPo
             }
             const int64_t count = p.include_pad ? td.padded * th.padded * tw.padded
                                                 : (td.hi - td.lo) * (th.hi - th.lo) * (tw.hi - tw.lo);
+            const int64_t o = (od * g.out[1] + oh) * g.out[2] + ow;
+            if (p.float_output) {  // a graph output: the average dequantized
+              reinterpret_cast<float*>(yp)[o] =
+                  count > 0 ? static_cast<float>(sum) * p.real_by_count[static_cast<std::size_t>(count)] : 0.0f;
+              continue;
+            }
             const int32_t q = count > 0 ? intarith::requantize(sum, p.by_count[static_cast<std::size_t>(count)], p.out_zp, p.range)
                                         : p.out_zp;
-            yp[(od * g.out[1] + oh) * g.out[2] + ow] = C::put(q, p.out_zp);
+            yp[o] = C::put(q, p.out_zp);
           }
         }
       }
