@@ -1,6 +1,7 @@
 #include "quant/conv.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "graph/error.h"
@@ -11,8 +12,6 @@
 
 namespace qsim {
 
-using gemm::kNR;
-
 bool Im2colSource::is_direct(const kernels::Spatial3& g) {
   for (int a = 0; a < 3; ++a)
     if (g.kernel[a] != 1 || g.stride[a] != 1 || g.pad_begin[a] != 0 || g.pad_end[a] != 0 || g.in[a] != g.out[a])
@@ -20,19 +19,13 @@ bool Im2colSource::is_direct(const kernels::Spatial3& g) {
   return true;
 }
 
-void Im2colSource::pack(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const {
-  const kernels::Spatial3& g = *g_;
-  if (is_direct(g)) {
-    gemm::pack_panels(x_, 1, g.in_plane(), first, count, k0, kc, kNR, 1.0f, dst);
+void Im2colSource::fill(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const {
+  if (offsets_) {
+    gather(k0, kc, n0, nc, dst, ld);
     return;
   }
-  for (int64_t c0 = 0; c0 < count; c0 += kNR) {
-    if (offsets_)
-      gather_panel(first + c0, std::min<int64_t>(kNR, count - c0), k0, kc, dst);
-    else
-      pack_panel(first + c0, std::min<int64_t>(kNR, count - c0), k0, kc, dst);
-    dst += kc * kNR;
-  }
+  for (int64_t c = 0; c < nc; c += gemm::kMaxCols)  // copy_runs finds at most kMaxCols runs
+    copy_runs(k0, kc, n0 + c, std::min(gemm::kMaxCols, nc - c), dst + c, ld);
 }
 
 std::vector<int32_t> Im2colSource::gather_table(const kernels::Spatial3& g, int64_t* stride) {
@@ -58,26 +51,25 @@ std::vector<int32_t> Im2colSource::gather_table(const kernels::Spatial3& g, int6
   return t;
 }
 
-void Im2colSource::gather_panel(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const {
+void Im2colSource::gather(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const {
   const kernels::Spatial3& g = *g_;
   const int64_t kvol = g.kernel_volume(), plane = g.in_plane();
   int64_t tap = k0 % kvol, ci = k0 / kvol;
   for (int64_t k = 0; k < kc; ++k) {
     const float* src = x_ + ci * plane;
-    const int32_t* off = offsets_ + tap * offsets_stride_ + first;
-    float* d = dst + k * kNR;
+    const int32_t* off = offsets_ + tap * offsets_stride_ + n0;
+    float* d = dst + k * ld;
 #if defined(__AVX512F__)
-    // Lanes past `count` or in the padding (-1) load nothing and stay zero.
-    for (int64_t t = 0; t < kNR; t += 16) {
-      const int64_t n = std::clamp<int64_t>(count - t, 0, 16);
+    // Lanes in the padding (-1) load nothing and stay zero; lanes past nc are not stored.
+    for (int64_t t = 0; t < nc; t += 16) {
+      const int64_t n = std::min<int64_t>(nc - t, 16);
       const __mmask16 in_range = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
       const __m512i idx = _mm512_maskz_loadu_epi32(in_range, off + t);
       const __mmask16 valid = _mm512_mask_cmpge_epi32_mask(in_range, idx, _mm512_setzero_si512());
-      _mm512_store_ps(d + t, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, src, 4));
+      _mm512_mask_storeu_ps(d + t, in_range, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, src, 4));
     }
 #else
-    for (int64_t t = 0; t < count; ++t) d[t] = off[t] >= 0 ? src[off[t]] : 0.0f;
-    for (int64_t t = count; t < kNR; ++t) d[t] = 0.0f;
+    for (int64_t t = 0; t < nc; ++t) d[t] = off[t] >= 0 ? src[off[t]] : 0.0f;
 #endif
     if (++tap == kvol) {
       tap = 0;
@@ -86,23 +78,23 @@ void Im2colSource::gather_panel(int64_t first, int64_t count, int64_t k0, int64_
   }
 }
 
-void Im2colSource::pack_panel(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const {
+void Im2colSource::copy_runs(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const {
   const kernels::Spatial3& g = *g_;
-  // Runs of consecutive columns that share an output row (od, oh).
+  // Runs of consecutive columns that share an output row (od, oh), at most
+  // kMaxCols of them (a task's columns), found once for all kc rows.
   struct Segment {
     int64_t od, oh, ow, len, col;
   };
-  Segment seg[kNR];
+  std::array<Segment, gemm::kMaxCols> seg;
   int nseg = 0;
   {
-    int64_t p = first;
-    int64_t ow = p % g.out[2];
-    int64_t oh = (p / g.out[2]) % g.out[1];
-    int64_t od = p / (g.out[2] * g.out[1]);
+    int64_t ow = n0 % g.out[2];
+    int64_t oh = (n0 / g.out[2]) % g.out[1];
+    int64_t od = n0 / (g.out[2] * g.out[1]);
     int64_t col = 0;
-    while (col < count) {
-      const int64_t len = std::min(count - col, g.out[2] - ow);
-      seg[nseg++] = {od, oh, ow, len, col};
+    while (col < nc) {
+      const int64_t len = std::min(nc - col, g.out[2] - ow);
+      seg[static_cast<std::size_t>(nseg++)] = {od, oh, ow, len, col};
       col += len;
       ow = 0;
       if (++oh == g.out[1]) {
@@ -119,16 +111,15 @@ void Im2colSource::pack_panel(int64_t first, int64_t count, int64_t k0, int64_t 
   int64_t kd = (k0 / (g.kernel[2] * g.kernel[1])) % g.kernel[0];
   int64_t ci = k0 / g.kernel_volume();
   for (int64_t k = 0; k < kc; ++k) {
-    float* d = dst + k * kNR;
+    float* d = dst + k * ld;
     const float* xc = x_ + ci * plane;
     for (int s = 0; s < nseg; ++s) {
-      const Segment& sg = seg[s];
+      const Segment& sg = seg[static_cast<std::size_t>(s)];
       float* out = d + sg.col;
       const int64_t id = sg.od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
       const int64_t ih = sg.oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
-      // Segments are short (at most kNR floats): plain loops, no memcpy/memset calls.
       if (id < 0 || id >= D || ih < 0 || ih >= H) {
-        for (int64_t t = 0; t < sg.len; ++t) out[t] = 0.0f;
+        std::fill(out, out + sg.len, 0.0f);
         continue;
       }
       const float* row = xc + (id * H + ih) * W;
@@ -138,25 +129,23 @@ void Im2colSource::pack_panel(int64_t first, int64_t count, int64_t k0, int64_t 
         // Valid t: 0 <= iw0 + t < W.
         const int64_t lo = std::clamp<int64_t>(-iw0, 0, sg.len);
         const int64_t hi = std::clamp<int64_t>(W - iw0, lo, sg.len);
-        for (int64_t t = 0; t < lo; ++t) out[t] = 0.0f;
-        const float* src = row + iw0;
-        for (int64_t t = lo; t < hi; ++t) out[t] = src[t];
-        for (int64_t t = hi; t < sg.len; ++t) out[t] = 0.0f;
+        std::fill(out, out + lo, 0.0f);
+        std::copy(row + iw0 + lo, row + iw0 + hi, out + lo);
+        std::fill(out + hi, out + sg.len, 0.0f);
       } else {
         // Valid t: 0 <= iw0 + t * sw < W; the loop between them has no checks.
         const int64_t lo = std::clamp<int64_t>(iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw, 0, sg.len);
         const int64_t hi = std::clamp<int64_t>(W - iw0 <= 0 ? 0 : (W - iw0 + sw - 1) / sw, lo, sg.len);
-        for (int64_t t = 0; t < lo; ++t) out[t] = 0.0f;
+        std::fill(out, out + lo, 0.0f);
         const float* src = row + iw0;
         if (sw == 2) {
           for (int64_t t = lo; t < hi; ++t) out[t] = src[2 * t];
         } else {
           for (int64_t t = lo; t < hi; ++t) out[t] = src[t * sw];
         }
-        for (int64_t t = hi; t < sg.len; ++t) out[t] = 0.0f;
+        std::fill(out + hi, out + sg.len, 0.0f);
       }
     }
-    for (int64_t t = count; t < kNR; ++t) d[t] = 0.0f;
     if (++kw == g.kernel[2]) {
       kw = 0;
       if (++kh == g.kernel[1]) {
@@ -186,6 +175,7 @@ ConvKernel::ConvKernel(const Shape& x, const Shape& y, const Shape& w_shape, con
   cin_g_ = cin / group_;
   cout_g_ = cout / group_;
   k_ = cin_g_ * g_.kernel_volume();
+  weights_ = weights;
   depthwise_ = group_ > 1 && cin_g_ == 1 && cout_g_ == 1;
   if (depthwise_) {
     // Padded plane: the input at offset pad_begin, large enough for every tap.
@@ -196,51 +186,44 @@ ConvKernel::ConvKernel(const Shape& x, const Shape& y, const Shape& w_shape, con
     return;
   }
 
-  packed_.assign(static_cast<std::size_t>(group_ * gemm::packed_floats(cout_g_, k_, gemm::kMR)), 0.0f);
-  if (weights) {
-    pack_weights(weights);
-    weights_packed_ = true;
-  }
   const int64_t P = g_.out_plane();
-  if (!Im2colSource::is_direct(g_)) gather_ = Im2colSource::gather_table(g_, &gather_stride_);
+  const bool direct = Im2colSource::is_direct(g_);
+  if (!direct) gather_ = Im2colSource::gather_table(g_, &gather_stride_);
   sources_.assign(static_cast<std::size_t>(g_.N * group_),
-                  Im2colSource(&g_, cin_g_, gather_.empty() ? nullptr : gather_.data(), gather_stride_));
+                  Im2colSource(&g_, gather_.empty() ? nullptr : gather_.data(), gather_stride_));
   jobs_.resize(sources_.size());
-  for (int64_t n = 0; n < g_.N; ++n)
-    for (int64_t gi = 0; gi < group_; ++gi) {
-      auto& j = jobs_[static_cast<std::size_t>(n * group_ + gi)];
-      j.M = cout_g_;
-      j.N = P;
-      j.K = k_;
-      j.a.packed = packed_.data() + gi * gemm::packed_floats(cout_g_, k_, gemm::kMR);
-      j.b.source = &sources_[static_cast<std::size_t>(n * group_ + gi)];
-      j.ldc = P;
-      j.ep.act = act_;
-    }
-  tiling_ = gemm::plan_tiling(cout_g_, P, k_, static_cast<int64_t>(jobs_.size()), threads);
+  for (auto& j : jobs_) {
+    j.M = cout_g_;
+    j.N = P;
+    j.K = k_;
+    j.a.ld = k_;  // W_g: Cout_g x K, row-major
+    j.b.ld = P;   // direct: X_g is the K x P matrix
+    j.ldc = P;
+    j.ep.act = act_;
+  }
+  if (!direct)
+    for (std::size_t i = 0; i < jobs_.size(); ++i) jobs_[i].b_source = &sources_[i];
+  tiling_ = gemm::plan_tiling(cout_g_, P, k_, static_cast<int64_t>(jobs_.size()), threads, !direct);
   workspace_floats_ = jobs_.empty() ? 0 : gemm::workspace_floats(jobs_[0], tiling_);
-}
-
-void ConvKernel::pack_weights(const float* w) {
-  const int64_t per_group = gemm::packed_floats(cout_g_, k_, gemm::kMR);
-  for (int64_t gi = 0; gi < group_; ++gi)
-    gemm::pack_all(w + gi * cout_g_ * k_, k_, 1, cout_g_, k_, gemm::kMR, 1.0f, packed_.data() + gi * per_group);
 }
 
 void ConvKernel::run(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool,
                      gemm::Workspace& ws) {
+  if (!w) w = weights_;
   if (depthwise_) {
     run_depthwise(x, w, bias, y, pool, ws);
     return;
   }
-  if (!weights_packed_) pack_weights(w);
   const int64_t in_sample = g_.C * g_.in_plane();
   const int64_t P = g_.out_plane();
   const int64_t out_sample = cout_g_ * group_ * P;
   for (int64_t n = 0; n < g_.N; ++n)
     for (int64_t gi = 0; gi < group_; ++gi) {
       const auto i = static_cast<std::size_t>(n * group_ + gi);
-      sources_[i].set_input(x + n * in_sample + gi * cin_g_ * g_.in_plane());
+      const float* xg = x + n * in_sample + gi * cin_g_ * g_.in_plane();
+      sources_[i].set_input(xg);
+      jobs_[i].a.data = w + gi * cout_g_ * k_;
+      jobs_[i].b.data = xg;
       jobs_[i].c = y + n * out_sample + gi * cout_g_ * P;
       jobs_[i].ep.row_bias = bias ? bias + gi * cout_g_ : nullptr;
     }

@@ -101,18 +101,10 @@ class GemmOp final : public OpKernel {
     K_ = attrs_.trans_a ? sa[0] : sa[1];
     N_ = attrs_.trans_b ? sb[0] : sb[1];
     if ((attrs_.trans_b ? sb[1] : sb[0]) != K_) b.error("inner dimensions of A and B differ");
-    b_row_stride_ = attrs_.trans_b ? K_ : 1;
-    b_k_stride_ = attrs_.trans_b ? 1 : N_;
-    if (const float* bw = b.constant_f(b_)) {
-      packed_b_.resize(static_cast<std::size_t>(gemm::packed_floats(N_, K_, gemm::kNR)));
-      gemm::pack_all(bw, b_row_stride_, b_k_stride_, N_, K_, gemm::kNR, attrs_.alpha, packed_b_.data());
-      job_.b.packed = packed_b_.data();
-      a_scale_ = 1.0f;
-    } else {
-      job_.b.source = &b_src_;
-      a_scale_ = attrs_.alpha;  // alpha goes with the operand packed per call
-    }
-    job_.a.source = &a_src_;
+    // A and B are read in place (B transposed when trans_b), alpha applied by the product.
+    job_.a = gemm::Matrix{nullptr, attrs_.trans_a ? M_ : K_, attrs_.trans_a};
+    job_.b = gemm::Matrix{nullptr, attrs_.trans_b ? K_ : N_, attrs_.trans_b};
+    job_.alpha = attrs_.alpha;
     job_.M = M_;
     job_.N = N_;
     job_.K = K_;
@@ -141,9 +133,8 @@ class GemmOp final : public OpKernel {
   }
   int64_t workspace_floats() const override { return ws_floats_; }
   void run(const RunCtx& c) override {
-    const float* a = c.f(a_);
-    a_src_ = ScaledSource(a, attrs_.trans_a ? 1 : K_, attrs_.trans_a ? M_ : 1, gemm::kMR, a_scale_);
-    if (!job_.b.packed) b_src_ = ScaledSource(c.f(b_), b_row_stride_, b_k_stride_, gemm::kNR, 1.0f);
+    job_.a.data = c.f(a_);
+    job_.b.data = c.f(b_);
     float* y = c.fo(y_);
     job_.c = y;
     if (c_ >= 0 && attrs_.beta != 0.0f) {
@@ -159,35 +150,16 @@ class GemmOp final : public OpKernel {
   }
 
  private:
-  // A strided matrix packed with a scale (alpha).
-  class ScaledSource final : public gemm::PanelSource {
-   public:
-    ScaledSource() = default;
-    ScaledSource(const float* p, int64_t rs, int64_t ks, int R, float scale)
-        : p_(p), rs_(rs), ks_(ks), R_(R), scale_(scale) {}
-    void pack(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const override {
-      gemm::pack_panels(p_, rs_, ks_, first, count, k0, kc, R_, scale_, dst);
-    }
-
-   private:
-    const float* p_ = nullptr;
-    int64_t rs_ = 0, ks_ = 0;
-    int R_ = 1;
-    float scale_ = 1.0f;
-  };
   void fill_col_bias(const float* cc) {
     for (int64_t j = 0; j < N_; ++j) col_bias_[static_cast<std::size_t>(j)] = attrs_.beta * cc[c_cols_ == 1 ? 0 : j];
   }
 
   ValueId a_, b_, c_, y_;
   GemmAttrs attrs_;
-  int64_t M_ = 0, N_ = 0, K_ = 0, b_row_stride_ = 0, b_k_stride_ = 0;
+  int64_t M_ = 0, N_ = 0, K_ = 0;
   int64_t c_rows_ = 0, c_cols_ = 0;
   bool c_const_ = false;
-  float a_scale_ = 1.0f;
-  gemm::FloatBuffer packed_b_;
   std::vector<float> col_bias_;
-  ScaledSource a_src_, b_src_;
   gemm::Job job_;
   gemm::Tiling tiling_;
   int64_t ws_floats_ = 0;
@@ -208,19 +180,12 @@ class MatMulOp final : public OpKernel {
     N_ = sb.back();
     if (sb[sb.size() - 2] != K_) b.error("inner dimensions of A and B differ");
     const Shape ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
-    const float* bw = b.constant_f(b_);
     if (bb.empty()) {
       // B is a matrix: every leading dimension of A becomes rows of one product.
       int64_t rows = M_;
       for (int64_t d : ba) rows *= d;
       M_ = rows;
       jobs_.resize(1);
-      a_src_.resize(1);
-      b_src_.resize(1);
-      if (bw) {
-        packed_b_.resize(static_cast<std::size_t>(gemm::packed_floats(N_, K_, gemm::kNR)));
-        gemm::pack_all(bw, 1, N_, N_, K_, gemm::kNR, 1.0f, packed_b_.data());
-      }
     } else {
       // Broadcast batch dimensions: offsets of A and B for every output batch index.
       const std::size_t r = std::max(ba.size(), bb.size());
@@ -247,8 +212,6 @@ class MatMulOp final : public OpKernel {
         b_off_.push_back(ob * K_ * N_);
       }
       jobs_.resize(static_cast<std::size_t>(nb));
-      a_src_.resize(jobs_.size());
-      b_src_.resize(jobs_.size());
     }
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
       auto& j = jobs_[i];
@@ -256,11 +219,8 @@ class MatMulOp final : public OpKernel {
       j.N = N_;
       j.K = K_;
       j.ldc = N_;
-      j.a.source = &a_src_[i];
-      if (!packed_b_.empty())
-        j.b.packed = packed_b_.data();
-      else
-        j.b.source = &b_src_[i];
+      j.a.ld = K_;
+      j.b.ld = N_;
       j.ep.act = b.n.act;
     }
     tiling_ = gemm::plan_tiling(M_, N_, K_, static_cast<int64_t>(jobs_.size()), b.threads);
@@ -274,8 +234,8 @@ class MatMulOp final : public OpKernel {
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
       const int64_t oa = a_off_.empty() ? 0 : a_off_[i];
       const int64_t ob = b_off_.empty() ? 0 : b_off_[i];
-      a_src_[i] = gemm::StridedSource(a + oa, K_, 1, gemm::kMR);
-      if (packed_b_.empty()) b_src_[i] = gemm::StridedSource(bm + ob, 1, N_, gemm::kNR);
+      jobs_[i].a.data = a + oa;
+      jobs_[i].b.data = bm + ob;
       jobs_[i].c = y + static_cast<int64_t>(i) * M_ * N_;
     }
     gemm::run(jobs_, tiling_, c.pool, c.ws);
@@ -285,8 +245,6 @@ class MatMulOp final : public OpKernel {
   ValueId a_, b_, y_;
   int64_t M_ = 0, N_ = 0, K_ = 0;
   std::vector<int64_t> a_off_, b_off_;
-  gemm::FloatBuffer packed_b_;
-  std::vector<gemm::StridedSource> a_src_, b_src_;
   std::vector<gemm::Job> jobs_;
   gemm::Tiling tiling_;
   int64_t ws_floats_ = 0;
@@ -820,24 +778,17 @@ void Executor::plan_storage() {
 }
 
 // The memory limit (graph/limits.h), checked before the arena is allocated: the
-// arena, plus the weights the graph holds, plus the packed float copies compute
-// kernels make of their constant weights (an estimate: their unpadded size).
+// arena plus the weights the graph holds (kernels read weights in place).
 void Executor::check_planned_memory() const {
-  int64_t weights = 0, packed = 0;
+  int64_t weights = 0;
   for (const Value& v : g_.values())
     if (v.is_constant && v.data) weights += static_cast<int64_t>(v.data->nbytes());
-  for (NodeId id : g_.compute_layers()) {
-    const Node& n = g_.node(id);
-    if (n.inputs.size() > 1 && n.inputs[1] >= 0 && g_.value(n.inputs[1]).is_constant)
-      packed += shape_numel(g_.value(n.inputs[1]).shape) * static_cast<int64_t>(sizeof(float));
-  }
   const auto sat = [](int64_t a, int64_t b) {
     int64_t r = 0;
     return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
   };
-  check_memory(sat(sat(arena_bytes_, weights), packed),
-               fmt::format("model '{}': running it (activation arena {}, weights {}, packed weights {})", g_.name,
-                           format_bytes(arena_bytes_), format_bytes(weights), format_bytes(packed)));
+  check_memory(sat(arena_bytes_, weights), fmt::format("model '{}': running it (activation arena {}, weights {})",
+                                                       g_.name, format_bytes(arena_bytes_), format_bytes(weights)));
 }
 
 void Executor::resolve_pointers(std::span<const Tensor> inputs) {

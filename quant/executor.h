@@ -3,8 +3,8 @@
 // Construction is the plan: every value gets its storage (constants are read in
 // place from the graph, graph inputs from the caller's tensors, Reshape-like
 // views alias their input, everything else lives in one arena whose offsets come
-// from liveness-based reuse), every node gets a kernel object with its weights
-// pre-packed and its workspace sized. run() then allocates nothing: it resolves
+// from liveness-based reuse), every node gets a kernel object with its GEMM
+// tiling planned and its workspace sized. run() then allocates nothing: it resolves
 // pointers, walks the topological order and copies the graph outputs out.
 //
 // Hook points, one per node (the base of the quantization engine):

@@ -2,20 +2,27 @@
 
 #include <algorithm>
 #include <cmath>
-#include <array>
-#include <cstring>
-#include <utility>
+#include <stdexcept>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
 // GCC 12 reports the deliberately undefined pass-through operand of
-// avx512fintrin.h's unmasked intrinsics (`__m512 __Y = __Y;`) as uninitialized.
+// avx512fintrin.h's unmasked intrinsics (`__m512 __Y = __Y;`), which Eigen's
+// AVX-512 packet code uses, as uninitialized.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include <Eigen/Core>
 
 namespace qsim::gemm {
 
 namespace {
+
+using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+using OutMap = Eigen::Map<RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// Eigen's packing buffers for one call are kc x (rows or columns) floats each; they
+// must stay under its stack-allocation limit, or Eigen would allocate them per call.
+static_assert(kKC * kMaxRows * sizeof(float) <= EIGEN_STACK_ALLOCATION_LIMIT);
+static_assert(kKC * kMaxCols * sizeof(float) <= EIGEN_STACK_ALLOCATION_LIMIT);
+static_assert(kMaxCols % kColAlign == 0 && kMaxRows % kRowAlign == 0);
 
 // Scalar form of a fused activation (ONNX definitions).
 inline float act_scalar(const Activation& a, float x) {
@@ -31,202 +38,117 @@ inline float act_scalar(const Activation& a, float x) {
   return x;
 }
 
-// What the micro-kernel does with its registers when it stores a tile.
-struct TileEpi {
-  bool load_c = false;
-  const float* row_bias = nullptr;  // already offset to the tile's first row
-  const float* col_bias = nullptr;  // already offset to the tile's first column
-  const Activation* act = nullptr;  // last K block only
+// The rows x cols map of a strided operand whose element (0, 0) is at p: row-major,
+// or the transpose of a row-major matrix. Either is read in place: the storage
+// order tells Eigen which of its packing routines to use.
+template <bool Trans>
+auto view(const float* p, int64_t ld, int64_t rows, int64_t cols) {
+  if constexpr (Trans) {
+    return ConstMap(p, cols, rows, Eigen::OuterStride<>(ld)).transpose();
+  } else {
+    return ConstMap(p, rows, cols, Eigen::OuterStride<>(ld));
+  }
+}
+
+// c (+)= alpha * A * B with A (c.rows() x k) at a, B (k x c.cols()) at b.
+template <bool TransA, bool TransB>
+void product(OutMap& c, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float alpha, bool add) {
+  const auto A = view<TransA>(a, lda, c.rows(), k);
+  const auto B = view<TransB>(b, ldb, k, c.cols());
+  if (alpha == 1.0f) {
+    if (add)
+      c.noalias() += A * B;
+    else
+      c.noalias() = A * B;
+  } else {
+    if (add)
+      c.noalias() += (alpha * A) * B;
+    else
+      c.noalias() = (alpha * A) * B;
+  }
+}
+
+using ProductFn = void (*)(OutMap&, const float*, int64_t, const float*, int64_t, int64_t, float, bool);
+constexpr ProductFn kProducts[2][2] = {{&product<false, false>, &product<false, true>},
+                                       {&product<true, false>, &product<true, true>}};
+
+// Address of element (r, c) of a strided operand.
+inline const float* at(const Matrix& x, int64_t r, int64_t c) {
+  return x.trans ? x.data + c * x.ld + r : x.data + r * x.ld + c;
+}
+
+inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// Columns of tile i: nc, except the last, which runs to N.
+inline int64_t tile_width(const Tiling& t, int64_t N, int64_t i) {
+  return i == t.n_tasks - 1 ? N - i * t.nc : t.nc;
+}
+
+// Global slice g of the shared B slices lives in worker g % workers's workspace.
+inline float* shared_slice(Workspace& ws, int64_t g, int workers, int64_t ld) {
+  return ws.get(static_cast<int>(g % workers)) + g / workers * kKC * ld;
+}
+
+// Where a task reads B's kc x nc slice at (k0, n0): in place, filled into the
+// worker's workspace first, or in the job's shared slices (filled before the tasks).
+struct BSlices {
+  const Job& j;
+  float* ws;                   // this worker's workspace, for per-task fills
+  Workspace* shared = nullptr;  // the job's slices are filled and spread over these workers
+  int64_t first_slice = 0;     // global index of the job's first slice
+  int workers = 1;
+  int64_t shared_ld = 0;
+  const float* slice(int64_t s) const { return shared_slice(*shared, first_slice + s, workers, shared_ld); }
 };
 
-#if defined(__AVX512F__)
-
-inline __m512 act_vec(const Activation& a, __m512 x) {
-  switch (a.kind) {
-    case ActKind::kRelu: return _mm512_max_ps(x, _mm512_setzero_ps());
-    case ActKind::kClip: return _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(a.alpha)), _mm512_set1_ps(a.beta));
-    case ActKind::kLeakyRelu: {
-      const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(x, neg, x, _mm512_set1_ps(a.alpha));
-    }
-    case ActKind::kHardSigmoid: {
-      const __m512 y = _mm512_fmadd_ps(x, _mm512_set1_ps(a.alpha), _mm512_set1_ps(a.beta));
-      return _mm512_min_ps(_mm512_max_ps(y, _mm512_setzero_ps()), _mm512_set1_ps(1.0f));
-    }
-    case ActKind::kHardSwish: {
-      const __m512 y = _mm512_add_ps(_mm512_div_ps(x, _mm512_set1_ps(6.0f)), _mm512_set1_ps(0.5f));
-      return _mm512_mul_ps(x, _mm512_min_ps(_mm512_max_ps(y, _mm512_setzero_ps()), _mm512_set1_ps(1.0f)));
-    }
-    default: return x;  // kNone; kSigmoid is applied after the store
-  }
-}
-
-// R rows (R <= kMR) x V vectors of 16 columns (V <= 3; the last one masked to
-// `cols`). A panels have stride kMR per k, B panels kNR. K is unrolled by two.
-template <int R, int V>
-void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
-                  int cols, const TileEpi& e) {
-  __m512 acc[R][V];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i)
-#pragma GCC unroll 3
-    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
-  auto step = [&](const float* ak, const float* bk) __attribute__((always_inline)) {
-    __m512 bv[V];
-#pragma GCC unroll 3
-    for (int v = 0; v < V; ++v) bv[v] = _mm512_load_ps(bk + 16 * v);
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-      const __m512 ai = _mm512_set1_ps(ak[i]);
-#pragma GCC unroll 3
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-    }
-  };
-  int64_t k = 0;
-  for (; k + 1 < kc; k += 2) {
-    step(a, b);
-    step(a + kMR, b + kNR);
-    a += 2 * kMR;
-    b += 2 * kNR;
-  }
-  if (k < kc) step(a, b);
-
-  __mmask16 mask[V];
-#pragma GCC unroll 3
-  for (int v = 0; v < V; ++v) {
-    const int n = cols - 16 * v;
-    mask[v] = n >= 16 ? __mmask16(0xFFFF) : n > 0 ? __mmask16((1u << n) - 1u) : __mmask16(0);
-  }
-  __m512 cb[V];
-#pragma GCC unroll 3
-  for (int v = 0; v < V; ++v)
-    cb[v] = e.col_bias ? _mm512_maskz_loadu_ps(mask[v], e.col_bias + 16 * v) : _mm512_setzero_ps();
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i) {
-    float* row = c + i * ldc;
-    const __m512 rb = e.row_bias ? _mm512_set1_ps(e.row_bias[i]) : _mm512_setzero_ps();
-#pragma GCC unroll 3
-    for (int v = 0; v < V; ++v) {
-      __m512 x = acc[i][v];
-      if (e.load_c) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask[v], row + 16 * v));
-      if (e.row_bias) x = _mm512_add_ps(x, rb);
-      if (e.col_bias) x = _mm512_add_ps(x, cb[v]);
-      if (e.act) x = act_vec(*e.act, x);
-      _mm512_mask_storeu_ps(row + 16 * v, mask[v], x);
+// One task: rows [m0, m0 + mc) x columns [n0, n0 + nc) of C, all of K.
+void run_task(const BSlices& src, int64_t m0, int64_t mc, int64_t n0, int64_t nc) {
+  const Job& j = src.j;
+  const Epilogue& ep = j.ep;
+  // C starts as the epilogue's additive terms, so every K slice can accumulate.
+  const bool prefill = ep.accumulate || ep.row_bias || ep.col_bias || j.K == 0;
+  if (prefill) {
+    for (int64_t i = m0; i < m0 + mc; ++i) {
+      float* row = j.c + i * j.ldc + n0;
+      const float rb = ep.row_bias ? ep.row_bias[i] : 0.0f;
+      if (!ep.accumulate) std::fill(row, row + nc, 0.0f);
+      if (ep.col_bias) {
+        const float* cb = ep.col_bias + n0;
+        for (int64_t x = 0; x < nc; ++x) row[x] += cb[x] + rb;
+      } else if (rb != 0.0f) {
+        for (int64_t x = 0; x < nc; ++x) row[x] += rb;
+      }
     }
   }
-  if (e.act && e.act->kind == ActKind::kSigmoid)
-    for (int i = 0; i < R; ++i) apply_activation(*e.act, c + i * ldc, cols);
-}
-
-#else  // portable micro-kernel: plain loops the compiler vectorises for the target
-
-template <int R, int V>
-void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
-                  int cols, const TileEpi& e) {
-  static_assert(V == 1);
-  float acc[R][kNR] = {};
-  for (int64_t k = 0; k < kc; ++k) {
-    for (int i = 0; i < R; ++i) {
-      const float ai = a[i];
-      for (int j = 0; j < kNR; ++j) acc[i][j] += ai * b[j];
+  const bool in_place = j.b_source == nullptr;
+  const ProductFn product_fn = kProducts[j.a.trans][in_place ? j.b.trans : 0];
+  const int64_t ld = round_up(nc, 16);
+  // A one-row or one-column product is Eigen's matrix-vector product, which packs
+  // nothing: B read in place needs no K slices but the bound of a vector temporary.
+  const int64_t kslice = in_place && (mc == 1 || nc == 1) ? kGemvKC : kKC;
+  for (int64_t k0 = 0; k0 < j.K; k0 += kslice) {
+    const int64_t kc = std::min(kslice, j.K - k0);
+    const float* b;
+    int64_t ldb;
+    if (in_place) {
+      b = at(j.b, k0, n0);
+      ldb = j.b.ld;
+    } else if (src.shared) {
+      b = src.slice(k0 / kKC) + n0;
+      ldb = src.shared_ld;
+    } else {
+      j.b_source->fill(k0, kc, n0, nc, src.ws, ld);
+      b = src.ws;
+      ldb = ld;
     }
-    a += kMR;
-    b += kNR;
-  }
-  for (int i = 0; i < R; ++i) {
-    float* row = c + i * ldc;
-    for (int j = 0; j < cols; ++j) {
-      float x = acc[i][j];
-      if (e.load_c) x += row[j];
-      if (e.row_bias) x += e.row_bias[i];
-      if (e.col_bias) x += e.col_bias[j];
-      if (e.act) x = act_scalar(*e.act, x);
-      row[j] = x;
+    for (int64_t r0 = m0; r0 < m0 + mc; r0 += kMaxRows) {
+      OutMap c(j.c + r0 * j.ldc + n0, std::min(kMaxRows, m0 + mc - r0), nc, Eigen::OuterStride<>(j.ldc));
+      product_fn(c, at(j.a, r0, k0), j.a.ld, b, ldb, kc, j.alpha, prefill || k0 > 0);
     }
   }
+  if (ep.act.kind != ActKind::kNone)
+    for (int64_t i = m0; i < m0 + mc; ++i) apply_activation(ep.act, j.c + i * j.ldc + n0, nc);
 }
-
-#endif
-
-using KernelFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, const TileEpi&);
-
-#if defined(__AVX512F__)
-inline constexpr int kVectors = kNR / 16;  // zmm registers per row of the tile
-#else
-inline constexpr int kVectors = 1;
-#endif
-
-template <int R, int... Vs>
-constexpr std::array<KernelFn, sizeof...(Vs)> kernels_for_rows(std::integer_sequence<int, Vs...>) {
-  return {&micro_kernel<R, Vs + 1>...};
-}
-template <int... Rs>
-constexpr auto make_kernel_table(std::integer_sequence<int, Rs...>) {
-  return std::array<std::array<KernelFn, kVectors>, sizeof...(Rs)>{
-      kernels_for_rows<Rs + 1>(std::make_integer_sequence<int, kVectors>{})...};
-}
-// kKernels[r - 1][v - 1] handles an r-row tile of v column vectors.
-constexpr auto kKernels = make_kernel_table(std::make_integer_sequence<int, kMR>{});
-
-#if defined(__AVX512F__)
-// Narrow edge tiles (fewer than 16 columns, e.g. the last pixel of a 7x7 map) put
-// the vector lanes along the 8 rows of the A panel instead: one 8-lane FMA per
-// column and k, where the column-vector kernel would spend 8 FMAs of 16 lanes each.
-template <int C>
-void narrow_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
-                   int rows, const TileEpi& e) {
-  static_assert(kMR == 8, "one 8-lane register per A panel row group");
-  __m256 acc[C];
-#pragma GCC unroll 15
-  for (int j = 0; j < C; ++j) acc[j] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m256 av = _mm256_load_ps(a);
-#pragma GCC unroll 15
-    for (int j = 0; j < C; ++j) acc[j] = _mm256_fmadd_ps(av, _mm256_set1_ps(b[j]), acc[j]);
-    a += kMR;
-    b += kNR;
-  }
-  alignas(32) float t[C][8];
-  for (int j = 0; j < C; ++j) _mm256_store_ps(t[j], acc[j]);
-  for (int i = 0; i < rows; ++i) {
-    float* row = c + i * ldc;
-    for (int j = 0; j < C; ++j) {
-      float v = t[j][i];
-      if (e.load_c) v += row[j];
-      if (e.row_bias) v += e.row_bias[i];
-      if (e.col_bias) v += e.col_bias[j];
-      row[j] = v;
-    }
-    if (e.act) apply_activation(*e.act, row, C);
-  }
-}
-
-using NarrowFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, const TileEpi&);
-template <int... Cs>
-constexpr std::array<NarrowFn, sizeof...(Cs)> make_narrow_table(std::integer_sequence<int, Cs...>) {
-  return {&narrow_kernel<Cs + 1>...};
-}
-constexpr auto kNarrow = make_narrow_table(std::make_integer_sequence<int, 15>{});  // 1..15 columns
-#endif
-
-// Runs the micro-kernel for a rows x cols tile.
-inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
-                 const TileEpi& e) {
-#if defined(__AVX512F__)
-  if (cols < 16) {
-    kNarrow[static_cast<std::size_t>(cols - 1)](kc, a, b, c, ldc, rows, e);
-    return;
-  }
-#endif
-  const int v = kVectors == 1 ? 1 : (cols + 15) / 16;
-  kKernels[static_cast<std::size_t>(rows - 1)][static_cast<std::size_t>(v - 1)](kc, a, b, c, ldc, cols, e);
-}
-
-inline int64_t align16(int64_t floats) { return (floats + 15) / 16 * 16; }
-
-// Largest column tile: 8 panels keeps a tile's packed B (K x nc) in L2 for K up to ~1000.
-constexpr int64_t kMaxTilePanels = 8;
 
 }  // namespace
 
@@ -256,98 +178,64 @@ void apply_activation(const Activation& act, float* x, int64_t n) {
   }
 }
 
-void pack_panels(const float* src, int64_t row_stride, int64_t k_stride, int64_t first, int64_t count,
-                 int64_t k0, int64_t kc, int R, float scale, float* dst) {
-  if (row_stride == 1) {
-    // Panels are contiguous stretches of each K row (B of a row-major K x N matrix):
-    // read every source row once, sequentially, and deal it out to the panels.
-    const int64_t panels = panel_count(count, R);
-    const int64_t full = count / R;
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* sk = src + first + (k0 + k) * k_stride;
-      float* d = dst + k * R;
-      for (int64_t p = 0; p < full; ++p) {
-        const float* sp = sk + p * R;
-        float* dp = d + p * kc * R;
-        for (int r = 0; r < R; ++r) dp[r] = sp[r] * scale;
-      }
-      if (full < panels) {
-        const int64_t rows = count - full * R;
-        const float* sp = sk + full * R;
-        float* dp = d + full * kc * R;
-        for (int64_t r = 0; r < rows; ++r) dp[r] = sp[r] * scale;
-        for (int64_t r = rows; r < R; ++r) dp[r] = 0.0f;
-      }
-    }
-    return;
-  }
-  for (int64_t p0 = 0; p0 < count; p0 += R) {
-    const int64_t rows = std::min<int64_t>(R, count - p0);
-    const float* s = src + (first + p0) * row_stride + k0 * k_stride;
-    if (k_stride == 1 && row_stride != 1) {
-      // Rows are contiguous in K: walk each row once (gather into the panel).
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* sr = s + r * row_stride;
-        for (int64_t k = 0; k < kc; ++k) dst[k * R + r] = sr[k] * scale;
-      }
-      for (int64_t r = rows; r < R; ++r)
-        for (int64_t k = 0; k < kc; ++k) dst[k * R + r] = 0.0f;
-    } else {
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* sk = s + k * k_stride;
-        float* d = dst + k * R;
-        if (row_stride == 1) {
-          for (int64_t r = 0; r < rows; ++r) d[r] = sk[r] * scale;
-        } else {
-          for (int64_t r = 0; r < rows; ++r) d[r] = sk[r * row_stride] * scale;
-        }
-        for (int64_t r = rows; r < R; ++r) d[r] = 0.0f;
-      }
-    }
-    dst += kc * R;
-  }
-}
-
-void pack_all(const float* src, int64_t row_stride, int64_t k_stride, int64_t rows, int64_t K, int R,
-              float scale, float* dst) {
-  for (int64_t p0 = 0; p0 < rows; p0 += R)
-    pack_panels(src, row_stride, k_stride, p0, std::min<int64_t>(R, rows - p0), 0, K, R, scale, dst + p0 * K);
-}
-
-Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads) {
-  (void)K;
-  Tiling t;
-  const int64_t np = panel_count(N, kNR);
-  const int64_t mp = panel_count(M, kMR);
-  int64_t n_tasks = (np + kMaxTilePanels - 1) / kMaxTilePanels;
-  int64_t m_tasks = 1;
-  // Enough tasks for the dynamic schedule to balance: prefer more column tiles (no
-  // repeated packing), then split rows, which repacks B once per row chunk.
+Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads, bool b_filled) {
+  // Every task makes Eigen pack its rows of A and its columns of B: splitting
+  // columns repacks A, splitting rows repacks B, and refills it when B comes from a
+  // BlockSource, unless B is filled once per job into slices shared by the row
+  // chunks. Among the tilings with enough tasks for the dynamic schedule to balance
+  // (three per thread), take the one that copies the fewest floats; with none, the
+  // one with the most tasks.
   const int64_t want = threads > 1 ? 3 * static_cast<int64_t>(threads) : 1;
-  while (jobs * n_tasks * m_tasks < want) {
-    if (n_tasks < np) {
-      n_tasks = std::min(np, n_tasks * 2);
-    } else if (m_tasks * 2 <= mp && mp / (m_tasks * 2) >= 2) {
-      m_tasks *= 2;
-    } else {
-      break;
+  const int64_t full = N / kColAlign;  // whole 48-column units
+  const int64_t m_units = std::max<int64_t>(1, (M + kRowAlign - 1) / kRowAlign);
+  const int64_t slices = (K + kKC - 1) / kKC;
+  const int64_t shared_floats = (jobs * slices + threads - 1) / threads * kKC * round_up(N, 16);
+  const bool can_share = b_filled && threads > 1 && shared_floats <= kMaxSharedFloats;
+  const double a_floats = static_cast<double>(M) * static_cast<double>(K);
+  const double b_floats = static_cast<double>(K) * static_cast<double>(N);
+  Tiling best;
+  bool best_ok = false;
+  double best_cost = 0;
+  int64_t best_tasks = 0;
+  for (int64_t nu = 1; nu <= std::max<int64_t>(1, std::min(full, kMaxCols / kColAlign)); ++nu) {
+    const int64_t nc = full == 0 ? N : nu * kColAlign;
+    int64_t n_tasks = nc > 0 ? (N + nc - 1) / nc : 0;
+    // A remainder of under 48 columns joins the last tile when it fits.
+    const int64_t last = N - (n_tasks - 1) * nc;
+    if (n_tasks > 1 && last < kColAlign && nc + last <= kMaxCols) --n_tasks;
+    for (int64_t mu = m_units; mu >= 1; --mu) {  // equal chunk counts: the largest chunks win
+      const int64_t mc = std::min(M, mu * kRowAlign);
+      const int64_t m_tasks = mc > 0 ? (M + mc - 1) / mc : 0;
+      const bool share = can_share && m_tasks > 1;
+      const double b_copies = !b_filled ? static_cast<double>(m_tasks)
+                              : share   ? static_cast<double>(m_tasks + 1)
+                                        : 2.0 * static_cast<double>(m_tasks);
+      const int64_t tasks = jobs * n_tasks * m_tasks;
+      const double cost = static_cast<double>(jobs) * (static_cast<double>(n_tasks) * a_floats + b_copies * b_floats);
+      const bool ok = tasks >= want;
+      bool better;
+      if (best_tasks == 0 || ok != best_ok)
+        better = best_tasks == 0 || ok;
+      else if (ok)
+        better = cost < best_cost || (cost == best_cost && tasks < best_tasks);
+      else
+        better = tasks > best_tasks || (tasks == best_tasks && cost < best_cost);
+      if (better) {
+        best = Tiling{mc, nc, m_tasks, n_tasks, share, share ? threads : 1, share ? shared_floats : 0};
+        best_ok = ok;
+        best_cost = cost;
+        best_tasks = std::max<int64_t>(tasks, 1);
+      }
     }
   }
-  const int64_t panels_per_n = (np + n_tasks - 1) / n_tasks;
-  const int64_t panels_per_m = (mp + m_tasks - 1) / m_tasks;
-  t.nc = std::min(N, panels_per_n * kNR);
-  t.mc = std::min(M, panels_per_m * kMR);
-  t.n_tasks = (N + t.nc - 1) / t.nc;
-  t.m_tasks = (M + t.mc - 1) / t.mc;
-  return t;
+  return best;
 }
 
 int64_t workspace_floats(const Job& j, const Tiling& t) {
-  const int64_t kc = std::min(kKC, j.K);
-  int64_t f = 0;
-  if (!j.a.packed) f += align16(packed_floats(t.mc, kc, kMR));
-  if (!j.b.packed) f += kc * kNR;
-  return f;
+  if (!j.b_source) return 0;
+  if (t.shared_b) return t.shared_floats;
+  const int64_t widest = std::max(t.nc, tile_width(t, j.N, t.n_tasks - 1));
+  return std::min(kKC, j.K) * round_up(widest, 16);
 }
 
 void Workspace::reserve(int workers, int64_t floats) {
@@ -357,86 +245,40 @@ void Workspace::reserve(int workers, int64_t floats) {
   for (auto& b : buffers_) b.resize(static_cast<std::size_t>(floats_ + 16));
 }
 
-namespace {
-
-void run_task(const Job& j, int64_t m0, int64_t mc, int64_t n0, int64_t nc, float* ws) {
-  const int64_t K = j.K;
-  if (K == 0) {  // empty product: C = epilogue(0)
-    for (int64_t i = 0; i < mc; ++i) {
-      float* row = j.c + (m0 + i) * j.ldc + n0;
-      for (int64_t x = 0; x < nc; ++x) {
-        float v = j.ep.accumulate ? row[x] : 0.0f;
-        if (j.ep.row_bias) v += j.ep.row_bias[m0 + i];
-        if (j.ep.col_bias) v += j.ep.col_bias[n0 + x];
-        row[x] = v;
-      }
-      apply_activation(j.ep.act, row, nc);
-    }
-    return;
-  }
-  const int64_t n_panels = panel_count(nc, kNR);
-  const int64_t m_panels = panel_count(mc, kMR);
-  const bool has_act = j.ep.act.kind != ActKind::kNone;
-  float* wsa = ws;
-  // B panels are read with aligned loads: keep them on a 64-byte boundary.
-  float* wsb = j.a.packed ? ws : ws + align16(packed_floats(mc, std::min(kKC, K), kMR));
-  for (int64_t k0 = 0; k0 < K; k0 += kKC) {
-    const int64_t kc = std::min(kKC, K - k0);
-    const bool first = k0 == 0;
-    const bool last = k0 + kc == K;
-    // Panel p of this K block starts at base + p * a_stride (prepacked: depth K).
-    const float* abase;
-    int64_t a_stride;
-    if (j.a.packed) {
-      abase = j.a.packed + (m0 / kMR) * K * kMR + k0 * kMR;
-      a_stride = K * kMR;
-    } else {
-      j.a.source->pack(m0, mc, k0, kc, wsa);
-      abase = wsa;
-      a_stride = kc * kMR;
-    }
-    for (int64_t jp = 0; jp < n_panels; ++jp) {
-      const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - jp * kNR));
-      // One B panel at a time: packed into L1 and used at once by every row panel.
-      const float* bpanel;
-      if (j.b.packed) {
-        bpanel = j.b.packed + (n0 / kNR + jp) * K * kNR + k0 * kNR;
-      } else {
-        j.b.source->pack(n0 + jp * kNR, cols, k0, kc, wsb);
-        bpanel = wsb;
-      }
-      const int64_t col = n0 + jp * kNR;
-      for (int64_t ip = 0; ip < m_panels; ++ip) {
-        const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ip * kMR));
-        const int64_t row = m0 + ip * kMR;
-        TileEpi e;
-        e.load_c = !first || j.ep.accumulate;
-        if (first && j.ep.row_bias) e.row_bias = j.ep.row_bias + row;
-        if (first && j.ep.col_bias) e.col_bias = j.ep.col_bias + col;
-        if (last && has_act) e.act = &j.ep.act;
-        tile(kc, abase + ip * a_stride, bpanel, j.c + row * j.ldc + col, j.ldc, rows, cols, e);
-      }
-    }
-  }
-}
-
-}  // namespace
-
 void run(std::span<const Job> jobs, const Tiling& t, ThreadPool& pool, Workspace& ws) {
   if (jobs.empty() || jobs[0].M == 0 || jobs[0].N == 0) return;
+  const int64_t N = jobs[0].N, K = jobs[0].K;
+  const int64_t slices = (K + kKC - 1) / kKC, shared_ld = round_up(N, 16);
+  if (t.shared_b) {
+    if (ws.workers() < t.workers || ws.floats() < t.shared_floats)
+      throw std::logic_error("gemm::run: workspace smaller than the tiling needs");
+    // Fill every job's B once, slice by slice, before the row chunks read it.
+    pool.parallel_for(static_cast<int64_t>(jobs.size()) * slices, [&](int64_t g, int) {
+      const int64_t k0 = g % slices * kKC;
+      jobs[static_cast<std::size_t>(g / slices)].b_source->fill(k0, std::min(kKC, K - k0), 0, N,
+                                                                shared_slice(ws, g, t.workers, shared_ld), shared_ld);
+    });
+  }
   const int64_t per_job = t.m_tasks * t.n_tasks;
   pool.parallel_for(static_cast<int64_t>(jobs.size()) * per_job, [&](int64_t task, int worker) {
-    const Job& j = jobs[static_cast<std::size_t>(task / per_job)];
-    const int64_t r = task % per_job;
-    // Neighbouring tasks share a row chunk (its A panels stay in cache).
+    const int64_t ji = task / per_job, r = task % per_job;
+    const Job& j = jobs[static_cast<std::size_t>(ji)];
+    // Neighbouring tasks share a row chunk (its rows of A stay in cache).
     const int64_t mi = r / t.n_tasks, ni = r % t.n_tasks;
     const int64_t m0 = mi * t.mc, n0 = ni * t.nc;
-    run_task(j, m0, std::min(t.mc, j.M - m0), n0, std::min(t.nc, j.N - n0), ws.get(worker));
+    BSlices src{j, ws.get(worker)};
+    if (t.shared_b) {
+      src.shared = &ws;
+      src.first_slice = ji * slices;
+      src.workers = t.workers;
+      src.shared_ld = shared_ld;
+    }
+    run_task(src, m0, std::min(t.mc, j.M - m0), n0, tile_width(t, j.N, ni));
   });
 }
 
 void run_one(const Job& job, ThreadPool& pool, Workspace& ws) {
-  const Tiling t = plan_tiling(job.M, job.N, job.K, 1, pool.size());
+  const Tiling t = plan_tiling(job.M, job.N, job.K, 1, pool.size(), job.b_source != nullptr);
   ws.reserve(pool.size(), workspace_floats(job, t));
   run(std::span<const Job>(&job, 1), t, pool, ws);
 }

@@ -1,16 +1,19 @@
-// Packed single-precision GEMM: C (M x N) = A (M x K) * B (K x N), then an epilogue.
+// Single-precision GEMM for the executor: C (M x N) = alpha * A (M x K) * B (K x N),
+// then an epilogue (bias, accumulate, fused activation). The products are Eigen's.
 //
-// Both operands are consumed in "panels": a panel of an operand holds R
-// consecutive rows of A (R = kMR) or columns of B (R = kNR) for all K, stored as
-// K groups of R floats (zero-padded past the last row/column), so the
-// micro-kernel streams both with unit stride. Constant operands (weights) are
-// packed once when a plan is built; activation operands are packed per column
-// tile by a PanelSource, which for convolutions is the fused im2col (see conv.h).
+// What is ours is around them: the work is cut into (row chunk, column tile) tasks
+// for our ThreadPool, K is walked in slices of kKC, and every Eigen call is bounded
+// (kKC x kMaxRows of A, kKC x kMaxCols of B) so that Eigen's packing buffers stay on
+// the stack: running a planned product allocates nothing. Operands are read in place
+// through Eigen::Map (row-major, or transposed). A B operand that is never stored
+// whole (a convolution's im2col matrix) is filled by a BlockSource slice by slice
+// into the worker's workspace right before Eigen reads it, or, when the rows are
+// split over several tasks, once per product into slices shared by those tasks.
+// The epilogue is applied to each finished tile while it is in cache.
 //
-// The micro-kernel keeps a kMR x kNR block of C in registers (8 x 48 with
-// AVX-512, 6 x 16 otherwise) and walks K in blocks of kKC so its B panel stays in
-// L1; the epilogue (bias, accumulate, fused activation) runs on the registers of
-// the last K block. Work is split into (M chunk, N tile) tasks over a ThreadPool.
+// Tile boundaries are multiples of Eigen's register block (48 columns, 16 rows) and
+// the K slices do not depend on the tiling, so a C element gets the same sum whatever
+// the thread count: results are bitwise identical across thread counts.
 #pragma once
 
 #include <cstddef>
@@ -24,60 +27,40 @@
 
 namespace qsim::gemm {
 
-#if defined(__AVX512F__)
-inline constexpr int kMR = 8;
-inline constexpr int kNR = 48;
-#else
-inline constexpr int kMR = 6;
-inline constexpr int kNR = 16;
-#endif
-// K block: a kKC x kNR panel of B (36 KiB with AVX-512) stays in L1 (48 KiB) beside
-// the kMR x kKC panel of A (6 KiB) that the micro-kernel streams past it.
-inline constexpr int64_t kKC = 192;
+// K slice of one Eigen call.
+inline constexpr int64_t kKC = 128;
+// K slice of a matrix-vector product (one row or one column of C, B read in place):
+// Eigen packs nothing then, but may copy a strided vector into a stack temporary.
+inline constexpr int64_t kGemvKC = 8192;
+// Per-worker floats the shared B slices of one product may take (4 MiB).
+inline constexpr int64_t kMaxSharedFloats = int64_t{1} << 20;
+// Rows of A (and C) per Eigen call; a task's row chunk is walked in blocks of these.
+inline constexpr int64_t kMaxRows = 256;
+// Columns of B (and C) per task: a multiple of kColAlign with kKC x kMaxCols floats
+// (120 KiB) under Eigen's stack-allocation limit (128 KiB).
+inline constexpr int64_t kMaxCols = 240;
+// Tile boundaries: Eigen's register block is 48 columns (3 x 16 floats) with
+// AVX-512 (24 with AVX2, 12 with SSE) and 4 rows (nr).
+inline constexpr int64_t kColAlign = 48;
+inline constexpr int64_t kRowAlign = 16;
 
 using FloatBuffer = std::vector<float, AlignedAllocator<float>>;
 
-inline int64_t panel_count(int64_t rows, int R) { return (rows + R - 1) / R; }
-inline int64_t packed_floats(int64_t rows, int64_t K, int R) { return panel_count(rows, R) * K * R; }
-
-// Packs rows [first, first + count) x k in [k0, k0 + kc) of an operand whose
-// element (row r, k) is at src[r * row_stride + k * k_stride], times `scale`, into
-// R-row panels of depth kc (panel p at dst + p * kc * R).
-void pack_panels(const float* src, int64_t row_stride, int64_t k_stride, int64_t first, int64_t count,
-                 int64_t k0, int64_t kc, int R, float scale, float* dst);
-// Whole operand (all K) into panels of depth K: the layout of Operand::packed.
-void pack_all(const float* src, int64_t row_stride, int64_t k_stride, int64_t rows, int64_t K, int R,
-              float scale, float* dst);
-
-// An operand packed on demand, one K block at a time: `pack` fills panels of depth
-// kc for rows (A) or columns (B) [first, first + count) and k in [k0, k0 + kc).
-// `first` is a multiple of the panel width, k0 of kKC.
-class PanelSource {
- public:
-  virtual ~PanelSource() = default;
-  virtual void pack(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const = 0;
+// A strided matrix read in place: element (r, c) at data[r * ld + c], or, when
+// `trans`, at data[c * ld + r] (the operand is the transpose of a row-major matrix).
+struct Matrix {
+  const float* data = nullptr;
+  int64_t ld = 0;
+  bool trans = false;
 };
 
-// A plain strided matrix as a PanelSource.
-class StridedSource final : public PanelSource {
+// A B operand that is never stored whole (a convolution's im2col matrix): fills
+// rows [k0, k0 + kc) x columns [n0, n0 + nc) into dst, row-major with leading
+// dimension ld (ld >= nc, a multiple of 16). Called concurrently from the workers.
+class BlockSource {
  public:
-  StridedSource() = default;
-  StridedSource(const float* src, int64_t row_stride, int64_t k_stride, int R)
-      : src_(src), row_stride_(row_stride), k_stride_(k_stride), R_(R) {}
-  void pack(int64_t first, int64_t count, int64_t k0, int64_t kc, float* dst) const override {
-    pack_panels(src_, row_stride_, k_stride_, first, count, k0, kc, R_, 1.0f, dst);
-  }
-
- private:
-  const float* src_ = nullptr;
-  int64_t row_stride_ = 0, k_stride_ = 0;
-  int R_ = 1;
-};
-
-// Either already packed (all panels, from row/column 0) or packed per task.
-struct Operand {
-  const float* packed = nullptr;
-  const PanelSource* source = nullptr;
+  virtual ~BlockSource() = default;
+  virtual void fill(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const = 0;
 };
 
 struct Epilogue {
@@ -87,10 +70,13 @@ struct Epilogue {
   Activation act;                   // applied last
 };
 
-// One product C = A * B (+ epilogue); C row-major with leading dimension ldc.
+// One product C = alpha * A * B (+ epilogue); C row-major with leading dimension ldc.
 struct Job {
   int64_t M = 0, N = 0, K = 0;
-  Operand a, b;
+  Matrix a;                               // M x K
+  Matrix b;                               // K x N, unless b_source is set
+  const BlockSource* b_source = nullptr;  // fills B slice by slice into the workspace
+  float alpha = 1.0f;
   float* c = nullptr;
   int64_t ldc = 0;
   Epilogue ep;
@@ -99,12 +85,20 @@ struct Job {
 // How a batch of jobs is cut into tasks; a pure function of shapes and thread count,
 // so a plan can size the per-worker workspace once.
 struct Tiling {
-  int64_t mc = 0;  // rows per task (multiple of kMR unless the whole M)
-  int64_t nc = 0;  // columns per task (multiple of kNR unless the whole N)
+  int64_t mc = 0;  // rows per task (multiple of kRowAlign unless the whole M)
+  int64_t nc = 0;  // columns per task (multiple of kColAlign unless the whole N); the last
+                   // tile runs to N (it takes a remainder of under kColAlign columns), at most kMaxCols
   int64_t m_tasks = 0, n_tasks = 0;
+  // B from a BlockSource, rows split into chunks: each job's B is filled once, before
+  // the tasks, in K slices spread over the workspaces of `workers` workers
+  // (shared_floats each), instead of once per row chunk.
+  bool shared_b = false;
+  int workers = 1;
+  int64_t shared_floats = 0;
 };
-Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads);
-// Floats of per-worker workspace the jobs need (zero when both operands are prepacked).
+// b_filled: B comes from a BlockSource. jobs: how many jobs of this shape run together.
+Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads, bool b_filled = false);
+// Floats of per-worker workspace the jobs need (zero unless B comes from a BlockSource).
 int64_t workspace_floats(const Job& shape_of_jobs, const Tiling& t);
 
 // Per-worker scratch, sized once (no allocation while running).
@@ -112,6 +106,7 @@ class Workspace {
  public:
   void reserve(int workers, int64_t floats);
   float* get(int worker) { return buffers_[static_cast<std::size_t>(worker)].data(); }
+  int workers() const { return static_cast<int>(buffers_.size()); }
   int64_t floats() const { return floats_; }
 
  private:

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -81,15 +82,43 @@ struct GemmCase {
   int64_t M, N, K;
 };
 
+// B as a BlockSource (as im2col is): copies the requested block of a row-major
+// K x N matrix and poisons the padding between nc and ld, which must not be read.
+class CopySource final : public gemm::BlockSource {
+ public:
+  CopySource(const float* b, int64_t n) : b_(b), n_(n) {}
+  void fill(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const override {
+    EXPECT_GE(ld, nc);
+    EXPECT_EQ(ld % 16, 0);
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t j = 0; j < nc; ++j) dst[k * ld + j] = b_[(k0 + k) * n_ + n0 + j];
+      for (int64_t j = nc; j < ld; ++j) dst[k * ld + j] = std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+
+ private:
+  const float* b_;
+  int64_t n_;
+};
+
+std::vector<float> transposed(const std::vector<float>& x, int64_t rows, int64_t cols) {
+  std::vector<float> t(x.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) t[c * rows + r] = x[r * cols + c];
+  return t;
+}
+
 class GemmTest : public ::testing::TestWithParam<std::tuple<GemmCase, int>> {};
 
-TEST_P(GemmTest, MatchesNaiveWithEveryEpilogue) {
+TEST_P(GemmTest, MatchesNaiveWithEveryEpilogueAndOperandLayout) {
   const auto [c, threads] = GetParam();
   const auto a = random_floats(c.M * c.K, 1);
   const auto b = random_floats(c.K * c.N, 2);
   const auto rb = random_floats(c.M, 3);
   const auto cb = random_floats(c.N, 4);
   const auto c0 = random_floats(c.M * c.N, 5);
+  const auto at = transposed(a, c.M, c.K);  // K x M
+  const auto bt = transposed(b, c.K, c.N);  // N x K
   std::vector<double> ref(static_cast<std::size_t>(c.M * c.N));
   for (int64_t i = 0; i < c.M; ++i)
     for (int64_t j = 0; j < c.N; ++j) {
@@ -99,34 +128,30 @@ TEST_P(GemmTest, MatchesNaiveWithEveryEpilogue) {
     }
   ThreadPool pool(threads);
   gemm::Workspace ws;
-  gemm::FloatBuffer pa(static_cast<std::size_t>(gemm::packed_floats(c.M, c.K, gemm::kMR)));
-  gemm::pack_all(a.data(), c.K, 1, c.M, c.K, gemm::kMR, 1.0f, pa.data());
-  gemm::FloatBuffer pb(static_cast<std::size_t>(gemm::packed_floats(c.N, c.K, gemm::kNR)));
-  gemm::pack_all(b.data(), 1, c.N, c.N, c.K, gemm::kNR, 1.0f, pb.data());
-  gemm::StridedSource asrc(a.data(), c.K, 1, gemm::kMR), bsrc(b.data(), 1, c.N, gemm::kNR);
+  const CopySource bsrc(b.data(), c.N);
 
   const Activation acts[] = {{}, {ActKind::kRelu}, {ActKind::kClip, -0.5f, 0.7f}, {ActKind::kLeakyRelu, 0.1f},
                              {ActKind::kSigmoid}, {ActKind::kHardSwish}};
   int variant = 0;
   for (const Activation& act : acts) {
-    for (int packing = 0; packing < 3; ++packing) {
+    // 0: A and B row-major; 1: both transposed; 2: B from a BlockSource; 3: A transposed.
+    for (int layout = 0; layout < 4; ++layout) {
       ++variant;
       const bool use_row = variant % 2 == 0, use_col = variant % 3 == 0, accumulate = variant % 4 == 1;
+      const float alpha = variant % 5 == 0 ? -0.5f : 1.0f;
       std::vector<float> y = c0;
       gemm::Job j;
       j.M = c.M;
       j.N = c.N;
       j.K = c.K;
-      if (packing == 0) {
-        j.a.packed = pa.data();
-        j.b.packed = pb.data();
-      } else if (packing == 1) {
-        j.a.packed = pa.data();
-        j.b.source = &bsrc;
-      } else {
-        j.a.source = &asrc;
-        j.b.source = &bsrc;
-      }
+      j.a = layout % 2 == 0 ? gemm::Matrix{a.data(), c.K, false} : gemm::Matrix{at.data(), c.M, true};
+      if (layout == 1)
+        j.b = gemm::Matrix{bt.data(), c.K, true};
+      else if (layout == 2)
+        j.b_source = &bsrc;
+      else
+        j.b = gemm::Matrix{b.data(), c.N, false};
+      j.alpha = alpha;
       j.c = y.data();
       j.ldc = c.N;
       j.ep.row_bias = use_row ? rb.data() : nullptr;
@@ -137,14 +162,15 @@ TEST_P(GemmTest, MatchesNaiveWithEveryEpilogue) {
       std::vector<float> want(y.size());
       for (int64_t i = 0; i < c.M; ++i)
         for (int64_t x = 0; x < c.N; ++x) {
-          double v = ref[i * c.N + x];
+          double v = alpha * ref[i * c.N + x];
           if (accumulate) v += c0[i * c.N + x];
           if (use_row) v += rb[i];
           if (use_col) v += cb[x];
           want[i * c.N + x] = act_ref(act, static_cast<float>(v));
         }
-      ASSERT_TRUE(all_close(y, want, 1e-4, 1e-4))
-          << "M=" << c.M << " N=" << c.N << " K=" << c.K << " act=" << int(act.kind) << " packing=" << packing;
+      ASSERT_TRUE(all_close(y, want, 1e-4, 1e-4)) << "M=" << c.M << " N=" << c.N << " K=" << c.K
+                                                  << " act=" << int(act.kind) << " layout=" << layout
+                                                  << " alpha=" << alpha;
     }
   }
 }
@@ -153,8 +179,77 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmTest,
                          ::testing::Combine(::testing::Values(GemmCase{1, 1, 1}, GemmCase{1, 1000, 64},
                                                               GemmCase{7, 5, 3}, GemmCase{8, 48, 16},
                                                               GemmCase{9, 49, 300}, GemmCase{64, 196, 257},
-                                                              GemmCase{33, 130, 600}, GemmCase{3, 17, 0}),
+                                                              GemmCase{33, 130, 600}, GemmCase{3, 17, 0},
+                                                              GemmCase{40, 1, 70},
+                                                              // several row blocks, column tiles, K slices
+                                                              GemmCase{300, 500, 260}),
                                             ::testing::Values(1, 2)));
+
+TEST(Gemm, TilingKeepsAlignedBoundariesAndEnoughTasks) {
+  for (const auto& [M, N, jobs] : std::vector<std::array<int64_t, 3>>{{64, 3136, 1}, {256, 196, 1}, {512, 49, 1},
+                                                                    {2048, 49, 1}, {1000, 1, 1}, {1, 1000, 1},
+                                                                    {16, 784, 16}, {5, 3, 1}, {64, 12544, 1}})
+    for (int threads : {1, 2, 4})
+      for (bool filled : {false, true}) {
+        const gemm::Tiling t = gemm::plan_tiling(M, N, 300, jobs, threads, filled);
+        const std::string what = std::to_string(M) + "x" + std::to_string(N) + " threads " + std::to_string(threads);
+        EXPECT_TRUE(t.nc == N || t.nc % gemm::kColAlign == 0) << what << " nc " << t.nc;
+        EXPECT_TRUE(t.mc == M || t.mc % gemm::kRowAlign == 0) << what << " mc " << t.mc;
+        // Tiles cover N; the last one (which takes the remainder) is not wider than kMaxCols.
+        const int64_t last = N - (t.n_tasks - 1) * t.nc;
+        EXPECT_GE(last, 1) << what;
+        EXPECT_LE(std::max(t.nc, last), gemm::kMaxCols) << what;
+        EXPECT_EQ(t.m_tasks, (M + t.mc - 1) / t.mc) << what;
+        if (threads > 1 && M >= 4 * gemm::kRowAlign * threads) {  // rows enough to split: 3 tasks per thread
+          EXPECT_GE(jobs * t.m_tasks * t.n_tasks, 3 * threads) << what;
+        }
+        if (t.shared_b) {
+          EXPECT_TRUE(filled && threads > 1 && t.m_tasks > 1) << what;
+          EXPECT_EQ(t.workers, threads);
+        }
+      }
+  // A small map with many output channels: rows are split, B is filled once and shared.
+  EXPECT_TRUE(gemm::plan_tiling(512, 49, 4608, 1, 2, true).shared_b);
+  EXPECT_FALSE(gemm::plan_tiling(512, 49, 4608, 1, 1, true).shared_b);
+  // GemmTest's {64, 196, 257} with a BlockSource and 2 threads goes through shared slices.
+  EXPECT_TRUE(gemm::plan_tiling(64, 196, 257, 1, 2, true).shared_b);
+}
+
+TEST(Gemm, ResultsAreBitwiseIdenticalAcrossThreadCounts) {
+  // Different thread counts cut C into different tiles; no sum may change.
+  for (const GemmCase& c : {GemmCase{300, 500, 260}, GemmCase{512, 49, 700}, GemmCase{70, 3136, 147}}) {
+    const auto a = random_floats(c.M * c.K, 21);
+    const auto b = random_floats(c.K * c.N, 22);
+    const auto rb = random_floats(c.M, 23);
+    const CopySource bsrc(b.data(), c.N);
+    std::vector<float> first;
+    for (int threads : {1, 2, 3}) {
+      for (bool source : {false, true}) {
+        ThreadPool pool(threads);
+        gemm::Workspace ws;
+        std::vector<float> y(static_cast<std::size_t>(c.M * c.N));
+        gemm::Job j;
+        j.M = c.M;
+        j.N = c.N;
+        j.K = c.K;
+        j.a = gemm::Matrix{a.data(), c.K, false};
+        if (source)
+          j.b_source = &bsrc;
+        else
+          j.b = gemm::Matrix{b.data(), c.N, false};
+        j.c = y.data();
+        j.ldc = c.N;
+        j.ep.row_bias = rb.data();
+        j.ep.act = {ActKind::kRelu};
+        gemm::run_one(j, pool, ws);
+        if (first.empty())
+          first = y;
+        else
+          ASSERT_TRUE(y == first) << c.M << "x" << c.N << "x" << c.K << " threads " << threads << " source " << source;
+      }
+    }
+  }
+}
 
 // ------------------------------------------------------------------ convolution
 
@@ -244,12 +339,14 @@ TEST_P(ConvTest, MatchesNaive) {
   a.has_bias = true;
   ThreadPool pool(threads);
   gemm::Workspace wsp;
-  for (bool prepacked : {true, false}) {
-    ConvKernel k(c.x, y, ws, prepacked ? w.data() : nullptr, a, {c.act, 0.0f, 6.0f}, threads);
+  // Weights given at construction (read in place by run) or only at run time.
+  for (bool at_construction : {true, false}) {
+    ConvKernel k(c.x, y, ws, at_construction ? w.data() : nullptr, a, {c.act, 0.0f, 6.0f}, threads);
     wsp.reserve(threads, k.workspace_floats());
     std::vector<float> got(static_cast<std::size_t>(shape_numel(y)), -7.0f);
-    k.run(x.data(), w.data(), bias.data(), got.data(), pool, wsp);
-    EXPECT_TRUE(all_close(got, want, 1e-4, 1e-4)) << "x=" << shape_str(c.x) << " prepacked=" << prepacked;
+    k.run(x.data(), at_construction ? nullptr : w.data(), bias.data(), got.data(), pool, wsp);
+    EXPECT_TRUE(all_close(got, want, 1e-4, 1e-4)) << "x=" << shape_str(c.x) << " weights at construction "
+                                                  << at_construction;
   }
 }
 
@@ -271,7 +368,11 @@ INSTANTIATE_TEST_SUITE_P(
             // Output rows of 32+ pixels: im2col copies row runs instead of gathering.
             ConvCase{{1, 3, 6, 40}, 10, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kNone},
             ConvCase{{2, 2, 9, 70}, 5, {3, 3}, {2, 2}, {1, 2}, {1, 2, 0, 1}, 1, ActKind::kRelu},
-            ConvCase{{1, 2, 3, 4, 40}, 3, {2, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1, 1, 0, 1}, 1, ActKind::kNone}),
+            ConvCase{{1, 2, 3, 4, 40}, 3, {2, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1, 1, 0, 1}, 1, ActKind::kNone},
+            // Several column tiles and K slices through both im2col paths (row runs, gather).
+            ConvCase{{1, 20, 24, 40}, 20, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kRelu},
+            ConvCase{{2, 24, 20, 20}, 40, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 2, ActKind::kNone},
+            ConvCase{{1, 300, 20, 20}, 20, {1, 1}, {}, {}, {}, 1, ActKind::kRelu}),  // 1x1, K > kKC
         ::testing::Values(1, 2)));
 
 // ------------------------------------------------------------------ pools
