@@ -21,10 +21,15 @@
 //     step. (saturate() exists for analysis; no datapath uses it.)
 //  4. Bias: an int32 value at scale s_in * s_w, added into the accumulator (wrapping).
 //  5. Requantization to the output: q = clamp(z_out + MultiplyByQuantizedMultiplier(
-//     acc, M0, shift), lo, hi) with gemmlowp/TFLite rounding: a saturating rounding
-//     doubling high multiply by the int32 M0 followed by a rounding right shift
-//     (ties away from zero). M0/shift come from the real multiplier
-//     s_in * s_w / s_out by quantize_multiplier (TFLite's QuantizeMultiplier).
+//     acc, M0, shift), lo, hi) with ONE rounding: the exact 64-bit product acc * M0
+//     shifted right by 31 - shift, rounded half to even (the rounding of rule 1, so a
+//     QDQ graph's float Conv -> QuantizeLinear gives the same integers except where
+//     float32 rounding or the 31-bit multiplier moves a value across a tie). This is
+//     TFLite's TFLITE_SINGLE_ROUNDING form with RNE instead of round-half-up;
+//     gemmlowp's default (a rounding doubling high multiply, then a second rounding
+//     shift) rounds twice and differs from exact rounding on ~2^-(right shift) of all
+//     values. M0/shift come from the real multiplier s_in * s_w / s_out by
+//     quantize_multiplier (TFLite's QuantizeMultiplier). The result saturates to int32.
 //     An accumulator wider than 32 bits saturates to int32 before this stage.
 //  6. Element-wise Add of two quantized tensors (TFLite's scheme): both inputs are
 //     shifted left by add_left_shift(bits) and rescaled to a common scale, summed
@@ -161,28 +166,10 @@ constexpr int64_t brick_product(int32_t w, int wbits, bool w_signed, int32_t a, 
   return sum;
 }
 
-// ------------------------------------------------------------------ requantization (gemmlowp / TFLite)
+// ------------------------------------------------------------------ requantization (TFLite multipliers, one rounding)
 
 constexpr int32_t kInt32Min = -2147483647 - 1;
 constexpr int32_t kInt32Max = 2147483647;
-
-// gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties away from
-// zero, saturating the single overflow case a == b == INT32_MIN.
-constexpr int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b) {
-  if (a == b && a == kInt32Min) return kInt32Max;
-  const int64_t ab = static_cast<int64_t>(a) * b;
-  const int64_t nudge = ab >= 0 ? (int64_t{1} << 30) : (1 - (int64_t{1} << 30));
-  return static_cast<int32_t>((ab + nudge) / (int64_t{1} << 31));  // division truncates, as gemmlowp's
-}
-
-// gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from
-// zero (exponent 0..31).
-constexpr int32_t rounding_divide_by_pot(int32_t x, int exponent) {
-  const auto mask = static_cast<int32_t>((int64_t{1} << exponent) - 1);
-  const int32_t remainder = x & mask;
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
-}
 
 // A real multiplier as M0 * 2^(shift - 31), M0 in [2^30, 2^31) (or 0).
 struct Multiplier {
@@ -222,13 +209,21 @@ constexpr double multiplier_value(Multiplier m) {
   return v;
 }
 
-// TFLite MultiplyByQuantizedMultiplier: x * M0 * 2^(shift-31), rounded. The left
-// shift saturates to int32 (TFLite leaves that case undefined).
+// Round half to even of v / 2^r (1 <= r <= 62), exact on any int64 (arithmetic
+// shift = floor; adding half - 1 + the floor's lowest bit carries exactly when the
+// remainder is above half, or equal to it with an odd floor).
+constexpr int64_t rounding_shift_right_even(int64_t v, int r) {
+  const int64_t half = int64_t{1} << (r - 1);
+  return (v + (half - 1) + ((v >> r) & 1)) >> r;
+}
+
+// MultiplyByQuantizedMultiplier with one rounding (rule 5): round_half_even(x * M0 /
+// 2^(31 - shift)), saturated to int32. |x * M0| < 2^62, and 31 - shift >= 1.
 constexpr int32_t multiply_by_quantized_multiplier(int32_t x, Multiplier m) {
-  const int left = m.shift > 0 ? m.shift : 0;
-  const int right = m.shift > 0 ? 0 : -m.shift;
-  const auto shifted = static_cast<int32_t>(clamp64(static_cast<int64_t>(x) * (int64_t{1} << left), kInt32Min, kInt32Max));
-  return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, m.m0), right > 31 ? 31 : right);
+  const int r = 31 - m.shift;
+  const int64_t p = static_cast<int64_t>(x) * m.m0;
+  const int64_t v = r > 62 ? 0 : rounding_shift_right_even(p, r);
+  return static_cast<int32_t>(clamp64(v, kInt32Min, kInt32Max));
 }
 
 // An accumulator value handed to the requantization stage: wrapped to acc_bits

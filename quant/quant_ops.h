@@ -72,34 +72,21 @@ inline __m512i cvtt_ps(__m512 a) { return _mm512_maskz_cvttps_epi32(0xFFFF, a); 
 inline __m512 cvt_epi32(__m512i a) { return _mm512_maskz_cvtepi32_ps(0xFFFF, a); }
 }  // namespace v512
 
-// 16 lanes of intarith::saturating_rounding_doubling_high_mul(a, m0) for m0 >= 0.
-inline __m512i srdhm16(__m512i a, __m512i m0) {
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i pos = _mm512_set1_epi64(int64_t{1} << 30), neg = _mm512_set1_epi64(1 - (int64_t{1} << 30));
-  const __m512i low31 = _mm512_set1_epi64((int64_t{1} << 31) - 1);
-  auto half = [&](__m512i p) {
-    p = _mm512_add_epi64(p, _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(p, zero), pos, neg));
-    // Division by 2^31 truncating toward zero, as gemmlowp's.
-    p = _mm512_add_epi64(p, _mm512_and_si512(v512::srai64(p, 63), low31));
-    return v512::srai64(p, 31);
-  };
-  const __m512i even = half(v512::mul_epi32(a, m0));
-  const __m512i odd = half(v512::mul_epi32(v512::srli64(a, 32), m0));
-  return _mm512_mask_blend_epi32(0xAAAA, even, v512::slli64(odd, 32));
-}
-
-// 16 lanes of intarith::rounding_divide_by_pot(x, e).
-inline __m512i rdbpot16(__m512i x, int e) {
-  const __m512i mask = _mm512_set1_epi32(static_cast<int32_t>((int64_t{1} << e) - 1));
-  const __m512i rem = _mm512_and_si512(x, mask);
-  const __m512i thr = _mm512_add_epi32(v512::srai32(mask, 1), v512::srli32(x, 31));
-  const __m512i res = v512::sra32(x, e);
-  return _mm512_mask_add_epi32(res, _mm512_cmpgt_epi32_mask(rem, thr), res, _mm512_set1_epi32(1));
-}
-
-// 16 lanes of intarith::multiply_by_quantized_multiplier(x, m) for m.shift <= 0.
+// 16 lanes of intarith::multiply_by_quantized_multiplier(x, m) for m.shift <= 0 and
+// m0 >= 0: the exact 64-bit products of the even and odd lanes, one round-half-even
+// right shift by 31 - shift (>= 31, so every result fits int32).
 inline __m512i mbqm16(__m512i x, intarith::Multiplier m) {
-  return rdbpot16(srdhm16(x, _mm512_set1_epi32(m.m0)), -m.shift);
+  const int r = 31 - m.shift;
+  const __m512i m0 = _mm512_set1_epi32(m.m0);
+  const __m512i bias = _mm512_set1_epi64((int64_t{1} << (r - 1)) - 1), one = _mm512_set1_epi64(1);
+  const __m128i cnt = _mm_cvtsi32_si128(r);
+  auto round = [&](__m512i p) {
+    const __m512i odd = _mm512_and_si512(_mm512_maskz_sra_epi64(0xFF, p, cnt), one);
+    return _mm512_maskz_sra_epi64(0xFF, _mm512_add_epi64(p, _mm512_add_epi64(bias, odd)), cnt);
+  };
+  const __m512i even = round(v512::mul_epi32(x, m0));
+  const __m512i odd = round(v512::mul_epi32(v512::srli64(x, 32), m0));
+  return _mm512_mask_blend_epi32(0xAAAA, even, v512::slli64(odd, 32));
 }
 inline bool vector_ok(intarith::Multiplier m) { return m.shift <= 0 && m.shift >= -31 && m.m0 >= 0; }
 
@@ -125,12 +112,12 @@ inline void store_q(typename C::T* p, __m512i q, __m512i z) {
 }
 
 // 16 lanes of intarith::requantize(wrap(acc, acc_bits), m, zp, r) for m.shift <= 0.
-inline __m512i requant16(__m512i acc, __m512i m0, int right, __m512i zp, __m512i lo, __m512i hi, int acc_bits) {
+inline __m512i requant16(__m512i acc, intarith::Multiplier m, __m512i zp, __m512i lo, __m512i hi, int acc_bits) {
   if (acc_bits < 32) {
     const int s = 32 - acc_bits;
     acc = v512::srai32(v512::slli32(acc, static_cast<unsigned>(s)), static_cast<unsigned>(s));
   }
-  __m512i v = rdbpot16(srdhm16(acc, m0), right);
+  __m512i v = mbqm16(acc, m);
   v = _mm512_add_epi32(v, zp);
   return v512::min32(v512::max32(v, lo), hi);
 }
@@ -152,7 +139,7 @@ void requantize_run(const In* acc, typename C::T* out, int64_t n, int32_t bias, 
   int64_t i = 0;
 #if defined(__AVX512F__)
   if (m.shift <= 0 && m.shift >= -31 && m.m0 >= 0) {
-    const __m512i vm = _mm512_set1_epi32(m.m0), vz = _mm512_set1_epi32(zp), vlo = _mm512_set1_epi32(r.lo),
+    const __m512i vz = _mm512_set1_epi32(zp), vlo = _mm512_set1_epi32(r.lo),
                   vhi = _mm512_set1_epi32(r.hi), vb = _mm512_set1_epi32(bias);
     for (; i + 16 <= n; i += 16) {
       __m512i a;
@@ -162,7 +149,7 @@ void requantize_run(const In* acc, typename C::T* out, int64_t n, int32_t bias, 
         a = _mm512_loadu_si512(acc + i);
       }
       a = _mm512_add_epi32(a, vb);
-      const __m512i q = requant16(a, vm, -m.shift, vz, vlo, vhi, acc_bits);
+      const __m512i q = requant16(a, m, vz, vlo, vhi, acc_bits);
       if constexpr (std::is_same_v<typename C::T, float>) {
         _mm512_storeu_ps(out + i, v512::cvt_epi32(_mm512_sub_epi32(q, vz)));
       } else {
