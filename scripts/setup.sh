@@ -14,6 +14,8 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev nlohmann-json3-dev zlib1g-dev
   libpng-dev libjpeg62-turbo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # OpenBLAS: the GEMM alternative bench/executor_gemm_bench measures against Eigen
+  libopenblas-dev
   # reference models and data (used by scripts/ and tests only)
   python3-torch python3-torchvision python3-onnx dataset-fashion-mnist libonnx-testdata
 )
