@@ -143,4 +143,43 @@ struct QuantizeOptions {
 };
 int run_quantize(const QuantizeOptions& o);
 
+// ---- QuantuneV2 mixed precision (cmd_quantune.cpp, search/, docs/quantune.md) ----
+
+// qsim sensitivity: per (layer, width) local metrics and the combined score.
+struct SensitivityCliOptions {
+  std::string model;
+  std::string data;          // --data fashion-mnist[:DIR] (train split) | npy:FILE
+  std::vector<int> bits{2, 4, 8};  // --bits 2,4,8
+  int abits = 0;             // --abits A: activation width of every candidate (0: the candidate width)
+  bool per_tensor = false;   // --per-tensor (default per-channel weights)
+  std::string weights;       // --weights a,b,c,d[,e] (empty: defaults)
+  QuantCliOptions quant;     // --calib, --calib-samples, --percentile, --weight-clip, --symmetric-act, --acc-bits
+  std::string csv;           // --csv FILE
+  std::string json;          // --json FILE (input of qsim allocate --sensitivity)
+  int threads = 0;
+};
+int run_sensitivity(const SensitivityCliOptions& o);
+
+// qsim allocate: QuantuneV2 allocation -> alloc.json.
+struct AllocateCliOptions {
+  SensitivityCliOptions measure;  // model, data, calibration (when --sensitivity is not given)
+  std::string sensitivity;        // --sensitivity S.json from qsim sensitivity --json
+  int high = 8;                   // --high W
+  int low = 4;                    // --low W
+  int64_t high_count = -1;        // --high-count N
+  double high_fraction = -1;      // --high-fraction F
+  double latency_budget_ms = -1;  // --latency-budget-ms X (with --hw)
+  double size_budget_kib = -1;    // --size-budget-kib X
+  HwInput hw;                     // --hw / --scalesim-cfg / --set
+  std::vector<std::string> keep;  // --keep LAYER=BITS
+  bool no_keep_first_last = false;
+  bool prefer_fewer_boundaries = false;
+  double tie_tolerance = 0;       // --tie-tolerance T
+  std::string order = "sensitivity";  // --order sensitivity|random
+  uint64_t seed = 0;              // --seed S (random order)
+  std::string out;                // --out alloc.json
+  std::string json;               // --json FILE: the allocation report
+};
+int run_allocate(const AllocateCliOptions& o);
+
 }  // namespace qsim::app

@@ -185,6 +185,61 @@ int main(int argc, char** argv) {
   quant_cmd->add_option("--batch", quant_opts.batch, "Samples per run when the graph can be re-batched (default: auto)");
   quant_cmd->add_option("--mem-limit", mem_limit, kMemLimitHelp);
 
+  // ---- qsim sensitivity / qsim allocate (QuantuneV2, docs/quantune.md) ----
+  const auto add_measure = [](CLI::App* c, SensitivityCliOptions& s) {
+    c->add_option("--model,-m", s.model, "ONNX model")->required();
+    c->add_option("--data", s.data,
+                  "Calibration data: fashion-mnist[:DIR] (train split) or npy:FILE; --calib-samples evenly spaced "
+                  "samples calibrate and measure");
+    c->add_option("--abits", s.abits, "Activation width of every candidate (default: the candidate width itself)");
+    c->add_flag("--per-tensor", s.per_tensor, "Per-tensor weight scales (default per-channel)");
+    c->add_option("--weights", s.weights,
+                  "Score weights a,b,c,d[,e] of w_sqnr, a_sqnr, w_mse, a_mse[, a_sqnr_delta] (docs/quantune.md)");
+    c->add_option("--calib", s.quant.calib, "Activation calibration: minmax (default), percentile, mse, kl");
+    c->add_option("--calib-samples", s.quant.calib_samples, "Samples, evenly spaced over the data (default 512)");
+    c->add_option("--percentile", s.quant.percentile, "--calib percentile: upper percentile (default 99.99)");
+    c->add_option("--weight-clip", s.quant.weight_clip, "Weight clipping: minmax (default) or mse");
+    c->add_flag("--symmetric-act", s.quant.act_symmetric, "Symmetric activations (zero point 0)");
+    c->add_option("--acc-bits", s.quant.acc_bits, "Accumulator width (16..32, default 32)");
+    c->add_option("--threads", s.threads, "Worker threads (default 0: every core)");
+  };
+  SensitivityCliOptions sens_opts;
+  auto* sens_cmd = app.add_subcommand(
+      "sensitivity", "QuantuneV2 layer sensitivity: weight/activation SQNR and MSE per layer and width, combined score");
+  add_measure(sens_cmd, sens_opts);
+  sens_cmd->get_option("--data")->required();
+  sens_cmd->add_option("--bits", sens_opts.bits, "Candidate widths, e.g. 2,4,8 (default)")->delimiter(',');
+  sens_cmd->add_option("--csv", sens_opts.csv, "Write one row per (layer, width): layer,bits,w_sqnr_db,a_sqnr_db,w_mse,a_mse,score,...");
+  sens_cmd->add_option("--json", sens_opts.json, "Write the metrics as JSON (input of qsim allocate --sensitivity)");
+  sens_cmd->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+
+  AllocateCliOptions alloc_opts;
+  auto* alloc_cmd = app.add_subcommand(
+      "allocate", "QuantuneV2 mixed precision: the most sensitive fused groups high, the rest low -> alloc.json");
+  add_measure(alloc_cmd, alloc_opts.measure);
+  alloc_cmd->add_option("--sensitivity", alloc_opts.sensitivity, "Scores from qsim sensitivity --json (instead of --data)");
+  alloc_cmd->add_option("--high", alloc_opts.high, "High weight width (default 8)");
+  alloc_cmd->add_option("--low", alloc_opts.low, "Low weight width (default 4)");
+  alloc_cmd->add_option("--high-count", alloc_opts.high_count, "Compute layers at the high width, kept ones included");
+  alloc_cmd->add_option("--high-fraction", alloc_opts.high_fraction, "The same as a fraction of the compute layers");
+  alloc_cmd->add_option("--latency-budget-ms", alloc_opts.latency_budget_ms,
+                        "Raise groups while the analytical latency on --hw stays within X ms");
+  alloc_cmd->add_option("--size-budget-kib", alloc_opts.size_budget_kib,
+                        "Raise groups while the weights (elements x wbits / 8) stay within X KiB");
+  add_hw(alloc_cmd, alloc_opts.hw, kSetHelp);
+  alloc_cmd->add_option("--keep", alloc_opts.keep, "Force a layer's weight width, LAYER=BITS; repeatable")
+      ->allow_extra_args(false);
+  alloc_cmd->add_flag("--no-keep-first-last", alloc_opts.no_keep_first_last,
+                      "Do not keep the first and last compute layers at the high width");
+  alloc_cmd->add_flag("--prefer-fewer-boundaries", alloc_opts.prefer_fewer_boundaries,
+                      "Among groups of equal score (within --tie-tolerance), raise the one giving fewer requant boundaries");
+  alloc_cmd->add_option("--tie-tolerance", alloc_opts.tie_tolerance, "Scores within T count as equal (default 0)");
+  alloc_cmd->add_option("--order", alloc_opts.order, "sensitivity (QuantuneV2, default) or random (a baseline; --seed)");
+  alloc_cmd->add_option("--seed", alloc_opts.seed, "Seed of --order random (default 0)");
+  alloc_cmd->add_option("--out", alloc_opts.out, "Write the alloc.json (qsim --precision, qsim quantize --precision)");
+  alloc_cmd->add_option("--json", alloc_opts.json, "Write the allocation report as JSON (groups, scores, boundaries)");
+  alloc_cmd->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -209,6 +264,8 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run_run(run_opts);
     if (*eval_cmd) return run_eval(eval_opts);
     if (*quant_cmd) return run_quantize(quant_opts);
+    if (*sens_cmd) return run_sensitivity(sens_opts);
+    if (*alloc_cmd) return run_allocate(alloc_opts);
     const bool main_given = !main_job.model.model.empty() || !main_job.model.topology.empty() ||
                             !main_job.hw.hw.empty() || !main_job.hw.scalesim_cfg.empty();
     if (main_given) return run_simulate(main_job);
