@@ -41,8 +41,8 @@ namespace qsim {
 struct ScoreWeights {
   double w_sqnr = 1.0;   // -w_sqnr_db
   double a_sqnr = 0.0;   // -a_sqnr_db
-  double w_mse = 0.0;    // w_mse (dB, see docs)
-  double a_mse = 0.0;    // a_mse (dB)
+  double w_mse = 1.0;    // w_mse, in dB (10 log10)
+  double a_mse = 0.0;    // a_mse, in dB
   double a_delta = 1.0;  // a_sqnr_delta_db
   // "a,b,c,d" or "a,b,c,d,e" (non-negative, not all zero); throws qsim::Error naming `flag`.
   static ScoreWeights parse(std::string_view text, std::string_view flag);
