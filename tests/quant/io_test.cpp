@@ -65,8 +65,9 @@ TEST(Npy, RoundTripsEveryDtypeAndShape) {
     EXPECT_EQ(back.dtype(), cases[i].dtype());
     EXPECT_EQ(back.shape(), cases[i].shape());
     ASSERT_EQ(back.nbytes(), cases[i].nbytes());
-    if (back.nbytes() > 0)  // no memcmp on the null data of an empty tensor (UBSan)
+    if (back.nbytes() > 0) {  // no memcmp on the null data of an empty tensor (UBSan)
       EXPECT_EQ(std::memcmp(back.bytes().data(), cases[i].bytes().data(), back.nbytes()), 0);
+    }
   }
   // The header text numpy itself writes for these shapes.
   EXPECT_NE(npy_bytes(cases[1]).find("'shape': (3,)"), std::string::npos);
