@@ -135,7 +135,8 @@ class GemmLayer {
   }
 
   const ComputeQ& q_;
-  int64_t groups_, rows_, K_;
+  [[maybe_unused]] int64_t groups_;  // unused by the kernels (clang -Wunused-private-field)
+  int64_t rows_, K_;
   bool vnni_ = false;
   int32_t offset_ = 0, zprime_ = 0;
   std::vector<intgemm::PackedA> a_;

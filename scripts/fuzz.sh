@@ -4,10 +4,11 @@
 #   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [TARGET...]
 #
 # TARGET: onnx hw_yaml scalesim_cfg topology alloc npy idx (default: all, one after
-# another, SECONDS each; default 600). Builds build-fuzz/ first (clang++,
-# -DQSIM_FUZZ=ON). Each target starts from its committed seed corpus
-# (tests/fuzz/corpus/<target>/) plus the crash inputs already fixed
-# (tests/fuzz/regressions/<target>/); new interesting inputs go to
+# another, SECONDS each; default 600). Builds the fuzz targets of build-san/ first
+# (clang++, -DQSIM_FUZZ=ON: the sanitizer build dir of scripts/test.sh stage 2,
+# configured the same way; QSIM_FUZZ_BUILD_DIR picks another). Each target starts
+# from its committed seed corpus (tests/fuzz/corpus/<target>/) plus the crash inputs
+# already fixed (tests/fuzz/regressions/<target>/); new interesting inputs go to
 # .cache/fuzz/<target>/ (not committed), crash inputs to .cache/fuzz/crashes/<target>/
 # and a per-target log to .cache/fuzz/<target>.log. Exit status 1 if any target
 # found a crash: commit its input under tests/fuzz/regressions/<target>/ with the fix.
@@ -38,11 +39,11 @@ max_len() {
   esac
 }
 
-BUILD=${QSIM_FUZZ_BUILD_DIR:-build-fuzz}
+BUILD=${QSIM_FUZZ_BUILD_DIR:-build-san}
 export CCACHE_BASEDIR="$PWD"
-if [ ! -f "$BUILD/build.ninja" ]; then
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DQSIM_FUZZ=ON \
-    -DQSIM_BUILD_TESTS=OFF -DQSIM_BUILD_BENCH=OFF >/dev/null
+if [ ! -f "$BUILD/build.ninja" ]; then  # the same configuration as scripts/test.sh stage 2
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
+    -DQSIM_FUZZ=ON -DQSIM_BUILD_TESTS=ON -DQSIM_BUILD_BENCH=OFF >/dev/null
 fi
 # One build at a time when several fuzz.sh run side by side (one per core).
 flock "$BUILD/.fuzz-build.lock" cmake --build "$BUILD" --target qsim_fuzz -j"$(nproc)"
