@@ -48,6 +48,10 @@ void Histogram::add_abs(std::span<const float> x) {
   const int last = bins() - 1;
   for (float v : x) {
     if (std::isnan(v)) continue;
+    if (v == 0.0f) {  // exact at every clip: kept out of the bins
+      zeros_ += 1.0;
+      continue;
+    }
     const double t = (std::abs(static_cast<double>(v)) - lo_) * inv_width_;
     const int b = t <= 0.0 ? 0 : (t >= last ? last : static_cast<int>(t));
     counts_[static_cast<std::size_t>(b)] += 1.0;
@@ -135,58 +139,68 @@ double kl_threshold(const Histogram& h, int nq) {
   std::vector<double> suffix(static_cast<std::size_t>(n) + 1, 0.0);
   for (int i = n - 1; i >= 0; --i) suffix[static_cast<std::size_t>(i)] = suffix[static_cast<std::size_t>(i) + 1] + bins[static_cast<std::size_t>(i)];
   if (suffix[0] <= 0) return h.hi();
-  std::vector<double> p(static_cast<std::size_t>(n)), q(static_cast<std::size_t>(n)), level_sum(static_cast<std::size_t>(nq));
+  // In-range counts with the spikes flattened: a bin holding more than kSpike times
+  // the median of its 16 neighbours and more than the mean bin keeps that median (the
+  // excess is a discrete value, quantized to its nearest level like any other value;
+  // left in, merging it with its neighbours costs log(bins per level) of its mass and
+  // the search clips the tail to avoid that). Outliers are counted unflattened.
+  constexpr double kSpike = 8.0;
+  constexpr int kHalfWindow = 8;
+  std::vector<double> flat(bins.begin(), bins.end()), window;
+  const double mean_bin = suffix[0] / n;
+  for (int j = 0; j < n; ++j) {
+    window.clear();
+    for (int k = std::max(0, j - kHalfWindow); k <= std::min(n - 1, j + kHalfWindow); ++k)
+      if (k != j) window.push_back(bins[static_cast<std::size_t>(k)]);
+    const auto mid = window.begin() + static_cast<std::ptrdiff_t>(window.size() / 2);
+    std::nth_element(window.begin(), mid, window.end());
+    const double b = bins[static_cast<std::size_t>(j)];
+    if (b > kSpike * *mid && b > mean_bin) flat[static_cast<std::size_t>(j)] = *mid;
+  }
+  std::vector<double> p(static_cast<std::size_t>(n)), level_sum(static_cast<std::size_t>(nq));
   std::vector<int> level_nonzero(static_cast<std::size_t>(nq));
   double best = std::numeric_limits<double>::infinity();
   int best_i = n;
   for (int i = nq; i <= n; ++i) {
-    // Reference: the first i bins, outliers folded into the last one.
-    double psum = 0;
-    for (int j = 0; j < i; ++j) {
-      p[static_cast<std::size_t>(j)] = bins[static_cast<std::size_t>(j)];
-      psum += p[static_cast<std::size_t>(j)];
-    }
+    const auto level = [&](int j) { return static_cast<std::size_t>(static_cast<int64_t>(j) * nq / i); };
+    // Reference P: the first i bins, the outliers folded into the last one. Its total
+    // is the whole histogram's.
+    for (int j = 0; j < i; ++j) p[static_cast<std::size_t>(j)] = flat[static_cast<std::size_t>(j)];
     p[static_cast<std::size_t>(i) - 1] += suffix[static_cast<std::size_t>(i)];
-    psum += suffix[static_cast<std::size_t>(i)];
-    // Candidate: the i bins merged into nq levels, each level's mass spread evenly
-    // over its non-empty bins (empty bins stay empty).
+    double psum = suffix[static_cast<std::size_t>(i)];
+    for (int j = 0; j < i; ++j) psum += flat[static_cast<std::size_t>(j)];
+    // Candidate Q: the i bins (without the outliers) merged into nq levels, each
+    // level's mass spread evenly over the bins where P is non-zero.
     std::fill(level_sum.begin(), level_sum.end(), 0.0);
     std::fill(level_nonzero.begin(), level_nonzero.end(), 0);
-    for (int j = 0; j < i; ++j) {
-      const auto lv = static_cast<std::size_t>(static_cast<int64_t>(j) * nq / i);
-      const double b = bins[static_cast<std::size_t>(j)];
-      if (b != 0) {
-        level_sum[lv] += b;
-        ++level_nonzero[lv];
-      }
-    }
     double qsum = 0;
     for (int j = 0; j < i; ++j) {
-      const auto lv = static_cast<std::size_t>(static_cast<int64_t>(j) * nq / i);
-      const double b = bins[static_cast<std::size_t>(j)];
-      q[static_cast<std::size_t>(j)] = b != 0 ? level_sum[lv] / level_nonzero[lv] : 0.0;
-      qsum += q[static_cast<std::size_t>(j)];
+      level_sum[level(j)] += flat[static_cast<std::size_t>(j)];
+      level_nonzero[level(j)] += p[static_cast<std::size_t>(j)] != 0;
+      qsum += flat[static_cast<std::size_t>(j)];
     }
-    if (psum <= 0 || qsum <= 0) continue;
+    if (qsum <= 0) continue;
+    // KL(P || Q) over the bins where P is non-zero; a level holding no mass of its own
+    // under a non-zero P (only folded outliers) makes it infinite.
     double kl = 0;
-    bool finite = true;
-    for (int j = 0; j < i && finite; ++j) {
+    for (int j = 0; j < i; ++j) {
       const double pj = p[static_cast<std::size_t>(j)] / psum;
       if (pj <= 0) continue;
-      const double qj = q[static_cast<std::size_t>(j)] / qsum;
+      const std::size_t lv = level(j);
+      const double qj = level_sum[lv] / level_nonzero[static_cast<std::size_t>(lv)] / qsum;
       if (qj <= 0) {
-        finite = false;
+        kl = std::numeric_limits<double>::infinity();
         break;
       }
       kl += pj * std::log(pj / qj);
     }
-    if (finite && kl < best) {
+    if (kl < best) {
       best = kl;
       best_i = i;
     }
   }
   if (best_i >= n) return h.hi();
-  return (best_i + 0.5) * h.bin_width();
+  return h.lo() + best_i * h.bin_width();  // the upper edge of the kept bins
 }
 
 QParams choose_params(const TensorStats& s, CalibMethod m, const CalibParams& cp, const ActEncoding& e) {
