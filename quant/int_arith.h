@@ -154,8 +154,9 @@ constexpr Bricks to_bricks(int32_t v, int bits, bool is_signed) {
 constexpr int32_t brick_mul(int8_t a, int8_t b) { return static_cast<int32_t>(a) * b; }
 
 // The product as a Bit Fusion PE forms it: every pair of bricks multiplied and the
-// partial products shifted by 2*(i+j) and summed. Equals product(w, a) for all
-// operands in range (tests/quant/quant_arith_test.cpp checks every pair up to 8x8).
+// partial products shifted by 2*(i+j) and summed. Equals w * a for all operands in
+// range (tests/quant/int_arith_test.cpp, BrickProductIsTheProduct: every pair of
+// every width pair up to 8x8 bits, signed and unsigned).
 constexpr int64_t brick_product(int32_t w, int wbits, bool w_signed, int32_t a, int abits, bool a_signed) {
   const Bricks bw = to_bricks(w, wbits, w_signed);
   const Bricks ba = to_bricks(a, abits, a_signed);
