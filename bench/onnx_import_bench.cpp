@@ -1,6 +1,6 @@
 // Speed of ONNX import (parse, shape inference, folding, passes) on the
 // torchvision exports in .cache/models and the light zoo models in
-// .cache/onnx-light, shapes only (what `qsim info` and the timing job use) and
+// tests/data/onnx-light, shapes only (what `qsim info` and the timing job use) and
 // with weights (what the executors use). Models that are absent are skipped.
 //   build/onnx_import_bench [--benchmark_filter=resnet50]
 #include <filesystem>
@@ -41,7 +41,7 @@ void register_all() {
     benchmark::RegisterBenchmark((std::string("with_weights/") + m).c_str(), import, path, true)
         ->Unit(benchmark::kMillisecond);
   }
-  const std::string light = QSIM_SOURCE_DIR "/.cache/onnx-light/";
+  const std::string light = QSIM_SOURCE_DIR "/tests/data/onnx-light/";
   for (const char* m : {"light_densenet121", "light_inception_v2"}) {
     benchmark::RegisterBenchmark((std::string("shapes_only/") + m).c_str(), import, light + m + ".onnx", false)
         ->Unit(benchmark::kMillisecond);

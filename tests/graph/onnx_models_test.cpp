@@ -1,6 +1,6 @@
 // Real models through the importer: torchvision exports (scripts/export_torchvision.sh,
-// .cache/models/) and the ONNX project's "light" zoo models (extracted by hand into
-// .cache/onnx-light/, never committed). Expected figures are computed independently
+// .cache/models/) and the ONNX project's "light" zoo models (committed in
+// tests/data/onnx-light/, from onnx/onnx, Apache-2.0; see the README there). Expected figures are computed independently
 // by tests/graph/onnx_reference_macs.py (torch forward hooks; onnx shape inference).
 #include <cmath>
 #include <filesystem>
@@ -102,9 +102,7 @@ TEST(OnnxModels, Resnet18StructureAfterFusion) {
 }
 
 TEST(OnnxModels, LightZooWeightsFromConstantOfShape) {
-  const std::string dir = QSIM_SOURCE_DIR "/.cache/onnx-light";
-  if (!std::filesystem::exists(dir))
-    GTEST_SKIP() << "extract onnx/backend/test/data/light/*.onnx from the onnx repository into " << dir;
+  const std::string dir = QSIM_SOURCE_DIR "/tests/data/onnx-light";
   for (const Expected& e : kLightZoo) {
     if (!std::filesystem::exists(dir + "/" + e.file)) {
       ADD_FAILURE() << dir << " lacks " << e.file;
@@ -116,8 +114,8 @@ TEST(OnnxModels, LightZooWeightsFromConstantOfShape) {
 }
 
 TEST(OnnxModels, LightZooConstantOfShapeValues) {
-  const std::string path = QSIM_SOURCE_DIR "/.cache/onnx-light/light_resnet50.onnx";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no " << path;
+  const std::string path = QSIM_SOURCE_DIR "/tests/data/onnx-light/light_resnet50.onnx";
+  ASSERT_TRUE(std::filesystem::exists(path)) << path;
   // Conv weights are ConstantOfShape(0.02); the BN parameters are initializers.
   // Fold by hand from the unfolded graph and compare with the importer's folding.
   OnnxImportOptions unfolded;

@@ -96,7 +96,7 @@ def onnx_figures(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--light", default=os.path.join(os.path.dirname(__file__), "../../.cache/onnx-light"))
+    ap.add_argument("--light", default=os.path.join(os.path.dirname(__file__), "../data/onnx-light"))
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args()
     if not args.no_torch:

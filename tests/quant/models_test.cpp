@@ -4,7 +4,7 @@
 //   committed test images must match PyTorch's (models/<name>.logits.npy) within
 //   1e-4 relative (per sample: |ours - torch| <= 1e-4 * max |torch logit|).
 // - ONNX's "light" zoo models (full ONNX-zoo graphs in their opset-9 form, weights
-//   given by ConstantOfShape), extracted into .cache/onnx-light/ from the onnx/onnx
+//   given by ConstantOfShape), committed in tests/data/onnx-light/ from the onnx/onnx
 //   repository (light_<name>.onnx + light_<name>_output_0.pb, see docs/executor.md).
 //   Input as onnx's backend test runner makes it (generate_dummy_data, random=False):
 //   arange(n).reshape(shape) / n in float32; tolerances as in onnx/backend/test/case/model.
@@ -104,11 +104,10 @@ class LightModels : public ::testing::TestWithParam<LightModel> {};
 
 TEST_P(LightModels, ReproduceReferenceOutput) {
   const LightModel lm = GetParam();
-  const fs::path dir = fs::path(QSIM_SOURCE_DIR) / ".cache" / "onnx-light";
+  const fs::path dir = fs::path(QSIM_SOURCE_DIR) / "tests" / "data" / "onnx-light";
   const fs::path model = dir / ("light_" + std::string(lm.name) + ".onnx");
   const fs::path expected = dir / ("light_" + std::string(lm.name) + "_output_0.pb");
-  if (!fs::exists(model) || !fs::exists(expected))
-    GTEST_SKIP() << "no " << model << " / " << expected.filename() << " (extract them from onnx/onnx, docs/executor.md)";
+  ASSERT_TRUE(fs::exists(model) && fs::exists(expected)) << model << " / " << expected.filename();
   const LayerGraph g = import_onnx(model.string());
   ASSERT_EQ(g.inputs().size(), 1u);
   const Value& in = g.value(g.inputs()[0]);
