@@ -7,7 +7,9 @@
 // GCC 12 reports the deliberately undefined pass-through operand of
 // avx512fintrin.h's unmasked intrinsics (`__m512 __Y = __Y;`), which Eigen's
 // AVX-512 packet code uses, as uninitialized.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
 
 namespace qsim::gemm {
