@@ -16,29 +16,6 @@ namespace qsim {
 
 namespace {
 
-// The timing model's classes of non-compute ops (sim/analytical/analytical_backend.cpp,
-// docs/timing-model.md section 5): views and Concat are free, these element-wise ops
-// ride in the producer's output stage when vector.fuse_elementwise is set.
-bool is_free_op(OpKind op) {
-  return op == OpKind::kFlatten || op == OpKind::kReshape || op == OpKind::kSqueeze || op == OpKind::kUnsqueeze ||
-         op == OpKind::kIdentity || op == OpKind::kConcat;
-}
-bool is_elementwise_op(OpKind op) {
-  switch (op) {
-    case OpKind::kBatchNorm:
-    case OpKind::kRelu:
-    case OpKind::kClip:
-    case OpKind::kLeakyRelu:
-    case OpKind::kSigmoid:
-    case OpKind::kHardSigmoid:
-    case OpKind::kHardSwish:
-    case OpKind::kAdd:
-    case OpKind::kMul:
-    case OpKind::kSum: return true;
-    default: return false;
-  }
-}
-
 struct UnionFind {
   std::vector<std::size_t> parent;
   explicit UnionFind(std::size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), std::size_t{0}); }
@@ -84,12 +61,12 @@ std::vector<FusedGroup> fused_groups(const LayerGraph& g, bool fuse_elementwise)
       if (stage[up] >= 0) from_stage.push_back(stage[up]);
       for (int l : direct[up]) from_compute.push_back(l);
     }
-    if (is_free_op(n.op)) {
+    if (vector_kind(n.op) == VectorKind::kFree) {
       if (!from_stage.empty()) stage[uid] = from_stage.front();
       if (n.op != OpKind::kConcat) direct[uid] = from_compute;  // a view of a compute result
       continue;
     }
-    if (is_elementwise_op(n.op) && fuse_elementwise && !from_stage.empty()) {
+    if (vector_kind(n.op) == VectorKind::kElementwise && fuse_elementwise && !from_stage.empty()) {
       // Applied by an output stage: every compute layer feeding it directly shares it.
       for (std::size_t k = 1; k < from_compute.size(); ++k)
         uf.unite(static_cast<std::size_t>(from_compute[0]), static_cast<std::size_t>(from_compute[k]));

@@ -36,36 +36,6 @@ double mac_pj(const HwSpec& hw, const PeRate& pe, std::string_view layer) {
   }
 }
 
-// What a non-compute op costs. kFree ops move no data (views) or are written in
-// place by their producers (Concat); kElementwise ops can ride in the producing
-// layer's output stage; the rest always run as a pass on the vector unit.
-enum class VectorKind : uint8_t { kFree, kElementwise, kStandalone };
-
-VectorKind vector_kind(OpKind op) {
-  switch (op) {
-    case OpKind::kFlatten:
-    case OpKind::kReshape:
-    case OpKind::kSqueeze:
-    case OpKind::kUnsqueeze:
-    case OpKind::kIdentity:
-    case OpKind::kConcat:
-      return VectorKind::kFree;
-    case OpKind::kBatchNorm:
-    case OpKind::kRelu:
-    case OpKind::kClip:
-    case OpKind::kLeakyRelu:
-    case OpKind::kSigmoid:
-    case OpKind::kHardSigmoid:
-    case OpKind::kHardSwish:
-    case OpKind::kAdd:
-    case OpKind::kMul:
-    case OpKind::kSum:
-      return VectorKind::kElementwise;
-    default:
-      return VectorKind::kStandalone;
-  }
-}
-
 int64_t product(const std::vector<int64_t>& v) {
   int64_t p = 1;
   for (int64_t d : v) p *= d;
@@ -164,6 +134,31 @@ void check_timing_bounds(const LayerGraph& g, const HwSpec& hw) {
 }
 
 }  // namespace
+
+VectorKind vector_kind(OpKind op) {
+  switch (op) {
+    case OpKind::kFlatten:
+    case OpKind::kReshape:
+    case OpKind::kSqueeze:
+    case OpKind::kUnsqueeze:
+    case OpKind::kIdentity:
+    case OpKind::kConcat:
+      return VectorKind::kFree;
+    case OpKind::kBatchNorm:
+    case OpKind::kRelu:
+    case OpKind::kClip:
+    case OpKind::kLeakyRelu:
+    case OpKind::kSigmoid:
+    case OpKind::kHardSigmoid:
+    case OpKind::kHardSwish:
+    case OpKind::kAdd:
+    case OpKind::kMul:
+    case OpKind::kSum:
+      return VectorKind::kElementwise;
+    default:
+      return VectorKind::kStandalone;
+  }
+}
 
 int64_t dram_transfer_cycles(int64_t bytes, double bytes_per_cycle) {
   if (bytes <= 0) return 0;

@@ -9,6 +9,7 @@
 // SCALE-Sim v2's (checked on every CALC reference run by tests/sim).
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +18,13 @@
 #include "sim/mapping.h"
 
 namespace qsim {
+
+// What a non-compute op costs. kFree ops move no data (views) or are written in
+// place by their producers (Concat); kElementwise ops can ride in the producing
+// layer's output stage (vector.fuse_elementwise); the rest always run as a pass on
+// the vector unit. The allocation's fused groups (search/quantune.h) use the same rule.
+enum class VectorKind : uint8_t { kFree, kElementwise, kStandalone };
+VectorKind vector_kind(OpKind op);
 
 class AnalyticalBackend : public TimingBackend {
  public:
