@@ -109,28 +109,36 @@ std::optional<LayerGraph> rebatch(const LayerGraph& g, int64_t batch, std::strin
   return out;
 }
 
-EvalResult evaluate(const LayerGraph& g, const Dataset& data, const EvalOptions& opts) {
+EvalBatching plan_eval_batching(const LayerGraph& g, const Dataset& data, int64_t requested, int workers) {
   if (g.inputs().size() != 1) fail("model '{}' has {} inputs; evaluation feeds exactly one", g.name, g.inputs().size());
   if (g.outputs().empty()) fail("model '{}' has no outputs", g.name);
   const Value& in = g.value(g.inputs()[0]);
   if (in.dtype != DType::kFloat32) fail("model '{}' takes {} input; evaluation feeds float32", g.name, dtype_name(in.dtype));
   if (in.shape.empty()) fail("model '{}' takes a scalar input", g.name);
-  const int64_t model_batch = in.shape[0];
-  const int64_t per_sample = model_batch > 0 ? shape_numel(in.shape) / model_batch : 0;
-  if (per_sample != data.sample_numel())
+  EvalBatching b;
+  b.model_batch = in.shape[0];
+  b.per_sample = b.model_batch > 0 ? shape_numel(in.shape) / b.model_batch : 0;
+  if (b.per_sample != data.sample_numel())
     fail("model '{}' takes {} per sample ({} values), the data set {} gives {} ({} values)", g.name,
-         shape_str(in.shape), per_sample, data.description(), shape_str(data.sample_shape()), data.sample_numel());
+         shape_str(in.shape), b.per_sample, data.description(), shape_str(data.sample_shape()), data.sample_numel());
   const int64_t n = data.size();
   if (n == 0) fail("{}: the data set is empty", data.description());
   if (data.label(0) < 0) fail("{}: the data set has no labels", data.description());
-
-  EvalResult r;
-  r.workers = opts.threads > 0 ? opts.threads : ThreadPool::hardware_threads();
   // Several samples per run amortise per-node overhead; the activations of a batch
   // should stay in L2, so large inputs keep small batches.
-  int64_t want = opts.batch;
-  if (want <= 0) want = std::clamp<int64_t>(int64_t{64 * 1024} / std::max<int64_t>(per_sample, 1), 1, 16);
-  want = std::min(want, std::max<int64_t>(1, (n + r.workers - 1) / r.workers));
+  b.want = requested;
+  if (b.want <= 0) b.want = std::clamp<int64_t>(int64_t{64 * 1024} / std::max<int64_t>(b.per_sample, 1), 1, 16);
+  b.want = std::min(b.want, std::max<int64_t>(1, (n + workers - 1) / workers));
+  return b;
+}
+
+EvalResult evaluate(const LayerGraph& g, const Dataset& data, const EvalOptions& opts) {
+  EvalResult r;
+  r.workers = opts.threads > 0 ? opts.threads : ThreadPool::hardware_threads();
+  // Plain variables, not a structured binding: the worker lambdas capture them (clang 14).
+  const EvalBatching plan = plan_eval_batching(g, data, opts.batch, r.workers);
+  const int64_t model_batch = plan.model_batch, per_sample = plan.per_sample, want = plan.want;
+  const int64_t n = data.size();
   const LayerGraph* run_graph = &g;
   std::optional<LayerGraph> batched;
   if (want != model_batch) {

@@ -24,6 +24,18 @@ namespace qsim {
 // dimension, ...).
 std::optional<LayerGraph> rebatch(const LayerGraph& g, int64_t batch, std::string* why = nullptr);
 
+// What both evaluations (this one and quant_eval.h's) check and decide before running.
+struct EvalBatching {
+  int64_t model_batch = 0;  // the graph input's first dimension
+  int64_t per_sample = 0;   // input values per sample
+  int64_t want = 1;         // samples per run to rebatch to
+};
+// Checks that `g` has one float32 input taking the data set's samples and an output,
+// and that the data set is non-empty and labelled (qsim::Error otherwise); picks the
+// batch: `requested` if positive, else as many samples as keep a batch's activations in
+// L2 (at most 16), never more than each of `workers` workers' share.
+EvalBatching plan_eval_batching(const LayerGraph& g, const Dataset& data, int64_t requested, int workers);
+
 struct EvalOptions {
   int threads = 0;     // workers; 0 = all hardware threads
   int64_t batch = 0;   // samples per run when the graph can be re-batched; 0 = automatic

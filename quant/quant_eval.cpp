@@ -51,25 +51,13 @@ struct QuantRunner {
 
 QuantEvalResult evaluate_quantized(const LayerGraph& g, const QuantSpec& spec, const Dataset& data,
                                    const QuantEvalOptions& opts) {
-  if (g.inputs().size() != 1) fail("model '{}' has {} inputs; evaluation feeds exactly one", g.name, g.inputs().size());
   if (opts.modes.empty()) throw std::logic_error("evaluate_quantized: no mode");
-  const Value& in = g.value(g.inputs()[0]);
-  if (in.dtype != DType::kFloat32 || in.shape.empty())
-    fail("model '{}' takes {} {}; evaluation feeds float32 samples", g.name, dtype_name(in.dtype), shape_str(in.shape));
-  const int64_t model_batch = in.shape[0];
-  const int64_t per_sample = model_batch > 0 ? shape_numel(in.shape) / model_batch : 0;
-  if (per_sample != data.sample_numel())
-    fail("model '{}' takes {} per sample ({} values), the data set {} gives {} ({} values)", g.name,
-         shape_str(in.shape), per_sample, data.description(), shape_str(data.sample_shape()), data.sample_numel());
-  const int64_t n = data.size();
-  if (n == 0) fail("{}: the data set is empty", data.description());
-  if (data.label(0) < 0) fail("{}: the data set has no labels", data.description());
-
   QuantEvalResult r;
   r.workers = opts.threads > 0 ? opts.threads : ThreadPool::hardware_threads();
-  int64_t want = opts.batch;
-  if (want <= 0) want = std::clamp<int64_t>(int64_t{64 * 1024} / std::max<int64_t>(per_sample, 1), 1, 16);
-  want = std::min(want, std::max<int64_t>(1, (n + r.workers - 1) / r.workers));
+  // Plain variables, not a structured binding: the worker lambdas capture them (clang 14).
+  const EvalBatching plan = plan_eval_batching(g, data, opts.batch, r.workers);
+  const int64_t model_batch = plan.model_batch, per_sample = plan.per_sample, want = plan.want;
+  const int64_t n = data.size();
   std::optional<LayerGraph> batched;
   if (want != model_batch) batched = rebatch(g, want);
   const LayerGraph& run_g = batched ? *batched : g;
