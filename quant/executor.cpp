@@ -843,16 +843,19 @@ void Executor::clear_hooks() {
   }
 }
 
-void Executor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) {
-  const auto gin = g_.inputs();
-  if (inputs.size() != gin.size())
-    fail("model '{}' takes {} input(s), got {}", g_.name, gin.size(), inputs.size());
+void check_run_inputs(const LayerGraph& g, std::span<const Tensor> inputs) {
+  const auto gin = g.inputs();
+  if (inputs.size() != gin.size()) fail("model '{}' takes {} input(s), got {}", g.name, gin.size(), inputs.size());
   for (std::size_t i = 0; i < gin.size(); ++i) {
-    const Value& v = g_.value(gin[i]);
+    const Value& v = g.value(gin[i]);
     if (inputs[i].dtype() != v.dtype || inputs[i].shape() != v.shape)
       fail("input '{}' must be {} {}, got {} {}", v.name, dtype_name(v.dtype), shape_str(v.shape),
            dtype_name(inputs[i].dtype()), shape_str(inputs[i].shape()));
   }
+}
+
+void Executor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) {
+  check_run_inputs(g_, inputs);
   resolve_pointers(inputs);
   const RunCtx ctx{ptr_, *pool_, ws_};
   for (Step& s : steps_) {

@@ -48,6 +48,10 @@ struct ExecOptions {
   bool profile = false;         // accumulate wall time per node (node_seconds())
 };
 
+// Throws qsim::Error unless `inputs` match g's graph inputs one for one in dtype
+// and shape (every executor's run() checks this first).
+void check_run_inputs(const LayerGraph& g, std::span<const Tensor> inputs);
+
 class OpKernel;  // a node's planned kernel (executor.cpp)
 
 class Executor {

@@ -612,12 +612,8 @@ IntExecutor::~IntExecutor() = default;
 void IntExecutor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) {
   const LayerGraph& g = m_.graph();
   const auto gin = g.inputs();
-  if (inputs.size() != gin.size()) fail("model '{}' takes {} input(s), got {}", g.name, gin.size(), inputs.size());
+  check_run_inputs(g, inputs);
   for (std::size_t i = 0; i < gin.size(); ++i) {
-    const Value& v = g.value(gin[i]);
-    if (inputs[i].dtype() != v.dtype || inputs[i].shape() != v.shape)
-      fail("input '{}' must be {} {}, got {} {}", v.name, dtype_name(v.dtype), shape_str(v.shape),
-           dtype_name(inputs[i].dtype()), shape_str(inputs[i].shape()));
     void* dst = ptr_[static_cast<std::size_t>(gin[i])];
     if (const QParams* q = m_.params(gin[i])) {
       qops::quantize<IntCodec>(*q, inputs[i].data<float>().data(), static_cast<int32_t*>(dst), inputs[i].numel());
