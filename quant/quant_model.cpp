@@ -821,8 +821,8 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
     for (std::size_t k = 0; k < wd.size(); ++k) wd[k] = static_cast<float>(c.qweight[k]);
     Value wv{unique_name(g, taken, lname + "::wq"), DType::kFloat32, wf.shape(), true, std::move(wf)};
     qn.inputs[1] = qg_.add_value(std::move(wv));
-    std::vector<float> bf(c.bias.begin(), c.bias.end());
-    if (n.op == OpKind::kConv) {
+    if (n.op == OpKind::kConv || n.op == OpKind::kGemm) {  // the integer bias as the third input
+      std::vector<float> bf(c.bias.begin(), c.bias.end());
       Value bv{unique_name(g, taken, lname + "::bq"), DType::kFloat32, Shape{c.channels}, true,
                Tensor::from<float>(Shape{c.channels}, bf)};
       const ValueId b = qg_.add_value(std::move(bv));
@@ -831,16 +831,10 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
       } else {
         qn.inputs.push_back(b);
       }
+    }
+    if (n.op == OpKind::kConv) {
       std::get<ConvAttrs>(qn.attrs).has_bias = true;
     } else if (n.op == OpKind::kGemm) {
-      Value bv{unique_name(g, taken, lname + "::bq"), DType::kFloat32, Shape{c.channels}, true,
-               Tensor::from<float>(Shape{c.channels}, bf)};
-      const ValueId b = qg_.add_value(std::move(bv));
-      if (qn.inputs.size() > 2) {
-        qn.inputs[2] = b;
-      } else {
-        qn.inputs.push_back(b);
-      }
       auto& a = std::get<GemmAttrs>(qn.attrs);
       a.alpha = 1.0f;
       a.beta = 1.0f;
