@@ -8,7 +8,6 @@
 //   <out>/idx/   every element type, plain and gzip, edge shapes.
 // Usage: fuzz_make_corpus tests/fuzz/corpus   (build-fuzz, see docs/robustness.md)
 // Text corpora (YAML, cfg, topology, alloc.json) are committed by hand.
-#include <zlib.h>
 
 #include <cstdio>
 #include <cstring>
@@ -23,6 +22,7 @@
 #include "graph/file_util.h"
 #include "quant/npy.h"
 #include "tests/graph/onnx_test_util.h"
+#include "tests/test_bytes.h"
 
 namespace fs = std::filesystem;
 using qsim::testing::attr_f;
@@ -30,7 +30,10 @@ using qsim::testing::attr_i;
 using qsim::testing::attr_ints;
 using qsim::testing::attr_s;
 using qsim::testing::attr_t;
+using qsim::testing::gzip;
+using qsim::testing::idx;
 using qsim::testing::OnnxModel;
+using qsim::testing::raw_input;
 using onnx::TensorProto;
 
 namespace {
@@ -54,15 +57,6 @@ std::vector<float> ramp(std::size_t n, float scale = 0.1f) {
 
 void onnx_seed(const std::string& name, OnnxModel& m) { put("onnx", name + ".onnx", m.bytes()); }
 
-// A graph input with explicit dim values (negative ones included, unlike OnnxModel::input).
-void raw_input(OnnxModel& m, const std::string& name, const std::vector<int64_t>& dims) {
-  auto* v = m.proto().mutable_graph()->add_input();
-  v->set_name(name);
-  auto* tt = v->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(TensorProto::FLOAT);
-  auto* shape = tt->mutable_shape();
-  for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
-}
 
 // ---------------------------------------------------------------- valid models
 
@@ -610,26 +604,6 @@ void npy_seeds() {
       raw(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 2, 1, 3, 1), }", six_f32));
 }
 
-std::string gzip(const std::string& data) {
-  z_stream z{};
-  deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
-
-std::string idx(uint8_t code, const std::vector<uint32_t>& dims, const std::string& data) {
-  std::string out{'\0', '\0', static_cast<char>(code), static_cast<char>(dims.size())};
-  for (uint32_t d : dims)
-    for (int s = 24; s >= 0; s -= 8) out += static_cast<char>((d >> s) & 0xff);
-  return out + data;
-}
 
 void idx_seeds() {
   put("idx", "u8_labels.idx", idx(0x08, {6}, std::string("\x01\x02\x03\x04\x05\x09", 6)));

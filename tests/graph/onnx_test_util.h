@@ -135,4 +135,15 @@ inline onnx::TensorProto* attr_t(onnx::NodeProto* n, const std::string& name) {
   return a->mutable_t();
 }
 
+// A float graph input with explicit dim values (negative ones included, unlike
+// OnnxModel::input), for hostile-shape inputs.
+inline void raw_input(OnnxModel& m, const std::string& name, const std::vector<int64_t>& dims) {
+  auto* v = m.proto().mutable_graph()->add_input();
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* shape = tt->mutable_shape();
+  for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
+}
+
 }  // namespace qsim::testing

@@ -25,18 +25,21 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include "graph/file_util.h"
 #include "quant/npy.h"
 #include "tests/graph/onnx_test_util.h"
+#include "tests/test_bytes.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using qsim::testing::attr_i;
 using qsim::testing::attr_ints;
+using qsim::testing::gzip;
+using qsim::testing::idx;
 using qsim::testing::OnnxModel;
+using qsim::testing::raw_input;
 using onnx::TensorProto;
 
 constexpr int64_t k2p62 = int64_t{1} << 62;
@@ -54,14 +57,6 @@ void write(const fs::path& p, const std::string& bytes) {
   out << bytes;
 }
 
-void raw_input(OnnxModel& m, const std::string& name, const std::vector<int64_t>& dims) {
-  auto* v = m.proto().mutable_graph()->add_input();
-  v->set_name(name);
-  auto* tt = v->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(TensorProto::FLOAT);
-  auto* shape = tt->mutable_shape();
-  for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
-}
 
 std::string conv_model(const std::vector<int64_t>& x_dims, const std::vector<int64_t>& w_dims, bool with_w = true) {
   OnnxModel m;
@@ -76,26 +71,6 @@ std::string conv_model(const std::vector<int64_t>& x_dims, const std::vector<int
   return m.bytes();
 }
 
-std::string gzip(const std::string& data) {
-  z_stream z{};
-  deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size())) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
-
-std::string idx(uint8_t code, const std::vector<uint32_t>& dims, const std::string& data) {
-  std::string out{'\0', '\0', static_cast<char>(code), static_cast<char>(dims.size())};
-  for (uint32_t d : dims)
-    for (int s = 24; s >= 0; s -= 8) out += static_cast<char>((d >> s) & 0xff);
-  return out + data;
-}
 
 std::string npy_header(const std::string& dict) {
   std::string h = dict;
