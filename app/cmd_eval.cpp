@@ -9,7 +9,7 @@
 #include "graph/error.h"
 #include "graph/file_util.h"
 #include "graph/model_import.h"
-#include "quant/dataset.h"
+#include "data/dataset.h"
 #include "quant/eval.h"
 
 namespace qsim::app {

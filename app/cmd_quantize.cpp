@@ -12,7 +12,7 @@
 #include "app/report_output.h"
 #include "graph/error.h"
 #include "graph/model_import.h"
-#include "quant/npy.h"
+#include "data/npy.h"
 #include "quant/qdq_export.h"
 
 namespace qsim::app {

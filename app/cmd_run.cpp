@@ -11,9 +11,9 @@
 #include "graph/error.h"
 #include "graph/model_import.h"
 #include "quant/eval.h"
-#include "quant/executor.h"
+#include "runtime/executor.h"
 #include "quant/int_exec.h"
-#include "quant/npy.h"
+#include "data/npy.h"
 #include "quant/quant_fake.h"
 
 namespace qsim::app {

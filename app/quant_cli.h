@@ -8,7 +8,7 @@
 #include "app/commands.h"
 #include "graph/layer_graph.h"
 #include "graph/precision_alloc.h"
-#include "quant/dataset.h"
+#include "data/dataset.h"
 #include "quant/quant_eval.h"
 #include "quant/quant_model.h"
 

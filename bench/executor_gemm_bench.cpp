@@ -1,4 +1,4 @@
-// The executor's GEMM (quant/gemm.h: Eigen products, tiled and threaded by us) against
+// The executor's GEMM (runtime/gemm.h: Eigen products, tiled and threaded by us) against
 // one plain Eigen product of the whole matrices and OpenBLAS's cblas_sgemm
 // (single-threaded, with whatever OPENBLAS_CORETYPE the environment sets), on the
 // convolution shapes of torchvision resnet50 at 224x224 (C = W * im2col(X):
@@ -16,8 +16,8 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
-#include "quant/gemm.h"
-#include "quant/thread_pool.h"
+#include "runtime/gemm.h"
+#include "runtime/thread_pool.h"
 
 namespace {
 

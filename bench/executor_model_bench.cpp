@@ -22,8 +22,8 @@
 #include <benchmark/benchmark.h>
 
 #include "graph/model_import.h"
-#include "quant/executor.h"
-#include "quant/npy.h"
+#include "runtime/executor.h"
+#include "data/npy.h"
 
 namespace {
 

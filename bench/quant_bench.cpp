@@ -24,9 +24,9 @@
 
 #include "graph/error.h"
 #include "graph/model_import.h"
-#include "quant/dataset.h"
+#include "data/dataset.h"
 #include "quant/eval.h"
-#include "quant/executor.h"
+#include "runtime/executor.h"
 #include "quant/int_exec.h"
 #include "quant/quant_fake.h"
 #include "quant/quant_model.h"

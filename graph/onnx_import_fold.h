@@ -28,7 +28,7 @@ Tensor fold_gather(const Tensor& data, const Tensor& indices, int64_t axis);
 Tensor fold_fill(const Tensor& value, const Shape& shape);
 // QuantizeLinear: saturate(round_half_even(x / scale) + zero_point) as `to` (int8,
 // uint8, int16, uint16), x / scale in float32; DequantizeLinear: (x - zero_point) *
-// scale in float32 (the definitions of quant/int_arith.h). scale and zero_point hold
+// scale in float32 (the definitions of arith/int_arith.h). scale and zero_point hold
 // one element or one per index of `axis` (normalized); zero_point may be null (0).
 Tensor fold_quantize_linear(const Tensor& x, const Tensor& scale, const Tensor* zero_point, int64_t axis, DType to);
 Tensor fold_dequantize_linear(const Tensor& x, const Tensor& scale, const Tensor* zero_point, int64_t axis);

@@ -12,8 +12,8 @@
 #include <fmt/format.h>
 
 #include "graph/error.h"
-#include "quant/executor.h"
-#include "quant/thread_pool.h"
+#include "runtime/executor.h"
+#include "runtime/thread_pool.h"
 
 namespace qsim {
 

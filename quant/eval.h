@@ -13,7 +13,7 @@
 #include <string>
 
 #include "graph/layer_graph.h"
-#include "quant/dataset.h"
+#include "data/dataset.h"
 
 namespace qsim {
 

@@ -8,7 +8,7 @@
 
 #include "graph/error.h"
 #include "quant/int_gemm.h"
-#include "quant/kernels.h"
+#include "runtime/kernels.h"
 #include "quant/quant_ops.h"
 
 namespace qsim {

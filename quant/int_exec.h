@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "graph/tensor.h"
-#include "quant/executor.h"
+#include "runtime/executor.h"
 #include "quant/quant_model.h"
-#include "quant/thread_pool.h"
+#include "runtime/thread_pool.h"
 
 namespace qsim {
 

@@ -11,7 +11,7 @@
 
 #include "graph/error.h"
 #include "quant/eval.h"
-#include "quant/executor.h"
+#include "runtime/executor.h"
 #include "quant/int_exec.h"
 #include "quant/quant_fake.h"
 

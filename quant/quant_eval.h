@@ -17,7 +17,7 @@
 
 #include "graph/layer_graph.h"
 #include "graph/tensor.h"
-#include "quant/dataset.h"
+#include "data/dataset.h"
 #include "quant/quant_model.h"
 
 namespace qsim {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "graph/tensor.h"
-#include "quant/executor.h"
+#include "runtime/executor.h"
 #include "quant/quant_model.h"
 
 namespace qsim {

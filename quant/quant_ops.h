@@ -17,11 +17,11 @@
 #include <immintrin.h>
 #endif
 
-#include "quant/gemm.h"
-#include "quant/int_arith.h"
-#include "quant/kernels.h"
+#include "runtime/gemm.h"
+#include "arith/int_arith.h"
+#include "runtime/kernels.h"
 #include "quant/quant_model.h"
-#include "quant/thread_pool.h"
+#include "runtime/thread_pool.h"
 
 namespace qsim::qops {
 

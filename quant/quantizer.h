@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "graph/tensor.h"
-#include "quant/int_arith.h"
+#include "arith/int_arith.h"
 
 namespace qsim {
 

@@ -14,9 +14,9 @@
 
 #include "graph/error.h"
 #include "quant/eval.h"
-#include "quant/executor.h"
+#include "runtime/executor.h"
 #include "quant/quant_fake.h"
-#include "quant/thread_pool.h"
+#include "runtime/thread_pool.h"
 
 namespace qsim {
 

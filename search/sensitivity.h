@@ -32,7 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/layer_graph.h"
-#include "quant/dataset.h"
+#include "data/dataset.h"
 #include "quant/quant_model.h"
 
 namespace qsim {

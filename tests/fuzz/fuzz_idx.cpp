@@ -1,5 +1,5 @@
 // IDX reader (plain and gzip): header, element types, big-endian data, gzip streams.
-#include "quant/idx.h"
+#include "data/idx.h"
 #include "tests/fuzz/fuzz_util.h"
 
 void fuzz_init() {}

@@ -1,6 +1,6 @@
 // .npy reader (versions 1-3, every dtype, C and Fortran order). An accepted
 // array must write back (npy_bytes) and read again to the same bytes.
-#include "quant/npy.h"
+#include "data/npy.h"
 #include "tests/fuzz/fuzz_util.h"
 
 void fuzz_init() {}

@@ -20,7 +20,7 @@
 
 #include "graph/error.h"
 #include "graph/file_util.h"
-#include "quant/npy.h"
+#include "data/npy.h"
 #include "tests/graph/onnx_test_util.h"
 #include "tests/test_bytes.h"
 

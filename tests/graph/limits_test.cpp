@@ -9,9 +9,9 @@
 #include "graph/error.h"
 #include "graph/layer_graph.h"
 #include "graph/tensor.h"
-#include "quant/executor.h"
-#include "quant/idx.h"
-#include "quant/npy.h"
+#include "runtime/executor.h"
+#include "data/idx.h"
+#include "data/npy.h"
 #include "tests/graph/onnx_test_util.h"
 
 namespace qsim {

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "quant/int_arith.h"
+#include "arith/int_arith.h"
 #include "quant/quant_ops.h"
 
 namespace qsim {

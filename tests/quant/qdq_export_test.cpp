@@ -11,9 +11,9 @@
 #include <gtest/gtest.h>
 
 #include "graph/onnx_import.h"
-#include "quant/dataset.h"
-#include "quant/executor.h"
-#include "quant/npy.h"
+#include "data/dataset.h"
+#include "runtime/executor.h"
+#include "data/npy.h"
 #include "quant/qdq_export.h"
 #include "quant/quant_fake.h"
 #include "quant/quant_model.h"

@@ -16,15 +16,15 @@
 #include <gtest/gtest.h>
 
 #include "graph/onnx_import.h"
-#include "quant/dataset.h"
+#include "data/dataset.h"
 #include "quant/int_exec.h"
-#include "quant/npy.h"
+#include "data/npy.h"
 #include "quant/quant_eval.h"
 #include "quant/quant_fake.h"
 #include "quant/quant_model.h"
 #include "sim/analytical/analytical_backend.h"
 #include "sim/config/hw_spec_yaml.h"
-#include "tests/quant/test_util.h"
+#include "tests/test_util.h"
 
 namespace qsim {
 namespace {

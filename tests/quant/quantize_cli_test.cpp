@@ -16,7 +16,7 @@
 
 #include "graph/file_util.h"
 #include "graph/onnx_import.h"
-#include "quant/npy.h"
+#include "data/npy.h"
 
 namespace qsim {
 namespace {

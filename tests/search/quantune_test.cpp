@@ -21,7 +21,7 @@
 
 #include "graph/error.h"
 #include "graph/model_import.h"
-#include "quant/dataset.h"
+#include "data/dataset.h"
 #include "quant/quant_eval.h"
 #include "search/quantune.h"
 #include "search/sensitivity.h"

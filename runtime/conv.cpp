@@ -1,4 +1,4 @@
-#include "quant/conv.h"
+#include "runtime/conv.h"
 
 #include <algorithm>
 #include <array>

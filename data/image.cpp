@@ -1,4 +1,4 @@
-#include "quant/image.h"
+#include "data/image.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "quant/dataset.h"
+#include "data/dataset.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "graph/error.h"
-#include "quant/idx.h"
-#include "quant/npy.h"
+#include "data/idx.h"
+#include "data/npy.h"
 
 namespace qsim {
 

@@ -12,7 +12,7 @@
 
 #include "graph/layer_graph.h"
 #include "graph/tensor.h"
-#include "quant/thread_pool.h"
+#include "runtime/thread_pool.h"
 
 namespace qsim::kernels {
 

@@ -1,4 +1,4 @@
-#include "quant/executor.h"
+#include "runtime/executor.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,9 +10,9 @@
 
 #include "graph/error.h"
 #include "graph/limits.h"
-#include "quant/conv.h"
-#include "quant/int_arith.h"
-#include "quant/kernels.h"
+#include "runtime/conv.h"
+#include "arith/int_arith.h"
+#include "runtime/kernels.h"
 
 namespace qsim {
 
@@ -547,7 +547,7 @@ class LRNOp final : public OpKernel {
 
 // ---------------------------------------------------------------- QuantizeLinear / DequantizeLinear
 
-// ONNX QuantizeLinear / DequantizeLinear with the arithmetic of quant/int_arith.h
+// ONNX QuantizeLinear / DequantizeLinear with the arithmetic of arith/int_arith.h
 // (x / scale in float32, rounded half to even, saturated). Scale and zero point are
 // read at run time (ONNX's node tests feed them as graph inputs).
 class QuantLinearOp final : public OpKernel {

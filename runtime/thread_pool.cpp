@@ -1,4 +1,4 @@
-#include "quant/thread_pool.h"
+#include "runtime/thread_pool.h"
 
 #include <chrono>
 #include <stdexcept>

@@ -14,7 +14,7 @@
 
 #include "graph/file_util.h"
 #include "graph/onnx_import.h"
-#include "quant/npy.h"
+#include "data/npy.h"
 
 namespace qsim {
 namespace {

@@ -1,4 +1,4 @@
-#include "quant/npy.h"
+#include "data/npy.h"
 
 #include <cstring>
 #include <numeric>
@@ -7,8 +7,8 @@
 #include "graph/error.h"
 #include "graph/file_util.h"
 #include "graph/limits.h"
-#include "quant/kernels.h"
-#include "quant/thread_pool.h"
+#include "runtime/kernels.h"
+#include "runtime/thread_pool.h"
 
 namespace qsim {
 

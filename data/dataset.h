@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "graph/tensor.h"
-#include "quant/image.h"
+#include "data/image.h"
 
 namespace qsim {
 

@@ -1,4 +1,4 @@
-#include "quant/kernels.h"
+#include "runtime/kernels.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "graph/error.h"
-#include "quant/gemm.h"
+#include "runtime/gemm.h"
 
 namespace qsim::kernels {
 

@@ -9,8 +9,8 @@
 
 #include "graph/error.h"
 #include "quant/eval.h"
-#include "quant/executor.h"
-#include "tests/quant/test_util.h"
+#include "runtime/executor.h"
+#include "tests/test_util.h"
 
 namespace qsim {
 namespace {

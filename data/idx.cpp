@@ -1,4 +1,4 @@
-#include "quant/idx.h"
+#include "data/idx.h"
 
 #include <cstring>
 

@@ -8,11 +8,11 @@
 
 #include <gtest/gtest.h>
 
-#include "quant/conv.h"
-#include "quant/gemm.h"
-#include "quant/kernels.h"
-#include "quant/thread_pool.h"
-#include "tests/quant/test_util.h"
+#include "runtime/conv.h"
+#include "runtime/gemm.h"
+#include "runtime/kernels.h"
+#include "runtime/thread_pool.h"
+#include "tests/test_util.h"
 
 namespace qsim {
 namespace {

@@ -22,7 +22,7 @@
 
 #include "graph/error.h"
 #include "graph/onnx_import.h"
-#include "quant/executor.h"
+#include "runtime/executor.h"
 
 namespace qsim {
 namespace {

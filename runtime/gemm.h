@@ -23,7 +23,7 @@
 
 #include "graph/layer_graph.h"
 #include "graph/tensor.h"
-#include "quant/thread_pool.h"
+#include "runtime/thread_pool.h"
 
 namespace qsim::gemm {
 

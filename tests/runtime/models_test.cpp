@@ -17,8 +17,8 @@
 
 #include "graph/onnx_import.h"
 #include "quant/eval.h"
-#include "quant/executor.h"
-#include "quant/npy.h"
+#include "runtime/executor.h"
+#include "data/npy.h"
 
 namespace qsim {
 namespace {

@@ -24,8 +24,8 @@
 
 #include "graph/layer_graph.h"
 #include "graph/tensor.h"
-#include "quant/gemm.h"
-#include "quant/thread_pool.h"
+#include "runtime/gemm.h"
+#include "runtime/thread_pool.h"
 
 namespace qsim {
 

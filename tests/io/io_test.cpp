@@ -15,10 +15,10 @@
 
 #include "graph/error.h"
 #include "graph/file_util.h"
-#include "quant/dataset.h"
-#include "quant/idx.h"
-#include "quant/image.h"
-#include "quant/npy.h"
+#include "data/dataset.h"
+#include "data/idx.h"
+#include "data/image.h"
+#include "data/npy.h"
 
 namespace qsim {
 namespace {

@@ -1,4 +1,4 @@
-#include "quant/gemm.h"
+#include "runtime/gemm.h"
 
 #include <algorithm>
 #include <cmath>

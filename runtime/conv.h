@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "graph/layer_graph.h"
-#include "quant/gemm.h"
-#include "quant/kernels.h"
-#include "quant/thread_pool.h"
+#include "runtime/gemm.h"
+#include "runtime/kernels.h"
+#include "runtime/thread_pool.h"
 
 namespace qsim {
 
