@@ -6,23 +6,19 @@
 
 namespace qsim {
 
-std::string_view dataflow_name(Dataflow d) {
-  switch (d) {
-    case Dataflow::kOS: return "os";
-    case Dataflow::kWS: return "ws";
-    case Dataflow::kIS: return "is";
-  }
-  return "?";
+namespace {
+
+template <std::size_t N, typename E>
+std::string_view name_of(const std::string_view (&names)[N], E e) {
+  const auto i = static_cast<std::size_t>(e);
+  return i < N ? names[i] : "?";
 }
 
-std::string_view pe_model_name(PeModel m) {
-  switch (m) {
-    case PeModel::kFixed: return "fixed";
-    case PeModel::kBitFusion: return "bitfusion";
-    case PeModel::kBitSerial: return "bitserial";
-  }
-  return "?";
-}
+}  // namespace
+
+std::string_view dataflow_name(Dataflow d) { return name_of(kDataflowNames, d); }
+std::string_view pe_model_name(PeModel m) { return name_of(kPeModelNames, m); }
+std::string_view serial_operand_name(SerialOperand s) { return name_of(kSerialOperandNames, s); }
 
 int effective_width(const PeSpec& pe, int bits) {
   for (int w : pe.widths)  // ascending
