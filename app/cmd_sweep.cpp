@@ -79,8 +79,9 @@ Axis parse_axis(const std::string& text) {
     if (c == '[' || c == '{') open += c;
     if (c == ']' || c == '}') {
       const char opener = c == ']' ? '[' : '{';
-      if (open.empty() || open.back() != opener)
-        fail("--set {}: the value '{}{}' closes '{}' that was never opened", text, current, c, c);
+      if (open.empty()) fail("--set {}: the value '{}{}' closes '{}' that was never opened", text, current, c, c);
+      if (open.back() != opener)
+        fail("--set {}: the value '{}{}' closes '{}' with '{}'", text, current, c, open.back(), c);
       open.pop_back();
     }
     current += c;
