@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
-#include <set>
 #include <type_traits>
 
 #include <fmt/format.h>
@@ -708,17 +707,18 @@ std::string show(T v) {
 template <typename T>
 void check_range(std::string_view key, T v, const HwRange& r, std::string_view unit, const std::string& where) {
   constexpr bool kIntegral = std::is_integral_v<T>;
-  const auto limit = [](double x) { return kIntegral ? fmt::format("{}", static_cast<int64_t>(x)) : format_number(x); };
+  const auto limit = [](double x) { return show(static_cast<T>(x)); };
   // A number's limit names its unit ("at most 10000 MHz"); an integer's is a count.
   const std::string unit_suffix = !kIntegral && !unit.empty() ? fmt::format(" {}", unit) : "";
   const auto pow2 = [&] {
-    if constexpr (kIntegral) return is_power_of_two(v);
+    if constexpr (std::is_integral_v<T>) return is_power_of_two(v);
     return true;
   };
   switch (r.kind) {
     case Kind::kAny: break;
     case Kind::kPositive:
-      if (!std::isfinite(static_cast<double>(v)) || v <= 0) fail("{}: {} must be positive, got {}", where, key, show(v));
+      if (!std::isfinite(static_cast<double>(v)) || v <= 0)
+        fail("{}: {} must be positive, got {}", where, key, show(v));
       if (v > r.max) fail("{}: {} must be at most {}{}, got {}", where, key, limit(r.max), unit_suffix, show(v));
       if (r.power_of_two && !pow2()) fail("{}: {} must be a power of two, got {}", where, key, show(v));
       if (r.whole_bytes && v * 1024.0 != std::floor(v * 1024.0))

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <span>
 #include <string>
@@ -146,14 +147,19 @@ void validate_hw_spec(const HwSpec& spec, const HwKeyLocator& where = {});
 
 // What a reader (YAML file, --set override) hands the registry: a scalar, a list
 // or a mapping, with the place it was written, for messages.
+struct HwTextEntry;
 struct HwText {
   enum class Kind : uint8_t { kNone, kScalar, kList, kMap };
   Kind kind = Kind::kNone;  // kNone: no value (YAML null)
   std::string scalar;
   std::string tag;  // kScalar: "" plain, "!" quoted, else the tag as written
-  std::vector<HwText> items;                           // kList
-  std::vector<std::pair<std::string, HwText>> entries;  // kMap, in order
-  std::string where;  // "hw.yaml:12" or "--set array.rows=0"
+  std::vector<HwText> items;         // kList
+  std::vector<HwTextEntry> entries;  // kMap, in order
+  std::string where;                 // "hw.yaml:12" or "--set array.rows=0"
+};
+struct HwTextEntry {
+  std::string key;
+  HwText value;
 };
 
 // Types `text` as the value of `key` (a key or a table entry): integers and numbers

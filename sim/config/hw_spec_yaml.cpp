@@ -93,7 +93,7 @@ HwText to_text(const YAML::Node& n, const std::string& where, const std::string&
           fail("{}: duplicate key {}{}", entry_where, entry,
                source ? fmt::format(" (first given at line {})", it->second) : "");
         first_line.emplace(sub, line);
-        t.entries.emplace_back(sub, to_text(kv.second, entry_where, entry, source));
+        t.entries.push_back({sub, to_text(kv.second, entry_where, entry, source)});
       }
       break;
     }

@@ -174,7 +174,8 @@ TEST(HwCommand, OverrideErrorsNameTheOverride) {
             "pe.base_bits; narrower operands run at it), got [2, 4, 8]\n");
   r = run_qsim({"hw", "--scalesim-cfg", kTinyCfg, "--set", "pe.acc_bits=8"}, tmp);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "qsim: error: --set pe.acc_bits=8: pe.acc_bits must be between 2 * pe.base_bits (16) and 64, got 8\n");
+  EXPECT_EQ(r.err,
+            "qsim: error: --set pe.acc_bits=8: pe.acc_bits must be between 2 * pe.base_bits (16) and 64, got 8\n");
   std::string cfg = test::slurp(kTinyCfg);
   cfg.replace(cfg.find("ArrayHeight:    8"), 17, "ArrayHeight: 5000");
   test::write_text(tmp / "big.cfg", cfg);
