@@ -10,7 +10,7 @@
 
 #include "graph/error.h"
 #include "graph/precision_plan.h"
-#include "sim/analytical/analytical_backend.h"
+#include "sim/analytical/analytical_evaluator.h"
 
 namespace qsim {
 
@@ -130,10 +130,14 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
       if (gb[gi] >= o.high_bits) n += static_cast<int64_t>(r.groups[gi].layers.size());
     return n;
   };
-  const AnalyticalBackend backend;
+  // Candidate allocations are timed by the incremental evaluator: the analytical
+  // backend's totals, each (layer, widths) mapped once for all candidates.
+  AnalyticalEvaluator evaluator;
+  if (o.hw) evaluator.prepare(g, *o.hw);
   auto latency = [&](const std::vector<int>& gb) {
-    const auto p = precision_of(gb);
-    return backend.run(g, std::span<const LayerPrecision>(p), *o.hw).latency_ms();
+    const Evaluation e = evaluator.evaluate(precision_of(gb));
+    if (!e.ok()) fail("{}", evaluator.error());
+    return e.totals.latency_ms;
   };
   auto fits = [&](const std::vector<int>& gb) {
     if (o.high_count && high_layers(gb) > *o.high_count) return false;

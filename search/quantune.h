@@ -16,7 +16,8 @@
 // if every given constraint still holds afterwards (first fit: a group that does not
 // fit is skipped and later, smaller ones are still tried):
 //   high_count        compute layers at the high width (forced ones included) <= N;
-//   latency_budget_ms the analytical backend's latency on `hw` <= X;
+//   latency_budget_ms the analytical backend's latency on `hw` <= X (timed by its
+//                     incremental evaluator, sim/analytical/analytical_evaluator.h);
 //   size_budget_kib   weight storage, sum of weights x wbits / 8 bytes, <= X KiB.
 // prefer_fewer_boundaries: at each step, among the remaining groups whose score is
 // within tie_tolerance of the best remaining one and that fit, the one whose raising
