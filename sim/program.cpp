@@ -131,12 +131,18 @@ Overlap overlap_of(const MemorySpec& m) {
   return m.double_buffer ? Overlap::kDoubleBuffer : Overlap::kSerial;
 }
 
+namespace {
+// bytes_per_cycle when it is a whole number of bytes (exact integer ceil), else 0.
+int64_t whole(double bytes_per_cycle) {
+  return bytes_per_cycle >= 1.0 && bytes_per_cycle < 9.0e15 && bytes_per_cycle == std::floor(bytes_per_cycle)
+             ? static_cast<int64_t>(bytes_per_cycle)
+             : 0;
+}
+}  // namespace
+
 int64_t dram_transfer_cycles(int64_t bytes, double bytes_per_cycle) {
   if (bytes <= 0) return 0;
-  if (bytes_per_cycle >= 1.0 && bytes_per_cycle < 9.0e15 && bytes_per_cycle == std::floor(bytes_per_cycle)) {
-    const auto bw = static_cast<int64_t>(bytes_per_cycle);  // whole bytes per cycle: exact integer ceil
-    return (bytes + bw - 1) / bw;
-  }
+  if (const int64_t bw = whole(bytes_per_cycle)) return (bytes + bw - 1) / bw;
   const double q = static_cast<double>(bytes) / bytes_per_cycle;
   const double r = std::round(q);
   // bytes / bw can land a hair above an exact integer (3 / 0.1 = 30.000000000000004).
@@ -145,7 +151,11 @@ int64_t dram_transfer_cycles(int64_t bytes, double bytes_per_cycle) {
 }
 
 FoldWalk::FoldWalk(const Schedule& s, const MemorySpec& m)
-    : s_(&s), overlap_(overlap_of(m)), bytes_per_cycle_(m.dram_bytes_per_cycle), latency_(m.dram_latency_cycles) {}
+    : s_(&s),
+      overlap_(overlap_of(m)),
+      bytes_per_cycle_(m.dram_bytes_per_cycle),
+      whole_bytes_per_cycle_(whole(m.dram_bytes_per_cycle)),
+      latency_(m.dram_latency_cycles) {}
 
 int64_t FoldWalk::stages() const {
   const int64_t F = s_->folds();
@@ -207,8 +217,9 @@ FoldStage FoldWalk::stage(int64_t i) const {
 
 int64_t FoldWalk::stage_cycles(const FoldStage& st) const {
   if (overlap_ == Overlap::kNone) return st.compute_cycles;
-  return (st.latency ? latency_ : 0) +
-         std::max(st.compute_cycles, dram_transfer_cycles(st.dram_in + st.dram_out, bytes_per_cycle_));
+  const int64_t bytes = st.dram_in + st.dram_out, bw = whole_bytes_per_cycle_;
+  const int64_t transfer = bw > 0 ? (bytes + bw - 1) / bw : dram_transfer_cycles(bytes, bytes_per_cycle_);
+  return (st.latency ? latency_ : 0) + std::max(st.compute_cycles, transfer);
 }
 
 int64_t FoldWalk::total_cycles() const {

@@ -105,6 +105,7 @@ class FoldWalk {
   const Schedule* s_;
   Overlap overlap_;
   double bytes_per_cycle_;
+  int64_t whole_bytes_per_cycle_;  // bytes_per_cycle_ when it is a whole number (exact integer ceil), else 0
   int64_t latency_;
 };
 

@@ -78,7 +78,7 @@ LayerTiming time_schedule(const Schedule& s, const HwSpec& hw, std::string_view 
   int64_t ifmap_dram = 0, filter_dram = 0, psum_in = 0, ofmap_out = 0, psum_out = 0;
   const FoldClasses classes = fold_classes(s);
   for (const FoldClass& cl : classes) {
-    const FoldPosition p = fold_position(s, cl.index);
+    const FoldPosition& p = cl.position;
     const Cost& f = cost(p);
     ifmap_sram_rd += cl.count * f.ifmap_sram_rd;
     filter_sram_rd += cl.count * f.filter_sram_rd;

@@ -86,7 +86,8 @@ FoldClasses fold_classes(const Schedule& s) {
         for (int i = 0; i < ni; ++i)
           out.items[static_cast<std::size_t>(out.size++)] = {
               (reps[r].pos * s.chunks + chs[c].pos) * per_chunk + outs[o].pos * n_inner + ins[i].pos,
-              reps[r].count * chs[c].count * outs[o].count * ins[i].count};
+              reps[r].count * chs[c].count * outs[o].count * ins[i].count,
+              {reps[r].pos, chs[c].pos, outs[o].pos, ins[i].pos}};
   return out;
 }
 

@@ -31,9 +31,10 @@ int fold_kind(const Schedule& s, const FoldPosition& p);  // 0 .. kFoldKinds-1
 FoldPosition next_fold(const Schedule& s, FoldPosition p);  // p must not be the last fold
 FoldPosition prev_fold(const Schedule& s, FoldPosition p);  // p must not be the first fold
 
-struct FoldClass {  // no initialisers: FoldClasses is filled on the hot path
-  int64_t index;    // the representative fold
-  int64_t count;    // folds in the class
+struct FoldClass {      // no initialisers: FoldClasses is filled on the hot path
+  int64_t index;        // the representative fold
+  int64_t count;        // folds in the class
+  FoldPosition position;  // the representative's place in the loop nest
 };
 struct FoldClasses {
   std::array<FoldClass, 375> items;  // <= 3 (repeats) x 5 (chunks) x 5 (outer) x 5 (inner); first `size` set
