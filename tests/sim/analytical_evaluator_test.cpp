@@ -3,10 +3,14 @@
 // a width the hardware cannot run is a status that changes nothing.
 #include "sim/analytical/analytical_evaluator.h"
 
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <array>
 #include <random>
 #include <string>
 #include <unordered_set>
@@ -18,6 +22,28 @@
 #include "graph/model_import.h"
 #include "sim/analytical/analytical_backend.h"
 #include "sim/config/hw_spec_yaml.h"
+
+namespace qsim {
+// Heap allocations made by this process (the evaluator's hot path must make none).
+std::atomic<int64_t> g_allocations{0};
+}  // namespace qsim
+
+// A counting global operator new over malloc; GCC's -Wmismatched-new-delete cannot
+// see that the matching delete frees what this new mallocs.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void* operator new(std::size_t n) {
+  qsim::g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace qsim {
 namespace {
@@ -189,6 +215,28 @@ TEST(AnalyticalEvaluator, RefusedWidthsAreAStatusAndChangeNothing) {
   ASSERT_TRUE(u.ok());
   p[2] = {4, 4, false};
   expect_same(u.totals, AnalyticalBackend().run(*g, std::span<const LayerPrecision>(p), hw));
+}
+
+// With the memo warm, update() allocates nothing (the search calls it in its loop).
+TEST(AnalyticalEvaluator, WarmUpdatesDoNotAllocate) {
+  const LayerGraph* g = model(fs::path(QSIM_SOURCE_DIR) / "models/fmnist_resnet.onnx");
+  ASSERT_NE(g, nullptr);
+  const HwSpec hw = load_hw_spec(std::string(QSIM_SOURCE_DIR) + "/configs/eyeriss.yaml",
+                                 std::vector<std::string>{"vector.fuse_elementwise=false"});
+  AnalyticalEvaluator ev;
+  ev.prepare(*g, hw);
+  const int bits[] = {2, 4, 8};
+  for (int w : bits)
+    for (int a : bits) ASSERT_TRUE(ev.evaluate(std::vector<LayerPrecision>(ev.layers(), LayerPrecision{w, a, false})).ok());
+  std::mt19937 rng(3);
+  std::vector<std::array<int, 3>> moves;
+  for (int k = 0; k < 2000; ++k)
+    moves.push_back({static_cast<int>(rng() % ev.layers()), bits[rng() % 3], bits[rng() % 3]});
+  int64_t sum = 0;
+  const int64_t before = g_allocations.load();
+  for (const auto& m : moves) sum += ev.update(static_cast<std::size_t>(m[0]), m[1], m[2]).totals.total_cycles;
+  EXPECT_EQ(g_allocations.load() - before, 0);
+  EXPECT_GT(sum, 0);
 }
 
 }  // namespace
