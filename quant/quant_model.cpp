@@ -114,7 +114,8 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
     const Requantization& c = plan.requants[r];
     const QParams q = params_for(c.value, c.to_bits);
     const std::string out = unique_name(g, taken, fmt::format("{}::a{}", g.value(c.value).name, c.to_bits));
-    const ValueId nv = add_step(g.node(compute_layers[c.first_layer]).name + ".requant", c.value, out, &q, QRole::kRequant);
+    const std::string step = g.node(compute_layers[c.first_layer]).name + ".requant";
+    const ValueId nv = add_step(step, c.value, out, &q, QRole::kRequant);
     for (std::size_t i = 0; i < compute_layers.size(); ++i)
       if (plan.input_requant[i] == static_cast<int>(r)) qg_.node(compute_layers[i]).inputs[0] = nv;
   }

@@ -108,7 +108,8 @@ LayerTiming time_schedule(const Schedule& s, const HwSpec& hw, std::string_view 
   if (walk.overlap() == Overlap::kDoubleBuffer) {  // the first fill and the last drain
     const Cost& first = cost(fold_position(s, 0));
     const Cost& last = cost(fold_position(s, F - 1));
-    array_time += walk.stage_cycles(stage(0, first.in, 0, first.in > 0)) + walk.stage_cycles(stage(0, 0, last.out, false));
+    array_time += walk.stage_cycles(stage(0, first.in, 0, first.in > 0)) +
+                  walk.stage_cycles(stage(0, 0, last.out, false));
   }
   t.stall_cycles = timed ? array_time - t.compute_cycles : 0;
   t.total_cycles = t.compute_cycles + t.stall_cycles;

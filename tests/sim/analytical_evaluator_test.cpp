@@ -227,7 +227,8 @@ TEST(AnalyticalEvaluator, WarmUpdatesDoNotAllocate) {
   ev.prepare(*g, hw);
   const int bits[] = {2, 4, 8};
   for (int w : bits)
-    for (int a : bits) ASSERT_TRUE(ev.evaluate(std::vector<LayerPrecision>(ev.layers(), LayerPrecision{w, a, false})).ok());
+    for (int a : bits)
+      ASSERT_TRUE(ev.evaluate(std::vector<LayerPrecision>(ev.layers(), LayerPrecision{w, a, false})).ok());
   std::mt19937 rng(3);
   std::vector<std::array<int, 3>> moves;
   for (int k = 0; k < 2000; ++k)

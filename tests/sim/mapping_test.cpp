@@ -314,7 +314,9 @@ TEST(Mapping, BuffersSmallerThanOneFoldAreRefusedWithTheMinimum) {
       EXPECT_NO_THROW(map_gemm(hw, 4, 4, 4));  // exactly the minimum
       for (int which = 0; which < 3; ++which) {
         HwSpec small = hw;
-        double& kib = which == 0 ? small.memory.ifmap_kib : which == 1 ? small.memory.filter_kib : small.memory.ofmap_kib;
+        double& kib = which == 0   ? small.memory.ifmap_kib
+                      : which == 1 ? small.memory.filter_kib
+                                   : small.memory.ofmap_kib;
         const char* key = which == 0 ? "memory.ifmap_kib" : which == 1 ? "memory.filter_kib" : "memory.ofmap_kib";
         const double minimum = kib;
         kib -= k;  // one working byte short
