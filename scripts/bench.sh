@@ -7,7 +7,9 @@
 #      `qsim --hw configs/eyeriss.yaml --model resnet50.onnx` (reads the 100 MB file),
 #      and `qsim --topology T --scalesim-cfg C` for every network/config pair SCALE-Sim ran;
 #   3. the ratio of SCALE-Sim's recorded wall time (../shared/reference/scalesim/README.md)
-#      to both, like with like.
+#      to both, like with like;
+#   4. the incremental evaluator (bench/evaluator_bench.cpp): full evaluation and one
+#      single-layer update of resnet50.onnx against run(), medians, with the targets.
 # Usage: scripts/bench.sh [RUNS]   (RUNS: hyperfine runs per command, default 10)
 # Environment: QSIM_BUILD_DIR (default build-bench), QSIM_BENCH_REPS (default 20).
 # docs/benchmarks.md records the figures.
@@ -25,7 +27,7 @@ trap 'rm -rf "$OUT"' EXIT
 command -v hyperfine >/dev/null || { echo "bench.sh: hyperfine is not installed (apt-get install hyperfine)" >&2; exit 1; }
 [ -f "$MODEL" ] || scripts/export_torchvision.sh
 CCACHE_BASEDIR=$ROOT cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$BUILD" qsim analytical_bench >/dev/null
+ninja -C "$BUILD" qsim analytical_bench evaluator_bench >/dev/null
 
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== 1. one analytical evaluation, graph loaded (median of $REPS repetitions)"
@@ -87,4 +89,23 @@ for key, wall in scalesim.items():
     ev, pr = gb.get(key), hf(key.replace("/", "_"))
     if ev is None or pr is None: continue
     print(f"{key:28} {wall:>8} s {ev*1e6:>8.1f} us {wall/ev:>10.3g} {pr*1e3:>10.2f} ms {wall/pr:>8.0f}")
+PY
+
+echo "== 4. incremental evaluator, resnet50.onnx (median of $REPS repetitions; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+"$BUILD/bench/evaluator_bench" --benchmark_repetitions="$REPS" --benchmark_report_aggregates_only=true \
+  --benchmark_out="$OUT/evaluator.json" --benchmark_out_format=json >/dev/null 2>&1 || true
+python3 - "$OUT/evaluator.json" <<'PY'
+import json, sys
+med = {}
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    if b.get("aggregate_name") == "median":
+        unit = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[b["time_unit"]]
+        med[b["run_name"]] = (b["real_time"] * unit, b["cpu_time"] * unit)
+targets = {"evaluate": 50.0, "update": 2.0}
+print(f"{'case':46} {'wall us':>10} {'cpu us':>10} {'target':>8} {'run()/this':>11}")
+for name, (wall, cpu) in med.items():
+    what, case = name.split("/")[1], "/".join(name.split("/")[2:])
+    run = med.get(f"evaluator/run/{case}")
+    t = targets.get(what)
+    print(f"{name:46} {wall:>10.3f} {cpu:>10.3f} {(f'<= {t:g}' if t else ''):>8} {(run[0] / wall if run else 0):>11.1f}")
 PY
