@@ -6,7 +6,7 @@
 #   2. the whole `qsim` process, median of several runs (hyperfine): the main job
 #      `qsim --hw configs/eyeriss.yaml --model resnet50.onnx` (reads the 100 MB file),
 #      and `qsim --topology T --scalesim-cfg C` for every network/config pair SCALE-Sim ran;
-#   3. the ratio of SCALE-Sim's recorded wall time (../shared/reference/scalesim/README.md)
+#   3. the ratio of SCALE-Sim's recorded wall time (tests/data/scalesim/README.md)
 #      to both, like with like.
 # Usage: scripts/bench.sh [RUNS]   (RUNS: hyperfine runs per command, default 10)
 # Environment: QSIM_BUILD_DIR (default build-bench), QSIM_BENCH_REPS (default 20).
@@ -17,7 +17,7 @@ ROOT=$PWD
 BUILD=${QSIM_BUILD_DIR:-build-bench}
 RUNS=${1:-10}
 REPS=${QSIM_BENCH_REPS:-20}
-REF=$ROOT/../shared/reference/scalesim
+REF=$ROOT/tests/data/scalesim
 MODEL=$ROOT/.cache/models/resnet50.onnx
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
