@@ -22,7 +22,9 @@ HwBase load_hw_base(const HwInput& in) {
     fail("give exactly one hardware description: --hw HW.yaml or --scalesim-cfg FILE.cfg");
   if (!in.hw.empty()) return {read_file(in.hw), in.hw, false, {}};
   ScaleSimConfig cfg = load_scalesim_cfg(in.scalesim_cfg);
-  std::string yaml = hw_spec_to_yaml(cfg.hw);
+  // The YAML text is only read to apply --set overrides (build_hw): without any, the
+  // spec is used as read and translating it would be wasted start-up time.
+  std::string yaml = in.sets.empty() ? std::string() : hw_spec_to_yaml(cfg.hw);
   return {std::move(yaml), in.scalesim_cfg, true, std::move(cfg.hw)};
 }
 

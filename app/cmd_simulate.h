@@ -18,7 +18,7 @@ namespace qsim::app {
 // HwSpec (one per sweep point) is built from it with hw_spec_from_yaml_text, so
 // --set behaves the same for both sources.
 struct HwBase {
-  std::string yaml;
+  std::string yaml;  // from_cfg: empty when no --set was given (cfg_spec is used as is)
   std::string source;  // the file the user named
   bool from_cfg = false;
   HwSpec cfg_spec;  // from_cfg: the spec as read, used as is when there are no overrides

@@ -36,6 +36,16 @@ struct Command {
   std::function<int()> run;
 };
 
+// A command declares its options when the parser reaches the command's name (CLI11's
+// pre-parse callback), not at start-up: CLI11 builds every option eagerly (names,
+// validator, callback: a few hundred allocations for all commands, most of what a
+// short run like `qsim --version` does), and one run uses one command. Nothing the
+// user sees changes: `qsim CMD --help` and every error are produced after that point,
+// and `qsim --help` lists commands, not their options.
+void declare_when_used(CLI::App* command, std::function<void()> declare) {
+  command->preparse_callback([declare = std::move(declare)](std::size_t) { declare(); });
+}
+
 // ---- option groups several commands spell the same way ----
 
 const char* const kSetHelp = "Override a hardware key, KEY=VALUE (dotted key, e.g. memory.ifmap_kib=64); repeatable";
@@ -128,10 +138,12 @@ Command add_main_job(CLI::App& app) {
 Command add_info_command(CLI::App& app) {
   auto o = std::make_shared<InfoOptions>();
   auto* c = app.add_subcommand("info", "Print the fused layer graph: one row per layer, GEMM view, MACs, params");
-  c->add_option("--model,-m", o->model, "Model file: .onnx, or a SCALE-Sim topology .csv")->required();
-  c->add_flag("--json", o->json,
-              "Print JSON to stdout: layers[{name,op,M,N,K,macs,params,...}], compute_layers, "
-              "total_macs, total_params");
+  declare_when_used(c, [c, o] {
+    c->add_option("--model,-m", o->model, "Model file: .onnx, or a SCALE-Sim topology .csv")->required();
+    c->add_flag("--json", o->json,
+                "Print JSON to stdout: layers[{name,op,M,N,K,macs,params,...}], compute_layers, "
+                "total_macs, total_params");
+  });
   return {c, [o] { return run_info(*o); }};
 }
 
@@ -139,7 +151,9 @@ Command add_simulate_command(CLI::App& app) {
   auto o = std::make_shared<SimulateOptions>();
   auto* c = app.add_subcommand(
       "simulate", "Per-layer latency, memory traffic and energy of a model on an accelerator (the main job)");
-  add_simulate_options(c, *o);
+  declare_when_used(c, [c, o] {
+    add_simulate_options(c, *o);
+  });
   return {c, [o] { return run_simulate(*o); }};
 }
 
@@ -147,23 +161,27 @@ Command add_lut_command(CLI::App& app) {
   auto o = std::make_shared<LutOptions>();
   auto* c =
       app.add_subcommand("lut", "Latency/energy lookup table [layer][wbits][abits] for hardware-aware quantization");
-  add_hw(c, o->hw, kSetHelp);
-  add_model(c, o->model);
-  c->add_option("--bits", o->bits, "Widths to tabulate for weights and activations, e.g. 2,4,8")
-      ->delimiter(',')
-      ->required();
-  c->add_option("--out", o->out, "Output file, lut.csv or lut.json (default: CSV on stdout)");
+  declare_when_used(c, [c, o] {
+    add_hw(c, o->hw, kSetHelp);
+    add_model(c, o->model);
+    c->add_option("--bits", o->bits, "Widths to tabulate for weights and activations, e.g. 2,4,8")
+        ->delimiter(',')
+        ->required();
+    c->add_option("--out", o->out, "Output file, lut.csv or lut.json (default: CSV on stdout)");
+  });
   return {c, [o] { return run_lut(*o); }};
 }
 
 Command add_sweep_command(CLI::App& app) {
   auto o = std::make_shared<SweepOptions>();
   auto* c = app.add_subcommand("sweep", "Cartesian sweep of hardware keys, one CSV row of totals per point");
-  add_hw(c, o->hw, "An axis, KEY=V1,V2,... (dotted key); repeat for more axes");
-  add_model(c, o->model);
-  add_precision(c, o->precision);
-  c->add_option("--out", o->out, "Output CSV (default: stdout)");
-  c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
+  declare_when_used(c, [c, o] {
+    add_hw(c, o->hw, "An axis, KEY=V1,V2,... (dotted key); repeat for more axes");
+    add_model(c, o->model);
+    add_precision(c, o->precision);
+    c->add_option("--out", o->out, "Output CSV (default: stdout)");
+    c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
+  });
   return {c, [o] { return run_sweep(*o); }};
 }
 
@@ -171,9 +189,11 @@ Command add_hw_command(CLI::App& app) {
   auto o = std::make_shared<HwOptions>();
   auto* c =
       app.add_subcommand("hw", "Check a hardware config: every key with its value, peak MACs/cycle per width pair");
-  add_hw(c, o->hw, kSetHelp);
-  c->add_flag("--json", o->json, "Print JSON to stdout: name, source, keys{dotted key: value}, derived");
-  c->add_flag("--keys", o->keys, "Print the table of every key (type, default, meaning) as Markdown");
+  declare_when_used(c, [c, o] {
+    add_hw(c, o->hw, kSetHelp);
+    c->add_flag("--json", o->json, "Print JSON to stdout: name, source, keys{dotted key: value}, derived");
+    c->add_flag("--keys", o->keys, "Print the table of every key (type, default, meaning) as Markdown");
+  });
   return {c, [o] { return run_hw(*o); }};
 }
 
@@ -182,40 +202,44 @@ Command add_hw_command(CLI::App& app) {
 Command add_run_command(CLI::App& app, std::string& mem_limit) {
   auto o = std::make_shared<RunOptions>();
   auto* c = app.add_subcommand("run", "One float32 inference: .npy tensors in, the graph's outputs as .npy");
-  c->add_option("--model,-m", o->model, "ONNX model")->required();
-  c->add_option("--input,-i", o->inputs, "Input tensor FILE.npy (graph inputs in order) or NAME=FILE.npy; repeatable")
-      ->allow_extra_args(false);
-  c->add_option("--output,-o", o->outputs,
-                "FILE.npy for the graph's first output, or NAME=FILE.npy for another; repeatable")
-      ->allow_extra_args(false)
-      ->required();
-  c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
-  c->add_option("--precision", o->quant.precision,
-                "Run quantized with this alloc.json (its scales, or calibrated with --calib-data)");
-  add_quant(c, o->quant);
-  c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  declare_when_used(c, [c, o, &mem_limit] {
+    c->add_option("--model,-m", o->model, "ONNX model")->required();
+    c->add_option("--input,-i", o->inputs, "Input tensor FILE.npy (graph inputs in order) or NAME=FILE.npy; repeatable")
+        ->allow_extra_args(false);
+    c->add_option("--output,-o", o->outputs,
+                  "FILE.npy for the graph's first output, or NAME=FILE.npy for another; repeatable")
+        ->allow_extra_args(false)
+        ->required();
+    c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
+    c->add_option("--precision", o->quant.precision,
+                  "Run quantized with this alloc.json (its scales, or calibrated with --calib-data)");
+    add_quant(c, o->quant);
+    c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  });
   return {c, [o] { return run_run(*o); }};
 }
 
 Command add_eval_command(CLI::App& app, std::string& mem_limit) {
   auto o = std::make_shared<EvalCliOptions>();
   auto* c = app.add_subcommand("eval", "Float32 top-1 (and top-5) accuracy over a labelled data set");
-  c->add_option("--model,-m", o->model, "ONNX model")->required();
-  c->add_option("--data", o->data,
-                "fashion-mnist[:DIR] (10k test split), images:DIR (PNG/JPEG) or npy:FILE (samples on axis 0)")
-      ->required();
-  c->add_option("--labels", o->labels,
-                "Labels: .npy of integers, or text: one class per line, or '<file name> <class>' lines");
-  c->add_option("--limit", o->limit, "Evaluate the first N samples only");
-  c->add_option("--json", o->json, "Write the result as JSON (fp32_top1, fp32_top5, samples, ...)");
-  c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
-  c->add_option("--batch", o->batch, "Samples per run when the graph can be re-batched (default: auto)");
-  c->add_option("--resize", o->resize, "Images: shorter side after resizing (default: crop * 256/224)");
-  c->add_option("--crop", o->crop, "Images: centre crop size (default: the model's input size)");
-  c->add_option("--mean", o->mean, "Images: per-channel mean on [0,1] (default ImageNet's)")->delimiter(',');
-  c->add_option("--std", o->std, "Images: per-channel std (default ImageNet's)")->delimiter(',');
-  c->add_option("--layout", o->layout, "Images: nchw (default) or nhwc");
-  c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  declare_when_used(c, [c, o, &mem_limit] {
+    c->add_option("--model,-m", o->model, "ONNX model")->required();
+    c->add_option("--data", o->data,
+                  "fashion-mnist[:DIR] (10k test split), images:DIR (PNG/JPEG) or npy:FILE (samples on axis 0)")
+        ->required();
+    c->add_option("--labels", o->labels,
+                  "Labels: .npy of integers, or text: one class per line, or '<file name> <class>' lines");
+    c->add_option("--limit", o->limit, "Evaluate the first N samples only");
+    c->add_option("--json", o->json, "Write the result as JSON (fp32_top1, fp32_top5, samples, ...)");
+    c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
+    c->add_option("--batch", o->batch, "Samples per run when the graph can be re-batched (default: auto)");
+    c->add_option("--resize", o->resize, "Images: shorter side after resizing (default: crop * 256/224)");
+    c->add_option("--crop", o->crop, "Images: centre crop size (default: the model's input size)");
+    c->add_option("--mean", o->mean, "Images: per-channel mean on [0,1] (default ImageNet's)")->delimiter(',');
+    c->add_option("--std", o->std, "Images: per-channel std (default ImageNet's)")->delimiter(',');
+    c->add_option("--layout", o->layout, "Images: nchw (default) or nhwc");
+    c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  });
   return {c, [o] { return run_eval(*o); }};
 }
 
@@ -223,25 +247,27 @@ Command add_quantize_command(CLI::App& app, std::string& mem_limit) {
   auto o = std::make_shared<QuantizeOptions>();
   auto* c = app.add_subcommand(
       "quantize", "Post-training quantization: calibrate, compare with float32, export a QDQ ONNX model");
-  c->add_option("--model,-m", o->model, "ONNX model")->required();
-  c->add_option("--data", o->data,
-                "Evaluation data: fashion-mnist[:DIR] (10k test split) or npy:FILE (with --labels)")
-      ->required();
-  c->add_option("--labels", o->labels, "Labels of npy:FILE data (.npy or text)");
-  add_precision(c, o->precision);
-  c->add_flag("--per-channel", o->per_channel, "Per-channel weight scales (with uniform widths)");
-  add_quant(c, o->quant);
-  c->add_option("--limit", o->limit, "Evaluate the first N samples only");
-  c->add_option("--out", o->out,
-                "Write the QDQ ONNX model (QuantizeLinear/DequantizeLinear) and, beside it, <out>.alloc.json");
-  c->add_option("--save-precision", o->save_precision, "Write the alloc.json with the scales used");
-  c->add_option("--json", o->json, "Write the result as JSON (fp32_top1, quant_top1, agreement, sqnr_db, ...)");
-  c->add_option("--dump-logits", o->dump_logits, "Write the quantized logits of every sample (.npy)");
-  c->add_flag("--compare-modes", o->compare_modes,
-              "Run the fake-quant and integer executors side by side and compare them");
-  c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
-  c->add_option("--batch", o->batch, "Samples per run when the graph can be re-batched (default: auto)");
-  c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  declare_when_used(c, [c, o, &mem_limit] {
+    c->add_option("--model,-m", o->model, "ONNX model")->required();
+    c->add_option("--data", o->data,
+                  "Evaluation data: fashion-mnist[:DIR] (10k test split) or npy:FILE (with --labels)")
+        ->required();
+    c->add_option("--labels", o->labels, "Labels of npy:FILE data (.npy or text)");
+    add_precision(c, o->precision);
+    c->add_flag("--per-channel", o->per_channel, "Per-channel weight scales (with uniform widths)");
+    add_quant(c, o->quant);
+    c->add_option("--limit", o->limit, "Evaluate the first N samples only");
+    c->add_option("--out", o->out,
+                  "Write the QDQ ONNX model (QuantizeLinear/DequantizeLinear) and, beside it, <out>.alloc.json");
+    c->add_option("--save-precision", o->save_precision, "Write the alloc.json with the scales used");
+    c->add_option("--json", o->json, "Write the result as JSON (fp32_top1, quant_top1, agreement, sqnr_db, ...)");
+    c->add_option("--dump-logits", o->dump_logits, "Write the quantized logits of every sample (.npy)");
+    c->add_flag("--compare-modes", o->compare_modes,
+                "Run the fake-quant and integer executors side by side and compare them");
+    c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
+    c->add_option("--batch", o->batch, "Samples per run when the graph can be re-batched (default: auto)");
+    c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  });
   return {c, [o] { return run_quantize(*o); }};
 }
 
@@ -249,13 +275,15 @@ Command add_sensitivity_command(CLI::App& app, std::string& mem_limit) {
   auto o = std::make_shared<SensitivityCliOptions>();
   auto* c = app.add_subcommand(
       "sensitivity", "QuantuneV2 layer sensitivity: weight/activation SQNR and MSE per layer and width, combined score");
-  add_measure(c, *o);
-  c->get_option("--data")->required();
-  c->add_option("--bits", o->bits, "Candidate widths, e.g. 2,4,8 (default)")->delimiter(',');
-  c->add_option("--csv", o->csv,
-                "Write one row per (layer, width): layer,bits,w_sqnr_db,a_sqnr_db,w_mse,a_mse,score,...");
-  c->add_option("--json", o->json, "Write the metrics as JSON (input of qsim allocate --sensitivity)");
-  c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  declare_when_used(c, [c, o, &mem_limit] {
+    add_measure(c, *o);
+    c->get_option("--data")->required();
+    c->add_option("--bits", o->bits, "Candidate widths, e.g. 2,4,8 (default)")->delimiter(',');
+    c->add_option("--csv", o->csv,
+                  "Write one row per (layer, width): layer,bits,w_sqnr_db,a_sqnr_db,w_mse,a_mse,score,...");
+    c->add_option("--json", o->json, "Write the metrics as JSON (input of qsim allocate --sensitivity)");
+    c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  });
   return {c, [o] { return run_sensitivity(*o); }};
 }
 
@@ -263,28 +291,30 @@ Command add_allocate_command(CLI::App& app, std::string& mem_limit) {
   auto o = std::make_shared<AllocateCliOptions>();
   auto* c = app.add_subcommand(
       "allocate", "QuantuneV2 mixed precision: the most sensitive fused groups high, the rest low -> alloc.json");
-  add_measure(c, o->measure);
-  c->add_option("--sensitivity", o->sensitivity, "Scores from qsim sensitivity --json (instead of --data)");
-  c->add_option("--high", o->high, "High weight width (default 8)");
-  c->add_option("--low", o->low, "Low weight width (default 4)");
-  c->add_option("--high-count", o->high_count, "Compute layers at the high width, kept ones included");
-  c->add_option("--high-fraction", o->high_fraction, "The same as a fraction of the compute layers");
-  c->add_option("--latency-budget-ms", o->latency_budget_ms,
-                "Raise groups while the analytical latency on --hw stays within X ms");
-  c->add_option("--size-budget-kib", o->size_budget_kib,
-                "Raise groups while the weights (elements x wbits / 8) stay within X KiB");
-  add_hw(c, o->hw, kSetHelp);
-  c->add_option("--keep", o->keep, "Force a layer's weight width, LAYER=BITS; repeatable")->allow_extra_args(false);
-  c->add_flag("--no-keep-first-last", o->no_keep_first_last,
-              "Do not keep the first and last compute layers at the high width");
-  c->add_flag("--prefer-fewer-boundaries", o->prefer_fewer_boundaries,
-              "Among groups of equal score (within --tie-tolerance), raise the one giving fewer requant boundaries");
-  c->add_option("--tie-tolerance", o->tie_tolerance, "Scores within T count as equal (default 0)");
-  c->add_option("--order", o->order, "sensitivity (QuantuneV2, default) or random (a baseline; --seed)");
-  c->add_option("--seed", o->seed, "Seed of --order random (default 0)");
-  c->add_option("--out", o->out, "Write the alloc.json (qsim --precision, qsim quantize --precision)");
-  c->add_option("--json", o->json, "Write the allocation report as JSON (groups, scores, boundaries)");
-  c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  declare_when_used(c, [c, o, &mem_limit] {
+    add_measure(c, o->measure);
+    c->add_option("--sensitivity", o->sensitivity, "Scores from qsim sensitivity --json (instead of --data)");
+    c->add_option("--high", o->high, "High weight width (default 8)");
+    c->add_option("--low", o->low, "Low weight width (default 4)");
+    c->add_option("--high-count", o->high_count, "Compute layers at the high width, kept ones included");
+    c->add_option("--high-fraction", o->high_fraction, "The same as a fraction of the compute layers");
+    c->add_option("--latency-budget-ms", o->latency_budget_ms,
+                  "Raise groups while the analytical latency on --hw stays within X ms");
+    c->add_option("--size-budget-kib", o->size_budget_kib,
+                  "Raise groups while the weights (elements x wbits / 8) stay within X KiB");
+    add_hw(c, o->hw, kSetHelp);
+    c->add_option("--keep", o->keep, "Force a layer's weight width, LAYER=BITS; repeatable")->allow_extra_args(false);
+    c->add_flag("--no-keep-first-last", o->no_keep_first_last,
+                "Do not keep the first and last compute layers at the high width");
+    c->add_flag("--prefer-fewer-boundaries", o->prefer_fewer_boundaries,
+                "Among groups of equal score (within --tie-tolerance), raise the one giving fewer requant boundaries");
+    c->add_option("--tie-tolerance", o->tie_tolerance, "Scores within T count as equal (default 0)");
+    c->add_option("--order", o->order, "sensitivity (QuantuneV2, default) or random (a baseline; --seed)");
+    c->add_option("--seed", o->seed, "Seed of --order random (default 0)");
+    c->add_option("--out", o->out, "Write the alloc.json (qsim --precision, qsim quantize --precision)");
+    c->add_option("--json", o->json, "Write the allocation report as JSON (groups, scores, boundaries)");
+    c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  });
   return {c, [o] { return run_allocate(*o); }};
 }
 
