@@ -42,7 +42,7 @@ echo "== 1. one analytical evaluation, graph loaded (median of $REPS repetitions
 echo "== 2. whole qsim process (hyperfine, $RUNS runs after 2 warm-ups)"
 run_hyperfine() {  # name, command...
   local name=$1; shift
-  hyperfine --style basic --warmup 2 --runs "$RUNS" --export-json "$OUT/hf_$name.json" "$*" 2>&1 | grep -E 'Time|Range' | sed "s/^/  $name: /"
+  hyperfine -N --style basic --warmup 2 --runs "$RUNS" --export-json "$OUT/hf_$name.json" "$*" 2>&1 | grep -E 'Time|Range' | sed "s/^/  $name: /"
 }
 run_hyperfine "startup" "$BUILD/qsim --version"
 run_hyperfine "resnet50.onnx_eyeriss" "$BUILD/qsim --hw configs/eyeriss.yaml --model $MODEL"
