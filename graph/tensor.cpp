@@ -48,8 +48,8 @@ int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) {
     if (d < 0) fail("negative dimension {} in shape {}", d, shape_str(s));
-    if (d != 0 && n > INT64_MAX / d) fail("shape {} has more than 2^63 elements", shape_str(s));
-    n *= d;
+    // An overflow check by multiplication, not by division: stats and lowering call this per value.
+    if (__builtin_mul_overflow(n, d, &n)) fail("shape {} has more than 2^63 elements", shape_str(s));
   }
   return n;
 }

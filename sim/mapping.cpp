@@ -275,43 +275,44 @@ void check_fold_fits(const Schedule& s, const HwSpec& hw, std::string_view layer
   const GemmView& g = s.gemm;
   const int64_t R = s.rows, C = s.cols, p = s.pe.pack;
   const int64_t k_rows = std::min(g.K, R * p);  // K elements one full row fold covers
+  // What one fold holds: "one wavefront of n <operand> elements" or "its a x b <tile>"; the
+  // text is only formatted when a buffer is refused (this check runs for every layer).
   struct Need {
-    const char* key;
-    double kib;
-    int64_t have;
-    int64_t elems;
-    const Storage* store;
-    std::string what;
+    const char* key = "";
+    double kib = 0;
+    int64_t have = 0;
+    int64_t elems = 0;
+    const Storage* store = nullptr;
+    int64_t a = 0, b = 0;  // b == 0: a wavefront of a elements
+    const char* noun = "";
   };
   const Storage& out = s.dataflow != Dataflow::kOS && s.row_folds > 1 ? s.psum_store : s.ofmap_store;
-  auto wave = [](int64_t n, const char* operand) { return fmt::format("one wavefront of {} {} elements", n, operand); };
-  auto tile = [](int64_t a, int64_t b, const char* what) { return fmt::format("its {} x {} {}", a, b, what); };
   Need needs[3];
   switch (s.dataflow) {
     case Dataflow::kOS: {
       const int64_t m = std::min(g.M, R), n = std::min(g.N, C);
       needs[0] = {"ifmap", hw.memory.ifmap_kib, s.ifmap_buffer_bytes, m * std::min(g.K, p), &s.ifmap_store,
-                  wave(m * std::min(g.K, p), "ifmap")};
+                  m * std::min(g.K, p), 0, "ifmap"};
       needs[1] = {"filter", hw.memory.filter_kib, s.filter_buffer_bytes, n * std::min(g.K, p), &s.filter_store,
-                  wave(n * std::min(g.K, p), "filter")};
-      needs[2] = {"ofmap", hw.memory.ofmap_kib, s.ofmap_buffer_bytes, m * n, &s.ofmap_store,
-                  tile(m, n, "outputs its PEs accumulate")};
+                  n * std::min(g.K, p), 0, "filter"};
+      needs[2] = {"ofmap", hw.memory.ofmap_kib, s.ofmap_buffer_bytes, m * n, &s.ofmap_store, m, n,
+                  "outputs its PEs accumulate"};
       break;
     }
     case Dataflow::kWS: {
       const int64_t n = std::min(g.N, C);
-      needs[0] = {"ifmap", hw.memory.ifmap_kib, s.ifmap_buffer_bytes, k_rows, &s.ifmap_store, wave(k_rows, "ifmap")};
-      needs[1] = {"filter", hw.memory.filter_kib, s.filter_buffer_bytes, k_rows * n, &s.filter_store,
-                  tile(k_rows, n, "stationary filter tile")};
-      needs[2] = {"ofmap", hw.memory.ofmap_kib, s.ofmap_buffer_bytes, n, &out, wave(n, "output")};
+      needs[0] = {"ifmap", hw.memory.ifmap_kib, s.ifmap_buffer_bytes, k_rows, &s.ifmap_store, k_rows, 0, "ifmap"};
+      needs[1] = {"filter", hw.memory.filter_kib, s.filter_buffer_bytes, k_rows * n, &s.filter_store, k_rows, n,
+                  "stationary filter tile"};
+      needs[2] = {"ofmap", hw.memory.ofmap_kib, s.ofmap_buffer_bytes, n, &out, n, 0, "output"};
       break;
     }
     case Dataflow::kIS: {
       const int64_t m = std::min(g.M, C);
-      needs[0] = {"ifmap", hw.memory.ifmap_kib, s.ifmap_buffer_bytes, k_rows * m, &s.ifmap_store,
-                  tile(k_rows, m, "stationary ifmap tile")};
-      needs[1] = {"filter", hw.memory.filter_kib, s.filter_buffer_bytes, k_rows, &s.filter_store, wave(k_rows, "filter")};
-      needs[2] = {"ofmap", hw.memory.ofmap_kib, s.ofmap_buffer_bytes, m, &out, wave(m, "output")};
+      needs[0] = {"ifmap", hw.memory.ifmap_kib, s.ifmap_buffer_bytes, k_rows * m, &s.ifmap_store, k_rows, m,
+                  "stationary ifmap tile"};
+      needs[1] = {"filter", hw.memory.filter_kib, s.filter_buffer_bytes, k_rows, &s.filter_store, k_rows, 0, "filter"};
+      needs[2] = {"ofmap", hw.memory.ofmap_kib, s.ofmap_buffer_bytes, m, &out, m, 0, "output"};
       break;
     }
   }
@@ -320,10 +321,12 @@ void check_fold_fits(const Schedule& s, const HwSpec& hw, std::string_view layer
     const int64_t bytes = n.store->bytes(n.elems);
     if (bytes <= n.have) continue;
     const double min_kib = std::ceil(static_cast<double>(bytes) / share / 1024.0 * 1000.0) / 1000.0;
+    const std::string what = n.b == 0 ? fmt::format("one wavefront of {} {} elements", n.a, n.noun)
+                                      : fmt::format("its {} x {} {}", n.a, n.b, n.noun);
     fail("{}: memory.{}_kib {} leaves {} working bytes{}, less than one fold of layer '{}' holds: {} at {} bits "
          "({} bytes); memory.{}_kib must be at least {}",
          hw_where(hw), n.key, n.kib, n.have, hw.memory.double_buffer ? " (half the buffer: double-buffered)" : "",
-         layer, n.what, n.store->bits, bytes, n.key, min_kib);
+         layer, what, n.store->bits, bytes, n.key, min_kib);
   }
 }
 
