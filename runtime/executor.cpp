@@ -101,10 +101,21 @@ class GemmOp final : public OpKernel {
     K_ = attrs_.trans_a ? sa[0] : sa[1];
     N_ = attrs_.trans_b ? sb[0] : sb[1];
     if ((attrs_.trans_b ? sb[1] : sb[0]) != K_) b.error("inner dimensions of A and B differ");
-    // A and B are read in place (B transposed when trans_b), alpha applied by the product.
+    // A and B are read in place (transposed as trans_a/trans_b say) and packed per
+    // task, alpha applied while A is packed; a constant operand is packed once, here.
     job_.a = gemm::Matrix{nullptr, attrs_.trans_a ? M_ : K_, attrs_.trans_a};
     job_.b = gemm::Matrix{nullptr, attrs_.trans_b ? K_ : N_, attrs_.trans_b};
     job_.alpha = attrs_.alpha;
+    if (const float* ca = b.constant_f(a_)) {
+      job_.a.data = ca;
+      packed_a_ = gemm::pack_a(job_.a, M_, K_, attrs_.alpha);
+      job_.a_packed = packed_a_.data.data();
+    }
+    if (const float* cb = b.constant_f(b_)) {
+      job_.b.data = cb;
+      packed_b_ = gemm::pack_b(job_.b, K_, N_);
+      job_.b_packed = packed_b_.data.data();
+    }
     job_.M = M_;
     job_.N = N_;
     job_.K = K_;
@@ -160,6 +171,8 @@ class GemmOp final : public OpKernel {
   int64_t c_rows_ = 0, c_cols_ = 0;
   bool c_const_ = false;
   std::vector<float> col_bias_;
+  gemm::PackedA packed_a_;
+  gemm::PackedB packed_b_;
   gemm::Job job_;
   gemm::Tiling tiling_;
   int64_t ws_floats_ = 0;
@@ -213,6 +226,12 @@ class MatMulOp final : public OpKernel {
       }
       jobs_.resize(static_cast<std::size_t>(nb));
     }
+    // A constant B (a weight matrix, or a batch of them) is packed once, here.
+    const float* cb = b.constant_f(b_);
+    if (cb) {
+      const int64_t nb = shape_numel(Shape(bb.begin(), bb.end()));
+      for (int64_t i = 0; i < nb; ++i) packed_b_.push_back(gemm::pack_b(gemm::Matrix{cb + i * K_ * N_, N_, false}, K_, N_));
+    }
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
       auto& j = jobs_[i];
       j.M = M_;
@@ -222,6 +241,7 @@ class MatMulOp final : public OpKernel {
       j.a.ld = K_;
       j.b.ld = N_;
       j.ep.act = b.n.act;
+      if (cb) j.b_packed = packed_b_[static_cast<std::size_t>((b_off_.empty() ? 0 : b_off_[i]) / std::max<int64_t>(1, K_ * N_))].data.data();
     }
     tiling_ = gemm::plan_tiling(M_, N_, K_, static_cast<int64_t>(jobs_.size()), b.threads);
     ws_floats_ = jobs_.empty() ? 0 : gemm::workspace_floats(jobs_[0], tiling_);
@@ -245,6 +265,7 @@ class MatMulOp final : public OpKernel {
   ValueId a_, b_, y_;
   int64_t M_ = 0, N_ = 0, K_ = 0;
   std::vector<int64_t> a_off_, b_off_;
+  std::vector<gemm::PackedB> packed_b_;
   std::vector<gemm::Job> jobs_;
   gemm::Tiling tiling_;
   int64_t ws_floats_ = 0;
