@@ -4,8 +4,8 @@
 //   executor_model_bench [--model M.onnx] [--input X.npy | --shape 1,3,224,224] [--threads N]
 //                        [--iterations N] [google benchmark flags]
 // Default model: .cache/models/resnet50.onnx; the default input is the pattern
-// (i % 255) / 255 that bench/ort/ort_bench.js feeds too. Counters: median_ms (per
-// run), peak_rss_mb (getrusage),
+// (i % 255) / 255 that bench/ort/ort_bench.js feeds too. Counters: median_ms and min_ms
+// (per run), peak_rss_mb (getrusage),
 // arena_mb (activation memory after reuse; unshared_mb without it), cpu_ms_per_run (user + system time of all
 // threads per inference). QSIM_PROFILE=1 also prints the slowest nodes (each node's
 // fastest of 15 runs, so a run in which another process took the core does not count).
@@ -74,6 +74,7 @@ void BM_Inference(benchmark::State& st) {
   std::sort(ms.begin(), ms.end());
   const std::size_t m = ms.size() / 2;
   st.counters["median_ms"] = ms.empty() ? 0.0 : ms.size() % 2 ? ms[m] : (ms[m - 1] + ms[m]) / 2;
+  st.counters["min_ms"] = ms.empty() ? 0.0 : ms.front();
   // CPU time per inference over all threads: less sensitive than wall time to other
   // processes competing for the cores.
   st.counters["cpu_ms_per_run"] = (cpu_seconds() - cpu0) * 1e3 / static_cast<double>(st.iterations());

@@ -240,9 +240,9 @@ void ConvKernel::pack_weights(const float* w) {
 }
 
 void ConvKernel::run(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool,
-                     gemm::Workspace& ws, const float* residual) {
+                     gemm::Workspace& ws, const float* residual, const Activation* act) {
   if (depthwise_) {
-    if (residual) throw std::logic_error("ConvKernel: a residual on a depthwise convolution");
+    if (residual || act) throw std::logic_error("ConvKernel: a residual or another activation on a depthwise convolution");
     run_depthwise(x, w ? w : weights_, bias, y, pool, ws);
     return;
   }
@@ -258,6 +258,7 @@ void ConvKernel::run(const float* x, const float* w, const float* bias, float* y
       jobs_[i].c = y + out_off;
       jobs_[i].ep.row_bias = bias ? bias + gi * cout_g_ : nullptr;
       jobs_[i].ep.residual = residual ? residual + out_off : nullptr;
+      jobs_[i].ep.act = act ? *act : act_;
     }
   gemm::run(jobs_, tiling_, pool, ws);
 }

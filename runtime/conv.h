@@ -78,8 +78,9 @@ class ConvKernel {
   // w and bias may be null when given at construction (bias: when the layer has none).
   // residual (shape of y, or null) is added before the activation: Conv -> Add fused
   // (not for depthwise convolutions: supports_residual()).
+  // act (or null: the one given at construction) replaces the fused activation.
   void run(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool, gemm::Workspace& ws,
-           const float* residual = nullptr);
+           const float* residual = nullptr, const Activation* act = nullptr);
 
  private:
   void pack_weights(const float* w);

@@ -32,6 +32,10 @@ class OpKernel {
   virtual ~OpKernel() = default;
   virtual int64_t workspace_floats() const { return 0; }
   virtual void run(const RunCtx& ctx) = 0;
+  // Conv -> Add fusion (Executor::AddFusion): out = act(this node's result + residual).
+  virtual void run_fused(const RunCtx&, const float*, float*, const Activation&) {
+    throw std::logic_error("run_fused on a kernel without a fusable epilogue");
+  }
 };
 
 namespace {
@@ -80,6 +84,9 @@ class ConvOp final : public OpKernel {
   int64_t workspace_floats() const override { return conv_->workspace_floats(); }
   void run(const RunCtx& c) override {
     conv_->run(c.f(x_), c.f(w_), bias_ >= 0 ? c.f(bias_) : nullptr, c.fo(y_), c.pool, c.ws);
+  }
+  void run_fused(const RunCtx& c, const float* residual, float* out, const Activation& act) override {
+    conv_->run(c.f(x_), c.f(w_), bias_ >= 0 ? c.f(bias_) : nullptr, out, c.pool, c.ws, residual, &act);
   }
 
  private:
@@ -672,6 +679,7 @@ Executor::Executor(const LayerGraph& g, const ExecOptions& opts) : g_(g) {
     own_pool_ = std::make_unique<ThreadPool>(opts.threads);
     pool_ = own_pool_.get();
   }
+  find_add_fusions();
   plan_storage();
   int64_t ws = 0;
   step_of_node_.assign(g_.nodes().size(), -1);
@@ -686,6 +694,11 @@ Executor::Executor(const LayerGraph& g, const ExecOptions& opts) : g_(g) {
     step_of_node_[static_cast<std::size_t>(id)] = static_cast<int32_t>(steps_.size());
     steps_.push_back(std::move(s));
   }
+  for (const AddFusion& f : fusions_) {
+    const int32_t c = step_of_node_[static_cast<std::size_t>(f.conv)], a = step_of_node_[static_cast<std::size_t>(f.add)];
+    steps_[static_cast<std::size_t>(c)].fused_add = a;
+    steps_[static_cast<std::size_t>(a)].fused_into = c;
+  }
   ws_.reserve(pool_->size(), ws);
   ptr_.assign(g_.values().size(), nullptr);
   profile_ = opts.profile;
@@ -693,6 +706,48 @@ Executor::Executor(const LayerGraph& g, const ExecOptions& opts) : g_(g) {
 }
 
 Executor::~Executor() = default;
+
+void Executor::find_add_fusions() {
+  const auto topo = g_.topo_order();
+  std::vector<int64_t> step(g_.nodes().size(), -1);
+  for (std::size_t i = 0; i < topo.size(); ++i) step[static_cast<std::size_t>(topo[i])] = static_cast<int64_t>(i);
+  auto is_output = [&](ValueId v) {
+    const auto outs = g_.outputs();
+    return std::find(outs.begin(), outs.end(), v) != outs.end();
+  };
+  for (NodeId id : topo) {
+    const Node& add = g_.node(id);
+    if (add.op != OpKind::kAdd || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
+    const Value& out = g_.value(add.outputs[0]);
+    if (out.dtype != DType::kFloat32) continue;
+    if (add.inputs[0] == add.inputs[1]) continue;
+    bool same_shapes = true;
+    for (ValueId v : add.inputs) same_shapes = same_shapes && v >= 0 && g_.value(v).shape == out.shape;
+    if (!same_shapes) continue;
+    // The operand whose producer runs last (the other must exist by then) from a
+    // Conv with no activation of its own, read by nothing else.
+    AddFusion best;
+    int64_t best_step = -1;
+    for (int k = 0; k < 2; ++k) {
+      const ValueId v = add.inputs[static_cast<std::size_t>(k)], r = add.inputs[static_cast<std::size_t>(1 - k)];
+      const NodeId c = g_.producer(v);
+      if (c < 0) continue;
+      const Node& conv = g_.node(c);
+      if (conv.op != OpKind::kConv || conv.act.kind != ActKind::kNone || conv.outputs.size() != 1) continue;
+      if (g_.consumers(v).size() != 1 || is_output(v) || g_.value(v).dtype != DType::kFloat32) continue;
+      const auto& a = std::get<ConvAttrs>(conv.attrs);
+      const Shape& xs = g_.value(conv.inputs[0]).shape;
+      if (a.group > 1 && xs.size() > 1 && xs[1] == a.group && g_.value(v).shape[1] == a.group) continue;  // depthwise
+      const NodeId rp = g_.producer(r);
+      if (rp >= 0 && step[static_cast<std::size_t>(rp)] >= step[static_cast<std::size_t>(c)]) continue;
+      if (step[static_cast<std::size_t>(c)] > best_step) {
+        best = AddFusion{c, id};
+        best_step = step[static_cast<std::size_t>(c)];
+      }
+    }
+    if (best.conv >= 0) fusions_.push_back(best);
+  }
+}
 
 void Executor::plan_storage() {
   const auto nv = g_.values().size();
@@ -745,6 +800,13 @@ void Executor::plan_storage() {
       }
   }
   for (ValueId v : g_.outputs()) last[static_cast<std::size_t>(root(v))] = nsteps;  // copied out at the end
+  // A fused Add's output is written by its Conv: live from the Conv's step on.
+  std::vector<int64_t> step_of(g_.nodes().size(), -1);
+  for (int64_t s = 0; s < nsteps; ++s) step_of[static_cast<std::size_t>(topo[static_cast<std::size_t>(s)])] = s;
+  for (const AddFusion& f : fusions_) {
+    const auto v = static_cast<std::size_t>(g_.node(f.add).outputs[0]);
+    first[v] = std::min(first[v], step_of[static_cast<std::size_t>(f.conv)]);
+  }
 
   struct Item {
     ValueId v;
@@ -879,13 +941,23 @@ void Executor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs)
   check_run_inputs(g_, inputs);
   resolve_pointers(inputs);
   const RunCtx ctx{ptr_, *pool_, ws_};
+  // Fusions apply while neither node has a hook or an override.
+  auto untouched = [](const Step& s) { return s.hooks.empty() && !s.override_fn; };
+  for (Step& s : steps_)
+    if (s.fused_into >= 0) s.skip = untouched(s) && untouched(steps_[static_cast<std::size_t>(s.fused_into)]);
   for (Step& s : steps_) {
     const Node& n = g_.node(s.node);
+    if (s.skip) continue;  // computed by its Conv
     const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (s.override_fn) {
       fill_refs(n.inputs, s.in_refs);
       fill_refs(n.outputs, s.out_refs);
       s.override_fn(s.node, s.in_refs, s.out_refs);
+    } else if (s.fused_add >= 0 && steps_[static_cast<std::size_t>(s.fused_add)].skip) {
+      const Step& add = steps_[static_cast<std::size_t>(s.fused_add)];
+      const Node& an = g_.node(add.node);
+      const ValueId r = an.inputs[0] == n.outputs[0] ? an.inputs[1] : an.inputs[0];
+      s.kernel->run_fused(ctx, ctx.f(r), ctx.fo(an.outputs[0]), an.act);
     } else if (s.kernel) {
       s.kernel->run(ctx);
     }
