@@ -9,6 +9,7 @@
 //                                    plain matrix (a 1x1 convolution's input)
 //   BM_ExecutorGemm/shape/threads/1: B packed by a PanelSource copying from the matrix
 //                                    (the packing interface im2col uses)
+//   BM_ExecutorGemm/shape/threads/2: B packed beforehand too (the products alone)
 //   BM_Conv/layer/threads:           the executor's whole convolution (runtime/conv.h: im2col
 //                                    packing from the input, bias, Relu) on resnet50's layers
 // Run: build/bench/executor_gemm_bench
@@ -34,7 +35,7 @@ struct Shape {
 // Representative resnet50 layers: conv1 (im2col), layer1..4 3x3 and 1x1 convolutions.
 const Shape kShapes[] = {{64, 12544, 147}, {64, 3136, 576}, {256, 3136, 64}, {128, 784, 1152},
                          {512, 784, 128},  {256, 196, 2304}, {1024, 196, 256}, {512, 49, 4608},
-                         {2048, 49, 512}};
+                         {2048, 49, 512}, {512, 784, 4608}};
 
 std::vector<float> random_vec(int64_t n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -89,10 +90,15 @@ void BM_ExecutorGemm(benchmark::State& st) {
   job.N = s.N;
   job.K = s.K;
   job.a_packed = pa.data.data();
-  if (st.range(2))
+  qsim::gemm::PackedB pb;
+  if (st.range(2) == 1) {
     job.b_source = &bsrc;
-  else
+  } else if (st.range(2) == 2) {
+    pb = qsim::gemm::pack_b(qsim::gemm::Matrix{b.data(), s.N, false}, s.K, s.N);
+    job.b_packed = pb.data.data();
+  } else {
     job.b = qsim::gemm::Matrix{b.data(), s.N, false};
+  }
   job.c = c.data();
   job.ldc = s.N;
   const qsim::gemm::Tiling t = qsim::gemm::plan_tiling(s.M, s.N, s.K, 1, threads);
@@ -174,7 +180,7 @@ void shape_args(benchmark::internal::Benchmark* b, bool executor) {
   for (int i = 0; i < static_cast<int>(std::size(kShapes)); ++i) {
     if (executor) {
       for (int threads : {1, 2})
-        for (int source : {0, 1}) b->Args({i, threads, source});
+        for (int source : {0, 1, 2}) b->Args({i, threads, source});
     } else {
       b->Args({i});
     }

@@ -106,83 +106,105 @@ Im2colPlan Im2colPlan::make(const kernels::Spatial3& g) {
 void Im2colSource::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) const {
   const Im2colPlan& pl = *plan_;
   const int64_t plane = pl.g.in_plane();
+  constexpr int64_t ld = gemm::kNR;
   const int nv = static_cast<int>((nc + 15) / 16);
-  const int64_t v0 = n0 / 16;
   const uint32_t tail = nc % 16 == 0 ? 0xFFFFu : (1u << (nc % 16)) - 1u;
-#if defined(__AVX512F__)
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-#endif
-  int64_t tap = k0 % pl.kvol, ci = k0 / pl.kvol;
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* src = x_ + ci * plane;
-    float* d = dst + k * gemm::kNR;
-    if (pl.direct) {  // row ci of X, columns [n0, n0 + nc)
+  if (pl.direct) {  // row k of the matrix is channel k of X: columns [n0, n0 + nc)
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = x_ + (k0 + k) * plane + n0;
+      float* d = dst + k * ld;
 #if defined(__AVX512F__)
       for (int v = 0; v < 3; ++v) {
         const uint32_t m = v < nv - 1 ? 0xFFFFu : v == nv - 1 ? tail : 0u;
-        _mm512_store_ps(d + 16 * v, _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), src + n0 + 16 * v));
+        _mm512_store_ps(d + 16 * v, _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), src + 16 * v));
       }
 #else
-      std::copy(src + n0, src + n0 + nc, d);
-      std::fill(d + nc, d + gemm::kNR, 0.0f);
+      std::copy(src, src + nc, d);
+      std::fill(d + nc, d + ld, 0.0f);
 #endif
-    } else {
-      const Im2colVector* e = pl.table.data() + tap * pl.vectors + v0;
-      for (int v = 0; v < 3; ++v) {
-        float* dv = d + 16 * v;
-        if (v >= nv) {
-#if defined(__AVX512F__)
-          _mm512_store_ps(dv, _mm512_setzero_ps());
-#else
-          std::fill(dv, dv + 16, 0.0f);
-#endif
-          continue;
-        }
-        const Im2colVector& iv = e[v];
-#if defined(__AVX512F__)
-        __m512i r = _mm512_setzero_si512();
-        switch (iv.kind) {
-          case Im2colVector::kZero: break;
-          case Im2colVector::kStride1:
-            for (int q = 0; q < iv.segments; ++q)
-              r = _mm512_or_si512(r, _mm512_castps_si512(_mm512_maskz_loadu_ps(iv.mask[q], at(src, iv.base[q]))));
-            break;
-          case Im2colVector::kStride2:
-            for (int q = 0; q < iv.segments; ++q) {
-              const uint32_t m = spread_even(iv.mask[q]);
-              const __m512 lo = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m & 0xFFFFu), at(src, iv.base[q]));
-              const __m512 hi = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m >> 16), at(src, iv.base[q] + 16));
-              r = _mm512_or_si512(r, _mm512_castps_si512(_mm512_permutex2var_ps(lo, even, hi)));
-            }
-            break;
-          case Im2colVector::kGather: {
-            const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + iv.base[0]);
-            r = _mm512_castps_si512(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), iv.mask[0], idx, src, 4));
-            break;
-          }
-        }
-        _mm512_store_ps(dv, _mm512_castsi512_ps(r));
-#else
-        std::fill(dv, dv + 16, 0.0f);
-        if (iv.kind == Im2colVector::kGather) {
-          const int32_t* off = pl.offsets.data() + iv.base[0];
-          for (int j = 0; j < 16; ++j)
-            if (iv.mask[0] >> j & 1u) dv[j] = src[off[j]];
-        } else if (iv.kind != Im2colVector::kZero) {
-          const int64_t step = iv.kind == Im2colVector::kStride2 ? 2 : 1;
-          for (int q = 0; q < iv.segments; ++q)
-            for (int j = 0; j < 16; ++j)
-              if (iv.mask[q] >> j & 1u) dv[j] = src[iv.base[q] + step * j];
-        }
-#endif
-      }
-      (void)tail;
     }
-    if (++tap == pl.kvol) {
-      tap = 0;
-      ++ci;
+    return;
+  }
+  // Vector by vector and tap by tap: every row of the slice with that tap (one per
+  // input channel) makes the same loads from its own channel plane, so the table
+  // entry is read once and the loop over channels has no branches.
+#if defined(__AVX512F__)
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+#endif
+  const int64_t v0 = n0 / 16;
+  for (int v = 0; v < 3; ++v) {
+    float* dv = dst + 16 * v;
+    if (v >= nv) {
+      for (int64_t k = 0; k < kc; ++k) std::fill(dv + k * ld, dv + k * ld + 16, 0.0f);
+      continue;
+    }
+    for (int64_t t = 0; t < std::min(pl.kvol, kc); ++t) {
+      // Rows k0 + first, k0 + first + kvol, ... have tap t; the first is channel ci0.
+      const int64_t first = (t - k0 % pl.kvol + pl.kvol) % pl.kvol;
+      if (first >= kc) continue;
+      const int64_t ci0 = (k0 + first) / pl.kvol;
+      const Im2colVector& e = pl.table[static_cast<std::size_t>(t * pl.vectors + v0 + v)];
+      float* d = dv + first * ld;
+      const float* src = x_ + ci0 * plane;
+      const int64_t rows = (kc - first + pl.kvol - 1) / pl.kvol;
+      const int64_t dstep = pl.kvol * ld;
+#if defined(__AVX512F__)
+      switch (e.kind) {
+        case Im2colVector::kZero:
+          for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(d + i * dstep, _mm512_setzero_ps());
+          break;
+        case Im2colVector::kStride1: {
+          // Two masked loads whatever the segment count (the second may load nothing).
+          const __mmask16 m0 = e.mask[0], m1 = e.segments > 1 ? e.mask[1] : __mmask16(0);
+          const int64_t b0 = e.base[0], b1 = e.segments > 1 ? e.base[1] : 0;
+          for (int64_t i = 0; i < rows; ++i) {
+            const float* x = src + i * plane;
+            const __m512i r = _mm512_or_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(m0, at(x, b0))),
+                                              _mm512_castps_si512(_mm512_maskz_loadu_ps(m1, at(x, b1))));
+            _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(r));
+          }
+          break;
+        }
+        case Im2colVector::kStride2: {
+          const uint32_t s0 = spread_even(e.mask[0]), s1 = e.segments > 1 ? spread_even(e.mask[1]) : 0u;
+          const int64_t b0 = e.base[0], b1 = e.segments > 1 ? e.base[1] : 0;
+          for (int64_t i = 0; i < rows; ++i) {
+            const float* x = src + i * plane;
+            const __m512 r0 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), at(x, b0)), even,
+                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), at(x, b0 + 16)));
+            const __m512 r1 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s1), at(x, b1)), even,
+                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s1 >> 16), at(x, b1 + 16)));
+            _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r0), _mm512_castps_si512(r1))));
+          }
+          break;
+        }
+        case Im2colVector::kGather: {
+          const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
+          for (int64_t i = 0; i < rows; ++i)
+            _mm512_store_ps(d + i * dstep, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), e.mask[0], idx, src + i * plane, 4));
+          break;
+        }
+      }
+#else
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* x = src + i * plane;
+        float* o = d + i * dstep;
+        std::fill(o, o + 16, 0.0f);
+        if (e.kind == Im2colVector::kGather) {
+          const int32_t* off = pl.offsets.data() + e.base[0];
+          for (int j = 0; j < 16; ++j)
+            if (e.mask[0] >> j & 1u) o[j] = x[off[j]];
+        } else if (e.kind != Im2colVector::kZero) {
+          const int64_t step = e.kind == Im2colVector::kStride2 ? 2 : 1;
+          for (int q = 0; q < e.segments; ++q)
+            for (int j = 0; j < 16; ++j)
+              if (e.mask[q] >> j & 1u) o[j] = x[e.base[q] + step * j];
+        }
+      }
+#endif
     }
   }
+  (void)tail;
 }
 
 ConvKernel::ConvKernel(const Shape& x, const Shape& y, const Shape& w_shape, const float* weights,

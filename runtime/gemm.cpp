@@ -36,96 +36,96 @@ inline float act_scalar(const Activation& a, float x) {
 }
 
 // One micro-kernel call: a tile of at most kMR x kNR elements of C over one K slice.
+// Every operand is a pointer, zeros standing in for what a call does not use, so the
+// kernels have no branches and keep the tile in registers throughout.
 struct TileArgs {
   const float* a = nullptr;  // A panel at the slice's first k (kMR floats per k)
   const float* b = nullptr;  // B panel at the slice's first k (kNR floats per k, 64-byte aligned)
   int64_t kc = 0;
+  const float* c_in = nullptr;  // the tile's starting values: C (ld_in = ldc), or zeros (ld_in = 0)
+  int64_t ld_in = 0;
   float* c = nullptr;
   int64_t ldc = 0;
-  int cols = 0;                      // valid columns of the tile (1..kNR)
-  bool load_c = false;               // start from C (a later K slice, or accumulate)
-  bool finish = false;               // last K slice: apply the epilogue below
-  const float* row_bias = nullptr;   // at the tile's first row
-  const float* col_bias = nullptr;   // at the tile's first column
-  const float* residual = nullptr;   // at the tile's (0, 0), leading dimension ldc
-  int clamp = 0;                     // 1: max(x, 0) (Relu); 2: min(max(x, lo), hi) (Clip)
+  int cols = 0;  // valid columns of the tile (1..kNR)
+  // The last K slice's epilogue: min(hi, max(lo, acc + row_bias[r] + col_bias[j] +
+  // residual[r][j])), NaN propagating (Relu: lo = 0; Clip: its bounds; else +-inf).
+  const float* row_bias = nullptr;  // at the tile's first row
+  const float* col_bias = nullptr;  // at the tile's first column
+  const float* residual = nullptr;  // at the tile's (0, 0)
+  int64_t ld_res = 0;
   float lo = 0.0f, hi = 0.0f;
 };
+
+// What a call without bias, residual or starting values reads.
+alignas(64) constexpr float kZeros[kNR] = {};
 
 using KernelFn = void (*)(const TileArgs&);
 
 #if defined(QSIM_GEMM_AVX512)
 
-// MR rows x NV vectors of 16 columns in zmm registers; the last vector is masked
-// to the tile's valid columns.
-template <int MR, int NV>
+// Floats of A the micro-kernel prefetches ahead of the one it reads (64 k steps).
+constexpr int64_t kPrefetchA = 64 * kMR;
+
+// MR rows x NV vectors of 16 columns in zmm registers; the last vector is masked to
+// the tile's valid columns. Finish: the last K slice (applies the epilogue).
+template <int MR, int NV, bool Finish>
 void micro_kernel(const TileArgs& t) {
   const int last = t.cols - 16 * (NV - 1);
   const __mmask16 lm = last >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << last) - 1u);
+  const auto mask = [lm](int v) { return v == NV - 1 ? lm : __mmask16(0xFFFF); };
   __m512 acc[MR][NV];
-  if (t.load_c) {
-    for (int r = 0; r < MR; ++r)
-      for (int v = 0; v < NV; ++v)
-        acc[r][v] = _mm512_maskz_loadu_ps(v == NV - 1 ? lm : __mmask16(0xFFFF), t.c + r * t.ldc + 16 * v);
-  } else {
-    for (int r = 0; r < MR; ++r)
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_maskz_loadu_ps(mask(v), t.c_in + r * t.ld_in + 16 * v);
   const float* a = t.a;
   const float* b = t.b;
   for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR) {
+    // Packed weights stream from memory once per inference: fetch them well ahead
+    // (past the slice end this reaches the next panel, which is contiguous).
+    _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchA), _MM_HINT_T0);
     __m512 bv[NV];
+#pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       const __m512 av = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 3
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
   }
-  if (t.finish) {
-    if (t.row_bias)
+  if constexpr (Finish) {
+    // (The zero-masked forms with a full mask: GCC 12's unmasked max/min pass an
+    // undefined source that trips -Wmaybe-uninitialized.)
+    const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      const __m512 cb = _mm512_maskz_loadu_ps(mask(v), t.col_bias + 16 * v);
+#pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
-        const __m512 rb = _mm512_set1_ps(t.row_bias[r]);
-        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_add_ps(acc[r][v], rb);
+        __m512 x = _mm512_add_ps(acc[r][v], _mm512_set1_ps(t.row_bias[r]));
+        x = _mm512_add_ps(x, cb);
+        x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask(v), t.residual + r * t.ld_res + 16 * v));
+        // max(lo, x) and min(hi, x) return x when it is NaN.
+        acc[r][v] = _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, x));
       }
-    if (t.col_bias)
-      for (int v = 0; v < NV; ++v) {
-        const __m512 cb = _mm512_maskz_loadu_ps(v == NV - 1 ? lm : __mmask16(0xFFFF), t.col_bias + 16 * v);
-        for (int r = 0; r < MR; ++r) acc[r][v] = _mm512_add_ps(acc[r][v], cb);
-      }
-    if (t.residual)
-      for (int r = 0; r < MR; ++r)
-        for (int v = 0; v < NV; ++v)
-          acc[r][v] = _mm512_add_ps(
-              acc[r][v], _mm512_maskz_loadu_ps(v == NV - 1 ? lm : __mmask16(0xFFFF), t.residual + r * t.ldc + 16 * v));
-    if (t.clamp == 1) {
-      // max(x, 0) returns its second operand for NaN: 0, as x > 0 ? x : 0 does.
-      const __m512 z = _mm512_setzero_ps();
-      for (int r = 0; r < MR; ++r)
-        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_maskz_max_ps(0xFFFF, acc[r][v], z);
-    } else if (t.clamp == 2) {
-      // Operands ordered so NaN propagates, as std::min(std::max(x, lo), hi) does. (The
-      // zero-masked forms with a full mask: GCC 12's unmasked ones pass an undefined
-      // source that trips -Wmaybe-uninitialized.)
-      const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
-      for (int r = 0; r < MR; ++r)
-        for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, acc[r][v]));
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v)
-      _mm512_mask_storeu_ps(t.c + r * t.ldc + 16 * v, v == NV - 1 ? lm : __mmask16(0xFFFF), acc[r][v]);
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(t.c + r * t.ldc + 16 * v, mask(v), acc[r][v]);
 }
 
 #else
 
 // The same tile with plain loops (the compiler vectorises what its target allows).
-template <int MR, int NV>
+template <int MR, int NV, bool Finish>
 void micro_kernel(const TileArgs& t) {
   constexpr int W = 16 * NV;
   float acc[MR][W];
   for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < W; ++j) acc[r][j] = t.load_c && j < t.cols ? t.c[r * t.ldc + j] : 0.0f;
+    for (int j = 0; j < W; ++j) acc[r][j] = j < t.cols ? t.c_in[r * t.ld_in + j] : 0.0f;
   const float* a = t.a;
   const float* b = t.b;
   for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR)
@@ -137,12 +137,10 @@ void micro_kernel(const TileArgs& t) {
     float* c = t.c + r * t.ldc;
     for (int j = 0; j < t.cols; ++j) {
       float x = acc[r][j];
-      if (t.finish) {
-        if (t.row_bias) x += t.row_bias[r];
-        if (t.col_bias) x += t.col_bias[j];
-        if (t.residual) x += t.residual[r * t.ldc + j];
-        if (t.clamp == 1) x = x > 0.0f ? x : 0.0f;
-        if (t.clamp == 2) x = std::min(std::max(x, t.lo), t.hi);
+      if constexpr (Finish) {
+        x = x + t.row_bias[r] + t.col_bias[j] + t.residual[r * t.ld_res + j];
+        x = x < t.lo ? t.lo : x;
+        x = x > t.hi ? t.hi : x;
       }
       c[j] = x;
     }
@@ -151,11 +149,14 @@ void micro_kernel(const TileArgs& t) {
 
 #endif
 
-template <int... R>
+template <bool Finish, int... R>
 struct KernelTable {
-  static constexpr KernelFn fns[kMR][3] = {{&micro_kernel<R, 1>, &micro_kernel<R, 2>, &micro_kernel<R, 3>}...};
+  static constexpr KernelFn fns[kMR][3] = {
+      {&micro_kernel<R, 1, Finish>, &micro_kernel<R, 2, Finish>, &micro_kernel<R, 3, Finish>}...};
 };
-constexpr const auto& kKernels = KernelTable<1, 2, 3, 4, 5, 6, 7, 8>::fns;
+// [finish][rows - 1][vectors - 1]
+constexpr const KernelFn (*kKernels[2])[3] = {KernelTable<false, 1, 2, 3, 4, 5, 6, 7, 8>::fns,
+                                               KernelTable<true, 1, 2, 3, 4, 5, 6, 7, 8>::fns};
 
 // Rows [r0, r0 + rows) x K slice [k0, k0 + kc) of a strided A, times alpha, as
 // ceil(rows / kMR) panels of kc groups of kMR floats.
@@ -215,16 +216,15 @@ inline int64_t b_slice_floats(const Tiling& t, int64_t N) {
 // One task: rows [m0, m0 + mc) x columns [n0, n0 + nc) of C, all of K.
 void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0, int64_t nc, float* ws) {
   const Epilogue& ep = j.ep;
-  int clamp = 0;
-  float lo = 0.0f, hi = 0.0f;
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  float lo = -kInf, hi = kInf;
   if (ep.act.kind == ActKind::kRelu) {
-    clamp = 1;
+    lo = 0.0f;
   } else if (ep.act.kind == ActKind::kClip) {
-    clamp = 2;
     lo = ep.act.alpha;
     hi = ep.act.beta;
   }
-  const bool post_act = ep.act.kind != ActKind::kNone && clamp == 0;
+  const bool post_act = ep.act.kind != ActKind::kNone && ep.act.kind != ActKind::kRelu && ep.act.kind != ActKind::kClip;
   const int64_t n_panels = ceil_div(nc, kNR), m_panels = ceil_div(mc, kMR);
   float* bbuf = ws;
   float* abuf = ws + (j.b_packed ? 0 : b_slice_floats(t, j.N));  // the layout workspace_floats() sizes
@@ -247,31 +247,34 @@ void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0,
     }
     if (!j.a_packed) pack_a_slice(j.a, m0, mc, k0, kc, j.alpha, abuf);
     const bool first = s == 0, last = s == slices - 1;
-    for (int64_t q = 0; q < n_panels; ++q) {
-      const int64_t c0 = n0 + q * kNR;
-      const int cols = static_cast<int>(std::min<int64_t>(kNR, n0 + nc - c0));
-      const int nv = (cols + 15) / 16;
-      for (int64_t p = 0; p < m_panels; ++p) {
-        const int64_t r0 = m0 + p * kMR;
-        const int rows = static_cast<int>(std::min<int64_t>(kMR, m0 + mc - r0));
+    // Row panel outer: its A slice stays in L1 while the task's B panels (in L2) pass,
+    // and each output row is written in one run of the task's columns.
+    for (int64_t p = 0; p < m_panels; ++p) {
+      const int64_t r0 = m0 + p * kMR;
+      const int rows = static_cast<int>(std::min<int64_t>(kMR, m0 + mc - r0));
+      for (int64_t q = 0; q < n_panels; ++q) {
+        const int64_t c0 = n0 + q * kNR;
+        const int cols = static_cast<int>(std::min<int64_t>(kNR, n0 + nc - c0));
+        const int nv = (cols + 15) / 16;
         TileArgs a;
         a.a = j.a_packed ? j.a_packed + k0 * round_up(j.M, kMR) + (r0 / kMR) * kc * kMR : abuf + p * kc * kMR;
         a.b = bp[q];
         a.kc = kc;
         a.c = j.c + r0 * j.ldc + c0;
         a.ldc = j.ldc;
+        const bool load_c = !first || ep.accumulate;
+        a.c_in = load_c ? a.c : kZeros;
+        a.ld_in = load_c ? j.ldc : 0;
         a.cols = cols;
-        a.load_c = !first || ep.accumulate;
-        a.finish = last;
         if (last) {
-          a.row_bias = ep.row_bias ? ep.row_bias + r0 : nullptr;
-          a.col_bias = ep.col_bias ? ep.col_bias + c0 : nullptr;
-          a.residual = ep.residual ? ep.residual + r0 * j.ldc + c0 : nullptr;
-          a.clamp = clamp;
+          a.row_bias = ep.row_bias ? ep.row_bias + r0 : kZeros;
+          a.col_bias = ep.col_bias ? ep.col_bias + c0 : kZeros;
+          a.residual = ep.residual ? ep.residual + r0 * j.ldc + c0 : kZeros;
+          a.ld_res = ep.residual ? j.ldc : 0;
           a.lo = lo;
           a.hi = hi;
         }
-        kKernels[rows - 1][nv - 1](a);
+        kKernels[last][rows - 1][nv - 1](a);
         if (last && post_act)
           for (int r = 0; r < rows; ++r) apply_activation(ep.act, a.c + r * j.ldc, cols);
       }
