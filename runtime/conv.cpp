@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
 
 #include <stdexcept>
 
@@ -287,6 +288,60 @@ void ConvKernel::run(const float* x, const float* w, const float* bias, float* y
 
 namespace {
 
+#if defined(__AVX512F__)
+// One 2-D depthwise plane (dilation 1, column stride S of 1 or 2) read in place: 16
+// output columns per vector, each tap a masked load of the input row (stride 2: two
+// loads and the even lanes), the padding being the lanes a mask leaves zero. Bias,
+// then min(hi, max(lo, x)) (Relu, Clip or none), in registers.
+template <int KW, int S>
+void depthwise_plane_direct(const kernels::Spatial3& g, const float* __restrict x, float* __restrict y,
+                            const float* w, float bias, float lo, float hi) {
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t KH = g.kernel[1], SH = g.stride[1], PH = g.pad_begin[1], PW = g.pad_begin[2];
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+    const int64_t lanes = std::min<int64_t>(16, OW - ow0);
+    // Per kernel column: the input column of lane 0 and the lanes inside [0, W).
+    int64_t off[KW];
+    __mmask16 m0[KW], m1[KW];
+#pragma GCC unroll 8
+    for (int kw = 0; kw < KW; ++kw) {
+      off[kw] = ow0 * S - PW + kw;
+      uint32_t valid = 0;
+      for (int64_t j = 0; j < lanes; ++j) {
+        const int64_t iw = off[kw] + S * j;
+        if (iw >= 0 && iw < W) valid |= 1u << j;
+      }
+      const uint32_t spread = S == 1 ? valid : spread_even(valid);
+      m0[kw] = static_cast<__mmask16>(spread);
+      m1[kw] = static_cast<__mmask16>(spread >> 16);
+    }
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      __m512 acc = _mm512_set1_ps(bias);
+      const int64_t kh0 = std::max<int64_t>(0, PH - oh * SH), kh1 = std::min(KH, H + PH - oh * SH);
+      for (int64_t kh = kh0; kh < kh1; ++kh) {
+        const float* row = x + (oh * SH - PH + kh) * W;
+        const float* wk = w + kh * KW;
+#pragma GCC unroll 8
+        for (int kw = 0; kw < KW; ++kw) {
+          __m512 v;
+          if constexpr (S == 1) {
+            v = _mm512_maskz_loadu_ps(m0[kw], at(row, off[kw]));
+          } else {
+            v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0[kw], at(row, off[kw])), even,
+                                       _mm512_maskz_loadu_ps(m1[kw], at(row, off[kw] + 16)));
+          }
+          acc = _mm512_fmadd_ps(_mm512_set1_ps(wk[kw]), v, acc);
+        }
+      }
+      acc = _mm512_maskz_min_ps(0xFFFF, vhi, _mm512_maskz_max_ps(0xFFFF, vlo, acc));
+      _mm512_mask_storeu_ps(y + oh * OW + ow0, static_cast<__mmask16>((1u << lanes) - 1u), acc);
+    }
+  }
+}
+#endif
+
 // One 2-D depthwise plane with a K x K kernel and column stride S known at compile
 // time: the taps unroll and the loop over output columns vectorises.
 template <int K, int S>
@@ -321,6 +376,26 @@ void ConvKernel::run_depthwise(const float* x, const float* w, const float* bias
   const int64_t PD = padded_[0], PH = padded_[1], PW = padded_[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t kvol = g.kernel_volume();
+#if defined(__AVX512F__)
+  // Common 2-D shapes read the input in place.
+  const int64_t sw0 = g.stride[2];
+  const bool direct = D == 1 && g.kernel[0] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
+                      (sw0 == 1 || sw0 == 2) && (g.kernel[2] == 3 || g.kernel[2] == 5) &&
+                      (act_.kind == ActKind::kNone || act_.kind == ActKind::kRelu || act_.kind == ActKind::kClip);
+  if (direct) {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    const float lo = act_.kind == ActKind::kRelu ? 0.0f : act_.kind == ActKind::kClip ? act_.alpha : -kInf;
+    const float hi = act_.kind == ActKind::kClip ? act_.beta : kInf;
+    pool.parallel_for(g.N * C, [&](int64_t t, int) {
+      const int64_t c = t % C;
+      const float b = bias ? bias[c] : 0.0f;
+      auto plane = g.kernel[2] == 3 ? (sw0 == 1 ? &depthwise_plane_direct<3, 1> : &depthwise_plane_direct<3, 2>)
+                                    : (sw0 == 1 ? &depthwise_plane_direct<5, 1> : &depthwise_plane_direct<5, 2>);
+      plane(g, x + t * in_plane, y + t * out_plane, w + c * kvol, b, lo, hi);
+    });
+    return;
+  }
+#endif
   pool.parallel_for(g.N * C, [&](int64_t t, int worker) {
     const int64_t c = t % C;
     const float* xp = x + t * in_plane;

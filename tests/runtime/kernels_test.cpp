@@ -379,6 +379,10 @@ INSTANTIATE_TEST_SUITE_P(
             ConvCase{{1, 16, 8, 8}, 24, {1, 1}, {2, 2}, {}, {}, 1, ActKind::kNone},  // strided 1x1
             ConvCase{{2, 8, 12, 10}, 8, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 8, ActKind::kRelu},  // depthwise
             ConvCase{{1, 6, 11, 11}, 6, {5, 5}, {2, 2}, {2, 2}, {4, 3, 2, 4}, 6, ActKind::kNone},  // depthwise, dil
+            // Depthwise read in place: stride 2 on odd and wide rows, 5x5, asymmetric pads.
+            ConvCase{{1, 5, 9, 37}, 5, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, 5, ActKind::kClip},
+            ConvCase{{2, 3, 12, 20}, 3, {5, 5}, {1, 1}, {1, 1}, {2, 1, 1, 2}, 3, ActKind::kRelu},
+            ConvCase{{1, 4, 7, 7}, 4, {3, 3}, {2, 1}, {1, 1}, {0, 1, 1, 0}, 4, ActKind::kNone},
             ConvCase{{1, 3, 37}, 5, {4}, {3}, {1}, {2, 1}, 1, ActKind::kNone},                      // 1-D
             ConvCase{{2, 2, 5, 6, 7}, 4, {3, 2, 3}, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 1, 1, 0}, 2,
                      ActKind::kNone},                                                            // 3-D grouped
