@@ -380,7 +380,7 @@ class ConvK final : public IntKernel {
     }
   }
 
-  int64_t workspace_bytes() const override { return packed_ ? intgemm::workspace_bytes(tiling_, g_.out_plane()) : 0; }
+  int64_t workspace_bytes() const override { return packed_ ? intgemm::workspace_bytes(tiling_) : 0; }
 
   void run(std::span<void* const> ptr, ThreadPool& pool, std::span<intgemm::ByteBuffer> ws) override {
     const int32_t* x = in32(ptr, x_);

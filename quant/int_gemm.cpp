@@ -207,7 +207,6 @@ struct KernelTable {
 constexpr const KernelFn (*kKernels[2])[3] = {KernelTable<false, 1, 2, 3, 4, 5, 6, 7, 8>::fns,
                                                KernelTable<true, 1, 2, 3, 4, 5, 6, 7, 8>::fns};
 
-inline int64_t chunk_width(const gemm::Tiling& t, int64_t N, int64_t i) { return i == t.n_tasks - 1 ? N - i * t.nc : t.nc; }
 
 void run_task(const Job& j, int64_t m0, int64_t mc, int64_t n0, int64_t nc, uint8_t* ws) {
   const int64_t n_panels = ceil_div(nc, kNR), m_panels = ceil_div(mc, kMR);
@@ -283,21 +282,19 @@ bool vector_requant(const RowRequant& r, int64_t rows) {
 #endif
 }
 
-int64_t workspace_bytes(const gemm::Tiling& t, int64_t N) {
-  return kKG * round_up(std::max(t.nc, chunk_width(t, N, t.n_tasks - 1)), kNR) * 4;
-}
+int64_t workspace_bytes(const gemm::Tiling& t) { return kKG * round_up(t.max_cols(), kNR) * 4; }
 
 void run(std::span<const Job> jobs, const gemm::Tiling& t, ThreadPool& pool, std::span<ByteBuffer> ws) {
   if (jobs.empty() || jobs[0].M == 0 || jobs[0].N == 0) return;
-  const int64_t need = workspace_bytes(t, jobs[0].N);
+  const int64_t need = workspace_bytes(t);
   if (static_cast<int>(ws.size()) < pool.size() || static_cast<int64_t>(ws[0].size()) < need)
     throw std::logic_error("intgemm::run: workspace smaller than the tiling needs");
   const int64_t per_job = t.m_tasks * t.n_tasks;
   pool.parallel_for(static_cast<int64_t>(jobs.size()) * per_job, [&](int64_t task, int worker) {
     const Job& j = jobs[static_cast<std::size_t>(task / per_job)];
     const int64_t r = task % per_job, mi = r / t.n_tasks, ni = r % t.n_tasks;
-    const int64_t m0 = mi * t.mc, n0 = ni * t.nc;
-    run_task(j, m0, std::min(t.mc, j.M - m0), n0, chunk_width(t, j.N, ni), ws[static_cast<std::size_t>(worker)].data());
+    const gemm::Chunk rc = t.rows(mi), cc = t.cols(ni);
+    run_task(j, rc.begin, rc.size, cc.begin, cc.size, ws[static_cast<std::size_t>(worker)].data());
   });
 }
 

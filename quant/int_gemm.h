@@ -112,7 +112,7 @@ struct Job {
 bool vector_requant(const RowRequant& r, int64_t rows);
 
 // Bytes of per-worker workspace the jobs need under tiling t (gemm::plan_tiling).
-int64_t workspace_bytes(const gemm::Tiling& t, int64_t N);
+int64_t workspace_bytes(const gemm::Tiling& t);
 // Runs all jobs (same M, N, K) on the pool; ws: per-worker buffers of workspace_bytes().
 void run(std::span<const Job> jobs, const gemm::Tiling& t, ThreadPool& pool, std::span<ByteBuffer> ws);
 

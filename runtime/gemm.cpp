@@ -1,6 +1,7 @@
 #include "runtime/gemm.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -205,12 +206,14 @@ void pack_b_panel(const Matrix& b, int64_t k0, int64_t kc, int64_t n0, int64_t n
   }
 }
 
-// Columns of chunk i: nc, except the last, which runs to N.
-inline int64_t chunk_width(const Tiling& t, int64_t N, int64_t i) { return i == t.n_tasks - 1 ? N - i * t.nc : t.nc; }
+// Floats of a task's packed B slice in the worker's workspace.
+inline int64_t b_slice_floats(const Tiling& t) { return kKC * round_up(t.max_cols(), kNR); }
 
-// Floats of a task's packed B slice and packed A slice in the worker's workspace.
-inline int64_t b_slice_floats(const Tiling& t, int64_t N) {
-  return kKC * round_up(std::max(t.nc, chunk_width(t, N, t.n_tasks - 1)), kNR);
+// Chunk i of n over `total` elements in units of `unit` (the last takes the remainder).
+inline Chunk chunk(int64_t i, int64_t n, int64_t total, int64_t unit) {
+  const int64_t units = std::max<int64_t>(1, total / unit);
+  const int64_t b = i * units / n * unit, e = i == n - 1 ? total : (i + 1) * units / n * unit;
+  return {b, e - b};
 }
 
 // One task: rows [m0, m0 + mc) x columns [n0, n0 + nc) of C, all of K.
@@ -227,9 +230,9 @@ void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0,
   const bool post_act = ep.act.kind != ActKind::kNone && ep.act.kind != ActKind::kRelu && ep.act.kind != ActKind::kClip;
   const int64_t n_panels = ceil_div(nc, kNR), m_panels = ceil_div(mc, kMR);
   float* bbuf = ws;
-  float* abuf = ws + (j.b_packed ? 0 : b_slice_floats(t, j.N));  // the layout workspace_floats() sizes
+  float* abuf = ws + (j.b_packed ? 0 : b_slice_floats(t));  // the layout workspace_floats() sizes
   const int64_t slices = std::max<int64_t>(1, ceil_div(j.K, kKC));
-  const float* bp[kMaxCols / kNR + 1];
+  std::array<const float*, kMaxCols / kNR + 2> bp{};  // kMaxCols plus a remainder of under kNR
   for (int64_t s = 0; s < slices; ++s) {
     const int64_t k0 = s * kKC, kc = std::min(kKC, j.K - k0);
     for (int64_t q = 0; q < n_panels; ++q) {
@@ -346,44 +349,57 @@ void apply_activation(const Activation& act, float* x, int64_t n) {
   }
 }
 
+Chunk Tiling::rows(int64_t i) const { return chunk(i, m_tasks, M, kMR); }
+Chunk Tiling::cols(int64_t i) const { return chunk(i, n_tasks, N, kNR); }
+int64_t Tiling::max_rows() const {
+  int64_t m = 0;
+  for (int64_t i = 0; i < m_tasks; ++i) m = std::max(m, rows(i).size);
+  return m;
+}
+int64_t Tiling::max_cols() const {
+  int64_t m = 0;
+  for (int64_t i = 0; i < n_tasks; ++i) m = std::max(m, cols(i).size);
+  return m;
+}
+
 Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads) {
   (void)K;  // the K slices are the same for every tiling
-  // Columns first: splitting them costs only re-reading packed A from cache, while
-  // splitting rows packs B again for each row chunk. Enough tasks for the dynamic
-  // schedule to balance: three per thread, when the shape allows.
-  const int64_t want = threads > 1 ? 3 * static_cast<int64_t>(threads) : 1;
-  const int64_t n_units = std::max<int64_t>(1, ceil_div(N, kNR));
-  const int64_t m_full = std::max<int64_t>(kMR, round_up(M, kMR));
-  int64_t nu = std::min<int64_t>(n_units, kMaxCols / kNR);
-  int64_t mc = std::min<int64_t>(m_full, kMaxRows);
-  auto make = [&](int64_t units, int64_t rows) {
-    Tiling t;
-    t.nc = units * kNR >= N ? std::max<int64_t>(N, 1) : units * kNR;
-    t.n_tasks = ceil_div(std::max<int64_t>(N, 1), t.nc);
-    const int64_t rest = N - (t.n_tasks - 1) * t.nc;
-    if (t.n_tasks > 1 && rest < kNR && t.nc + rest <= kMaxCols) --t.n_tasks;  // the remainder joins the last chunk
-    t.mc = rows >= M ? std::max<int64_t>(M, 1) : rows;
-    t.m_tasks = ceil_div(std::max<int64_t>(M, 1), t.mc);
-    return t;
-  };
-  Tiling t = make(nu, mc);
-  while (jobs * t.m_tasks * t.n_tasks < want) {
-    if (nu > 1) {
-      --nu;
-    } else if (mc > 4 * kMR) {
-      mc = round_up(mc / 2, kMR);
-    } else {
-      break;
+  Tiling t;
+  t.M = M;
+  t.N = N;
+  const int64_t n_units = std::max<int64_t>(1, N / kNR), m_units = std::max<int64_t>(1, M / kMR);
+  // Chunks within the cache budgets (kMaxCols, kMaxRows) ...
+  t.n_tasks = ceil_div(n_units, kMaxCols / kNR);
+  t.m_tasks = ceil_div(m_units, kMaxRows / kMR);
+  // ... and enough tasks for the dynamic schedule to balance: three per thread, when
+  // the shape allows. Columns first: splitting them costs only re-reading packed A
+  // from cache, while splitting rows packs B again for each row chunk (rows stay in
+  // chunks of 4 units at least).
+  const auto can_split_rows = [&](int64_t m) { return m_units / (m + 1) >= 4; };
+  if (threads > 1) {
+    const int64_t want = 3 * static_cast<int64_t>(threads);
+    while (jobs * t.m_tasks * t.n_tasks < want) {
+      if (t.n_tasks < n_units)
+        ++t.n_tasks;
+      else if (can_split_rows(t.m_tasks))
+        ++t.m_tasks;
+      else
+        break;
     }
-    t = make(nu, mc);
+    // A multiple of the thread count, when a few more column (or row) chunks reach one.
+    const auto balanced = [&](int64_t m, int64_t n) { return (jobs * m * n) % threads == 0; };
+    for (int64_t e = 1; e < threads && !balanced(t.m_tasks, t.n_tasks); ++e)
+      if (t.n_tasks + e <= n_units && balanced(t.m_tasks, t.n_tasks + e)) t.n_tasks += e;
+    for (int64_t e = 1; e < threads && !balanced(t.m_tasks, t.n_tasks); ++e)
+      if (m_units / (t.m_tasks + e) >= 4 && balanced(t.m_tasks + e, t.n_tasks)) t.m_tasks += e;
   }
   return t;
 }
 
 int64_t workspace_floats(const Job& j, const Tiling& t) {
   int64_t f = 0;
-  if (!j.b_packed) f += b_slice_floats(t, j.N);
-  if (!j.a_packed) f += kKC * round_up(t.mc, kMR);
+  if (!j.b_packed) f += b_slice_floats(t);
+  if (!j.a_packed) f += kKC * round_up(t.max_rows(), kMR);
   return f;
 }
 
@@ -404,8 +420,8 @@ void run(std::span<const Job> jobs, const Tiling& t, ThreadPool& pool, Workspace
     const int64_t r = task % per_job;
     // Neighbouring tasks share a row chunk (its packed A stays in cache).
     const int64_t mi = r / t.n_tasks, ni = r % t.n_tasks;
-    const int64_t m0 = mi * t.mc, n0 = ni * t.nc;
-    run_task(j, t, m0, std::min(t.mc, j.M - m0), n0, chunk_width(t, j.N, ni), ws.get(worker));
+    const Chunk rc = t.rows(mi), cc = t.cols(ni);
+    run_task(j, t, rc.begin, rc.size, cc.begin, cc.size, ws.get(worker));
   });
 }
 

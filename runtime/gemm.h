@@ -41,8 +41,9 @@ inline constexpr int kMR = 8;
 inline constexpr int kNR = 48;
 // K slice: one micro-kernel call sums kKC products per element of C.
 inline constexpr int64_t kKC = 256;
-// Columns per task at most (a multiple of kNR): the task's packed B slice,
-// kKC x kMaxCols floats (240 KiB), stays in L2 with the A slice.
+// Columns per task at most (a multiple of kNR; the last chunk also takes N's remainder
+// of under kNR): the task's packed B slice, kKC x kMaxCols floats, stays in L2 with
+// the A slice.
 inline constexpr int64_t kMaxCols = 5 * kNR;
 // Rows per task at most (a multiple of kMR): the A slice, kKC x kMaxRows floats.
 inline constexpr int64_t kMaxRows = 256;
@@ -116,12 +117,19 @@ struct Job {
 };
 
 // How a batch of jobs is cut into tasks; a pure function of shapes and thread count,
-// so a plan can size the per-worker workspace once.
+// so a plan can size the per-worker workspace once. Chunk boundaries fall on
+// multiples of kMR rows and kNR columns (the last chunk takes the remainder) and the
+// chunks of one axis are as equal as those units allow, so the workers finish together.
+struct Chunk {
+  int64_t begin = 0, size = 0;
+};
 struct Tiling {
-  int64_t mc = 0;  // rows per task (a multiple of kMR, or the whole M)
-  int64_t nc = 0;  // columns per task (a multiple of kNR, or the whole N; the last chunk
-                   // takes a remainder of under kNR columns when that stays within kMaxCols)
-  int64_t m_tasks = 0, n_tasks = 0;
+  int64_t M = 0, N = 0;
+  int64_t m_tasks = 1, n_tasks = 1;
+  Chunk rows(int64_t i) const;  // row chunk i < m_tasks
+  Chunk cols(int64_t i) const;  // column chunk i < n_tasks
+  int64_t max_rows() const;
+  int64_t max_cols() const;
 };
 Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads);
 // Floats of per-worker workspace the jobs need (packed B and A slices).

@@ -200,29 +200,55 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmTest,
                                                               GemmCase{300, 500, 260}),
                                             ::testing::Values(1, 2)));
 
-TEST(Gemm, TilingKeepsAlignedBoundariesAndEnoughTasks) {
+TEST(Gemm, TilingCoversWithAlignedBalancedChunksAndEnoughTasks) {
   for (const auto& [M, N, jobs] : std::vector<std::array<int64_t, 3>>{{64, 3136, 1}, {256, 196, 1}, {512, 49, 1},
                                                                     {2048, 49, 1}, {1000, 1, 1}, {1, 1000, 1},
-                                                                    {16, 784, 16}, {5, 3, 1}, {64, 12544, 1}})
+                                                                    {16, 784, 16}, {5, 3, 1}, {64, 12544, 1},
+                                                                    {100, 100, 1}})
     for (int threads : {1, 2, 4}) {
       const gemm::Tiling t = gemm::plan_tiling(M, N, 300, jobs, threads);
       const std::string what = std::to_string(M) + "x" + std::to_string(N) + " threads " + std::to_string(threads);
-      EXPECT_TRUE(t.nc == N || t.nc % gemm::kNR == 0) << what << " nc " << t.nc;
-      EXPECT_TRUE(t.mc == M || t.mc % gemm::kMR == 0) << what << " mc " << t.mc;
-      EXPECT_LE(t.mc, std::max<int64_t>(M, gemm::kMaxRows)) << what;
-      // Chunks cover N; the last one (which takes the remainder) is not wider than kMaxCols.
-      const int64_t last = N - (t.n_tasks - 1) * t.nc;
-      EXPECT_GE(last, 1) << what;
-      EXPECT_LE(std::max(t.nc, last), gemm::kMaxCols) << what;
-      EXPECT_EQ(t.m_tasks, (M + t.mc - 1) / t.mc) << what;
-      if (threads > 1 && M >= 8 * gemm::kMR * threads) {  // rows enough to split: 3 tasks per thread
+      // Chunks tile each axis in order, begin on unit boundaries, differ by at most
+      // one unit (the last one also takes the remainder) and stay within the budgets.
+      int64_t next = 0, lo = INT64_MAX, hi = 0;
+      for (int64_t i = 0; i < t.n_tasks; ++i) {
+        const gemm::Chunk c = t.cols(i);
+        EXPECT_EQ(c.begin, next) << what;
+        EXPECT_EQ(c.begin % gemm::kNR, 0) << what;
+        EXPECT_GE(c.size, 1) << what;
+        next = c.begin + c.size;
+        if (i + 1 < t.n_tasks) {
+          lo = std::min(lo, c.size);
+          hi = std::max(hi, c.size);
+        }
+      }
+      EXPECT_EQ(next, N) << what;
+      if (t.n_tasks > 2) {
+        EXPECT_LE(hi - lo, gemm::kNR) << what;
+      }
+      EXPECT_LE(t.max_cols(), gemm::kMaxCols + gemm::kNR - 1) << what;
+      next = 0;
+      for (int64_t i = 0; i < t.m_tasks; ++i) {
+        const gemm::Chunk c = t.rows(i);
+        EXPECT_EQ(c.begin, next) << what;
+        EXPECT_EQ(c.begin % gemm::kMR, 0) << what;
+        next = c.begin + c.size;
+      }
+      EXPECT_EQ(next, M) << what;
+      EXPECT_LE(t.max_rows(), gemm::kMaxRows + gemm::kMR - 1) << what;
+      if (threads > 1 && (N >= 3 * threads * gemm::kNR || M >= 12 * threads * gemm::kMR)) {  // enough to split
         EXPECT_GE(jobs * t.m_tasks * t.n_tasks, 3 * threads) << what;
+        EXPECT_EQ(jobs * t.m_tasks * t.n_tasks % threads, 0) << what;
       }
     }
-  // Columns are split before rows (rows would pack B once per row chunk).
+  // Columns are split before rows (rows would pack B once per row chunk); a map of
+  // one 48-column unit splits rows.
   const gemm::Tiling wide = gemm::plan_tiling(64, 3136, 576, 1, 2);
   EXPECT_EQ(wide.m_tasks, 1);
   EXPECT_GE(wide.n_tasks, 6);
+  const gemm::Tiling narrow = gemm::plan_tiling(512, 49, 4608, 1, 2);
+  EXPECT_EQ(narrow.n_tasks, 1);
+  EXPECT_EQ(narrow.m_tasks, 6);
 }
 
 TEST(Gemm, ResultsAreBitwiseIdenticalAcrossThreadCounts) {
