@@ -155,9 +155,12 @@ void Im2colSource::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* d
           for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(d + i * dstep, _mm512_setzero_ps());
           break;
         case Im2colVector::kStride1: {
-          // Two masked loads whatever the segment count (the second may load nothing).
           const __mmask16 m0 = e.mask[0], m1 = e.segments > 1 ? e.mask[1] : __mmask16(0);
           const int64_t b0 = e.base[0], b1 = e.segments > 1 ? e.base[1] : 0;
+          if (e.segments == 1) {
+            for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(d + i * dstep, _mm512_maskz_loadu_ps(m0, at(src + i * plane, b0)));
+            break;
+          }
           for (int64_t i = 0; i < rows; ++i) {
             const float* x = src + i * plane;
             const __m512i r = _mm512_or_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(m0, at(x, b0))),
@@ -169,6 +172,15 @@ void Im2colSource::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* d
         case Im2colVector::kStride2: {
           const uint32_t s0 = spread_even(e.mask[0]), s1 = e.segments > 1 ? spread_even(e.mask[1]) : 0u;
           const int64_t b0 = e.base[0], b1 = e.segments > 1 ? e.base[1] : 0;
+          if (e.segments == 1) {
+            for (int64_t i = 0; i < rows; ++i) {
+              const float* x = src + i * plane;
+              _mm512_store_ps(d + i * dstep,
+                              _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), at(x, b0)), even,
+                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), at(x, b0 + 16))));
+            }
+            break;
+          }
           for (int64_t i = 0; i < rows; ++i) {
             const float* x = src + i * plane;
             const __m512 r0 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), at(x, b0)), even,
