@@ -11,10 +11,13 @@
 // first test batch instead. Each round times `runs` inferences of every executor
 // after a warm-up, the executors' order rotating per round; the result is the median
 // over rounds of each round's median, and the ratios to float32. One JSON line:
-//   {"model", "threads", "float_ms", "fake_ms", "int_ms", "fake_ratio", "int_ratio", "rounds", "runs", ...}
+//   {"model", "threads", "float_ms", "fake_ms", "int_ms", "fake_ratio", "int_ratio", "float_cpu_ms", ...,
+//    "fake_cpu_ratio", "int_cpu_ratio", "rounds", "runs", ...}
+// (*_cpu_ms: CPU time of all threads per inference, mean over the timed runs.)
 // --profile prints the fake-quant executor's slowest nodes (hooks included).
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -116,15 +119,27 @@ int run(int argc, char** argv) {
   FakeQuantExecutor fake(qm, ExecOptions{.pool = &pool, .profile = profile});
   IntExecutor integer(qm, ExecOptions{.pool = &pool});
   std::vector<Tensor> in{x}, out;
+  // CPU time of the whole process (every thread): on a shared machine it counts only
+  // the time the executor ran, not the time another process had its core.
+  auto cpu_ms = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+  };
+  double cpu_sum[3] = {0, 0, 0};
   auto time_one = [&](int which) {
+    const double c0 = cpu_ms();
     const auto t0 = std::chrono::steady_clock::now();
     if (which == 0) fp.run(in, out);
     if (which == 1) fake.run(in, out);
     if (which == 2) integer.run(in, out);
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    cpu_sum[which] += cpu_ms() - c0;
+    return ms;
   };
   for (int w = 0; w < 3; ++w)
     for (int k = 0; k < 2; ++k) time_one(w);
+  for (double& c : cpu_sum) c = 0;
   std::vector<double> med[3];
   for (int r = 0; r < rounds; ++r) {
     for (int j = 0; j < 3; ++j) {
@@ -135,6 +150,8 @@ int run(int argc, char** argv) {
     }
   }
   const double f = median(med[0]), q = median(med[1]), i = median(med[2]);
+  const double per_run = 1.0 / (static_cast<double>(rounds) * runs);
+  const double fc = cpu_sum[0] * per_run, qc = cpu_sum[1] * per_run, ic = cpu_sum[2] * per_run;
   if (profile) {
     const auto secs = fake.executor().node_seconds();
     std::vector<std::pair<double, NodeId>> by;
@@ -146,10 +163,12 @@ int run(int argc, char** argv) {
   }
   std::printf("%s\n", fmt::format("{{\"model\": \"{}\", \"batch\": {}, \"threads\": {}, \"wbits\": {}, \"abits\": {}, "
                                   "\"float_ms\": {:.3f}, \"fake_ms\": {:.3f}, \"int_ms\": {:.3f}, \"fake_ratio\": {:.3f}, "
-                                  "\"int_ratio\": {:.3f}, \"rounds\": {}, \"runs\": {}, \"exact_fake_layers\": {}, "
-                                  "\"compute_layers\": {}}}",
+                                  "\"int_ratio\": {:.3f}, \"float_cpu_ms\": {:.3f}, \"fake_cpu_ms\": {:.3f}, "
+                                  "\"int_cpu_ms\": {:.3f}, \"fake_cpu_ratio\": {:.3f}, \"int_cpu_ratio\": {:.3f}, "
+                                  "\"rounds\": {}, \"runs\": {}, \"exact_fake_layers\": {}, \"compute_layers\": {}}}",
                                   g.name, shape[0], threads, wbits ? wbits : bits, abits ? abits : bits, f, q, i, q / f,
-                                  i / f, rounds, runs, qm.exact_layers(), qm.compute_layer_count())
+                                  i / f, fc, qc, ic, qc / fc, ic / fc, rounds, runs, qm.exact_layers(),
+                                  qm.compute_layer_count())
                           .c_str());
   return 0;
 }

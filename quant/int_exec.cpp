@@ -8,15 +8,22 @@
 
 #include "graph/error.h"
 #include "quant/int_gemm.h"
-#include "runtime/kernels.h"
 #include "quant/quant_ops.h"
+#include "runtime/conv.h"
+#include "runtime/kernels.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace qsim {
 
 class IntKernel {
  public:
   virtual ~IntKernel() = default;
-  virtual void run(std::span<void* const> ptr, ThreadPool& pool) = 0;
+  // Per-worker scratch bytes run() needs (the executor sizes one workspace for all).
+  virtual int64_t workspace_bytes() const { return 0; }
+  virtual void run(std::span<void* const> ptr, ThreadPool& pool, std::span<intgemm::ByteBuffer> ws) = 0;
 };
 
 namespace {
@@ -162,6 +169,143 @@ struct PanelWriter {
   void pad(int64_t k, int64_t j) const { put(k, j, zp); }
 };
 
+// The im2col matrix of one (sample, group) of a quantized convolution as VNNI B panels
+// (int_gemm.h): the stored q plus `offset` as a byte (u8), four consecutive k per
+// column; taps in the padding read the zero point, so they add w * (z - z) = 0. The
+// vector loads are the float im2col's (Im2colPlan, runtime/conv.h) on int32 storage.
+class IntIm2colSource final : public intgemm::BytePanelSource {
+ public:
+  IntIm2colSource() = default;
+  IntIm2colSource(const Im2colPlan* plan, int64_t K, int32_t zero_point, int32_t offset)
+      : plan_(plan), K_(K), zp_(zero_point), offset_(offset) {}
+  void set_input(const int32_t* x) { x_ = x; }
+
+  void pack(int64_t g0, int64_t gc, int64_t n0, int64_t nc, uint8_t* dst) const override {
+    const Im2colPlan& pl = *plan_;
+    const int64_t plane = pl.g.in_plane();
+    const int nv = static_cast<int>((nc + 15) / 16);
+    const int64_t v0 = n0 / 16;
+    constexpr int64_t ld = intgemm::kNR * 4;  // bytes per K group
+    for (int v = 0; v < 3; ++v) {
+      uint8_t* dv = dst + 64 * v;
+      if (v >= nv) {
+        for (int64_t g = 0; g < gc; ++g) std::fill(dv + g * ld, dv + g * ld + 64, uint8_t{0});
+        continue;
+      }
+      const uint32_t lanes = nc - 16 * v >= 16 ? 0xFFFFu : (1u << (nc - 16 * v)) - 1u;
+      int64_t k = 4 * g0, ci = k / pl.kvol, tap = k % pl.kvol;
+#if defined(__AVX512F__)
+      const __m512i zp = _mm512_set1_epi32(zp_), off = _mm512_set1_epi32(offset_);
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      for (int64_t g = 0; g < gc; ++g) {
+        __m512i word = _mm512_setzero_si512();
+        for (int u = 0; u < 4; ++u, ++k) {
+          if (k < K_) {
+            const int32_t* src = x_ + ci * plane;
+            __m512i val;
+            if (pl.direct) {
+              val = _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(lanes), src + n0 + 16 * v);
+            } else {
+              const Im2colVector& e = pl.table[static_cast<std::size_t>(tap * pl.vectors + v0 + v)];
+              switch (e.kind) {
+                case Im2colVector::kZero: val = zp; break;
+                case Im2colVector::kStride1:
+                  val = _mm512_mask_loadu_epi32(zp, e.mask[0], at(src, e.base[0]));
+                  if (e.segments > 1) val = _mm512_mask_loadu_epi32(val, e.mask[1], at(src, e.base[1]));
+                  break;
+                case Im2colVector::kStride2:
+                  val = zp;
+                  for (int q = 0; q < e.segments; ++q) {
+                    const uint32_t m = spread_even(e.mask[q]);
+                    const __m512i seg = _mm512_permutex2var_epi32(
+                        _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m), at(src, e.base[q])), even,
+                        _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m >> 16), at(src, e.base[q] + 16)));
+                    val = _mm512_mask_mov_epi32(val, e.mask[q], seg);
+                  }
+                  break;
+                case Im2colVector::kGather:
+                default: {
+                  const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
+                  val = _mm512_mask_i32gather_epi32(zp, e.mask[0], idx, src, 4);
+                  break;
+                }
+              }
+            }
+            word = _mm512_or_si512(word, _mm512_maskz_sllv_epi32(0xFFFF, _mm512_add_epi32(val, off), _mm512_set1_epi32(8 * u)));
+          }
+          if (++tap == pl.kvol) {
+            tap = 0;
+            ++ci;
+          }
+        }
+        _mm512_store_si512(dv + g * ld, word);
+      }
+#else
+      for (int64_t g = 0; g < gc; ++g)
+        for (int u = 0; u < 4; ++u, ++k) {
+          for (int j = 0; j < 16; ++j) {
+            int32_t q = zp_;
+            if (k < K_ && (lanes >> j & 1u)) {
+              const int32_t* src = x_ + ci * plane;
+              if (pl.direct) {
+                q = src[n0 + 16 * v + j];
+              } else {
+                const Im2colVector& e = pl.table[static_cast<std::size_t>(tap * pl.vectors + v0 + v)];
+                if (e.kind == Im2colVector::kGather) {
+                  if (e.mask[0] >> j & 1u) q = src[pl.offsets[static_cast<std::size_t>(e.base[0] + j)]];
+                } else if (e.kind != Im2colVector::kZero) {
+                  const int64_t step = e.kind == Im2colVector::kStride2 ? 2 : 1;
+                  for (int sg = 0; sg < e.segments; ++sg)
+                    if (e.mask[sg] >> j & 1u) q = src[e.base[sg] + step * j];
+                }
+              }
+            }
+            dv[g * ld + j * 4 + u] = k < K_ ? static_cast<uint8_t>(q + offset_) : uint8_t{0};
+          }
+          if (++tap == pl.kvol) {
+            tap = 0;
+            ++ci;
+          }
+        }
+#endif
+    }
+  }
+
+ private:
+#if defined(__AVX512F__)
+  static uint32_t spread_even(uint32_t m) {
+    m = (m | (m << 8)) & 0x00FF00FFu;
+    m = (m | (m << 4)) & 0x0F0F0F0Fu;
+    m = (m | (m << 2)) & 0x33333333u;
+    return (m | (m << 1)) & 0x55555555u;
+  }
+  // Element `off` of src (outside the plane for lanes a mask excludes).
+  static const int32_t* at(const int32_t* src, int64_t off) {
+    return reinterpret_cast<const int32_t*>(reinterpret_cast<uintptr_t>(src) + static_cast<uintptr_t>(off) * 4);
+  }
+#endif
+  const Im2colPlan* plan_ = nullptr;
+  int64_t K_ = 0;
+  int32_t zp_ = 0, offset_ = 0;
+  const int32_t* x_ = nullptr;
+};
+
+// Hands a row's raw accumulators to finish_run (a float epilogue, or multipliers the
+// vector requantization does not take).
+class ConvRowFinisher final : public intgemm::RowFinisher {
+ public:
+  ConvRowFinisher(const ComputeQ& q, const int32_t* bias, int64_t first_channel)
+      : q_(q), bias_(bias), first_(first_channel) {}
+  void finish(int64_t row, int32_t* acc, int64_t n) const override {
+    finish_run(q_, acc, acc, n, 1, bias_[row], first_ + row);
+  }
+
+ private:
+  const ComputeQ& q_;
+  const int32_t* bias_;
+  int64_t first_;
+};
+
 class ConvK final : public IntKernel {
  public:
   ConvK(const QuantizedModel& m, NodeId id, int workers) : q_(m.compute(id)) {
@@ -184,6 +328,43 @@ class ConvK final : public IntKernel {
       for (auto& r : rows_) r.assign(static_cast<std::size_t>(g_.out[2]), 0);
       return;
     }
+    if (q_.in.bits <= 8 && q_.wbits <= 8) {
+      // The packed GEMM: weights packed once, im2col fused into B packing, the
+      // requantization in registers.
+      packed_ = true;
+      const int32_t offset = q_.in.is_signed ? 128 : 0, zprime = q_.in.zero_point + offset;
+      plan_ = Im2colPlan::make(g_);
+      bias_.resize(static_cast<std::size_t>(group_ * cout_g_));
+      for (int64_t gi = 0; gi < group_; ++gi) {
+        weights_.push_back(intgemm::pack_weights(q_.qweight.data() + gi * cout_g_ * K_, cout_g_, K_, K_, 1));
+        for (int64_t r = 0; r < cout_g_; ++r) {
+          // VNNI sums w * (q + offset); subtract z' * sum w so the result is sum w (q - z).
+          const auto o = static_cast<std::size_t>(gi * cout_g_ + r);
+          const int64_t corr = static_cast<int64_t>(zprime) * weights_.back().row_sum[static_cast<std::size_t>(r)];
+          bias_[o] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(q_.bias[o]) - corr));
+        }
+      }
+      for (int64_t gi = 0; gi < group_; ++gi) finishers_.emplace_back(q_, bias_.data() + gi * cout_g_, gi * cout_g_);
+      sources_.assign(static_cast<std::size_t>(g_.N * group_), IntIm2colSource(&plan_, K_, q_.in.zero_point, offset));
+      jobs_.resize(sources_.size());
+      const int64_t P = g_.out_plane();
+      for (std::size_t i = 0; i < jobs_.size(); ++i) {
+        const auto gi = static_cast<int64_t>(i) % group_;
+        intgemm::Job& j = jobs_[i];
+        j.M = cout_g_;
+        j.N = P;
+        j.K = K_;
+        j.a = &weights_[static_cast<std::size_t>(gi)];
+        j.b = &sources_[i];
+        j.ldc = P;
+        j.requant = intgemm::RowRequant{bias_.data() + gi * cout_g_, q_.mult.data() + gi * cout_g_, q_.out.zero_point,
+                                        q_.out_range, q_.acc_bits};
+        const bool in_regs = !q_.float_epilogue && !q_.float_output && intgemm::vector_requant(j.requant, cout_g_);
+        j.finisher = in_regs ? nullptr : &finishers_[static_cast<std::size_t>(gi)];
+      }
+      tiling_ = gemm::plan_tiling(cout_g_, P, K_, static_cast<int64_t>(jobs_.size()), workers);
+      return;
+    }
     gemm_ = std::make_unique<GemmLayer>(q_, group_, cout_g_, K_, K_, 1, workers);
     // Tap table: k -> (input channel within the group, kd, kh, kw).
     for (int64_t c = 0; c < cin_g_; ++c)
@@ -199,10 +380,23 @@ class ConvK final : public IntKernel {
     }
   }
 
-  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+  int64_t workspace_bytes() const override { return packed_ ? intgemm::workspace_bytes(tiling_) : 0; }
+
+  void run(std::span<void* const> ptr, ThreadPool& pool, std::span<intgemm::ByteBuffer> ws) override {
     const int32_t* x = in32(ptr, x_);
     int32_t* y = out32(ptr, y_);
     if (depthwise_) return run_depthwise(x, y, pool);
+    if (packed_) {
+      const int64_t P = g_.out_plane(), Cout = group_ * cout_g_;
+      for (int64_t n = 0; n < g_.N; ++n)
+        for (int64_t gi = 0; gi < group_; ++gi) {
+          const auto i = static_cast<std::size_t>(n * group_ + gi);
+          sources_[i].set_input(x + (n * g_.C + gi * cin_g_) * g_.in_plane());
+          jobs_[i].c = y + (n * Cout + gi * cout_g_) * P;
+        }
+      intgemm::run(jobs_, tiling_, pool, ws);
+      return;
+    }
     const int64_t P = g_.out_plane(), tiles = (P + intgemm::kNR - 1) / intgemm::kNR;
     const int64_t in_plane = g_.in_plane(), Cout = group_ * cout_g_;
     for (int64_t n = 0; n < g_.N; ++n)
@@ -291,10 +485,19 @@ class ConvK final : public IntKernel {
   kernels::Spatial3 g_;
   int64_t group_ = 1, cin_g_ = 0, cout_g_ = 0, kvol_ = 1, K_ = 0;
   bool depthwise_ = false;
-  std::unique_ptr<GemmLayer> gemm_;
+  std::unique_ptr<GemmLayer> gemm_;  // widths above 8 bits: the plain int32 path
   std::vector<Tap> taps_;
   std::vector<Base> base_;
   std::vector<IntBuffer> rows_;  // depthwise: per-worker accumulator row
+  // The packed path (widths up to 8 bits).
+  bool packed_ = false;
+  Im2colPlan plan_;
+  std::vector<intgemm::PackedWeights> weights_;  // per group
+  std::vector<int32_t> bias_;                    // per channel: bias - z' * row sum
+  std::vector<ConvRowFinisher> finishers_;       // per group
+  std::vector<IntIm2colSource> sources_;         // per (sample, group)
+  std::vector<intgemm::Job> jobs_;
+  gemm::Tiling tiling_;
 };
 
 // Gemm / MatMul: A (M x K, activations) times the constant weights; rows of the
@@ -314,7 +517,7 @@ class FcK final : public IntKernel {
     const int64_t row_stride = q_.weight_axis == 0 ? K_ : 1, k_stride = q_.weight_axis == 0 ? 1 : N_;
     gemm_ = std::make_unique<GemmLayer>(q_, 1, N_, K_, row_stride, k_stride, workers);
   }
-  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+  void run(std::span<void* const> ptr, ThreadPool& pool, std::span<intgemm::ByteBuffer>) override {
     const int32_t* x = in32(ptr, x_);
     int32_t* y = out32(ptr, y_);
     const int64_t tiles = (M_ + intgemm::kNR - 1) / intgemm::kNR;
@@ -345,7 +548,7 @@ class AddK final : public IntKernel {
     n_ = shape_numel(m.graph().value(y_).shape);
     xs_.resize(ins_.size());
   }
-  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+  void run(std::span<void* const> ptr, ThreadPool& pool, std::span<intgemm::ByteBuffer>) override {
     for (std::size_t k = 0; k < ins_.size(); ++k) xs_[k] = in32(ptr, ins_[k]);
     qops::add<IntCodec>(q_, xs_, out32(ptr, y_), n_, pool);
   }
@@ -363,7 +566,7 @@ class ConcatK final : public IntKernel {
   ConcatK(const QuantizedModel& m, NodeId id) : q_(m.concat(id)), ins_(m.graph().node(id).inputs), y_(m.graph().node(id).outputs[0]) {
     xs_.resize(ins_.size());
   }
-  void run(std::span<void* const> ptr, ThreadPool&) override {
+  void run(std::span<void* const> ptr, ThreadPool&, std::span<intgemm::ByteBuffer>) override {
     for (std::size_t k = 0; k < ins_.size(); ++k) xs_[k] = in32(ptr, ins_[k]);
     qops::concat<IntCodec>(q_, xs_, out32(ptr, y_));
   }
@@ -378,7 +581,7 @@ class ConcatK final : public IntKernel {
 class AvgPoolK final : public IntKernel {
  public:
   AvgPoolK(const QuantizedModel& m, NodeId id) : q_(m.pool(id)), x_(m.graph().node(id).inputs[0]), y_(m.graph().node(id).outputs[0]) {}
-  void run(std::span<void* const> ptr, ThreadPool& pool) override { qops::avg_pool<IntCodec>(q_, in32(ptr, x_), out32(ptr, y_), pool); }
+  void run(std::span<void* const> ptr, ThreadPool& pool, std::span<intgemm::ByteBuffer>) override { qops::avg_pool<IntCodec>(q_, in32(ptr, x_), out32(ptr, y_), pool); }
 
  private:
   const PoolQ& q_;
@@ -392,7 +595,7 @@ class MaxPoolK final : public IntKernel {
     const auto& a = std::get<PoolAttrs>(g.node(id).attrs);
     g_ = kernels::make_spatial3(g.value(x_).shape, g.value(y_).shape, a.kernel, a.strides, a.dilations, a.pads);
   }
-  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+  void run(std::span<void* const> ptr, ThreadPool& pool, std::span<intgemm::ByteBuffer>) override {
     kernels::max_pool<int32_t>(g_, in32(ptr, x_), out32(ptr, y_), nullptr, 0, pool);
   }
 
@@ -406,7 +609,7 @@ class MoveK final : public IntKernel {  // Transpose, zero Pad (pads with the ze
   MoveK(const QuantizedModel& m, NodeId id) : n_(m.graph().node(id)), g_(m.graph()) {
     if (const QParams* p = m.params(n_.inputs[0])) zp_ = p->zero_point;
   }
-  void run(std::span<void* const> ptr, ThreadPool& pool) override {
+  void run(std::span<void* const> ptr, ThreadPool& pool, std::span<intgemm::ByteBuffer>) override {
     const ValueId x = n_.inputs[0], y = n_.outputs[0];
     if (n_.op == OpKind::kTranspose) {
       kernels::transpose(in32(ptr, x), out32(ptr, y), sizeof(int32_t), g_.value(x).shape,
@@ -429,7 +632,7 @@ class ClampK final : public IntKernel {
   ClampK(const QuantizedModel& m, NodeId id) : q_(m.clamp(id)), x_(m.graph().node(id).inputs[0]), y_(m.graph().node(id).outputs[0]) {
     n_ = shape_numel(m.graph().value(y_).shape);
   }
-  void run(std::span<void* const> ptr, ThreadPool&) override { qops::clamp<IntCodec>(q_, in32(ptr, x_), out32(ptr, y_), n_); }
+  void run(std::span<void* const> ptr, ThreadPool&, std::span<intgemm::ByteBuffer>) override { qops::clamp<IntCodec>(q_, in32(ptr, x_), out32(ptr, y_), n_); }
 
  private:
   const ClampQ& q_;
@@ -442,7 +645,7 @@ class RequantK final : public IntKernel {
   RequantK(const QuantizedModel& m, NodeId id) : q_(m.rescale(id)), x_(m.graph().node(id).inputs[0]), y_(m.graph().node(id).outputs[0]) {
     n_ = shape_numel(m.graph().value(y_).shape);
   }
-  void run(std::span<void* const> ptr, ThreadPool&) override { qops::rescale<IntCodec>(q_, in32(ptr, x_), out32(ptr, y_), n_); }
+  void run(std::span<void* const> ptr, ThreadPool&, std::span<intgemm::ByteBuffer>) override { qops::rescale<IntCodec>(q_, in32(ptr, x_), out32(ptr, y_), n_); }
 
  private:
   const RescaleQ& q_;
@@ -456,7 +659,7 @@ class ConvertK final : public IntKernel {  // kDequant (int32 -> float) / kQuant
       : q_(m.convert(id).q), to_float_(to_float), x_(m.graph().node(id).inputs[0]), y_(m.graph().node(id).outputs[0]) {
     n_ = shape_numel(m.graph().value(y_).shape);
   }
-  void run(std::span<void* const> ptr, ThreadPool&) override {
+  void run(std::span<void* const> ptr, ThreadPool&, std::span<intgemm::ByteBuffer>) override {
     if (to_float_) {
       qops::dequantize<IntCodec>(q_, in32(ptr, x_), static_cast<float*>(ptr[static_cast<std::size_t>(y_)]), n_);
     } else {
@@ -522,7 +725,7 @@ class FloatK final : public IntKernel {
     mg_.finalize();
     ex_ = std::make_unique<Executor>(mg_, ExecOptions{.pool = &pool});
   }
-  void run(std::span<void* const> ptr, ThreadPool&) override {
+  void run(std::span<void* const> ptr, ThreadPool&, std::span<intgemm::ByteBuffer>) override {
     for (std::size_t i = 0; i < ins_.size(); ++i)
       std::memcpy(in_t_[i].bytes().data(), ptr[static_cast<std::size_t>(ins_[i])], in_t_[i].nbytes());
     ex_->run(in_t_, out_t_);
@@ -580,6 +783,7 @@ IntExecutor::IntExecutor(const QuantizedModel& m, const ExecOptions& opts) : m_(
     if (o >= 0 && alias[static_cast<std::size_t>(o)] >= 0) ptr_[static_cast<std::size_t>(o)] = ptr_[static_cast<std::size_t>(n.inputs[0])];
   }
   const int workers = pool_->size();
+  int64_t ws_bytes = 0;
   for (NodeId id : g.topo_order()) {
     const Node& n = g.node(id);
     std::unique_ptr<IntKernel> k;
@@ -603,8 +807,11 @@ IntExecutor::IntExecutor(const QuantizedModel& m, const ExecOptions& opts) : m_(
       case QRole::kQuant: k = std::make_unique<ConvertK>(m, id, false); break;
       case QRole::kFloat: k = std::make_unique<FloatK>(m, id, *pool_); break;
     }
+    if (k) ws_bytes = std::max(ws_bytes, k->workspace_bytes());
     steps_.push_back(std::move(k));
   }
+  ws_.resize(static_cast<std::size_t>(workers));
+  for (auto& b : ws_) b.assign(static_cast<std::size_t>(ws_bytes + 64), 0);
 }
 
 IntExecutor::~IntExecutor() = default;
@@ -622,7 +829,7 @@ void IntExecutor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outpu
     }
   }
   for (auto& s : steps_)
-    if (s) s->run(ptr_, *pool_);
+    if (s) s->run(ptr_, *pool_, ws_);
   const auto gout = g.outputs();
   outputs.resize(gout.size());
   for (std::size_t i = 0; i < gout.size(); ++i) {

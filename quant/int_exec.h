@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "graph/tensor.h"
+#include "quant/int_gemm.h"
 #include "runtime/executor.h"
 #include "quant/quant_model.h"
 #include "runtime/thread_pool.h"
@@ -52,6 +53,7 @@ class IntExecutor {
   std::vector<std::vector<std::byte, AlignedAllocator<std::byte>>> buffers_;
   std::vector<void*> ptr_;  // per value of m.graph()
   std::vector<std::unique_ptr<IntKernel>> steps_;  // topological order (null for views)
+  std::vector<intgemm::ByteBuffer> ws_;            // per-worker scratch of the kernels
 };
 
 }  // namespace qsim

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <limits>
+
+#include <stdexcept>
 
 #include "graph/error.h"
 
@@ -12,151 +15,209 @@
 
 namespace qsim {
 
-bool Im2colSource::is_direct(const kernels::Spatial3& g) {
+#if defined(__AVX512F__)
+namespace {
+
+// Lane bits of a 16-lane mask spread to the even bits of a 32-bit mask: the input
+// elements a stride-2 segment reads from two 16-float loads.
+inline uint32_t spread_even(uint32_t m) {
+  m = (m | (m << 8)) & 0x00FF00FFu;
+  m = (m | (m << 4)) & 0x0F0F0F0Fu;
+  m = (m | (m << 2)) & 0x33333333u;
+  m = (m | (m << 1)) & 0x55555555u;
+  return m;
+}
+
+// Address of element `off` of src; off may lie outside the plane for lanes a mask
+// excludes (masked loads touch only their lanes).
+inline const float* at(const float* src, int64_t off) {
+  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(src) + static_cast<uintptr_t>(off) * sizeof(float));
+}
+
+}  // namespace
+#endif
+
+Im2colVector Im2colPlan::describe(int64_t t, int64_t v, std::vector<int32_t>* offsets) const {
+  const int64_t kw = t % g.kernel[2], kh = (t / g.kernel[2]) % g.kernel[1], kd = t / (g.kernel[2] * g.kernel[1]);
+  const int64_t P = g.out_plane();
+  int64_t off[16];
+  uint32_t valid = 0;
+  for (int j = 0; j < 16; ++j) {
+    off[j] = -1;
+    const int64_t p = v * 16 + j;
+    if (p >= P) continue;
+    const int64_t ow = p % g.out[2], oh = (p / g.out[2]) % g.out[1], od = p / (g.out[2] * g.out[1]);
+    const int64_t id = od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
+    const int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
+    const int64_t iw = ow * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
+    if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || iw < 0 || iw >= g.in[2]) continue;
+    off[j] = (id * g.in[1] + ih) * g.in[2] + iw;
+    valid |= 1u << j;
+  }
+  Im2colVector e;
+  if (valid == 0) return e;
+  // Up to two runs of lanes whose offsets step by 1 (or by 2) from their first lane.
+  for (int stride = 1; stride <= 2; ++stride) {
+    Im2colVector s;
+    s.kind = stride == 1 ? Im2colVector::kStride1 : Im2colVector::kStride2;
+    bool ok = true;
+    for (int j = 0; j < 16 && ok; ++j) {
+      if (!(valid >> j & 1u)) continue;
+      bool placed = false;
+      for (int q = 0; q < s.segments && !placed; ++q)
+        if (off[j] == s.base[q] + stride * j) {
+          s.mask[q] = static_cast<uint16_t>(s.mask[q] | (1u << j));
+          placed = true;
+        }
+      if (placed) continue;
+      if (s.segments == 2) {
+        ok = false;
+      } else {
+        s.base[s.segments] = static_cast<int32_t>(off[j] - stride * j);
+        s.mask[s.segments] = static_cast<uint16_t>(1u << j);
+        ++s.segments;
+      }
+    }
+    if (ok) return s;
+  }
+  e.kind = Im2colVector::kGather;
+  e.base[0] = static_cast<int32_t>(offsets->size());
+  e.mask[0] = static_cast<uint16_t>(valid);
+  for (int j = 0; j < 16; ++j) offsets->push_back(static_cast<int32_t>(off[j]));
+  return e;
+}
+
+Im2colPlan Im2colPlan::make(const kernels::Spatial3& g) {
+  Im2colPlan p;
+  p.g = g;
+  p.kvol = g.kernel_volume();
+  p.vectors = (g.out_plane() + 15) / 16;
+  p.direct = true;
   for (int a = 0; a < 3; ++a)
     if (g.kernel[a] != 1 || g.stride[a] != 1 || g.pad_begin[a] != 0 || g.pad_end[a] != 0 || g.in[a] != g.out[a])
-      return false;
-  return true;
+      p.direct = false;
+  if (p.direct) return p;
+  if (g.in_plane() >= (int64_t{1} << 31)) fail("Conv: input plane of {} elements is too large", g.in_plane());
+  p.table.resize(static_cast<std::size_t>(p.kvol * p.vectors));
+  for (int64_t t = 0; t < p.kvol; ++t)
+    for (int64_t v = 0; v < p.vectors; ++v) p.table[static_cast<std::size_t>(t * p.vectors + v)] = p.describe(t, v, &p.offsets);
+  return p;
 }
 
-void Im2colSource::fill(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const {
-  if (offsets_) {
-    gather(k0, kc, n0, nc, dst, ld);
+void Im2colSource::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) const {
+  const Im2colPlan& pl = *plan_;
+  const int64_t plane = pl.g.in_plane();
+  constexpr int64_t ld = gemm::kNR;
+  const int nv = static_cast<int>((nc + 15) / 16);
+  const uint32_t tail = nc % 16 == 0 ? 0xFFFFu : (1u << (nc % 16)) - 1u;
+  if (pl.direct) {  // row k of the matrix is channel k of X: columns [n0, n0 + nc)
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = x_ + (k0 + k) * plane + n0;
+      float* d = dst + k * ld;
+#if defined(__AVX512F__)
+      for (int v = 0; v < 3; ++v) {
+        const uint32_t m = v < nv - 1 ? 0xFFFFu : v == nv - 1 ? tail : 0u;
+        _mm512_store_ps(d + 16 * v, _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), src + 16 * v));
+      }
+#else
+      std::copy(src, src + nc, d);
+      std::fill(d + nc, d + ld, 0.0f);
+#endif
+    }
     return;
   }
-  for (int64_t c = 0; c < nc; c += gemm::kMaxCols)  // copy_runs finds at most kMaxCols runs
-    copy_runs(k0, kc, n0 + c, std::min(gemm::kMaxCols, nc - c), dst + c, ld);
-}
-
-std::vector<int32_t> Im2colSource::gather_table(const kernels::Spatial3& g, int64_t* stride) {
-  // Worth it when output rows are short (copy runs of a few floats) and the table small.
-  const int64_t P = g.out_plane(), kvol = g.kernel_volume();
-  *stride = (P + 15) / 16 * 16;
-  if (g.out[2] >= 32 || kvol * *stride > (1 << 20) || g.in_plane() >= (int64_t{1} << 31)) return {};
-  std::vector<int32_t> t(static_cast<std::size_t>(kvol * *stride), -1);
-  for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
-    for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
-      for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
-        int32_t* row = t.data() + ((kd * g.kernel[1] + kh) * g.kernel[2] + kw) * *stride;
-        for (int64_t od = 0; od < g.out[0]; ++od)
-          for (int64_t oh = 0; oh < g.out[1]; ++oh)
-            for (int64_t ow = 0; ow < g.out[2]; ++ow) {
-              const int64_t id = od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
-              const int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
-              const int64_t iw = ow * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
-              if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || iw < 0 || iw >= g.in[2]) continue;
-              row[(od * g.out[1] + oh) * g.out[2] + ow] = static_cast<int32_t>((id * g.in[1] + ih) * g.in[2] + iw);
-            }
-      }
-  return t;
-}
-
-void Im2colSource::gather(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const {
-  const kernels::Spatial3& g = *g_;
-  const int64_t kvol = g.kernel_volume(), plane = g.in_plane();
-  int64_t tap = k0 % kvol, ci = k0 / kvol;
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* src = x_ + ci * plane;
-    const int32_t* off = offsets_ + tap * offsets_stride_ + n0;
-    float* d = dst + k * ld;
+  // Vector by vector and tap by tap: every row of the slice with that tap (one per
+  // input channel) makes the same loads from its own channel plane, so the table
+  // entry is read once and the loop over channels has no branches.
 #if defined(__AVX512F__)
-    // Lanes in the padding (-1) load nothing and stay zero; lanes past nc are not stored.
-    for (int64_t t = 0; t < nc; t += 16) {
-      const int64_t n = std::min<int64_t>(nc - t, 16);
-      const __mmask16 in_range = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
-      const __m512i idx = _mm512_maskz_loadu_epi32(in_range, off + t);
-      const __mmask16 valid = _mm512_mask_cmpge_epi32_mask(in_range, idx, _mm512_setzero_si512());
-      _mm512_mask_storeu_ps(d + t, in_range, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, idx, src, 4));
-    }
-#else
-    for (int64_t t = 0; t < nc; ++t) d[t] = off[t] >= 0 ? src[off[t]] : 0.0f;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 #endif
-    if (++tap == kvol) {
-      tap = 0;
-      ++ci;
+  const int64_t v0 = n0 / 16;
+  for (int v = 0; v < 3; ++v) {
+    float* dv = dst + 16 * v;
+    if (v >= nv) {
+      for (int64_t k = 0; k < kc; ++k) std::fill(dv + k * ld, dv + k * ld + 16, 0.0f);
+      continue;
     }
-  }
-}
-
-void Im2colSource::copy_runs(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const {
-  const kernels::Spatial3& g = *g_;
-  // Runs of consecutive columns that share an output row (od, oh), at most
-  // kMaxCols of them (a task's columns), found once for all kc rows.
-  struct Segment {
-    int64_t od, oh, ow, len, col;
-  };
-  std::array<Segment, gemm::kMaxCols> seg;
-  int nseg = 0;
-  {
-    int64_t ow = n0 % g.out[2];
-    int64_t oh = (n0 / g.out[2]) % g.out[1];
-    int64_t od = n0 / (g.out[2] * g.out[1]);
-    int64_t col = 0;
-    while (col < nc) {
-      const int64_t len = std::min(nc - col, g.out[2] - ow);
-      seg[static_cast<std::size_t>(nseg++)] = {od, oh, ow, len, col};
-      col += len;
-      ow = 0;
-      if (++oh == g.out[1]) {
-        oh = 0;
-        ++od;
-      }
-    }
-  }
-  const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
-  const int64_t plane = g.in_plane();
-  // Decompose k0 into (channel, kd, kh, kw), then step it.
-  int64_t kw = k0 % g.kernel[2];
-  int64_t kh = (k0 / g.kernel[2]) % g.kernel[1];
-  int64_t kd = (k0 / (g.kernel[2] * g.kernel[1])) % g.kernel[0];
-  int64_t ci = k0 / g.kernel_volume();
-  for (int64_t k = 0; k < kc; ++k) {
-    float* d = dst + k * ld;
-    const float* xc = x_ + ci * plane;
-    for (int s = 0; s < nseg; ++s) {
-      const Segment& sg = seg[static_cast<std::size_t>(s)];
-      float* out = d + sg.col;
-      const int64_t id = sg.od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
-      const int64_t ih = sg.oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
-      if (id < 0 || id >= D || ih < 0 || ih >= H) {
-        std::fill(out, out + sg.len, 0.0f);
-        continue;
-      }
-      const float* row = xc + (id * H + ih) * W;
-      const int64_t iw0 = sg.ow * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
-      const int64_t sw = g.stride[2];
-      if (sw == 1) {
-        // Valid t: 0 <= iw0 + t < W.
-        const int64_t lo = std::clamp<int64_t>(-iw0, 0, sg.len);
-        const int64_t hi = std::clamp<int64_t>(W - iw0, lo, sg.len);
-        std::fill(out, out + lo, 0.0f);
-        std::copy(row + iw0 + lo, row + iw0 + hi, out + lo);
-        std::fill(out + hi, out + sg.len, 0.0f);
-      } else {
-        // Valid t: 0 <= iw0 + t * sw < W; the loop between them has no checks.
-        const int64_t lo = std::clamp<int64_t>(iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw, 0, sg.len);
-        const int64_t hi = std::clamp<int64_t>(W - iw0 <= 0 ? 0 : (W - iw0 + sw - 1) / sw, lo, sg.len);
-        std::fill(out, out + lo, 0.0f);
-        const float* src = row + iw0;
-        if (sw == 2) {
-          for (int64_t t = lo; t < hi; ++t) out[t] = src[2 * t];
-        } else {
-          for (int64_t t = lo; t < hi; ++t) out[t] = src[t * sw];
+    for (int64_t t = 0; t < std::min(pl.kvol, kc); ++t) {
+      // Rows k0 + first, k0 + first + kvol, ... have tap t; the first is channel ci0.
+      const int64_t first = (t - k0 % pl.kvol + pl.kvol) % pl.kvol;
+      if (first >= kc) continue;
+      const int64_t ci0 = (k0 + first) / pl.kvol;
+      const Im2colVector& e = pl.table[static_cast<std::size_t>(t * pl.vectors + v0 + v)];
+      float* d = dv + first * ld;
+      const float* src = x_ + ci0 * plane;
+      const int64_t rows = (kc - first + pl.kvol - 1) / pl.kvol;
+      const int64_t dstep = pl.kvol * ld;
+#if defined(__AVX512F__)
+      switch (e.kind) {
+        case Im2colVector::kZero:
+          for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(d + i * dstep, _mm512_setzero_ps());
+          break;
+        case Im2colVector::kStride1: {
+          const __mmask16 m0 = e.mask[0], m1 = e.segments > 1 ? e.mask[1] : __mmask16(0);
+          const int64_t b0 = e.base[0], b1 = e.segments > 1 ? e.base[1] : 0;
+          if (e.segments == 1) {
+            for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(d + i * dstep, _mm512_maskz_loadu_ps(m0, at(src + i * plane, b0)));
+            break;
+          }
+          for (int64_t i = 0; i < rows; ++i) {
+            const float* x = src + i * plane;
+            const __m512i r = _mm512_or_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(m0, at(x, b0))),
+                                              _mm512_castps_si512(_mm512_maskz_loadu_ps(m1, at(x, b1))));
+            _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(r));
+          }
+          break;
         }
-        std::fill(out + hi, out + sg.len, 0.0f);
-      }
-    }
-    if (++kw == g.kernel[2]) {
-      kw = 0;
-      if (++kh == g.kernel[1]) {
-        kh = 0;
-        if (++kd == g.kernel[0]) {
-          kd = 0;
-          ++ci;
+        case Im2colVector::kStride2: {
+          const uint32_t s0 = spread_even(e.mask[0]), s1 = e.segments > 1 ? spread_even(e.mask[1]) : 0u;
+          const int64_t b0 = e.base[0], b1 = e.segments > 1 ? e.base[1] : 0;
+          if (e.segments == 1) {
+            for (int64_t i = 0; i < rows; ++i) {
+              const float* x = src + i * plane;
+              _mm512_store_ps(d + i * dstep,
+                              _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), at(x, b0)), even,
+                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), at(x, b0 + 16))));
+            }
+            break;
+          }
+          for (int64_t i = 0; i < rows; ++i) {
+            const float* x = src + i * plane;
+            const __m512 r0 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), at(x, b0)), even,
+                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), at(x, b0 + 16)));
+            const __m512 r1 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s1), at(x, b1)), even,
+                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s1 >> 16), at(x, b1 + 16)));
+            _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r0), _mm512_castps_si512(r1))));
+          }
+          break;
+        }
+        case Im2colVector::kGather: {
+          const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
+          for (int64_t i = 0; i < rows; ++i)
+            _mm512_store_ps(d + i * dstep, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), e.mask[0], idx, src + i * plane, 4));
+          break;
         }
       }
+#else
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* x = src + i * plane;
+        float* o = d + i * dstep;
+        std::fill(o, o + 16, 0.0f);
+        if (e.kind == Im2colVector::kGather) {
+          const int32_t* off = pl.offsets.data() + e.base[0];
+          for (int j = 0; j < 16; ++j)
+            if (e.mask[0] >> j & 1u) o[j] = x[off[j]];
+        } else if (e.kind != Im2colVector::kZero) {
+          const int64_t step = e.kind == Im2colVector::kStride2 ? 2 : 1;
+          for (int q = 0; q < e.segments; ++q)
+            for (int j = 0; j < 16; ++j)
+              if (e.mask[q] >> j & 1u) o[j] = x[e.base[q] + step * j];
+        }
+      }
+#endif
     }
   }
+  (void)tail;
 }
 
 ConvKernel::ConvKernel(const Shape& x, const Shape& y, const Shape& w_shape, const float* weights,
@@ -187,50 +248,111 @@ ConvKernel::ConvKernel(const Shape& x, const Shape& y, const Shape& w_shape, con
   }
 
   const int64_t P = g_.out_plane();
-  const bool direct = Im2colSource::is_direct(g_);
-  if (!direct) gather_ = Im2colSource::gather_table(g_, &gather_stride_);
-  sources_.assign(static_cast<std::size_t>(g_.N * group_),
-                  Im2colSource(&g_, gather_.empty() ? nullptr : gather_.data(), gather_stride_));
+  plan_ = Im2colPlan::make(g_);
+  group_floats_ = gemm::packed_a_floats(cout_g_, k_);
+  packed_.resize(static_cast<std::size_t>(group_floats_ * group_));
+  if (weights_) pack_weights(weights_);
+  sources_.assign(static_cast<std::size_t>(g_.N * group_), Im2colSource(&plan_));
   jobs_.resize(sources_.size());
-  for (auto& j : jobs_) {
+  for (std::size_t i = 0; i < jobs_.size(); ++i) {
+    gemm::Job& j = jobs_[i];
     j.M = cout_g_;
     j.N = P;
     j.K = k_;
-    j.a.ld = k_;  // W_g: Cout_g x K, row-major
-    j.b.ld = P;   // direct: X_g is the K x P matrix
+    j.a_packed = packed_.data() + static_cast<int64_t>(i % static_cast<std::size_t>(group_)) * group_floats_;
+    j.b_source = &sources_[i];
     j.ldc = P;
     j.ep.act = act_;
   }
-  if (!direct)
-    for (std::size_t i = 0; i < jobs_.size(); ++i) jobs_[i].b_source = &sources_[i];
-  tiling_ = gemm::plan_tiling(cout_g_, P, k_, static_cast<int64_t>(jobs_.size()), threads, !direct);
+  tiling_ = gemm::plan_tiling(cout_g_, P, k_, static_cast<int64_t>(jobs_.size()), threads);
   workspace_floats_ = jobs_.empty() ? 0 : gemm::workspace_floats(jobs_[0], tiling_);
 }
 
+void ConvKernel::pack_weights(const float* w) {
+  // W_g is Cout_g x K, row-major.
+  for (int64_t gi = 0; gi < group_; ++gi)
+    gemm::pack_a(gemm::Matrix{w + gi * cout_g_ * k_, k_, false}, cout_g_, k_, 1.0f, packed_.data() + gi * group_floats_);
+}
+
 void ConvKernel::run(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool,
-                     gemm::Workspace& ws) {
-  if (!w) w = weights_;
+                     gemm::Workspace& ws, const float* residual, const Activation* act) {
   if (depthwise_) {
-    run_depthwise(x, w, bias, y, pool, ws);
+    if (residual || act) throw std::logic_error("ConvKernel: a residual or another activation on a depthwise convolution");
+    run_depthwise(x, w ? w : weights_, bias, y, pool, ws);
     return;
   }
+  if (!weights_) pack_weights(w);  // weights given at run time: packed every run
   const int64_t in_sample = g_.C * g_.in_plane();
   const int64_t P = g_.out_plane();
   const int64_t out_sample = cout_g_ * group_ * P;
   for (int64_t n = 0; n < g_.N; ++n)
     for (int64_t gi = 0; gi < group_; ++gi) {
       const auto i = static_cast<std::size_t>(n * group_ + gi);
-      const float* xg = x + n * in_sample + gi * cin_g_ * g_.in_plane();
-      sources_[i].set_input(xg);
-      jobs_[i].a.data = w + gi * cout_g_ * k_;
-      jobs_[i].b.data = xg;
-      jobs_[i].c = y + n * out_sample + gi * cout_g_ * P;
+      sources_[i].set_input(x + n * in_sample + gi * cin_g_ * g_.in_plane());
+      const int64_t out_off = n * out_sample + gi * cout_g_ * P;
+      jobs_[i].c = y + out_off;
       jobs_[i].ep.row_bias = bias ? bias + gi * cout_g_ : nullptr;
+      jobs_[i].ep.residual = residual ? residual + out_off : nullptr;
+      jobs_[i].ep.act = act ? *act : act_;
     }
   gemm::run(jobs_, tiling_, pool, ws);
 }
 
 namespace {
+
+#if defined(__AVX512F__)
+// One 2-D depthwise plane (dilation 1, column stride S of 1 or 2) read in place: 16
+// output columns per vector, each tap a masked load of the input row (stride 2: two
+// loads and the even lanes), the padding being the lanes a mask leaves zero. Bias,
+// then min(hi, max(lo, x)) (Relu, Clip or none), in registers.
+template <int KW, int S>
+void depthwise_plane_direct(const kernels::Spatial3& g, const float* __restrict x, float* __restrict y,
+                            const float* w, float bias, float lo, float hi) {
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t KH = g.kernel[1], SH = g.stride[1], PH = g.pad_begin[1], PW = g.pad_begin[2];
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+    const int64_t lanes = std::min<int64_t>(16, OW - ow0);
+    // Per kernel column: the input column of lane 0 and the lanes inside [0, W).
+    int64_t off[KW];
+    __mmask16 m0[KW], m1[KW];
+#pragma GCC unroll 8
+    for (int kw = 0; kw < KW; ++kw) {
+      off[kw] = ow0 * S - PW + kw;
+      uint32_t valid = 0;
+      for (int64_t j = 0; j < lanes; ++j) {
+        const int64_t iw = off[kw] + S * j;
+        if (iw >= 0 && iw < W) valid |= 1u << j;
+      }
+      const uint32_t spread = S == 1 ? valid : spread_even(valid);
+      m0[kw] = static_cast<__mmask16>(spread);
+      m1[kw] = static_cast<__mmask16>(spread >> 16);
+    }
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      __m512 acc = _mm512_set1_ps(bias);
+      const int64_t kh0 = std::max<int64_t>(0, PH - oh * SH), kh1 = std::min(KH, H + PH - oh * SH);
+      for (int64_t kh = kh0; kh < kh1; ++kh) {
+        const float* row = x + (oh * SH - PH + kh) * W;
+        const float* wk = w + kh * KW;
+#pragma GCC unroll 8
+        for (int kw = 0; kw < KW; ++kw) {
+          __m512 v;
+          if constexpr (S == 1) {
+            v = _mm512_maskz_loadu_ps(m0[kw], at(row, off[kw]));
+          } else {
+            v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0[kw], at(row, off[kw])), even,
+                                       _mm512_maskz_loadu_ps(m1[kw], at(row, off[kw] + 16)));
+          }
+          acc = _mm512_fmadd_ps(_mm512_set1_ps(wk[kw]), v, acc);
+        }
+      }
+      acc = _mm512_maskz_min_ps(0xFFFF, vhi, _mm512_maskz_max_ps(0xFFFF, vlo, acc));
+      _mm512_mask_storeu_ps(y + oh * OW + ow0, static_cast<__mmask16>((1u << lanes) - 1u), acc);
+    }
+  }
+}
+#endif
 
 // One 2-D depthwise plane with a K x K kernel and column stride S known at compile
 // time: the taps unroll and the loop over output columns vectorises.
@@ -266,6 +388,26 @@ void ConvKernel::run_depthwise(const float* x, const float* w, const float* bias
   const int64_t PD = padded_[0], PH = padded_[1], PW = padded_[2];
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t kvol = g.kernel_volume();
+#if defined(__AVX512F__)
+  // Common 2-D shapes read the input in place.
+  const int64_t sw0 = g.stride[2];
+  const bool direct = D == 1 && g.kernel[0] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
+                      (sw0 == 1 || sw0 == 2) && (g.kernel[2] == 3 || g.kernel[2] == 5) &&
+                      (act_.kind == ActKind::kNone || act_.kind == ActKind::kRelu || act_.kind == ActKind::kClip);
+  if (direct) {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    const float lo = act_.kind == ActKind::kRelu ? 0.0f : act_.kind == ActKind::kClip ? act_.alpha : -kInf;
+    const float hi = act_.kind == ActKind::kClip ? act_.beta : kInf;
+    pool.parallel_for(g.N * C, [&](int64_t t, int) {
+      const int64_t c = t % C;
+      const float b = bias ? bias[c] : 0.0f;
+      auto plane = g.kernel[2] == 3 ? (sw0 == 1 ? &depthwise_plane_direct<3, 1> : &depthwise_plane_direct<3, 2>)
+                                    : (sw0 == 1 ? &depthwise_plane_direct<5, 1> : &depthwise_plane_direct<5, 2>);
+      plane(g, x + t * in_plane, y + t * out_plane, w + c * kvol, b, lo, hi);
+    });
+    return;
+  }
+#endif
   pool.parallel_for(g.N * C, [&](int64_t t, int worker) {
     const int64_t c = t % C;
     const float* xp = x + t * in_plane;

@@ -1,13 +1,13 @@
 // Convolution (1-D, 2-D, 3-D; groups, strides, dilations, pads) in float32.
 //
 // Per sample and group, Y (Cout_g x P) = W_g (Cout_g x Cin_g*kvol) * im2col(X_g)
-// through gemm::run (Eigen): the weights are read where they are (Cout x Cin_g*kvol
-// row-major is already the layout Eigen's product reads), the im2col matrix is
-// never stored whole: Im2colSource fills one K slice of one column tile at a time
-// into the worker's workspace, right before Eigen packs it (a 1x1, stride-1,
-// unpadded convolution reads X as the matrix itself). Depthwise convolutions (one
-// input channel per group, one output channel per group) run a direct loop
-// instead: their GEMM would have K = kvol.
+// through gemm::run: the weights are packed into the GEMM's A panels once, when the
+// kernel is made (or per run when they only arrive then); the im2col matrix is never
+// stored: Im2colSource writes the GEMM's B panels straight from X, one K slice of
+// kNR output pixels at a time, right before the micro-kernel reads them. Bias, a
+// residual tensor (a following Add, fused by the executor) and Relu/Clip are applied
+// in the micro-kernel's registers. Depthwise convolutions (one input and one output
+// channel per group) run a direct loop instead: their GEMM would have K = kvol.
 #pragma once
 
 #include <array>
@@ -21,52 +21,69 @@
 
 namespace qsim {
 
+// How 16 consecutive output pixels of one kernel tap read the input plane: the
+// vector loads im2col packing does. Each of at most two segments covers the lanes
+// of `mask` and reads input offset base + stride * lane (stride 1 or 2); lanes in
+// neither segment are zero (padding, or past the plane). Anything else is a gather
+// through 16 offsets (-1: zero) kept beside the table.
+struct Im2colVector {
+  enum Kind : uint8_t { kZero, kStride1, kStride2, kGather };
+  int32_t base[2] = {0, 0};  // kGather: base[0] indexes the offsets table
+  uint16_t mask[2] = {0, 0};
+  Kind kind = kZero;
+  uint8_t segments = 0;
+};
+
+// The load table of a convolution's im2col matrix (geometry only, shared by every
+// (sample, group)): one Im2colVector per kernel tap and 16-pixel vector of the output
+// plane. A 1x1, stride-1, unpadded convolution needs none (X is the matrix itself).
+struct Im2colPlan {
+  kernels::Spatial3 g;
+  int64_t kvol = 1, vectors = 0;
+  bool direct = false;
+  std::vector<Im2colVector> table;  // kvol x vectors
+  std::vector<int32_t> offsets;     // 16 per gather entry
+  static Im2colPlan make(const kernels::Spatial3& g);
+  // The loads for tap t and output vector v, computed from the geometry.
+  Im2colVector describe(int64_t t, int64_t v, std::vector<int32_t>* offsets) const;
+};
+
 // The im2col matrix of one (sample, group) as a GEMM B operand: K = Cin_g * kvol
 // rows ordered (channel, kd, kh, kw), one column per output pixel.
-//
-// Two ways to fill a block: walking runs of output columns that share an output
-// row (long rows: a copy per run), or, for small feature maps where those runs are
-// a few pixels long, a gather through a per-plan table of input offsets (one
-// int32 per kernel tap and output pixel, -1 in the padding).
-class Im2colSource final : public gemm::BlockSource {
+class Im2colSource final : public gemm::PanelSource {
  public:
   Im2colSource() = default;
-  // `offsets`: the gather table (kernel volume x `offsets_stride`), or null.
-  Im2colSource(const kernels::Spatial3* geom, const int32_t* offsets, int64_t offsets_stride)
-      : g_(geom), offsets_(offsets), offsets_stride_(offsets_stride) {}
+  explicit Im2colSource(const Im2colPlan* plan) : plan_(plan) {}
   void set_input(const float* x) { x_ = x; }
-  void fill(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const override;
-  // True when the convolution reads X directly as the K x P matrix.
-  static bool is_direct(const kernels::Spatial3& g);
-  // The gather table for g (kernel volume rows of out_plane() entries, padded to a
-  // multiple of 16 with -1), or empty when row runs are long enough to copy.
-  static std::vector<int32_t> gather_table(const kernels::Spatial3& g, int64_t* stride);
+  void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) const override;
 
  private:
-  void copy_runs(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const;
-  void gather(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const;
-  const kernels::Spatial3* g_ = nullptr;
-  const int32_t* offsets_ = nullptr;
-  int64_t offsets_stride_ = 0;
+  const Im2colPlan* plan_ = nullptr;
   const float* x_ = nullptr;
 };
 
 class ConvKernel {
  public:
   // x/y: NC+spatial shapes; w_shape: Cout x Cin/group x kernel. `weights` may be null
-  // (weights arrive at run time, as in ONNX's node tests); otherwise they are read in
-  // place by every run() and must outlive the kernel.
+  // (weights arrive at run time, as in ONNX's node tests); otherwise they are packed
+  // here, once.
   ConvKernel(const Shape& x, const Shape& y, const Shape& w_shape, const float* weights, const ConvAttrs& attrs,
              const Activation& act, int threads);
-  // Holds pointers into itself (the sources point at g_): not copyable or movable.
+  // Holds pointers into itself (the sources point at plan_): not copyable or movable.
   ConvKernel(const ConvKernel&) = delete;
   ConvKernel& operator=(const ConvKernel&) = delete;
 
   int64_t workspace_floats() const { return workspace_floats_; }
+  bool supports_residual() const { return !depthwise_; }
   // w and bias may be null when given at construction (bias: when the layer has none).
-  void run(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool, gemm::Workspace& ws);
+  // residual (shape of y, or null) is added before the activation: Conv -> Add fused
+  // (not for depthwise convolutions: supports_residual()).
+  // act (or null: the one given at construction) replaces the fused activation.
+  void run(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool, gemm::Workspace& ws,
+           const float* residual = nullptr, const Activation* act = nullptr);
 
  private:
+  void pack_weights(const float* w);
   void run_depthwise(const float* x, const float* w, const float* bias, float* y, ThreadPool& pool,
                      gemm::Workspace& ws) const;
 
@@ -76,8 +93,9 @@ class ConvKernel {
   bool depthwise_ = false;
   std::array<int64_t, 3> padded_{1, 1, 1};  // depthwise: extents of the zero-padded scratch plane
   const float* weights_ = nullptr;  // given at construction, or null
-  std::vector<int32_t> gather_;  // im2col gather table (small feature maps), see Im2colSource
-  int64_t gather_stride_ = 0;
+  gemm::FloatBuffer packed_;  // A panels of every group (repacked per run without constant weights)
+  int64_t group_floats_ = 0;  // packed floats per group
+  Im2colPlan plan_;
   std::vector<Im2colSource> sources_;  // per (sample, group)
   std::vector<gemm::Job> jobs_;
   gemm::Tiling tiling_;

@@ -32,6 +32,10 @@ class OpKernel {
   virtual ~OpKernel() = default;
   virtual int64_t workspace_floats() const { return 0; }
   virtual void run(const RunCtx& ctx) = 0;
+  // Conv -> Add fusion (Executor::AddFusion): out = act(this node's result + residual).
+  virtual void run_fused(const RunCtx&, const float*, float*, const Activation&) {
+    throw std::logic_error("run_fused on a kernel without a fusable epilogue");
+  }
 };
 
 namespace {
@@ -81,6 +85,9 @@ class ConvOp final : public OpKernel {
   void run(const RunCtx& c) override {
     conv_->run(c.f(x_), c.f(w_), bias_ >= 0 ? c.f(bias_) : nullptr, c.fo(y_), c.pool, c.ws);
   }
+  void run_fused(const RunCtx& c, const float* residual, float* out, const Activation& act) override {
+    conv_->run(c.f(x_), c.f(w_), bias_ >= 0 ? c.f(bias_) : nullptr, out, c.pool, c.ws, residual, &act);
+  }
 
  private:
   ValueId x_, w_, bias_, y_;
@@ -101,10 +108,21 @@ class GemmOp final : public OpKernel {
     K_ = attrs_.trans_a ? sa[0] : sa[1];
     N_ = attrs_.trans_b ? sb[0] : sb[1];
     if ((attrs_.trans_b ? sb[1] : sb[0]) != K_) b.error("inner dimensions of A and B differ");
-    // A and B are read in place (B transposed when trans_b), alpha applied by the product.
+    // A and B are read in place (transposed as trans_a/trans_b say) and packed per
+    // task, alpha applied while A is packed; a constant operand is packed once, here.
     job_.a = gemm::Matrix{nullptr, attrs_.trans_a ? M_ : K_, attrs_.trans_a};
     job_.b = gemm::Matrix{nullptr, attrs_.trans_b ? K_ : N_, attrs_.trans_b};
     job_.alpha = attrs_.alpha;
+    if (const float* ca = b.constant_f(a_)) {
+      job_.a.data = ca;
+      packed_a_ = gemm::pack_a(job_.a, M_, K_, attrs_.alpha);
+      job_.a_packed = packed_a_.data.data();
+    }
+    if (const float* cb = b.constant_f(b_)) {
+      job_.b.data = cb;
+      packed_b_ = gemm::pack_b(job_.b, K_, N_);
+      job_.b_packed = packed_b_.data.data();
+    }
     job_.M = M_;
     job_.N = N_;
     job_.K = K_;
@@ -160,6 +178,8 @@ class GemmOp final : public OpKernel {
   int64_t c_rows_ = 0, c_cols_ = 0;
   bool c_const_ = false;
   std::vector<float> col_bias_;
+  gemm::PackedA packed_a_;
+  gemm::PackedB packed_b_;
   gemm::Job job_;
   gemm::Tiling tiling_;
   int64_t ws_floats_ = 0;
@@ -213,6 +233,12 @@ class MatMulOp final : public OpKernel {
       }
       jobs_.resize(static_cast<std::size_t>(nb));
     }
+    // A constant B (a weight matrix, or a batch of them) is packed once, here.
+    const float* cb = b.constant_f(b_);
+    if (cb) {
+      const int64_t nb = shape_numel(Shape(bb.begin(), bb.end()));
+      for (int64_t i = 0; i < nb; ++i) packed_b_.push_back(gemm::pack_b(gemm::Matrix{cb + i * K_ * N_, N_, false}, K_, N_));
+    }
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
       auto& j = jobs_[i];
       j.M = M_;
@@ -222,6 +248,7 @@ class MatMulOp final : public OpKernel {
       j.a.ld = K_;
       j.b.ld = N_;
       j.ep.act = b.n.act;
+      if (cb) j.b_packed = packed_b_[static_cast<std::size_t>((b_off_.empty() ? 0 : b_off_[i]) / std::max<int64_t>(1, K_ * N_))].data.data();
     }
     tiling_ = gemm::plan_tiling(M_, N_, K_, static_cast<int64_t>(jobs_.size()), b.threads);
     ws_floats_ = jobs_.empty() ? 0 : gemm::workspace_floats(jobs_[0], tiling_);
@@ -245,6 +272,7 @@ class MatMulOp final : public OpKernel {
   ValueId a_, b_, y_;
   int64_t M_ = 0, N_ = 0, K_ = 0;
   std::vector<int64_t> a_off_, b_off_;
+  std::vector<gemm::PackedB> packed_b_;
   std::vector<gemm::Job> jobs_;
   gemm::Tiling tiling_;
   int64_t ws_floats_ = 0;
@@ -651,6 +679,7 @@ Executor::Executor(const LayerGraph& g, const ExecOptions& opts) : g_(g) {
     own_pool_ = std::make_unique<ThreadPool>(opts.threads);
     pool_ = own_pool_.get();
   }
+  find_add_fusions();
   plan_storage();
   int64_t ws = 0;
   step_of_node_.assign(g_.nodes().size(), -1);
@@ -665,6 +694,11 @@ Executor::Executor(const LayerGraph& g, const ExecOptions& opts) : g_(g) {
     step_of_node_[static_cast<std::size_t>(id)] = static_cast<int32_t>(steps_.size());
     steps_.push_back(std::move(s));
   }
+  for (const AddFusion& f : fusions_) {
+    const int32_t c = step_of_node_[static_cast<std::size_t>(f.conv)], a = step_of_node_[static_cast<std::size_t>(f.add)];
+    steps_[static_cast<std::size_t>(c)].fused_add = a;
+    steps_[static_cast<std::size_t>(a)].fused_into = c;
+  }
   ws_.reserve(pool_->size(), ws);
   ptr_.assign(g_.values().size(), nullptr);
   profile_ = opts.profile;
@@ -672,6 +706,48 @@ Executor::Executor(const LayerGraph& g, const ExecOptions& opts) : g_(g) {
 }
 
 Executor::~Executor() = default;
+
+void Executor::find_add_fusions() {
+  const auto topo = g_.topo_order();
+  std::vector<int64_t> step(g_.nodes().size(), -1);
+  for (std::size_t i = 0; i < topo.size(); ++i) step[static_cast<std::size_t>(topo[i])] = static_cast<int64_t>(i);
+  auto is_output = [&](ValueId v) {
+    const auto outs = g_.outputs();
+    return std::find(outs.begin(), outs.end(), v) != outs.end();
+  };
+  for (NodeId id : topo) {
+    const Node& add = g_.node(id);
+    if (add.op != OpKind::kAdd || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
+    const Value& out = g_.value(add.outputs[0]);
+    if (out.dtype != DType::kFloat32) continue;
+    if (add.inputs[0] == add.inputs[1]) continue;
+    bool same_shapes = true;
+    for (ValueId v : add.inputs) same_shapes = same_shapes && v >= 0 && g_.value(v).shape == out.shape;
+    if (!same_shapes) continue;
+    // The operand whose producer runs last (the other must exist by then) from a
+    // Conv with no activation of its own, read by nothing else.
+    AddFusion best;
+    int64_t best_step = -1;
+    for (int k = 0; k < 2; ++k) {
+      const ValueId v = add.inputs[static_cast<std::size_t>(k)], r = add.inputs[static_cast<std::size_t>(1 - k)];
+      const NodeId c = g_.producer(v);
+      if (c < 0) continue;
+      const Node& conv = g_.node(c);
+      if (conv.op != OpKind::kConv || conv.act.kind != ActKind::kNone || conv.outputs.size() != 1) continue;
+      if (g_.consumers(v).size() != 1 || is_output(v) || g_.value(v).dtype != DType::kFloat32) continue;
+      const auto& a = std::get<ConvAttrs>(conv.attrs);
+      const Shape& xs = g_.value(conv.inputs[0]).shape;
+      if (a.group > 1 && xs.size() > 1 && xs[1] == a.group && g_.value(v).shape[1] == a.group) continue;  // depthwise
+      const NodeId rp = g_.producer(r);
+      if (rp >= 0 && step[static_cast<std::size_t>(rp)] >= step[static_cast<std::size_t>(c)]) continue;
+      if (step[static_cast<std::size_t>(c)] > best_step) {
+        best = AddFusion{c, id};
+        best_step = step[static_cast<std::size_t>(c)];
+      }
+    }
+    if (best.conv >= 0) fusions_.push_back(best);
+  }
+}
 
 void Executor::plan_storage() {
   const auto nv = g_.values().size();
@@ -724,6 +800,13 @@ void Executor::plan_storage() {
       }
   }
   for (ValueId v : g_.outputs()) last[static_cast<std::size_t>(root(v))] = nsteps;  // copied out at the end
+  // A fused Add's output is written by its Conv: live from the Conv's step on.
+  std::vector<int64_t> step_of(g_.nodes().size(), -1);
+  for (int64_t s = 0; s < nsteps; ++s) step_of[static_cast<std::size_t>(topo[static_cast<std::size_t>(s)])] = s;
+  for (const AddFusion& f : fusions_) {
+    const auto v = static_cast<std::size_t>(g_.node(f.add).outputs[0]);
+    first[v] = std::min(first[v], step_of[static_cast<std::size_t>(f.conv)]);
+  }
 
   struct Item {
     ValueId v;
@@ -858,13 +941,23 @@ void Executor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs)
   check_run_inputs(g_, inputs);
   resolve_pointers(inputs);
   const RunCtx ctx{ptr_, *pool_, ws_};
+  // Fusions apply while neither node has a hook or an override.
+  auto untouched = [](const Step& s) { return s.hooks.empty() && !s.override_fn; };
+  for (Step& s : steps_)
+    if (s.fused_into >= 0) s.skip = untouched(s) && untouched(steps_[static_cast<std::size_t>(s.fused_into)]);
   for (Step& s : steps_) {
     const Node& n = g_.node(s.node);
+    if (s.skip) continue;  // computed by its Conv
     const auto t0 = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (s.override_fn) {
       fill_refs(n.inputs, s.in_refs);
       fill_refs(n.outputs, s.out_refs);
       s.override_fn(s.node, s.in_refs, s.out_refs);
+    } else if (s.fused_add >= 0 && steps_[static_cast<std::size_t>(s.fused_add)].skip) {
+      const Step& add = steps_[static_cast<std::size_t>(s.fused_add)];
+      const Node& an = g_.node(add.node);
+      const ValueId r = an.inputs[0] == n.outputs[0] ? an.inputs[1] : an.inputs[0];
+      s.kernel->run_fused(ctx, ctx.f(r), ctx.fo(an.outputs[0]), an.act);
     } else if (s.kernel) {
       s.kernel->run(ctx);
     }

@@ -7,6 +7,9 @@
 // tiling planned and its workspace sized. run() then allocates nothing: it resolves
 // pointers, walks the topological order and copies the graph outputs out.
 //
+// A Conv whose output only feeds an Add (resnet's residual connections) computes the
+// Add as well, in its epilogue, unless a hook or override is set on either node.
+//
 // Hook points, one per node (the base of the quantization engine):
 // - an output hook sees (and may modify in place) a node's outputs right after it
 //   ran: calibration observers, fake quantization;
@@ -105,8 +108,19 @@ class Executor {
     std::vector<OutputHook> hooks;
     NodeOverride override_fn;
     std::vector<TensorRef> in_refs, out_refs;  // hook/override arguments, reused by every run
+    int32_t fused_add = -1;   // a Conv: the step of the Add it computes as well (see AddFusion)
+    int32_t fused_into = -1;  // that Add: the Conv step that computes it
+    bool skip = false;        // this run: computed by the Conv fused with it
+  };
+  // Conv -> Add (+ activation) computed by the Conv: the other Add operand is added in
+  // the GEMM's epilogue and the result written straight to the Add's output. Found
+  // when the plan is made (the Add's output is then live from the Conv on); applied
+  // in a run only while neither node has a hook or an override.
+  struct AddFusion {
+    NodeId conv = -1, add = -1;
   };
 
+  void find_add_fusions();
   void plan_storage();
   void check_planned_memory() const;  // graph/limits.h: arena + weights, before allocating
   void resolve_pointers(std::span<const Tensor> inputs);
@@ -118,6 +132,7 @@ class Executor {
   ThreadPool* pool_ = nullptr;
   std::vector<ValueSlot> slots_;
   std::vector<Step> steps_;           // topological order
+  std::vector<AddFusion> fusions_;
   std::vector<int32_t> step_of_node_;
   gemm::FloatBuffer arena_;           // float-aligned bytes for every arena value
   int64_t arena_bytes_ = 0, unshared_bytes_ = 0;

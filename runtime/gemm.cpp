@@ -1,30 +1,26 @@
 #include "runtime/gemm.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 
-// GCC 12 reports the deliberately undefined pass-through operand of
-// avx512fintrin.h's unmasked intrinsics (`__m512 __Y = __Y;`), which Eigen's
-// AVX-512 packet code uses, as uninitialized.
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define QSIM_GEMM_AVX512 1
 #endif
-#include <Eigen/Core>
 
 namespace qsim::gemm {
 
 namespace {
 
-using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMap = Eigen::Map<const RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
-using OutMap = Eigen::Map<RowMajorMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+static_assert(kMaxCols % kNR == 0 && kMaxRows % kMR == 0);
+static_assert(kNR == 48, "the micro-kernel holds three vectors of 16 columns");
 
-// Eigen's packing buffers for one call are kc x (rows or columns) floats each; they
-// must stay under its stack-allocation limit, or Eigen would allocate them per call.
-static_assert(kKC * kMaxRows * sizeof(float) <= EIGEN_STACK_ALLOCATION_LIMIT);
-static_assert(kKC * kMaxCols * sizeof(float) <= EIGEN_STACK_ALLOCATION_LIMIT);
-static_assert(kMaxCols % kColAlign == 0 && kMaxRows % kRowAlign == 0);
+inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+inline int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
 
 // Scalar form of a fused activation (ONNX definitions).
 inline float act_scalar(const Activation& a, float x) {
@@ -40,119 +36,292 @@ inline float act_scalar(const Activation& a, float x) {
   return x;
 }
 
-// The rows x cols map of a strided operand whose element (0, 0) is at p: row-major,
-// or the transpose of a row-major matrix. Either is read in place: the storage
-// order tells Eigen which of its packing routines to use.
-template <bool Trans>
-auto view(const float* p, int64_t ld, int64_t rows, int64_t cols) {
-  if constexpr (Trans) {
-    return ConstMap(p, cols, rows, Eigen::OuterStride<>(ld)).transpose();
-  } else {
-    return ConstMap(p, rows, cols, Eigen::OuterStride<>(ld));
-  }
-}
-
-// c (+)= alpha * A * B with A (c.rows() x k) at a, B (k x c.cols()) at b.
-template <bool TransA, bool TransB>
-void product(OutMap& c, const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float alpha, bool add) {
-  const auto A = view<TransA>(a, lda, c.rows(), k);
-  const auto B = view<TransB>(b, ldb, k, c.cols());
-  if (alpha == 1.0f) {
-    if (add)
-      c.noalias() += A * B;
-    else
-      c.noalias() = A * B;
-  } else {
-    if (add)
-      c.noalias() += (alpha * A) * B;
-    else
-      c.noalias() = (alpha * A) * B;
-  }
-}
-
-using ProductFn = void (*)(OutMap&, const float*, int64_t, const float*, int64_t, int64_t, float, bool);
-constexpr ProductFn kProducts[2][2] = {{&product<false, false>, &product<false, true>},
-                                       {&product<true, false>, &product<true, true>}};
-
-// Address of element (r, c) of a strided operand.
-inline const float* at(const Matrix& x, int64_t r, int64_t c) {
-  return x.trans ? x.data + c * x.ld + r : x.data + r * x.ld + c;
-}
-
-inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-
-// Columns of tile i: nc, except the last, which runs to N.
-inline int64_t tile_width(const Tiling& t, int64_t N, int64_t i) {
-  return i == t.n_tasks - 1 ? N - i * t.nc : t.nc;
-}
-
-// Global slice g of the shared B slices lives in worker g % workers's workspace.
-inline float* shared_slice(Workspace& ws, int64_t g, int workers, int64_t ld) {
-  return ws.get(static_cast<int>(g % workers)) + g / workers * kKC * ld;
-}
-
-// Where a task reads B's kc x nc slice at (k0, n0): in place, filled into the
-// worker's workspace first, or in the job's shared slices (filled before the tasks).
-struct BSlices {
-  const Job& j;
-  float* ws;                   // this worker's workspace, for per-task fills
-  Workspace* shared = nullptr;  // the job's slices are filled and spread over these workers
-  int64_t first_slice = 0;     // global index of the job's first slice
-  int workers = 1;
-  int64_t shared_ld = 0;
-  const float* slice(int64_t s) const { return shared_slice(*shared, first_slice + s, workers, shared_ld); }
+// One micro-kernel call: a tile of at most kMR x kNR elements of C over one K slice.
+// Every operand is a pointer, zeros standing in for what a call does not use, so the
+// kernels have no branches and keep the tile in registers throughout.
+struct TileArgs {
+  const float* a = nullptr;  // A panel at the slice's first k (kMR floats per k)
+  const float* b = nullptr;  // B panel at the slice's first k (kNR floats per k, 64-byte aligned)
+  int64_t kc = 0;
+  const float* c_in = nullptr;  // the tile's starting values: C (ld_in = ldc), or zeros (ld_in = 0)
+  int64_t ld_in = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  int cols = 0;  // valid columns of the tile (1..kNR)
+  // The last K slice's epilogue: min(hi, max(lo, acc + row_bias[r] + col_bias[j] +
+  // residual[r][j])), NaN propagating (Relu: lo = 0; Clip: its bounds; else +-inf).
+  const float* row_bias = nullptr;  // at the tile's first row
+  const float* col_bias = nullptr;  // at the tile's first column
+  const float* residual = nullptr;  // at the tile's (0, 0)
+  int64_t ld_res = 0;
+  float lo = 0.0f, hi = 0.0f;
 };
 
-// One task: rows [m0, m0 + mc) x columns [n0, n0 + nc) of C, all of K.
-void run_task(const BSlices& src, int64_t m0, int64_t mc, int64_t n0, int64_t nc) {
-  const Job& j = src.j;
-  const Epilogue& ep = j.ep;
-  // C starts as the epilogue's additive terms, so every K slice can accumulate.
-  const bool prefill = ep.accumulate || ep.row_bias || ep.col_bias || j.K == 0;
-  if (prefill) {
-    for (int64_t i = m0; i < m0 + mc; ++i) {
-      float* row = j.c + i * j.ldc + n0;
-      const float rb = ep.row_bias ? ep.row_bias[i] : 0.0f;
-      if (!ep.accumulate) std::fill(row, row + nc, 0.0f);
-      if (ep.col_bias) {
-        const float* cb = ep.col_bias + n0;
-        for (int64_t x = 0; x < nc; ++x) row[x] += cb[x] + rb;
-      } else if (rb != 0.0f) {
-        for (int64_t x = 0; x < nc; ++x) row[x] += rb;
+// What a call without bias, residual or starting values reads.
+alignas(64) constexpr float kZeros[kNR] = {};
+
+using KernelFn = void (*)(const TileArgs&);
+
+#if defined(QSIM_GEMM_AVX512)
+
+// Floats of A the micro-kernel prefetches ahead of the one it reads (64 k steps).
+constexpr int64_t kPrefetchA = 64 * kMR;
+
+// MR rows x NV vectors of 16 columns in zmm registers; the last vector is masked to
+// the tile's valid columns. Finish: the last K slice (applies the epilogue).
+template <int MR, int NV, bool Finish>
+void micro_kernel(const TileArgs& t) {
+  const int last = t.cols - 16 * (NV - 1);
+  const __mmask16 lm = last >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << last) - 1u);
+  const auto mask = [lm](int v) { return v == NV - 1 ? lm : __mmask16(0xFFFF); };
+  __m512 acc[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_maskz_loadu_ps(mask(v), t.c_in + r * t.ld_in + 16 * v);
+  const float* a = t.a;
+  const float* b = t.b;
+  for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR) {
+    // Packed weights stream from memory once per inference: fetch them well ahead
+    // (past the slice end this reaches the next panel, which is contiguous).
+    _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchA), _MM_HINT_T0);
+    __m512 bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  if constexpr (Finish) {
+    // (The zero-masked forms with a full mask: GCC 12's unmasked max/min pass an
+    // undefined source that trips -Wmaybe-uninitialized.)
+    const __m512 lo = _mm512_set1_ps(t.lo), hi = _mm512_set1_ps(t.hi);
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      const __m512 cb = _mm512_maskz_loadu_ps(mask(v), t.col_bias + 16 * v);
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) {
+        __m512 x = _mm512_add_ps(acc[r][v], _mm512_set1_ps(t.row_bias[r]));
+        x = _mm512_add_ps(x, cb);
+        x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask(v), t.residual + r * t.ld_res + 16 * v));
+        // max(lo, x) and min(hi, x) return x when it is NaN.
+        acc[r][v] = _mm512_maskz_min_ps(0xFFFF, hi, _mm512_maskz_max_ps(0xFFFF, lo, x));
       }
     }
   }
-  const bool in_place = j.b_source == nullptr;
-  const ProductFn product_fn = kProducts[j.a.trans][in_place ? j.b.trans : 0];
-  const int64_t ld = round_up(nc, 16);
-  // A one-row or one-column product is Eigen's matrix-vector product, which packs
-  // nothing: B read in place needs no K slices but the bound of a vector temporary.
-  const int64_t kslice = in_place && (mc == 1 || nc == 1) ? kGemvKC : kKC;
-  for (int64_t k0 = 0; k0 < j.K; k0 += kslice) {
-    const int64_t kc = std::min(kslice, j.K - k0);
-    const float* b;
-    int64_t ldb;
-    if (in_place) {
-      b = at(j.b, k0, n0);
-      ldb = j.b.ld;
-    } else if (src.shared) {
-      b = src.slice(k0 / kKC) + n0;
-      ldb = src.shared_ld;
-    } else {
-      j.b_source->fill(k0, kc, n0, nc, src.ws, ld);
-      b = src.ws;
-      ldb = ld;
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(t.c + r * t.ldc + 16 * v, mask(v), acc[r][v]);
+}
+
+#else
+
+// The same tile with plain loops (the compiler vectorises what its target allows).
+template <int MR, int NV, bool Finish>
+void micro_kernel(const TileArgs& t) {
+  constexpr int W = 16 * NV;
+  float acc[MR][W];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < W; ++j) acc[r][j] = j < t.cols ? t.c_in[r * t.ld_in + j] : 0.0f;
+  const float* a = t.a;
+  const float* b = t.b;
+  for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR)
+    for (int r = 0; r < MR; ++r) {
+      const float av = a[r];
+      for (int j = 0; j < W; ++j) acc[r][j] += av * b[j];
     }
-    for (int64_t r0 = m0; r0 < m0 + mc; r0 += kMaxRows) {
-      OutMap c(j.c + r0 * j.ldc + n0, std::min(kMaxRows, m0 + mc - r0), nc, Eigen::OuterStride<>(j.ldc));
-      product_fn(c, at(j.a, r0, k0), j.a.ld, b, ldb, kc, j.alpha, prefill || k0 > 0);
+  for (int r = 0; r < MR; ++r) {
+    float* c = t.c + r * t.ldc;
+    for (int j = 0; j < t.cols; ++j) {
+      float x = acc[r][j];
+      if constexpr (Finish) {
+        x = x + t.row_bias[r] + t.col_bias[j] + t.residual[r * t.ld_res + j];
+        x = x < t.lo ? t.lo : x;
+        x = x > t.hi ? t.hi : x;
+      }
+      c[j] = x;
     }
   }
-  if (ep.act.kind != ActKind::kNone)
-    for (int64_t i = m0; i < m0 + mc; ++i) apply_activation(ep.act, j.c + i * j.ldc + n0, nc);
+}
+
+#endif
+
+template <bool Finish, int... R>
+struct KernelTable {
+  static constexpr KernelFn fns[kMR][3] = {
+      {&micro_kernel<R, 1, Finish>, &micro_kernel<R, 2, Finish>, &micro_kernel<R, 3, Finish>}...};
+};
+// [finish][rows - 1][vectors - 1]
+constexpr const KernelFn (*kKernels[2])[3] = {KernelTable<false, 1, 2, 3, 4, 5, 6, 7, 8>::fns,
+                                               KernelTable<true, 1, 2, 3, 4, 5, 6, 7, 8>::fns};
+
+// Rows [r0, r0 + rows) x K slice [k0, k0 + kc) of a strided A, times alpha, as
+// ceil(rows / kMR) panels of kc groups of kMR floats.
+void pack_a_slice(const Matrix& a, int64_t r0, int64_t rows, int64_t k0, int64_t kc, float alpha, float* dst) {
+  const int64_t panels = ceil_div(rows, kMR);
+  for (int64_t p = 0; p < panels; ++p) {
+    float* d = dst + p * kc * kMR;
+    const int64_t nr = std::min<int64_t>(kMR, rows - p * kMR);
+    if (nr < kMR) std::fill(d, d + kc * kMR, 0.0f);
+    for (int64_t rr = 0; rr < nr; ++rr) {
+      const int64_t r = r0 + p * kMR + rr;
+      if (a.trans) {
+        const float* src = a.data + k0 * a.ld + r;
+        for (int64_t k = 0; k < kc; ++k) d[k * kMR + rr] = alpha * src[k * a.ld];
+      } else {
+        const float* src = a.data + r * a.ld + k0;
+        for (int64_t k = 0; k < kc; ++k) d[k * kMR + rr] = alpha * src[k];
+      }
+    }
+  }
+}
+
+// Columns [n0, n0 + nc) (nc <= kNR) x K slice [k0, k0 + kc) of a strided B as one
+// panel of kc groups of kNR floats.
+void pack_b_panel(const Matrix& b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) {
+  if (b.trans) {
+    if (nc < kNR) std::fill(dst, dst + kc * kNR, 0.0f);
+    for (int64_t j = 0; j < nc; ++j) {
+      const float* src = b.data + (n0 + j) * b.ld + k0;
+      for (int64_t k = 0; k < kc; ++k) dst[k * kNR + j] = src[k];
+    }
+    return;
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* src = b.data + (k0 + k) * b.ld + n0;
+    float* d = dst + k * kNR;
+#if defined(QSIM_GEMM_AVX512)
+    for (int v = 0; v < 3; ++v) {
+      const int64_t n = std::clamp<int64_t>(nc - 16 * v, 0, 16);
+      _mm512_store_ps(d + 16 * v, _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), src + 16 * v));
+    }
+#else
+    std::memcpy(d, src, static_cast<std::size_t>(nc) * sizeof(float));
+    if (nc < kNR) std::fill(d + nc, d + kNR, 0.0f);
+#endif
+  }
+}
+
+// Floats of a task's packed B slice in the worker's workspace.
+inline int64_t b_slice_floats(const Tiling& t) { return kKC * round_up(t.max_cols(), kNR); }
+
+// Chunk i of n over `total` elements in units of `unit` (the last takes the remainder).
+inline Chunk chunk(int64_t i, int64_t n, int64_t total, int64_t unit) {
+  const int64_t units = std::max<int64_t>(1, total / unit);
+  const int64_t b = i * units / n * unit, e = i == n - 1 ? total : (i + 1) * units / n * unit;
+  return {b, e - b};
+}
+
+// One task: rows [m0, m0 + mc) x columns [n0, n0 + nc) of C, all of K.
+void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0, int64_t nc, float* ws) {
+  const Epilogue& ep = j.ep;
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  float lo = -kInf, hi = kInf;
+  if (ep.act.kind == ActKind::kRelu) {
+    lo = 0.0f;
+  } else if (ep.act.kind == ActKind::kClip) {
+    lo = ep.act.alpha;
+    hi = ep.act.beta;
+  }
+  const bool post_act = ep.act.kind != ActKind::kNone && ep.act.kind != ActKind::kRelu && ep.act.kind != ActKind::kClip;
+  const int64_t n_panels = ceil_div(nc, kNR), m_panels = ceil_div(mc, kMR);
+  float* bbuf = ws;
+  float* abuf = ws + (j.b_packed ? 0 : b_slice_floats(t));  // the layout workspace_floats() sizes
+  const int64_t slices = std::max<int64_t>(1, ceil_div(j.K, kKC));
+  std::array<const float*, kMaxCols / kNR + 2> bp{};  // kMaxCols plus a remainder of under kNR
+  for (int64_t s = 0; s < slices; ++s) {
+    const int64_t k0 = s * kKC, kc = std::min(kKC, j.K - k0);
+    for (int64_t q = 0; q < n_panels; ++q) {
+      const int64_t c0 = n0 + q * kNR, cols = std::min<int64_t>(kNR, n0 + nc - c0);
+      if (j.b_packed) {
+        bp[q] = j.b_packed + (c0 / kNR) * j.K * kNR + k0 * kNR;
+      } else {
+        float* d = bbuf + q * kc * kNR;
+        if (j.b_source)
+          j.b_source->pack(k0, kc, c0, cols, d);
+        else
+          pack_b_panel(j.b, k0, kc, c0, cols, d);
+        bp[q] = d;
+      }
+    }
+    if (!j.a_packed) pack_a_slice(j.a, m0, mc, k0, kc, j.alpha, abuf);
+    const bool first = s == 0, last = s == slices - 1;
+    // Row panel outer: its A slice stays in L1 while the task's B panels (in L2) pass,
+    // and each output row is written in one run of the task's columns.
+    for (int64_t p = 0; p < m_panels; ++p) {
+      const int64_t r0 = m0 + p * kMR;
+      const int rows = static_cast<int>(std::min<int64_t>(kMR, m0 + mc - r0));
+      for (int64_t q = 0; q < n_panels; ++q) {
+        const int64_t c0 = n0 + q * kNR;
+        const int cols = static_cast<int>(std::min<int64_t>(kNR, n0 + nc - c0));
+        const int nv = (cols + 15) / 16;
+        TileArgs a;
+        a.a = j.a_packed ? j.a_packed + k0 * round_up(j.M, kMR) + (r0 / kMR) * kc * kMR : abuf + p * kc * kMR;
+        a.b = bp[q];
+        a.kc = kc;
+        a.c = j.c + r0 * j.ldc + c0;
+        a.ldc = j.ldc;
+        const bool load_c = !first || ep.accumulate;
+        a.c_in = load_c ? a.c : kZeros;
+        a.ld_in = load_c ? j.ldc : 0;
+        a.cols = cols;
+        if (last) {
+          a.row_bias = ep.row_bias ? ep.row_bias + r0 : kZeros;
+          a.col_bias = ep.col_bias ? ep.col_bias + c0 : kZeros;
+          a.residual = ep.residual ? ep.residual + r0 * j.ldc + c0 : kZeros;
+          a.ld_res = ep.residual ? j.ldc : 0;
+          a.lo = lo;
+          a.hi = hi;
+        }
+        kKernels[last][rows - 1][nv - 1](a);
+        if (last && post_act)
+          for (int r = 0; r < rows; ++r) apply_activation(ep.act, a.c + r * j.ldc, cols);
+      }
+    }
+  }
 }
 
 }  // namespace
+
+bool uses_avx512() {
+#if defined(QSIM_GEMM_AVX512)
+  return true;
+#else
+  return false;
+#endif
+}
+
+int64_t packed_a_floats(int64_t M, int64_t K) { return round_up(std::max<int64_t>(M, 1), kMR) * K; }
+
+void pack_a(const Matrix& a, int64_t M, int64_t K, float alpha, float* dst) {
+  // Slice after slice, each the layout of pack_a_slice over all rows.
+  const int64_t mp = round_up(std::max<int64_t>(M, 1), kMR);
+  for (int64_t k0 = 0; k0 < K; k0 += kKC) pack_a_slice(a, 0, M, k0, std::min(kKC, K - k0), alpha, dst + k0 * mp);
+}
+
+PackedA pack_a(const Matrix& a, int64_t M, int64_t K, float alpha) {
+  PackedA p;
+  p.M = M;
+  p.K = K;
+  p.data.resize(static_cast<std::size_t>(packed_a_floats(M, K)));
+  pack_a(a, M, K, alpha, p.data.data());
+  return p;
+}
+
+PackedB pack_b(const Matrix& b, int64_t K, int64_t N) {
+  PackedB p;
+  p.K = K;
+  p.N = N;
+  const int64_t panels = ceil_div(N, kNR);
+  p.data.resize(static_cast<std::size_t>(std::max<int64_t>(panels, 1) * K * kNR));
+  for (int64_t q = 0; q < panels; ++q)
+    pack_b_panel(b, 0, K, q * kNR, std::min<int64_t>(kNR, N - q * kNR), p.data.data() + q * K * kNR);
+  return p;
+}
 
 void apply_activation(const Activation& act, float* x, int64_t n) {
   // One loop per kind, so each vectorises (the switch stays outside the loop).
@@ -180,64 +349,58 @@ void apply_activation(const Activation& act, float* x, int64_t n) {
   }
 }
 
-Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads, bool b_filled) {
-  // Every task makes Eigen pack its rows of A and its columns of B: splitting
-  // columns repacks A, splitting rows repacks B, and refills it when B comes from a
-  // BlockSource, unless B is filled once per job into slices shared by the row
-  // chunks. Among the tilings with enough tasks for the dynamic schedule to balance
-  // (three per thread), take the one that copies the fewest floats; with none, the
-  // one with the most tasks.
-  const int64_t want = threads > 1 ? 3 * static_cast<int64_t>(threads) : 1;
-  const int64_t full = N / kColAlign;  // whole 48-column units
-  const int64_t m_units = std::max<int64_t>(1, (M + kRowAlign - 1) / kRowAlign);
-  const int64_t slices = (K + kKC - 1) / kKC;
-  const int64_t shared_floats = (jobs * slices + threads - 1) / threads * kKC * round_up(N, 16);
-  const bool can_share = b_filled && threads > 1 && shared_floats <= kMaxSharedFloats;
-  const double a_floats = static_cast<double>(M) * static_cast<double>(K);
-  const double b_floats = static_cast<double>(K) * static_cast<double>(N);
-  Tiling best;
-  bool best_ok = false;
-  double best_cost = 0;
-  int64_t best_tasks = 0;
-  for (int64_t nu = 1; nu <= std::max<int64_t>(1, std::min(full, kMaxCols / kColAlign)); ++nu) {
-    const int64_t nc = full == 0 ? N : nu * kColAlign;
-    int64_t n_tasks = nc > 0 ? (N + nc - 1) / nc : 0;
-    // A remainder of under 48 columns joins the last tile when it fits.
-    const int64_t last = N - (n_tasks - 1) * nc;
-    if (n_tasks > 1 && last < kColAlign && nc + last <= kMaxCols) --n_tasks;
-    for (int64_t mu = m_units; mu >= 1; --mu) {  // equal chunk counts: the largest chunks win
-      const int64_t mc = std::min(M, mu * kRowAlign);
-      const int64_t m_tasks = mc > 0 ? (M + mc - 1) / mc : 0;
-      const bool share = can_share && m_tasks > 1;
-      const double b_copies = !b_filled ? static_cast<double>(m_tasks)
-                              : share   ? static_cast<double>(m_tasks + 1)
-                                        : 2.0 * static_cast<double>(m_tasks);
-      const int64_t tasks = jobs * n_tasks * m_tasks;
-      const double cost = static_cast<double>(jobs) * (static_cast<double>(n_tasks) * a_floats + b_copies * b_floats);
-      const bool ok = tasks >= want;
-      bool better;
-      if (best_tasks == 0 || ok != best_ok)
-        better = best_tasks == 0 || ok;
-      else if (ok)
-        better = cost < best_cost || (cost == best_cost && tasks < best_tasks);
+Chunk Tiling::rows(int64_t i) const { return chunk(i, m_tasks, M, kMR); }
+Chunk Tiling::cols(int64_t i) const { return chunk(i, n_tasks, N, kNR); }
+int64_t Tiling::max_rows() const {
+  int64_t m = 0;
+  for (int64_t i = 0; i < m_tasks; ++i) m = std::max(m, rows(i).size);
+  return m;
+}
+int64_t Tiling::max_cols() const {
+  int64_t m = 0;
+  for (int64_t i = 0; i < n_tasks; ++i) m = std::max(m, cols(i).size);
+  return m;
+}
+
+Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads) {
+  (void)K;  // the K slices are the same for every tiling
+  Tiling t;
+  t.M = M;
+  t.N = N;
+  const int64_t n_units = std::max<int64_t>(1, N / kNR), m_units = std::max<int64_t>(1, M / kMR);
+  // Chunks within the cache budgets (kMaxCols, kMaxRows) ...
+  t.n_tasks = ceil_div(n_units, kMaxCols / kNR);
+  t.m_tasks = ceil_div(m_units, kMaxRows / kMR);
+  // ... and enough tasks for the dynamic schedule to balance: three per thread, when
+  // the shape allows. Columns first: splitting them costs only re-reading packed A
+  // from cache, while splitting rows packs B again for each row chunk (rows stay in
+  // chunks of 4 units at least).
+  const auto can_split_rows = [&](int64_t m) { return m_units / (m + 1) >= 4; };
+  if (threads > 1) {
+    const int64_t want = 3 * static_cast<int64_t>(threads);
+    while (jobs * t.m_tasks * t.n_tasks < want) {
+      if (t.n_tasks < n_units)
+        ++t.n_tasks;
+      else if (can_split_rows(t.m_tasks))
+        ++t.m_tasks;
       else
-        better = tasks > best_tasks || (tasks == best_tasks && cost < best_cost);
-      if (better) {
-        best = Tiling{mc, nc, m_tasks, n_tasks, share, share ? threads : 1, share ? shared_floats : 0};
-        best_ok = ok;
-        best_cost = cost;
-        best_tasks = std::max<int64_t>(tasks, 1);
-      }
+        break;
     }
+    // A multiple of the thread count, when a few more column (or row) chunks reach one.
+    const auto balanced = [&](int64_t m, int64_t n) { return (jobs * m * n) % threads == 0; };
+    for (int64_t e = 1; e < threads && !balanced(t.m_tasks, t.n_tasks); ++e)
+      if (t.n_tasks + e <= n_units && balanced(t.m_tasks, t.n_tasks + e)) t.n_tasks += e;
+    for (int64_t e = 1; e < threads && !balanced(t.m_tasks, t.n_tasks); ++e)
+      if (m_units / (t.m_tasks + e) >= 4 && balanced(t.m_tasks + e, t.n_tasks)) t.m_tasks += e;
   }
-  return best;
+  return t;
 }
 
 int64_t workspace_floats(const Job& j, const Tiling& t) {
-  if (!j.b_source) return 0;
-  if (t.shared_b) return t.shared_floats;
-  const int64_t widest = std::max(t.nc, tile_width(t, j.N, t.n_tasks - 1));
-  return std::min(kKC, j.K) * round_up(widest, 16);
+  int64_t f = 0;
+  if (!j.b_packed) f += b_slice_floats(t);
+  if (!j.a_packed) f += kKC * round_up(t.max_rows(), kMR);
+  return f;
 }
 
 void Workspace::reserve(int workers, int64_t floats) {
@@ -249,38 +412,21 @@ void Workspace::reserve(int workers, int64_t floats) {
 
 void run(std::span<const Job> jobs, const Tiling& t, ThreadPool& pool, Workspace& ws) {
   if (jobs.empty() || jobs[0].M == 0 || jobs[0].N == 0) return;
-  const int64_t N = jobs[0].N, K = jobs[0].K;
-  const int64_t slices = (K + kKC - 1) / kKC, shared_ld = round_up(N, 16);
-  if (t.shared_b) {
-    if (ws.workers() < t.workers || ws.floats() < t.shared_floats)
-      throw std::logic_error("gemm::run: workspace smaller than the tiling needs");
-    // Fill every job's B once, slice by slice, before the row chunks read it.
-    pool.parallel_for(static_cast<int64_t>(jobs.size()) * slices, [&](int64_t g, int) {
-      const int64_t k0 = g % slices * kKC;
-      jobs[static_cast<std::size_t>(g / slices)].b_source->fill(k0, std::min(kKC, K - k0), 0, N,
-                                                                shared_slice(ws, g, t.workers, shared_ld), shared_ld);
-    });
-  }
+  if (ws.workers() < pool.size() || ws.floats() < workspace_floats(jobs[0], t))
+    throw std::logic_error("gemm::run: workspace smaller than the tiling needs");
   const int64_t per_job = t.m_tasks * t.n_tasks;
   pool.parallel_for(static_cast<int64_t>(jobs.size()) * per_job, [&](int64_t task, int worker) {
-    const int64_t ji = task / per_job, r = task % per_job;
-    const Job& j = jobs[static_cast<std::size_t>(ji)];
-    // Neighbouring tasks share a row chunk (its rows of A stay in cache).
+    const Job& j = jobs[static_cast<std::size_t>(task / per_job)];
+    const int64_t r = task % per_job;
+    // Neighbouring tasks share a row chunk (its packed A stays in cache).
     const int64_t mi = r / t.n_tasks, ni = r % t.n_tasks;
-    const int64_t m0 = mi * t.mc, n0 = ni * t.nc;
-    BSlices src{j, ws.get(worker)};
-    if (t.shared_b) {
-      src.shared = &ws;
-      src.first_slice = ji * slices;
-      src.workers = t.workers;
-      src.shared_ld = shared_ld;
-    }
-    run_task(src, m0, std::min(t.mc, j.M - m0), n0, tile_width(t, j.N, ni));
+    const Chunk rc = t.rows(mi), cc = t.cols(ni);
+    run_task(j, t, rc.begin, rc.size, cc.begin, cc.size, ws.get(worker));
   });
 }
 
 void run_one(const Job& job, ThreadPool& pool, Workspace& ws) {
-  const Tiling t = plan_tiling(job.M, job.N, job.K, 1, pool.size(), job.b_source != nullptr);
+  const Tiling t = plan_tiling(job.M, job.N, job.K, 1, pool.size());
   ws.reserve(pool.size(), workspace_floats(job, t));
   run(std::span<const Job>(&job, 1), t, pool, ws);
 }

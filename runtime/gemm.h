@@ -1,19 +1,27 @@
 // Single-precision GEMM for the executor: C (M x N) = alpha * A (M x K) * B (K x N),
-// then an epilogue (bias, accumulate, fused activation). The products are Eigen's.
+// then an epilogue (accumulate into C, bias, residual, fused activation).
 //
-// What is ours is around them: the work is cut into (row chunk, column tile) tasks
-// for our ThreadPool, K is walked in slices of kKC, and every Eigen call is bounded
-// (kKC x kMaxRows of A, kKC x kMaxCols of B) so that Eigen's packing buffers stay on
-// the stack: running a planned product allocates nothing. Operands are read in place
-// through Eigen::Map (row-major, or transposed). A B operand that is never stored
-// whole (a convolution's im2col matrix) is filled by a BlockSource slice by slice
-// into the worker's workspace right before Eigen reads it, or, when the rows are
-// split over several tasks, once per product into slices shared by those tasks.
-// The epilogue is applied to each finished tile while it is in cache.
-//
-// Tile boundaries are multiples of Eigen's register block (48 columns, 16 rows) and
-// the K slices do not depend on the tiling, so a C element gets the same sum whatever
-// the thread count: results are bitwise identical across thread counts.
+// A packed GEMM in the GotoBLAS/BLIS mould, with our own AVX-512 micro-kernel
+// (measured against Eigen's and OpenBLAS's products in bench/executor_gemm_bench,
+// docs/executor.md):
+// - A is packed into panels of kMR rows (for each k, kMR consecutive floats), B into
+//   panels of kNR columns (for each k, kNR consecutive floats). A constant operand
+//   (convolution and Gemm weights) is packed once, when a plan is made (PackedA /
+//   PackedB); anything else is packed per task, one K slice at a time, into the
+//   worker's workspace. A B operand that is never stored whole (a convolution's
+//   im2col matrix) is a PanelSource: it writes its panels straight from the input,
+//   so im2col is fused into packing.
+// - The micro-kernel keeps a kMR x kNR tile of C (8 rows x 3 vectors of 16 floats) in
+//   24 zmm registers over a K slice of kKC; the last slice applies the epilogue in
+//   registers (bias, residual, Relu/Clip) before the one store. Tails use the same
+//   kernel with fewer rows (template) and a lane mask on the last vector.
+// - Work is cut into (row chunk, column chunk) tasks for our ThreadPool; chunk
+//   boundaries are multiples of kMR and kNR and the K slices do not depend on the
+//   tiling, so every element of C gets the same sum whatever the thread count:
+//   results are bitwise identical across thread counts.
+// Without AVX-512 (QSIM_NATIVE=OFF, or another CPU) a plain C++ kernel over the same
+// layouts computes the same products (rounded as the compiler contracts them).
+// Running a planned product allocates nothing.
 #pragma once
 
 #include <cstddef>
@@ -27,24 +35,23 @@
 
 namespace qsim::gemm {
 
-// K slice of one Eigen call.
-inline constexpr int64_t kKC = 128;
-// K slice of a matrix-vector product (one row or one column of C, B read in place):
-// Eigen packs nothing then, but may copy a strided vector into a stack temporary.
-inline constexpr int64_t kGemvKC = 8192;
-// Per-worker floats the shared B slices of one product may take (4 MiB).
-inline constexpr int64_t kMaxSharedFloats = int64_t{1} << 20;
-// Rows of A (and C) per Eigen call; a task's row chunk is walked in blocks of these.
+// Rows of C per micro-kernel tile (A panel width).
+inline constexpr int kMR = 8;
+// Columns of C per micro-kernel tile (B panel width): three vectors of 16 floats.
+inline constexpr int kNR = 48;
+// K slice: one micro-kernel call sums kKC products per element of C.
+inline constexpr int64_t kKC = 256;
+// Columns per task at most (a multiple of kNR; the last chunk also takes N's remainder
+// of under kNR): the task's packed B slice, kKC x kMaxCols floats, stays in L2 with
+// the A slice.
+inline constexpr int64_t kMaxCols = 5 * kNR;
+// Rows per task at most (a multiple of kMR): the A slice, kKC x kMaxRows floats.
 inline constexpr int64_t kMaxRows = 256;
-// Columns of B (and C) per task: a multiple of kColAlign with kKC x kMaxCols floats
-// (120 KiB) under Eigen's stack-allocation limit (128 KiB).
-inline constexpr int64_t kMaxCols = 240;
-// Tile boundaries: Eigen's register block is 48 columns (3 x 16 floats) with
-// AVX-512 (24 with AVX2, 12 with SSE) and 4 rows (nr).
-inline constexpr int64_t kColAlign = 48;
-inline constexpr int64_t kRowAlign = 16;
 
 using FloatBuffer = std::vector<float, AlignedAllocator<float>>;
+
+// True when the AVX-512 micro-kernel is compiled in.
+bool uses_avx512();
 
 // A strided matrix read in place: element (r, c) at data[r * ld + c], or, when
 // `trans`, at data[c * ld + r] (the operand is the transpose of a row-major matrix).
@@ -54,51 +61,78 @@ struct Matrix {
   bool trans = false;
 };
 
-// A B operand that is never stored whole (a convolution's im2col matrix): fills
-// rows [k0, k0 + kc) x columns [n0, n0 + nc) into dst, row-major with leading
-// dimension ld (ld >= nc, a multiple of 16). Called concurrently from the workers.
-class BlockSource {
+// A packed into panels of kMR rows, K slice after K slice: slice [k0, k0 + kc) of
+// panel p (rows [p kMR, p kMR + kMR)) is kc groups of kMR floats (missing rows zero)
+// at k0 * round_up(M, kMR) + p * kc * kMR, so one slice of every panel is one
+// contiguous stream (weights are read from memory once per inference). alpha is
+// folded in.
+struct PackedA {
+  int64_t M = 0, K = 0;
+  FloatBuffer data;
+};
+int64_t packed_a_floats(int64_t M, int64_t K);
+void pack_a(const Matrix& a, int64_t M, int64_t K, float alpha, float* dst);
+PackedA pack_a(const Matrix& a, int64_t M, int64_t K, float alpha = 1.0f);
+
+// B packed into panels of kNR columns: panel q holds columns [q kNR, q kNR + kNR) as
+// K groups of kNR floats (missing columns zero).
+struct PackedB {
+  int64_t K = 0, N = 0;
+  FloatBuffer data;
+};
+PackedB pack_b(const Matrix& b, int64_t K, int64_t N);
+
+// A B operand that is packed from its source panel by panel (a convolution's im2col
+// matrix): writes rows [k0, k0 + kc) x columns [n0, n0 + nc) (n0 a multiple of kNR,
+// nc <= kNR) as kc groups of kNR floats at dst (64-byte aligned), columns past nc
+// zero. Called concurrently from the workers.
+class PanelSource {
  public:
-  virtual ~BlockSource() = default;
-  virtual void fill(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const = 0;
+  virtual ~PanelSource() = default;
+  virtual void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) const = 0;
 };
 
 struct Epilogue {
   const float* row_bias = nullptr;  // one value per row of C (conv: per output channel)
   const float* col_bias = nullptr;  // one value per column of C
+  const float* residual = nullptr;  // added element-wise (ld = ldc), before the activation
   bool accumulate = false;          // add the product to what C already holds
   Activation act;                   // applied last
 };
 
 // One product C = alpha * A * B (+ epilogue); C row-major with leading dimension ldc.
+// A: packed (a_packed, alpha already folded in) or a strided matrix (packed per task,
+// times alpha). B: packed, a PanelSource, or a strided matrix (packed per task).
 struct Job {
   int64_t M = 0, N = 0, K = 0;
-  Matrix a;                               // M x K
-  Matrix b;                               // K x N, unless b_source is set
-  const BlockSource* b_source = nullptr;  // fills B slice by slice into the workspace
+  const float* a_packed = nullptr;
+  Matrix a;
   float alpha = 1.0f;
+  const float* b_packed = nullptr;
+  const PanelSource* b_source = nullptr;
+  Matrix b;
   float* c = nullptr;
   int64_t ldc = 0;
   Epilogue ep;
 };
 
 // How a batch of jobs is cut into tasks; a pure function of shapes and thread count,
-// so a plan can size the per-worker workspace once.
-struct Tiling {
-  int64_t mc = 0;  // rows per task (multiple of kRowAlign unless the whole M)
-  int64_t nc = 0;  // columns per task (multiple of kColAlign unless the whole N); the last
-                   // tile runs to N (it takes a remainder of under kColAlign columns), at most kMaxCols
-  int64_t m_tasks = 0, n_tasks = 0;
-  // B from a BlockSource, rows split into chunks: each job's B is filled once, before
-  // the tasks, in K slices spread over the workspaces of `workers` workers
-  // (shared_floats each), instead of once per row chunk.
-  bool shared_b = false;
-  int workers = 1;
-  int64_t shared_floats = 0;
+// so a plan can size the per-worker workspace once. Chunk boundaries fall on
+// multiples of kMR rows and kNR columns (the last chunk takes the remainder) and the
+// chunks of one axis are as equal as those units allow, so the workers finish together.
+struct Chunk {
+  int64_t begin = 0, size = 0;
 };
-// b_filled: B comes from a BlockSource. jobs: how many jobs of this shape run together.
-Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads, bool b_filled = false);
-// Floats of per-worker workspace the jobs need (zero unless B comes from a BlockSource).
+struct Tiling {
+  int64_t M = 0, N = 0;
+  int64_t m_tasks = 1, n_tasks = 1;
+  Chunk rows(int64_t i) const;  // row chunk i < m_tasks
+  Chunk cols(int64_t i) const;  // column chunk i < n_tasks
+  int64_t max_rows() const;
+  int64_t max_cols() const;
+};
+Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads);
+// Floats of per-worker workspace the jobs need (packed B and A slices).
 int64_t workspace_floats(const Job& shape_of_jobs, const Tiling& t);
 
 // Per-worker scratch, sized once (no allocation while running).
@@ -114,7 +148,8 @@ class Workspace {
   int64_t floats_ = 0;
 };
 
-// Runs all jobs (same M, N, K; they may differ in operands and C) on the pool.
+// Runs all jobs (same M, N, K and operand kinds; they may differ in operands and C)
+// on the pool.
 void run(std::span<const Job> jobs, const Tiling& t, ThreadPool& pool, Workspace& ws);
 // Convenience for one job: plans the tiling and grows `ws` if needed.
 void run_one(const Job& job, ThreadPool& pool, Workspace& ws);

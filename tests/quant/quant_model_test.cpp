@@ -157,6 +157,46 @@ TEST(QuantModel, CoverageGraphBothModesAgree) {
   }
 }
 
+// Convolutions through the integer executor's packed GEMM: several K slices (K = 9 *
+// 80 > 512), row tails (20 and 13 output channels), column chunks and a remainder
+// panel, every kind of im2col load (stride 2 straddling output rows, 7-pixel rows
+// gathered, stride 1 with padding), a 1x1 read in place, a residual Add and a Relu /
+// Clip range; at 8 and 4 bits, one and two threads: identical to the fake-quant
+// executor (its float32 convolutions are exact on these integers).
+TEST(QuantModel, PackedIntegerConvolutionsAgree) {
+  GraphBuilder b;
+  const ValueId x = b.input("x", {1, 80, 29, 29});
+  auto conv = [&](const std::string& name, ValueId in, int64_t cin, int64_t cout, int64_t k, int64_t stride,
+                  int64_t hw_out, Activation act, unsigned seed) {
+    const ValueId w = b.constant(name + ".w", testing::random_tensor({cout, cin, k, k}, seed, -0.3f, 0.3f));
+    const ValueId bias = b.constant(name + ".b", testing::random_tensor({cout}, seed + 1, -0.2f, 0.2f));
+    const ValueId y = b.value(name, {1, cout, hw_out, hw_out});
+    b.node(name, OpKind::kConv, {in, w, bias}, {y},
+           ConvAttrs{{k, k}, {stride, stride}, {1, 1}, {k / 2, k / 2, k / 2, k / 2}, 1, true}, act);
+    return y;
+  };
+  const ValueId c1 = conv("c1", x, 80, 20, 3, 2, 15, {ActKind::kRelu}, 21);          // K = 720, stride 2
+  const ValueId c2 = conv("c2", c1, 20, 13, 3, 2, 8, {}, 23);                         // 8x8 out: straddles
+  const ValueId c3 = conv("c3", c2, 13, 13, 5, 1, 8, {ActKind::kClip, 0.0f, 6.0f}, 25);  // pad 2
+  const ValueId s = b.value("s", {1, 13, 8, 8});
+  b.node("add", OpKind::kAdd, {c2, c3}, {s});
+  const ValueId c4 = conv("c4", s, 13, 64, 1, 1, 8, {ActKind::kRelu}, 27);           // 1x1 in place
+  const ValueId c5 = conv("c5", c4, 64, 16, 3, 2, 4, {}, 29);                         // 4x4 out: gathers
+  const LayerGraph g = b.finish({c5});
+  const TensorDataset calib(testing::random_tensor({8, 80, 29, 29}, 31, -1.0f, 1.5f));
+  for (int bits : {8, 4}) {
+    QuantOptions o;
+    o.calib = CalibMethod::kMinMax;
+    const QuantizedModel qm(g, calibrate(g, uniform(g, bits, 8, true), "test", calib, o));
+    const std::vector<Tensor> in{testing::random_tensor({1, 80, 29, 29}, 33, -1.0f, 1.5f)};
+    const auto two = both_modes(qm, in);
+    IntExecutor one(qm, ExecOptions{.threads = 1});
+    const auto o1 = one.run(in);
+    EXPECT_TRUE(std::equal(o1[0].data<float>().begin(), o1[0].data<float>().end(), two[0].data<float>().begin()))
+        << "one and two threads differ at w" << bits;
+  }
+}
+
 // ------------------------------------------------------------------ bundled models
 
 struct Bundled {

@@ -82,18 +82,18 @@ struct GemmCase {
   int64_t M, N, K;
 };
 
-// B as a BlockSource (as im2col is): copies the requested block of a row-major
-// K x N matrix and poisons the padding between nc and ld, which must not be read.
-class CopySource final : public gemm::BlockSource {
+// B as a PanelSource (as im2col is): packs the requested panel of a row-major
+// K x N matrix, checking the contract (n0 on a panel boundary, nc within one panel).
+class CopySource final : public gemm::PanelSource {
  public:
   CopySource(const float* b, int64_t n) : b_(b), n_(n) {}
-  void fill(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst, int64_t ld) const override {
-    EXPECT_GE(ld, nc);
-    EXPECT_EQ(ld % 16, 0);
-    for (int64_t k = 0; k < kc; ++k) {
-      for (int64_t j = 0; j < nc; ++j) dst[k * ld + j] = b_[(k0 + k) * n_ + n0 + j];
-      for (int64_t j = nc; j < ld; ++j) dst[k * ld + j] = std::numeric_limits<float>::quiet_NaN();
-    }
+  void pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) const override {
+    EXPECT_EQ(n0 % gemm::kNR, 0);
+    EXPECT_GE(nc, 1);
+    EXPECT_LE(nc, gemm::kNR);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(dst) % 64, 0u);
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t j = 0; j < gemm::kNR; ++j) dst[k * gemm::kNR + j] = j < nc ? b_[(k0 + k) * n_ + n0 + j] : 0.0f;
   }
 
  private:
@@ -117,6 +117,7 @@ TEST_P(GemmTest, MatchesNaiveWithEveryEpilogueAndOperandLayout) {
   const auto rb = random_floats(c.M, 3);
   const auto cb = random_floats(c.N, 4);
   const auto c0 = random_floats(c.M * c.N, 5);
+  const auto res = random_floats(c.M * c.N, 6);
   const auto at = transposed(a, c.M, c.K);  // K x M
   const auto bt = transposed(b, c.K, c.N);  // N x K
   std::vector<double> ref(static_cast<std::size_t>(c.M * c.N));
@@ -134,10 +135,12 @@ TEST_P(GemmTest, MatchesNaiveWithEveryEpilogueAndOperandLayout) {
                              {ActKind::kSigmoid}, {ActKind::kHardSwish}};
   int variant = 0;
   for (const Activation& act : acts) {
-    // 0: A and B row-major; 1: both transposed; 2: B from a BlockSource; 3: A transposed.
-    for (int layout = 0; layout < 4; ++layout) {
+    // 0: A and B row-major; 1: both transposed; 2: B from a PanelSource; 3: A transposed;
+    // 4: A packed beforehand (alpha folded in); 5: B packed beforehand (from its transpose).
+    for (int layout = 0; layout < 6; ++layout) {
       ++variant;
-      const bool use_row = variant % 2 == 0, use_col = variant % 3 == 0, accumulate = variant % 4 == 1;
+      const bool use_row = variant % 2 == 0, use_col = variant % 3 == 0, accumulate = variant % 4 == 1,
+                 use_res = variant % 7 == 2;
       const float alpha = variant % 5 == 0 ? -0.5f : 1.0f;
       std::vector<float> y = c0;
       gemm::Job j;
@@ -145,17 +148,28 @@ TEST_P(GemmTest, MatchesNaiveWithEveryEpilogueAndOperandLayout) {
       j.N = c.N;
       j.K = c.K;
       j.a = layout % 2 == 0 ? gemm::Matrix{a.data(), c.K, false} : gemm::Matrix{at.data(), c.M, true};
+      j.alpha = alpha;
+      gemm::PackedA pa;
+      gemm::PackedB pb;
+      if (layout == 4) {
+        pa = gemm::pack_a(j.a, c.M, c.K, alpha);
+        j.a_packed = pa.data.data();
+      }
       if (layout == 1)
         j.b = gemm::Matrix{bt.data(), c.K, true};
       else if (layout == 2)
         j.b_source = &bsrc;
       else
         j.b = gemm::Matrix{b.data(), c.N, false};
-      j.alpha = alpha;
+      if (layout == 5) {
+        pb = gemm::pack_b(gemm::Matrix{bt.data(), c.K, true}, c.K, c.N);
+        j.b_packed = pb.data.data();
+      }
       j.c = y.data();
       j.ldc = c.N;
       j.ep.row_bias = use_row ? rb.data() : nullptr;
       j.ep.col_bias = use_col ? cb.data() : nullptr;
+      j.ep.residual = use_res ? res.data() : nullptr;
       j.ep.accumulate = accumulate;
       j.ep.act = act;
       gemm::run_one(j, pool, ws);
@@ -166,11 +180,12 @@ TEST_P(GemmTest, MatchesNaiveWithEveryEpilogueAndOperandLayout) {
           if (accumulate) v += c0[i * c.N + x];
           if (use_row) v += rb[i];
           if (use_col) v += cb[x];
+          if (use_res) v += res[i * c.N + x];
           want[i * c.N + x] = act_ref(act, static_cast<float>(v));
         }
       ASSERT_TRUE(all_close(y, want, 1e-4, 1e-4)) << "M=" << c.M << " N=" << c.N << " K=" << c.K
                                                   << " act=" << int(act.kind) << " layout=" << layout
-                                                  << " alpha=" << alpha;
+                                                  << " alpha=" << alpha << " residual=" << use_res;
     }
   }
 }
@@ -180,43 +195,64 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmTest,
                                                               GemmCase{7, 5, 3}, GemmCase{8, 48, 16},
                                                               GemmCase{9, 49, 300}, GemmCase{64, 196, 257},
                                                               GemmCase{33, 130, 600}, GemmCase{3, 17, 0},
-                                                              GemmCase{40, 1, 70},
-                                                              // several row blocks, column tiles, K slices
+                                                              GemmCase{40, 1, 70}, GemmCase{17, 97, 512},
+                                                              // several row chunks, column chunks, K slices
                                                               GemmCase{300, 500, 260}),
                                             ::testing::Values(1, 2)));
 
-TEST(Gemm, TilingKeepsAlignedBoundariesAndEnoughTasks) {
+TEST(Gemm, TilingCoversWithAlignedBalancedChunksAndEnoughTasks) {
   for (const auto& [M, N, jobs] : std::vector<std::array<int64_t, 3>>{{64, 3136, 1}, {256, 196, 1}, {512, 49, 1},
                                                                     {2048, 49, 1}, {1000, 1, 1}, {1, 1000, 1},
-                                                                    {16, 784, 16}, {5, 3, 1}, {64, 12544, 1}})
-    for (int threads : {1, 2, 4})
-      for (bool filled : {false, true}) {
-        const gemm::Tiling t = gemm::plan_tiling(M, N, 300, jobs, threads, filled);
-        const std::string what = std::to_string(M) + "x" + std::to_string(N) + " threads " + std::to_string(threads);
-        EXPECT_TRUE(t.nc == N || t.nc % gemm::kColAlign == 0) << what << " nc " << t.nc;
-        EXPECT_TRUE(t.mc == M || t.mc % gemm::kRowAlign == 0) << what << " mc " << t.mc;
-        // Tiles cover N; the last one (which takes the remainder) is not wider than kMaxCols.
-        const int64_t last = N - (t.n_tasks - 1) * t.nc;
-        EXPECT_GE(last, 1) << what;
-        EXPECT_LE(std::max(t.nc, last), gemm::kMaxCols) << what;
-        EXPECT_EQ(t.m_tasks, (M + t.mc - 1) / t.mc) << what;
-        if (threads > 1 && M >= 4 * gemm::kRowAlign * threads) {  // rows enough to split: 3 tasks per thread
-          EXPECT_GE(jobs * t.m_tasks * t.n_tasks, 3 * threads) << what;
-        }
-        if (t.shared_b) {
-          EXPECT_TRUE(filled && threads > 1 && t.m_tasks > 1) << what;
-          EXPECT_EQ(t.workers, threads);
+                                                                    {16, 784, 16}, {5, 3, 1}, {64, 12544, 1},
+                                                                    {100, 100, 1}})
+    for (int threads : {1, 2, 4}) {
+      const gemm::Tiling t = gemm::plan_tiling(M, N, 300, jobs, threads);
+      const std::string what = std::to_string(M) + "x" + std::to_string(N) + " threads " + std::to_string(threads);
+      // Chunks tile each axis in order, begin on unit boundaries, differ by at most
+      // one unit (the last one also takes the remainder) and stay within the budgets.
+      int64_t next = 0, lo = INT64_MAX, hi = 0;
+      for (int64_t i = 0; i < t.n_tasks; ++i) {
+        const gemm::Chunk c = t.cols(i);
+        EXPECT_EQ(c.begin, next) << what;
+        EXPECT_EQ(c.begin % gemm::kNR, 0) << what;
+        EXPECT_GE(c.size, 1) << what;
+        next = c.begin + c.size;
+        if (i + 1 < t.n_tasks) {
+          lo = std::min(lo, c.size);
+          hi = std::max(hi, c.size);
         }
       }
-  // A small map with many output channels: rows are split, B is filled once and shared.
-  EXPECT_TRUE(gemm::plan_tiling(512, 49, 4608, 1, 2, true).shared_b);
-  EXPECT_FALSE(gemm::plan_tiling(512, 49, 4608, 1, 1, true).shared_b);
-  // GemmTest's {64, 196, 257} with a BlockSource and 2 threads goes through shared slices.
-  EXPECT_TRUE(gemm::plan_tiling(64, 196, 257, 1, 2, true).shared_b);
+      EXPECT_EQ(next, N) << what;
+      if (t.n_tasks > 2) {
+        EXPECT_LE(hi - lo, gemm::kNR) << what;
+      }
+      EXPECT_LE(t.max_cols(), gemm::kMaxCols + gemm::kNR - 1) << what;
+      next = 0;
+      for (int64_t i = 0; i < t.m_tasks; ++i) {
+        const gemm::Chunk c = t.rows(i);
+        EXPECT_EQ(c.begin, next) << what;
+        EXPECT_EQ(c.begin % gemm::kMR, 0) << what;
+        next = c.begin + c.size;
+      }
+      EXPECT_EQ(next, M) << what;
+      EXPECT_LE(t.max_rows(), gemm::kMaxRows + gemm::kMR - 1) << what;
+      if (threads > 1 && (N >= 3 * threads * gemm::kNR || M >= 12 * threads * gemm::kMR)) {  // enough to split
+        EXPECT_GE(jobs * t.m_tasks * t.n_tasks, 3 * threads) << what;
+        EXPECT_EQ(jobs * t.m_tasks * t.n_tasks % threads, 0) << what;
+      }
+    }
+  // Columns are split before rows (rows would pack B once per row chunk); a map of
+  // one 48-column unit splits rows.
+  const gemm::Tiling wide = gemm::plan_tiling(64, 3136, 576, 1, 2);
+  EXPECT_EQ(wide.m_tasks, 1);
+  EXPECT_GE(wide.n_tasks, 6);
+  const gemm::Tiling narrow = gemm::plan_tiling(512, 49, 4608, 1, 2);
+  EXPECT_EQ(narrow.n_tasks, 1);
+  EXPECT_EQ(narrow.m_tasks, 6);
 }
 
 TEST(Gemm, ResultsAreBitwiseIdenticalAcrossThreadCounts) {
-  // Different thread counts cut C into different tiles; no sum may change.
+  // Different thread counts cut C into different chunks; no sum may change.
   for (const GemmCase& c : {GemmCase{300, 500, 260}, GemmCase{512, 49, 700}, GemmCase{70, 3136, 147}}) {
     const auto a = random_floats(c.M * c.K, 21);
     const auto b = random_floats(c.K * c.N, 22);
@@ -329,6 +365,12 @@ TEST_P(ConvTest, MatchesNaive) {
   if (cc.strides.empty()) cc.strides = Shape(r, 1);
   if (cc.dilations.empty()) cc.dilations = Shape(r, 1);
   const auto want = conv_ref(cc, y, x, w, bias);
+  // With a residual (a fused Add): act(conv + residual).
+  ConvCase linear = cc;
+  linear.act = ActKind::kNone;
+  const auto res = random_floats(shape_numel(y), 14);
+  std::vector<float> want_res = conv_ref(linear, y, x, w, bias);
+  for (std::size_t i = 0; i < want_res.size(); ++i) want_res[i] = act_ref({c.act, 0.0f, 6.0f}, want_res[i] + res[i]);
 
   ConvAttrs a;
   a.kernel = c.kernel;
@@ -347,6 +389,9 @@ TEST_P(ConvTest, MatchesNaive) {
     k.run(x.data(), at_construction ? nullptr : w.data(), bias.data(), got.data(), pool, wsp);
     EXPECT_TRUE(all_close(got, want, 1e-4, 1e-4)) << "x=" << shape_str(c.x) << " weights at construction "
                                                   << at_construction;
+    if (!k.supports_residual()) continue;
+    k.run(x.data(), at_construction ? nullptr : w.data(), bias.data(), got.data(), pool, wsp, res.data());
+    EXPECT_TRUE(all_close(got, want_res, 1e-4, 1e-4)) << "x=" << shape_str(c.x) << " with a residual";
   }
 }
 
@@ -360,16 +405,26 @@ INSTANTIATE_TEST_SUITE_P(
             ConvCase{{1, 16, 8, 8}, 24, {1, 1}, {2, 2}, {}, {}, 1, ActKind::kNone},  // strided 1x1
             ConvCase{{2, 8, 12, 10}, 8, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 8, ActKind::kRelu},  // depthwise
             ConvCase{{1, 6, 11, 11}, 6, {5, 5}, {2, 2}, {2, 2}, {4, 3, 2, 4}, 6, ActKind::kNone},  // depthwise, dil
+            // Depthwise read in place: stride 2 on odd and wide rows, 5x5, asymmetric pads.
+            ConvCase{{1, 5, 9, 37}, 5, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, 5, ActKind::kClip},
+            ConvCase{{2, 3, 12, 20}, 3, {5, 5}, {1, 1}, {1, 1}, {2, 1, 1, 2}, 3, ActKind::kRelu},
+            ConvCase{{1, 4, 7, 7}, 4, {3, 3}, {2, 1}, {1, 1}, {0, 1, 1, 0}, 4, ActKind::kNone},
             ConvCase{{1, 3, 37}, 5, {4}, {3}, {1}, {2, 1}, 1, ActKind::kNone},                      // 1-D
             ConvCase{{2, 2, 5, 6, 7}, 4, {3, 2, 3}, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 1, 1, 0}, 2,
                      ActKind::kNone},                                                            // 3-D grouped
             ConvCase{{1, 64, 14, 14}, 70, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kNone},  // K > kKC
             ConvCase{{1, 1, 28, 28}, 32, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, 1, ActKind::kRelu},
-            // Output rows of 32+ pixels: im2col copies row runs instead of gathering.
             ConvCase{{1, 3, 6, 40}, 10, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kNone},
             ConvCase{{2, 2, 9, 70}, 5, {3, 3}, {2, 2}, {1, 2}, {1, 2, 0, 1}, 1, ActKind::kRelu},
             ConvCase{{1, 2, 3, 4, 40}, 3, {2, 3, 3}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1, 1, 0, 1}, 1, ActKind::kNone},
-            // Several column tiles and K slices through both im2col paths (row runs, gather).
+            // Every kind of im2col load: one stride-2 run per vector (32-pixel output rows),
+            // two runs straddling output rows (28), gathers (7-pixel rows; stride 3).
+            ConvCase{{1, 3, 64, 64}, 16, {7, 7}, {2, 2}, {1, 1}, {3, 3, 3, 3}, 1, ActKind::kRelu},
+            ConvCase{{1, 8, 56, 56}, 16, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kClip},
+            ConvCase{{1, 8, 56, 56}, 16, {1, 1}, {2, 2}, {1, 1}, {0, 0, 0, 0}, 1, ActKind::kNone},
+            ConvCase{{1, 16, 14, 14}, 24, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kNone},
+            ConvCase{{1, 4, 20, 23}, 8, {3, 3}, {3, 3}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kNone},
+            // Several column chunks and K slices.
             ConvCase{{1, 20, 24, 40}, 20, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 1, ActKind::kRelu},
             ConvCase{{2, 24, 20, 20}, 40, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 2, ActKind::kNone},
             ConvCase{{1, 300, 20, 20}, 20, {1, 1}, {}, {}, {}, 1, ActKind::kRelu}),  // 1x1, K > kKC
