@@ -11,8 +11,9 @@
 //     does. Ranges: signed w-bit [-2^(w-1), 2^(w-1)-1] (narrow: -2^(w-1)+1 ..., the
 //     symmetric weight range), unsigned [0, 2^w - 1].
 //  2. Product: a w-bit x a-bit product is the exact integer product (it fits 2*32
-//     bits). A Bit Fusion PE forms it from 2-bit bricks (brick_product below),
-//     which equals the plain product for every operand pair.
+//     bits). A Bit Fusion PE forms it from 2-bit bricks (brick_product below), a
+//     bit-serial PE one bit (or bit pair) per cycle (bit_serial_product); both equal
+//     the plain product for every operand pair.
 //  3. Accumulation in an acc_bits-wide accumulator (the HwSpec's pe.acc_bits, <= 64)
 //     WRAPS: every addition is modulo 2^acc_bits, two's complement, as a hardware
 //     adder of that width does. Wrapping is a ring homomorphism, so the result is
@@ -164,6 +165,35 @@ constexpr int64_t brick_product(int32_t w, int wbits, bool w_signed, int32_t a, 
   for (int i = 0; i < bw.count; ++i)
     for (int j = 0; j < ba.count; ++j)
       sum += static_cast<int64_t>(brick_mul(bw.digit[i], ba.digit[j])) * (int64_t{1} << (2 * (i + j)));
+  return sum;
+}
+
+// ------------------------------------------------------------------ bit-serial products
+
+// A bit-serial PE streams an operand one bit per cycle, least significant first, and
+// adds the shifted partial product. Bit j of a `bits`-wide value weighs 2^j, except the
+// top bit of a signed value, which weighs -2^(bits-1) (two's complement).
+constexpr int64_t serial_bit(int32_t v, int bits, bool is_signed, int j) {
+  const int64_t bit = (static_cast<uint32_t>(v) >> j) & 1u;
+  return is_signed && j == bits - 1 ? -(bit << j) : (bit << j);
+}
+
+// What a bit-serial PE adds in cycle `slice` of one product: activation-serial
+// (Stripes; abits cycles): w * bit `slice` of a; both operands serial (wbits * abits
+// cycles, slice = i * abits + j): bit i of w times bit j of a.
+constexpr int64_t serial_term(int32_t w, int wbits, bool w_signed, int32_t a, int abits, bool a_signed,
+                              bool both_serial, int slice) {
+  if (!both_serial) return static_cast<int64_t>(w) * serial_bit(a, abits, a_signed, slice);
+  return serial_bit(w, wbits, w_signed, slice / abits) * serial_bit(a, abits, a_signed, slice % abits);
+}
+
+// The product as a bit-serial PE forms it over all its cycles; equals w * a for all
+// operands in range (tests/quant/int_arith_test.cpp, BitSerialProductIsTheProduct).
+constexpr int64_t bit_serial_product(int32_t w, int wbits, bool w_signed, int32_t a, int abits, bool a_signed,
+                                     bool both_serial) {
+  const int slices = both_serial ? wbits * abits : abits;
+  int64_t sum = 0;
+  for (int s = 0; s < slices; ++s) sum += serial_term(w, wbits, w_signed, a, abits, a_signed, both_serial, s);
   return sum;
 }
 

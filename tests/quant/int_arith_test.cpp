@@ -136,5 +136,27 @@ TEST(IntArith, BrickProductIsTheProduct) {
   EXPECT_GT(pairs, 1000000);
 }
 
+// A bit-serial PE's shifted bit products add up to the product for every operand pair of
+// every width pair from 2x2 to 8x8 bits, signed and unsigned, with the activation or both
+// operands serial (the SystemC PEs add serial_term once per cycle).
+TEST(IntArith, BitSerialProductIsTheProduct) {
+  int64_t pairs = 0;
+  for (int wb = 2; wb <= 8; ++wb)
+    for (int ab = 2; ab <= 8; ++ab)
+      for (bool ws : {true, false})
+        for (bool as : {true, false})
+          for (bool both : {false, true}) {
+            const int32_t wlo = ws ? -(1 << (wb - 1)) : 0, whi = ws ? (1 << (wb - 1)) - 1 : (1 << wb) - 1;
+            const int32_t alo = as ? -(1 << (ab - 1)) : 0, ahi = as ? (1 << (ab - 1)) - 1 : (1 << ab) - 1;
+            int64_t wrong = 0;
+            for (int32_t w = wlo; w <= whi; ++w)
+              for (int32_t a = alo; a <= ahi; ++a, ++pairs)
+                wrong += intarith::bit_serial_product(w, wb, ws, a, ab, as, both) != static_cast<int64_t>(w) * a;
+            EXPECT_EQ(wrong, 0) << wb << "x" << ab << " bits, signed " << ws << "/" << as << ", both " << both;
+          }
+  EXPECT_GT(pairs, 2000000);
+  static_assert(intarith::serial_bit(-1, 4, true, 3) == -8 && intarith::serial_bit(-1, 4, false, 3) == 8);
+}
+
 }  // namespace
 }  // namespace qsim
