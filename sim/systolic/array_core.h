@@ -87,8 +87,11 @@ struct FoldWork {
   int64_t cols_used = 0;
   Range m, n, k;          // the tiles, GEMM coordinates of one repeat
   bool first_k = true;    // no partial sum to read back
-  bool last_k = true;     // (unused by the array: the output stage's concern)
-  static FoldWork of(const FoldStep& f) { return {f.rows_used, f.cols_used, f.m, f.n, f.k, f.first_k, f.last_k}; }
+  bool last_k = true;     // outputs are final (the array writes them either way)
+  int64_t repeat = 0;     // the GEMM repeat (group) the tiles belong to
+  static FoldWork of(const FoldStep& f) {
+    return {f.rows_used, f.cols_used, f.m, f.n, f.k, f.first_k, f.last_k, f.repeat};
+  }
 };
 
 // The operand values of one repeat: row-major A (M x K) and B (K x N), and the

@@ -1,0 +1,57 @@
+// Controller — executes one layer's fold walk (sim/memory/fold_walk.h) on the array
+// and the DRAM channel: requests each fold's inputs, starts the folds, drains their
+// outputs, with exactly the dependencies of the plan the analytical model sums.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include <systemc>
+
+#include "sim/memory/fold_walk.h"
+#include "sim/memory/memory_if.h"
+#include "sim/memory/operand_layout.h"
+#include "sim/systolic/array_if.h"
+
+namespace qsim {
+
+struct ControllerJob {
+  const FoldWalk* walk = nullptr;
+  // Value mode: the operands of GEMM repeat r (empty: timing mode).
+  std::function<const GemmOperands*(int64_t repeat)> values;
+  const OperandLayout* layout = nullptr;  // DRAM trace addresses (trace only)
+  bool trace = false;
+};
+
+class Controller : public sc_core::sc_module {
+ public:
+  sc_core::sc_port<array_if> array;
+  sc_core::sc_port<dram_if> dram;
+
+  SC_HAS_PROCESS(Controller);
+  explicit Controller(sc_core::sc_module_name name);
+
+  // Hands the controller a layer; it runs at the next sc_start(). `job` must
+  // outlive the run.
+  void post(const ControllerJob* job);
+  bool finished() const { return job_ == nullptr; }
+  sc_core::sc_time layer_end() const { return end_; }
+
+  int64_t vcd_fold = -1;  // the fold on the array (waveforms)
+
+ private:
+  void run();
+  void execute(const ControllerJob& job);
+  int64_t submit_inputs(const ControllerJob& job, const FoldStep& f, int64_t after_fold);
+  int64_t submit_outputs(const ControllerJob& job, const FoldStep& f);
+  void start_fold(const ControllerJob& job, const FoldStep& f);
+  // Waits until `ready()` holds, waking on array and DRAM progress.
+  template <typename Ready>
+  void wait_until(Ready ready);
+
+  const ControllerJob* job_ = nullptr;
+  sc_core::sc_event posted_;
+  sc_core::sc_time end_;
+};
+
+}  // namespace qsim
