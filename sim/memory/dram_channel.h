@@ -21,6 +21,7 @@
 #include <systemc>
 
 #include "sim/memory/memory_if.h"
+#include "sim/systemc/layer_trace.h"
 #include "sim/systolic/array_if.h"
 
 namespace qsim {
@@ -33,14 +34,6 @@ struct DramSetup {
   sc_core::sc_time origin;     // cycle 0 of the layer
   int element_bits[3] = {8, 8, 8};  // per operand: bits per element in DRAM (trace addresses per cycle)
   bool trace = false;
-};
-
-// One cycle of a traced transfer: the element addresses moved in `cycle`.
-struct DramTraceRow {
-  Operand operand;
-  bool write;
-  int64_t cycle;
-  std::vector<int64_t> addresses;
 };
 
 struct DramCounts {

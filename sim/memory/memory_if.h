@@ -12,12 +12,10 @@
 
 #include <systemc>
 
+#include "sim/memory/operand.h"
 #include "sim/systolic/array_core.h"
 
 namespace qsim {
-
-enum class Operand : uint8_t { kIfmap, kFilter, kOfmap };
-std::string_view operand_name(Operand o);  // "IFMAP", "FILTER", "OFMAP" (SCALE-Sim's file names)
 
 // What the array does to an operand SRAM in one access.
 enum class Access : uint8_t {

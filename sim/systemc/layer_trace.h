@@ -11,13 +11,22 @@
 // back from the ofmap SRAM) when a layer has any.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "sim/memory/dram_channel.h"
+#include "sim/memory/operand.h"
 
 namespace qsim {
+
+// One cycle of a traced DRAM transfer: the element addresses moved in `cycle`.
+struct DramTraceRow {
+  Operand operand = Operand::kIfmap;
+  bool write = false;
+  int64_t cycle = 0;
+  std::vector<int64_t> addresses;
+};
 
 struct LayerTrace {
   std::string ifmap_sram, filter_sram, ofmap_sram, psum_sram;

@@ -111,7 +111,7 @@ TimingReport SystemcBackend::run(const LayerGraph& g, std::span<const LayerPreci
     run.fast_forward = opts_.fast_forward;
     const LayerTotals t = model.run(run);
     if (v) opts_.values->accumulators(i, y);
-    if (opts_.trace) opts_.trace(i, trace);
+    if (opts_.trace) opts_.trace(i, trace.files());
 
     LayerTiming out = row;
     out.compute_cycles = t.compute_cycles;

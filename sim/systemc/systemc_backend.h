@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim/backend.h"
@@ -48,8 +49,9 @@ struct SystemcOptions {
   // Waveform of the process's first simulated layer: SystemC writes `vcd` + ".vcd".
   std::string vcd;
   LayerValueSource* values = nullptr;
-  // Per-cycle SCALE-Sim traces of every simulated compute layer (its compute index).
-  std::function<void(std::size_t index, const LayerTrace&)> trace;
+  // Per-cycle SCALE-Sim traces of every simulated compute layer (its compute index):
+  // the files of its LayerTrace, (file name, CSV text).
+  std::function<void(std::size_t index, std::vector<std::pair<std::string, std::string>> files)> trace;
   bool fast_forward = true;  // skip steady streams when nothing observes single cycles
 };
 

@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include "arith/int_arith.h"
 #include "graph/scalesim_topology.h"
+#include "sim/mapping.h"
 #include "sim/analytical/analytical_backend.h"
 
 namespace qsim {
