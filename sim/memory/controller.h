@@ -43,7 +43,7 @@ class Controller : public sc_core::sc_module {
   void run();
   void execute(const ControllerJob& job);
   int64_t submit_inputs(const ControllerJob& job, const FoldStep& f, int64_t after_fold);
-  int64_t submit_outputs(const ControllerJob& job, const FoldStep& f);
+  int64_t submit_outputs(const ControllerJob& job, const FoldStep& f, int64_t needed_by);
   void start_fold(const ControllerJob& job, const FoldStep& f);
   // Waits until `ready()` holds, waking on array and DRAM progress.
   template <typename Ready>

@@ -10,6 +10,7 @@ SystolicArray::SystolicArray(sc_core::sc_module_name name) : sc_module(name) { S
 void SystolicArray::configure(const ArraySetup& s) {
   setup_ = s;
   counts_ = {};
+  fold_ends_.clear();
   core_.configure(s.config);
   pending_ = false;
 }
@@ -107,6 +108,7 @@ void SystolicArray::run() {
     ofmap_sram->end_fold(work_.last_k);
     if (local > 0) sc_core::wait(setup_.period * static_cast<double>(local));
     counts_.compute_cycles += core_.fold_cycles();
+    fold_ends_.push_back(sc_core::sc_time_stamp());
     ++counts_.folds;
     pending_ = false;
     vcd_fold_ = -1;
