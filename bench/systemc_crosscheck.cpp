@@ -5,7 +5,10 @@
 // layer and 1% per network. One line per (model, config, dataflow), the worst errors
 // last; exit 1 when a bound is broken.
 //
-//   build/bench/systemc_crosscheck [--bits N] [MODEL.onnx ...]
+//   build/bench/systemc_crosscheck [--bits N] [--set KEY=VALUE ...] [MODEL.onnx ...]
+//
+// --set applies to every config (e.g. memory.dram_latency_cycles=0 isolates the
+// latency effect). The signed extremes say in which direction the models differ.
 //
 // A thin sc_main: libsystemc's main() calls it.
 #include <algorithm>
@@ -39,11 +42,13 @@ struct Worst {
 
 int sc_main(int argc, char* argv[]) {
   int bits = 8;
-  std::vector<std::string> models;
+  std::vector<std::string> models, sets;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--bits" && i + 1 < argc) {
       bits = std::stoi(argv[++i]);
+    } else if (a == "--set" && i + 1 < argc) {
+      sets.push_back(argv[++i]);
     } else {
       models.push_back(a);
     }
@@ -55,7 +60,7 @@ int sc_main(int argc, char* argv[]) {
     if (e.path().extension() == ".yaml") configs.push_back(e.path().string());
   std::sort(configs.begin(), configs.end());
 
-  Worst layer, network;
+  Worst layer, network, slower, faster;  // slower/faster: signed, per layer (systemc vs analytical)
   int mismatches = 0;
   std::printf("%-14s %-18s %-3s %6s %8s %9s %9s  %s\n", "model", "config", "df", "layers", "compute", "network%",
               "layer%", "worst layer");
@@ -66,7 +71,7 @@ int sc_main(int argc, char* argv[]) {
     const std::vector<LayerPrecision> p(g.compute_layers().size(), LayerPrecision{bits, bits, false});
     for (const std::string& cfg : configs)
       for (Dataflow df : {Dataflow::kOS, Dataflow::kWS, Dataflow::kIS}) {
-        HwSpec hw = load_hw_spec(cfg);
+        HwSpec hw = load_hw_spec(cfg, sets);
         hw.array.dataflow = df;
         if (effective_width(hw.pe, bits) == 0) continue;  // the PE cannot run this width
         const TimingReport a = AnalyticalBackend().run(g, std::span<const LayerPrecision>(p), hw);
@@ -79,11 +84,20 @@ int sc_main(int argc, char* argv[]) {
         std::fflush(stdout);
         mismatches += c.compute_mismatches;
         layer.see(c.worst_layer_error, where + " " + c.worst_layer);
+        for (const LayerCrossCheck& l : c.layers) {
+          const double d = static_cast<double>(l.total_systemc - l.total_analytical) / static_cast<double>(l.total_analytical);
+          slower.see(d, where + " " + l.name);
+          faster.see(-d, where + " " + l.name);
+        }
         network.see(c.network_error, where);
       }
   }
   const bool ok = mismatches == 0 && layer.error <= 0.02 && network.error <= 0.01;
   std::printf("compute cycles: %s (%d layers differ)\n", mismatches ? "DIFFER" : "equal on every layer", mismatches);
+  std::printf("largest per-layer difference with systemc slower: %+.4f%% (%s)\n", 100.0 * std::max(0.0, slower.error),
+              slower.where.c_str());
+  std::printf("largest per-layer difference with systemc faster: %+.4f%% (%s)\n", -100.0 * std::max(0.0, faster.error),
+              faster.where.c_str());
   std::printf("worst network error: %.4f%% (%s), bound 1%%\n", 100.0 * network.error, network.where.c_str());
   std::printf("worst layer error: %.4f%% (%s), bound 2%%%s\n", 100.0 * layer.error, layer.where.c_str(),
               ok ? "" : "  -- BOUND BROKEN");

@@ -51,7 +51,7 @@ class DramChannel : public sc_core::sc_module, public dram_if {
 
   void configure(const DramSetup& s);  // a new layer: counters, tickets and trace reset
   const DramCounts& counts() const { return counts_; }
-  const std::vector<DramTraceRow>& trace() const { return trace_; }
+  const std::vector<DramTraceRow>& trace_rows() const { return trace_; }
   bool idle() const { return queue_.empty() && !busy_; }
 
   // dram_if

@@ -15,7 +15,7 @@ void SystolicArray::configure(const ArraySetup& s) {
   pending_ = false;
 }
 
-void SystolicArray::trace(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols) {
+void SystolicArray::record_waveform(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols) {
   const int64_t lanes = std::max(rows, cols);
   vcd_ifmap_.assign(static_cast<std::size_t>(lanes), -1);
   vcd_filter_.assign(static_cast<std::size_t>(lanes), -1);

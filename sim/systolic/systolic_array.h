@@ -52,7 +52,7 @@ class SystolicArray : public sc_core::sc_module, public array_if, private EdgeOb
   const SystolicCore& core() const { return core_; }
   // Registers the edge lanes of an array of up to rows x cols for a waveform
   // (before the first sc_start).
-  void trace(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols);
+  void record_waveform(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols);
 
   // array_if
   void start_fold(int64_t index, const FoldWork& work, const GemmOperands* values) override;
