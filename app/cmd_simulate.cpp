@@ -127,6 +127,13 @@ int run_simulate(const SimulateOptions& o) {
   const TimingReport full = analytical.run(g, std::span<const LayerPrecision>(precision), hw);
   const std::string model_name = o.model.model.empty() ? o.model.topology : o.model.model;
   const std::vector<std::string> selected = checked_layers(o, full, model_name);
+  if (!o.vcd.empty()) {  // a waveform shows the array: the one layer must run on it
+    const auto row = std::find_if(full.layers.begin(), full.layers.end(),
+                                  [&](const LayerTiming& r) { return r.name == selected.front(); });
+    if (!row->is_compute)
+      fail("--vcd {}: layer '{}' runs on the vector unit, not on the array: name a compute layer", o.vcd,
+           selected.front());
+  }
   auto select = [&](std::string_view row) {
     return selected.empty() || std::find(selected.begin(), selected.end(), row) != selected.end();
   };
