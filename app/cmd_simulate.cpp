@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/cycle_backend.h"
 #include "app/report.h"
 #include "app/report_output.h"
-#include "app/systemc_plugin.h"
 #include "app/verify.h"
 #include "graph/error.h"
 #include "graph/file_util.h"
@@ -25,19 +25,14 @@ namespace qsim::app {
 HwBase load_hw_base(const HwInput& in) {
   if (in.hw.empty() == in.scalesim_cfg.empty())
     fail("give exactly one hardware description: --hw HW.yaml or --scalesim-cfg FILE.cfg");
-  if (!in.hw.empty()) return {read_file(in.hw), in.hw, false, {}};
-  ScaleSimConfig cfg = load_scalesim_cfg(in.scalesim_cfg);
-  std::string yaml = hw_spec_to_yaml(cfg.hw);
-  return {std::move(yaml), in.scalesim_cfg, true, std::move(cfg.hw)};
+  if (!in.hw.empty()) return read_hw_config(in.hw);
+  return load_scalesim_cfg(in.scalesim_cfg).config;
 }
 
 HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides) {
-  if (base.from_cfg && overrides.empty()) return base.cfg_spec;
-  // A line number in the translated text is not a line of the .cfg: say which text it is.
-  const std::string where = base.from_cfg ? base.source + " (as qsim YAML)" : base.source;
-  HwSpec hw = hw_spec_from_yaml_text(base.yaml, where, overrides);
-  hw.source = base.source;
-  return hw;
+  HwConfig config = base;
+  for (const std::string& o : overrides) apply_hw_override(config, parse_hw_override(o));
+  return finish_hw_spec(config);
 }
 
 LayerGraph load_model(const ModelInput& in) {
@@ -111,6 +106,8 @@ std::vector<std::string> checked_layers(const SimulateOptions& o, const TimingRe
 
 int run_simulate(const SimulateOptions& o) {
   check_backend_options(o);
+  // The static qsim hands a cycle-level run to qsim-cycle here (execv), before any work.
+  const CycleBackendFactory make_cycle = o.backend == "analytical" ? nullptr : cycle_backend(o.backend);
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
   LayerGraph g;
   if (o.verify) {  // the integer executor needs the weights
@@ -171,7 +168,7 @@ int run_simulate(const SimulateOptions& o) {
         trace_index += fmt::format("layer{},{}\n", i, csv_field(g.node(compute[i]).name));
       };
     }
-    report = make_systemc_backend(so)->run(g, std::span<const LayerPrecision>(precision), hw);
+    report = make_cycle(so)->run(g, std::span<const LayerPrecision>(precision), hw);
     if (!o.trace.empty()) out.add((std::filesystem::path(o.trace) / "layers.csv").string(), "layer,name\n" + trace_index);
     if (!vcd_base.empty()) out.add(o.vcd, read_file(vcd_temp.path));
     if (verifier && !verifier->failure().empty()) {

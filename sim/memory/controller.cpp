@@ -113,7 +113,7 @@ void Controller::start_fold(const ControllerJob& job, const FoldStep& f) {
 }
 
 void Controller::execute(const ControllerJob& job) {
-  const FoldWalk& w = *job.walk;
+  const LayerFoldPlan& w = *job.walk;
   const int64_t F = w.folds();
   // The last DRAM ticket each fold's inputs and outputs wait for (-1: nothing to move).
   std::vector<int64_t> in_ticket(static_cast<std::size_t>(F), -1), out_ticket(static_cast<std::size_t>(F), -1);
@@ -121,7 +121,7 @@ void Controller::execute(const ControllerJob& job) {
   auto at = [](std::vector<int64_t>& v, int64_t i) -> int64_t& { return v[static_cast<std::size_t>(i)]; };
 
   if (w.double_buffered()) {
-    const int64_t ahead = FoldWalk::kRequestAhead;
+    const int64_t ahead = LayerFoldPlan::kRequestAhead;
     for (int64_t f = 0; f < std::min(ahead, F); ++f) at(in_ticket, f) = submit_inputs(job, w.fold(f), w.frees_half_of(f));
     for (int64_t f = 0; f < F; ++f) {
       const FoldStep fs = w.fold(f);

@@ -16,7 +16,7 @@
 namespace qsim {
 
 struct ControllerJob {
-  const FoldWalk* walk = nullptr;
+  const LayerFoldPlan* walk = nullptr;
   // Value mode: the operands of GEMM repeat r (empty: timing mode).
   std::function<const GemmOperands*(int64_t repeat)> values;
   const OperandLayout* layout = nullptr;  // DRAM trace addresses (trace only)

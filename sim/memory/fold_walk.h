@@ -1,4 +1,4 @@
-// FoldWalk — the plan of one compute layer as the cycle-level controller executes
+// LayerFoldPlan — the plan of one compute layer as the cycle-level controller executes
 // it: the folds in order with their tiles and DRAM transfers, and the dependencies
 // of double buffering. The one place the controller learns the plan from.
 //
@@ -23,9 +23,9 @@
 
 namespace qsim {
 
-class FoldWalk {
+class LayerFoldPlan {
  public:
-  FoldWalk(const Schedule& s, const MemorySpec& m) : s_(&s), double_buffered_(m.double_buffer) {}
+  LayerFoldPlan(const Schedule& s, const MemorySpec& m) : s_(&s), double_buffered_(m.double_buffer) {}
 
   const Schedule& schedule() const { return *s_; }
   int64_t folds() const { return s_->folds(); }

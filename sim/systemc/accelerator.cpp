@@ -82,7 +82,7 @@ LayerTotals Accelerator::run(const LayerRun& r) {
   ds.trace = r.trace != nullptr;
   dram.configure(ds);
 
-  const FoldWalk walk(s, hw.memory);
+  const LayerFoldPlan walk(s, hw.memory);
   ControllerJob job;
   job.walk = &walk;
   job.values = r.values;
