@@ -2,12 +2,18 @@
 // its exports. Also the input helpers the lut and sweep commands share.
 #include "app/cmd_simulate.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
+#include "app/cycle_backend.h"
 #include "app/report.h"
 #include "app/report_output.h"
+#include "app/verify.h"
 #include "graph/error.h"
+#include "graph/file_util.h"
 #include "graph/model_import.h"
 #include "graph/scalesim_topology.h"
 #include "sim/analytical/analytical_backend.h"
@@ -66,17 +72,113 @@ void check_widths(const LayerGraph& g, std::span<const LayerPrecision> p, const 
   }
 }
 
+namespace {
+
+// The checks of the cycle-level options that need no model (bad input: exit 2).
+void check_backend_options(const SimulateOptions& o) {
+  if (o.backend != "analytical" && o.backend != "systemc")
+    fail("--backend '{}': expected analytical or systemc", o.backend);
+  const bool sc = o.backend == "systemc";
+  for (const auto& [flag, given] : {std::pair<const char*, bool>{"--vcd", !o.vcd.empty()},
+                                    {"--trace", !o.trace.empty()},
+                                    {"--verify", o.verify},
+                                    {"--no-fast-forward", o.no_fast_forward}})
+    if (given && !sc) fail("{} needs --backend systemc", flag);
+  if (!o.data.empty() && !o.verify) fail("--data {}: only --verify reads data", o.data);
+  if (!o.vcd.empty() && o.layers.size() != 1)
+    fail("--vcd {}: a waveform covers exactly one layer: name it with --layers (got {} names)", o.vcd,
+         o.layers.size());
+}
+
+// --layers: every name must be a row of the report.
+std::vector<std::string> checked_layers(const SimulateOptions& o, const TimingReport& full, const std::string& model) {
+  std::vector<std::string> names;
+  for (const std::string& n : o.layers) {
+    if (n.empty()) fail("--layers: empty layer name");
+    const bool known = std::any_of(full.layers.begin(), full.layers.end(), [&](const LayerTiming& r) { return r.name == n; });
+    if (!known) fail("--layers: model {} has no layer '{}'", model, n);
+    names.push_back(n);
+  }
+  return names;
+}
+
+}  // namespace
+
 int run_simulate(const SimulateOptions& o) {
+  check_backend_options(o);
+  // The static qsim hands a cycle-level run to qsim-cycle here (execv), before any work.
+  const CycleBackendFactory make_cycle = o.backend == "analytical" ? nullptr : cycle_backend(o.backend);
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
-  const LayerGraph g = load_model(o.model);
+  LayerGraph g;
+  if (o.verify) {  // the integer executor needs the weights
+    if (!o.model.topology.empty() || !o.model.model.ends_with(".onnx"))
+      fail("--verify needs an ONNX model with weights (--model M.onnx)");
+    g = import_model(o.model.model);
+  } else {
+    g = load_model(o.model);
+  }
   const std::vector<LayerPrecision> precision = resolve_precision(o.precision, g);
   check_widths(g, precision, hw);
 
-  const AnalyticalBackend backend;
-  const TimingReport report = backend.run(g, std::span<const LayerPrecision>(precision), hw);
+  const AnalyticalBackend analytical;
+  const TimingReport full = analytical.run(g, std::span<const LayerPrecision>(precision), hw);
+  const std::string model_name = o.model.model.empty() ? o.model.topology : o.model.model;
+  const std::vector<std::string> selected = checked_layers(o, full, model_name);
+  if (!o.vcd.empty()) {  // a waveform shows the array: the one layer must run on it
+    const auto row = std::find_if(full.layers.begin(), full.layers.end(),
+                                  [&](const LayerTiming& r) { return r.name == selected.front(); });
+    if (!row->is_compute)
+      fail("--vcd {}: layer '{}' runs on the vector unit, not on the array: name a compute layer", o.vcd,
+           selected.front());
+  }
+  auto select = [&](std::string_view row) {
+    return selected.empty() || std::find(selected.begin(), selected.end(), row) != selected.end();
+  };
+
+  OutputFiles out;
+  TimingReport report;
+  std::unique_ptr<Verifier> verifier;
+  if (o.backend == "analytical") {
+    report = full;
+    std::erase_if(report.layers, [&](const LayerTiming& r) { return !select(r.name); });
+  } else {
+    if (o.verify) verifier = std::make_unique<Verifier>(o, g, hw);
+    SystemcOptions so;
+    if (!selected.empty()) so.select = select;
+    so.values = verifier.get();
+    so.fast_forward = !o.no_fast_forward;
+    const std::string vcd_base = o.vcd.empty() ? "" : o.vcd + ".tmp." + std::to_string(::getpid());
+    so.vcd = vcd_base;
+    struct RemoveOnExit {  // SystemC writes the waveform beside the target; it never stays there
+      std::string path;
+      ~RemoveOnExit() {
+        std::error_code ec;
+        if (!path.empty()) std::filesystem::remove(path, ec);
+      }
+    } vcd_temp{vcd_base.empty() ? "" : vcd_base + ".vcd"};
+    std::string trace_index;  // layer<i>,name
+    if (!o.trace.empty()) {
+      const std::filesystem::path dir(o.trace);
+      out.add_directory(o.trace);
+      const auto compute = g.compute_layers();
+      so.trace = [&, dir](std::size_t i, std::vector<std::pair<std::string, std::string>> files) {
+        const std::filesystem::path sub = dir / fmt::format("layer{}", i);
+        out.add_directory(sub.string());
+        for (auto& [file, text] : files) out.add((sub / file).string(), std::move(text));
+        trace_index += fmt::format("layer{},{}\n", i, csv_field(g.node(compute[i]).name));
+      };
+    }
+    report = make_cycle(so)->run(g, std::span<const LayerPrecision>(precision), hw);
+    if (!o.trace.empty()) out.add((std::filesystem::path(o.trace) / "layers.csv").string(), "layer,name\n" + trace_index);
+    if (!vcd_base.empty()) out.add(o.vcd, read_file(vcd_temp.path));
+    if (verifier && !verifier->failure().empty()) {
+      std::cerr << "qsim: verify failed: " << verifier->failure() << "\n";
+      return 1;
+    }
+  }
+  report.rows_omitted = full.layers.size() - report.layers.size();
 
   // Everything is rendered before anything is written, and written all together.
-  OutputFiles out;
   if (!o.csv.empty()) out.add(o.csv, format_csv(report));
   if (!o.json.empty()) out.add(o.json, to_json(report).dump(2) + "\n");
   if (!o.scalesim_out.empty()) {
@@ -88,6 +190,9 @@ int run_simulate(const SimulateOptions& o) {
   const std::string table = format_table(report);
   out.commit();
   std::cout << table;
+  if (verifier)
+    std::cerr << fmt::format("verify: {} layers, {} outputs equal to the integer executor's ({})\n",
+                             verifier->layers(), verifier->outputs(), verifier->input());
   return 0;
 }
 

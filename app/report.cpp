@@ -85,6 +85,9 @@ std::string format_table(const TimingReport& r) {
       r.latency_ms(), r.clock_mhz);
   out += fmt::format("       SRAM {} bytes, DRAM {} bytes, energy {:.3f} uJ, {} requantization boundaries\n",
                      r.sram_bytes(), r.dram_bytes(), r.energy_uj(), r.requant_boundaries());
+  if (r.rows_omitted > 0)
+    out += fmt::format("       totals of the {} selected rows only: {} rows of the network not run (--layers)\n",
+                       r.layers.size(), r.rows_omitted);
   return out;
 }
 
@@ -126,6 +129,7 @@ nlohmann::json to_json(const TimingReport& r) {
   j["sram_bytes"] = r.sram_bytes();
   j["dram_bytes"] = r.dram_bytes();
   j["requant_boundaries"] = r.requant_boundaries();
+  j["rows_omitted"] = r.rows_omitted;  // rows not run (--layers): the totals cover `layers` only
   auto layers = nlohmann::json::array();
   for (const LayerTiming& l : r.layers) {
     nlohmann::json o;

@@ -231,6 +231,18 @@ constexpr SerialProduct bit_serial_product_both(int32_t w, int wbits, bool w_sig
   return p;
 }
 
+// What a bit-serial PE adds in cycle `slice` of one product (the cycle-level PEs of
+// sim/systolic add it once per cycle): activation-serial, the weight times bit
+// `slice` of a at its weight; both serial (slice = i * abits + j), bit i of w times
+// bit j of a at weight 2^(i+j), signed as above. Summed over bit_serial_cycles
+// slices it is bit_serial_product(_both)'s value (tests/quant/int_arith_test.cpp).
+constexpr int64_t serial_term(int32_t w, int wbits, bool w_signed, int32_t a, int abits, bool a_signed,
+                              bool both_serial, int slice) {
+  if (!both_serial) return operand_bit(a, slice) ? static_cast<int64_t>(w) * bit_weight(slice, abits, a_signed) : 0;
+  const int i = slice / abits, j = slice % abits;
+  return operand_bit(w, i) & operand_bit(a, j) ? bit_weight(i, wbits, w_signed) * bit_weight(j, abits, a_signed) : 0;
+}
+
 // ------------------------------------------------------------------ Bit Fusion bricks
 
 // A `bits`-wide operand as 2-bit digits, least significant first: value =

@@ -857,4 +857,10 @@ std::span<const int32_t> IntExecutor::integers(ValueId v) const {
           static_cast<std::size_t>(shape_numel(m_.graph().value(v).shape))};
 }
 
+std::span<const float> IntExecutor::floats(ValueId v) const {
+  const Value& val = m_.graph().value(v);
+  if (m_.params(v) || val.dtype != DType::kFloat32) throw std::logic_error("IntExecutor::floats: value is not float32");
+  return {static_cast<const float*>(ptr_[static_cast<std::size_t>(v)]), static_cast<std::size_t>(shape_numel(val.shape))};
+}
+
 }  // namespace qsim

@@ -45,6 +45,9 @@ class IntExecutor {
 
   // The integers of a quantized value after the last run() (tests, debugging).
   std::span<const int32_t> integers(ValueId v) const;
+  // The floats of a float32 value that is not quantized (a dequantized graph
+  // output) after the last run().
+  std::span<const float> floats(ValueId v) const;
 
  private:
   const QuantizedModel& m_;

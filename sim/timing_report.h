@@ -69,6 +69,7 @@ struct TimingReport {
   std::string hw;
   double clock_mhz = 0.0;
   std::vector<LayerTiming> layers;
+  std::size_t rows_omitted = 0;  // rows of the network left out of this report (qsim --layers): totals cover `layers` only
 
   int64_t total_cycles() const;
   int64_t compute_cycles() const;

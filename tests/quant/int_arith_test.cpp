@@ -174,6 +174,31 @@ TEST(IntArith, BitSerialProductsAreThePlainProduct) {
   static_assert(intarith::bit_serial_product_both(-1, 1, true, -1, 1, true).value == 1);  // 1-bit signed: {-1, 0}
 }
 
+// The per-cycle terms the cycle-level PEs add (serial_term) sum, over the reference
+// products' cycle counts, to those products for every operand pair to 8x8 bits.
+TEST(IntArith, SerialTermsSumToTheSerialProducts) {
+  int64_t wrong = 0, pairs = 0;
+  for (int wb = 1; wb <= 8; ++wb)
+    for (int ab = 1; ab <= 8; ++ab)
+      for (bool ws : {true, false})
+        for (bool as : {true, false}) {
+          const intarith::QRange wr = intarith::qrange(wb, ws), ar = intarith::qrange(ab, as);
+          for (int32_t w = wr.lo; w <= wr.hi; ++w)
+            for (int32_t a = ar.lo; a <= ar.hi; ++a, ++pairs)
+              for (bool both : {false, true}) {
+                int64_t sum = 0;
+                for (int s = 0; s < intarith::bit_serial_cycles(wb, ab, both); ++s)
+                  sum += intarith::serial_term(w, wb, ws, a, ab, as, both, s);
+                const int64_t want = both ? intarith::bit_serial_product_both(w, wb, ws, a, ab, as).value
+                                          : intarith::bit_serial_product(w, a, ab, as).value;
+                wrong += sum != want;
+              }
+        }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(pairs, 4 * 510 * 510);
+  static_assert(intarith::serial_term(-1, 4, true, -1, 4, true, true, 3 * 4 + 3) == 64);  // two sign bits
+}
+
 // The timing model's bit-serial throughput is the reference product's cycle count.
 TEST(IntArith, BitSerialCyclesAreTheTimingModels) {
   for (const SerialOperand serial : {SerialOperand::kActivation, SerialOperand::kBoth}) {

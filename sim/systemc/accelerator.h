@@ -1,0 +1,69 @@
+// Accelerator — the top module: the systolic array, the three operand SRAMs, the
+// DRAM channel and the controller, their ports bound here (as in the Accellera
+// examples). Elaborated once per process; run() simulates one layer after another
+// on the same modules without re-elaboration (each module is re-configured between
+// runs: sizes live in plain arrays, not in the module structure).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include <systemc>
+
+#include "sim/hw_spec.h"
+#include "sim/mapping.h"
+#include "sim/memory/controller.h"
+#include "sim/memory/dram_channel.h"
+#include "sim/memory/sram.h"
+#include "sim/systemc/layer_trace.h"
+#include "sim/systolic/systolic_array.h"
+
+namespace qsim {
+
+// One compute layer to simulate.
+struct LayerRun {
+  const FoldWalk* walk = nullptr;  // the compute step's fold walk (sim/program.h) and its Schedule
+  const HwSpec* hw = nullptr;
+  PeArith pe;
+  const OperandLayout* layout = nullptr;
+  std::function<const GemmOperands*(int64_t repeat)> values;  // value mode (empty: timing only)
+  LayerTrace* trace = nullptr;  // per-cycle SCALE-Sim traces (null: none)
+  bool fast_forward = true;     // skip steady streams (only when nothing observes single cycles)
+};
+
+// What the simulation measured.
+struct LayerTotals {
+  int64_t compute_cycles = 0;   // the array computing folds
+  int64_t total_cycles = 0;     // from the layer's first DRAM request to its last byte out
+  int64_t conflict_cycles = 0;  // array waits for crowded SRAM banks (part of the stalls)
+  int64_t stepped_cycles = 0;
+  int64_t forwarded_cycles = 0;
+  int64_t sram_read[3] = {0, 0, 0};   // per operand, both sides of each SRAM
+  int64_t sram_write[3] = {0, 0, 0};
+  int64_t dram_read[3] = {0, 0, 0};
+  int64_t dram_write[3] = {0, 0, 0};
+  int64_t peak_fill[3] = {0, 0, 0};   // largest single fill of an operand SRAM
+  int64_t overfull_folds = 0;         // fills larger than the working half
+};
+
+class Accelerator : public sc_core::sc_module {
+ public:
+  Controller controller;
+  SystolicArray array;
+  Sram ifmap_sram, filter_sram, ofmap_sram;
+  DramChannel dram;
+
+  explicit Accelerator(sc_core::sc_module_name name);
+  // Waveform of the array lanes and the DRAM channel (before the first run).
+  void record_waveform(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols);
+  void end_trace() { waveform_ = false; }  // the waveform file was closed
+  // Simulates one layer (outside any process: it calls sc_start).
+  LayerTotals run(const LayerRun& r);
+
+  static constexpr double kPeriodNs = 1.0;  // one cycle = 1 ns of simulated time
+
+ private:
+  bool waveform_ = false;  // a waveform is recorded: simulated time follows every cycle
+};
+
+}  // namespace qsim
