@@ -240,6 +240,59 @@ int main(int argc, char** argv) {
   alloc_cmd->add_option("--json", alloc_opts.json, "Write the allocation report as JSON (groups, scores, boundaries)");
   alloc_cmd->add_option("--mem-limit", mem_limit, kMemLimitHelp);
 
+  // ---- qsim search (the Markov-chain co-design search, docs/search.md) ----
+  SearchCliOptions search_opts;
+  auto* search_cmd = app.add_subcommand(
+      "search", "Markov-chain co-design search: per-layer widths x hardware parameters -> alloc.json, front.csv");
+  add_hw(search_cmd, search_opts.hw, kSetHelp);
+  search_cmd->add_option("--model,-m", search_opts.model, "ONNX model")->required();
+  search_cmd->add_option("--data", search_opts.data,
+                         "Labelled data: fashion-mnist[:DIR] (train split: calibration and checks; test split: the final "
+                         "top-1) or npy:FILE with --labels")
+      ->required();
+  search_cmd->add_option("--labels", search_opts.labels, "Labels of npy:FILE data (.npy or text)");
+  search_cmd->add_option("--space", search_opts.space, "Hardware keys to search and budgets (space.yaml)");
+  search_cmd->add_option("--sensitivity", search_opts.sensitivity,
+                         "The estimate from qsim sensitivity --json (its est_drop rows) instead of measuring it");
+  search_cmd->add_option("--lambda", search_opts.lambda, "Weight of latency / latency(8-bit) against points of top-1 (default 4)");
+  search_cmd->add_option("--latency-target", search_opts.latency_target_ms, "Latency limit, ms");
+  search_cmd->add_option("--max-size-kib", search_opts.max_size_kib, "Weight storage limit, KiB");
+  search_cmd->add_option("--min-top1", search_opts.min_top1, "Minimum top-1, percent");
+  search_cmd->add_option("--max-drop", search_opts.max_drop, "Maximum top-1 drop below the reference allocation, points");
+  search_cmd->add_option("--max-energy-uj", search_opts.max_energy_uj, "Energy limit, uJ");
+  search_cmd->add_option("--steps", search_opts.steps, "Steps per chain (default 10000)");
+  search_cmd->add_option("--chains", search_opts.chains, "Chains (default 4)");
+  search_cmd->add_option("--threads", search_opts.threads, "Worker threads (default 0: every core)");
+  search_cmd->add_option("--seed", search_opts.seed, "Seed; a seed gives the same result at any --threads (default 0)");
+  search_cmd->add_option("--proposal", search_opts.proposal, "walk (local random walk, default) or amed (independence)");
+  search_cmd->add_option("--bits", search_opts.bits, "Weight widths of the options (default 2,3,4,8)")->delimiter(',');
+  search_cmd->add_option("--abits", search_opts.abits, "Activation width of every option (default: the weight width)");
+  search_cmd->add_flag("--per-tensor", search_opts.per_tensor, "Per-tensor weight scales (default per-channel)");
+  search_cmd->add_option("--keep", search_opts.keep, "Pin a layer's weight width, LAYER=BITS; repeatable")
+      ->allow_extra_args(false);
+  search_cmd->add_flag("--no-keep-first-last", search_opts.no_keep_first_last,
+                       "Let the first and last compute layers move (pinned at 8 bits by default)");
+  search_cmd->add_option("--check-every", search_opts.check_every, "Steps between true checks of the best states (default 1000)");
+  search_cmd->add_option("--check-top", search_opts.check_top, "States checked per check (default 4)");
+  search_cmd->add_option("--check-samples", search_opts.check_samples, "Held-out calibration samples (default 1000)");
+  search_cmd->add_option("--test-limit", search_opts.test_limit, "Final top-1 on the first N test samples (default: all)");
+  search_cmd->add_option("--temp-start", search_opts.temp_start, "Starting temperature (default 0.5)");
+  search_cmd->add_option("--temp-end", search_opts.temp_end, "Final temperature (default 0.005)");
+  search_cmd->add_option("--front-points", search_opts.front_points, "Points per Pareto front in front.csv (default 8)");
+  search_cmd->add_flag("--no-random", search_opts.no_random, "Skip the random-search baseline");
+  search_cmd->add_option("--grid-limit", search_opts.grid_limit,
+                         "Run the grid-sweep baseline when the space has at most N points (default 4096)");
+  search_cmd->add_option("--calib", search_opts.quant.calib, "Activation calibration: minmax (default), percentile, mse, kl");
+  search_cmd->add_option("--calib-samples", search_opts.quant.calib_samples, "Calibration samples (default 512)");
+  search_cmd->add_option("--percentile", search_opts.quant.percentile, "--calib percentile: upper percentile");
+  search_cmd->add_option("--weight-clip", search_opts.quant.weight_clip, "Weight clipping: minmax (default) or mse");
+  search_cmd->add_flag("--symmetric-act", search_opts.quant.act_symmetric, "Symmetric activations (zero point 0)");
+  search_cmd->add_option("--acc-bits", search_opts.quant.acc_bits, "Accumulator width (16..32, default 32)");
+  search_cmd->add_option("--out", search_opts.out, "Output directory: alloc.json, front.csv, summary.json (hw.yaml)")
+      ->required();
+  search_cmd->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  // ---- end of qsim search ----
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -266,6 +319,7 @@ int main(int argc, char** argv) {
     if (*quant_cmd) return run_quantize(quant_opts);
     if (*sens_cmd) return run_sensitivity(sens_opts);
     if (*alloc_cmd) return run_allocate(alloc_opts);
+    if (*search_cmd) return run_search(search_opts);
     const bool main_given = !main_job.model.model.empty() || !main_job.model.topology.empty() ||
                             !main_job.hw.hw.empty() || !main_job.hw.scalesim_cfg.empty();
     if (main_given) return run_simulate(main_job);
