@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "arith/int_arith.h"
 #include "graph/error.h"
 
 namespace qsim {
@@ -46,8 +47,8 @@ double macs_per_pe_per_cycle(const HwSpec& hw, int wbits, int abits) {
   switch (hw.pe.precision) {
     case PeModel::kFixed: return 1.0;
     case PeModel::kBitFusion: return (base / w) * (base / a);
-    case PeModel::kBitSerial:
-      return hw.pe.serial == SerialOperand::kActivation ? 1.0 / a : 1.0 / (static_cast<double>(w) * a);
+    case PeModel::kBitSerial:  // one product per bit_serial_cycles (the reference bit-serial product's count)
+      return 1.0 / intarith::bit_serial_cycles(w, a, hw.pe.serial == SerialOperand::kBoth);
   }
   return 0.0;
 }
