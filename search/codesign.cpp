@@ -396,7 +396,7 @@ struct Monitor {
 // table estimate, delta minimises sum_s (r_s - x_s . delta)^2 + ridge |delta|^2
 // (a Gaussian prior around the table), solved in its dual form,
 // delta = X^T (X X^T + ridge I)^-1 r: per check, a few tens of states.
-void refit(Context& c, const std::map<SearchState, Checked>& checked, double ridge, CorrectionStep& step) {
+void refit_estimate(Context& c, const std::map<SearchState, Checked>& checked, double ridge, CorrectionStep& step) {
   std::vector<std::pair<uint32_t, uint8_t>> features;  // (group, option) -> column
   std::map<std::pair<uint32_t, uint8_t>, std::size_t> col;
   const auto ref = c.p.reference();
@@ -436,8 +436,10 @@ void refit(Context& c, const std::map<SearchState, Checked>& checked, double rid
 }
 
 // Checks the best unchecked states of the merged latency front (by f, accuracy
-// limits included) with the true accuracy on the held-out samples, then refits.
-void check_and_refit(Context& c, RunResult& r, AllocationAccuracy& check, int top, double ridge) {
+// limits included) with the true accuracy on the held-out samples, then refits
+// unless `refit` is false (after the last segment: the chains' final estimate stays
+// the one they ran under, so their gap to the optimum of that estimate is meaningful).
+void check_and_refit(Context& c, RunResult& r, AllocationAccuracy& check, int top, double ridge, bool refit = true) {
   std::vector<std::pair<double, const Entry*>> ranked;
   for (const Entry& e : r.lat.entries()) ranked.emplace_back(objective(c, e.f, e.f.est), &e);
   std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -450,13 +452,15 @@ void check_and_refit(Context& c, RunResult& r, AllocationAccuracy& check, int to
     r.check_order.push_back(e->state);
     ++picked;
   }
-  CorrectionStep step;
-  refit(c, r.checked, ridge, step);
-  r.corrections.push_back(step);
   ++r.checks;
+  if (!refit) return;
+  CorrectionStep step;
+  refit_estimate(c, r.checked, ridge, step);
+  r.corrections.push_back(step);
 }
 
-RunResult run_chains(Context& c, const SearchOptions& o, bool random, AllocationAccuracy& check, Monitor& mon,
+// `check` null: the estimate alone, never checked nor corrected (bench/search_bench).
+RunResult run_chains(Context& c, const SearchOptions& o, bool random, AllocationAccuracy* check, Monitor& mon,
                      ThreadPool& pool) {
   const auto t0 = std::chrono::steady_clock::now();
   RunResult r;
@@ -490,7 +494,7 @@ RunResult run_chains(Context& c, const SearchOptions& o, bool random, Allocation
                       [&](int64_t i, int) { chains[static_cast<std::size_t>(i)]->run(n, mon.done, mon.kept); });
     done += n;
     merge();
-    check_and_refit(c, r, check, o.check_top, o.ridge);
+    if (check) check_and_refit(c, r, *check, o.check_top, o.ridge, done < o.steps);
     r.lat.rekey(c);
     double best = kInf;
     for (const Entry& e : r.lat.entries()) best = std::min(best, objective(c, e.f, e.f.est));
@@ -499,7 +503,7 @@ RunResult run_chains(Context& c, const SearchOptions& o, bool random, Allocation
   }
   if (o.steps <= 0) {
     merge();
-    check_and_refit(c, r, check, o.check_top, o.ridge);
+    if (check) check_and_refit(c, r, *check, o.check_top, o.ridge, false);
     r.lat.rekey(c);
   }
   for (const auto& ch : chains) {
@@ -608,30 +612,50 @@ std::vector<uint8_t> optimum_on(const Context& c, HwPoint& pt, OptimumInfo& info
 
 double gap(double f, double opt) { return std::isfinite(f) && std::isfinite(opt) ? (f - opt) / std::abs(opt) : kNaN; }
 
-}  // namespace
-
-SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, const SearchOptions& o,
-                          const std::function<void(const SearchProgress&)>& progress) {
-  const SearchProblem& p = in.problem;
+void init_context(Context& c, const SearchOptions& o) {
+  const SearchProblem& p = c.p;
   if (o.chains < 1) fail("--chains {}: must be at least 1", o.chains);
   if (o.steps < 0) fail("--steps {}: must be zero or positive", o.steps);
-  if (o.check_top < 1) fail("--check-top {}: must be at least 1", o.check_top);
-  Context c{p, in.drops, obj, in.space, in.base, {}, {}, 0, in.drops.drop, {}, 0, o.hw_cache};
-  c.delta = in.drops.drop;
+  c.delta = c.drops.drop;
   for (auto& row : c.delta) std::fill(row.begin(), row.end(), 0.0);
   c.layers.resize(p.groups());
   for (std::size_t g = 0; g < p.groups(); ++g)
     for (std::size_t l : p.group(g).layers) c.layers[g].push_back(static_cast<uint32_t>(l));
   c.shape.free_groups = p.free_groups();
   for (std::size_t g = 0; g < p.groups(); ++g) c.shape.options.push_back(static_cast<int>(p.options(g).size()));
-  if (in.space)
-    for (const HwAxis& a : in.space->axes) {
+  if (c.space)
+    for (const HwAxis& a : c.space->axes) {
       c.shape.axis_size.push_back(static_cast<int>(a.values.size()));
       c.shape.axis_ordered.push_back(a.ordered ? 1 : 0);
     }
   c.shape.hw_move_prob = o.hw_move_prob;
   if (c.shape.free_groups.empty() && !c.shape.has_hw_moves())
     fail("nothing to search: every group is pinned and the hardware is fixed");
+}
+
+}  // namespace
+
+EstimateOnlyRun run_estimate_only(const SearchProblem& p, const HwConfig& base, const SearchSpaceSpec* space,
+                                  const DropTable& drops, const ObjectiveSpec& obj, const SearchOptions& o) {
+  Context c{p, drops, obj, space, base, {}, {}, 0, drops.drop, {}, 0, o.hw_cache};
+  init_context(c, o);
+  Monitor mon;
+  ThreadPool pool(o.threads);
+  const RunResult r = run_chains(c, o, false, nullptr, mon, pool);
+  EstimateOnlyRun out;
+  out.steps = r.steps;
+  out.accepted = r.accepted;
+  out.seconds = r.seconds;
+  for (const Entry& e : r.lat.entries()) out.best_objective = std::min(out.best_objective, objective(c, e.f, e.f.est));
+  return out;
+}
+
+SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, const SearchOptions& o,
+                          const std::function<void(const SearchProgress&)>& progress) {
+  const SearchProblem& p = in.problem;
+  if (o.check_top < 1) fail("--check-top {}: must be at least 1", o.check_top);
+  Context c{p, in.drops, obj, in.space, in.base, {}, {}, 0, in.drops.drop, {}, 0, o.hw_cache};
+  init_context(c, o);
 
   SearchReport rep;
   const std::vector<uint8_t> ref = p.reference();
@@ -681,7 +705,7 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
   // ---- the search
   set_phase("search", o.steps * o.chains);
   const auto t_search = std::chrono::steady_clock::now();
-  RunResult run = run_chains(c, o, false, in.check, mon, pool);
+  RunResult run = run_chains(c, o, false, &in.check, mon, pool);
   rep.search_seconds = seconds_since(t_search);
   rep.corrections = run.corrections;
   rep.estimate = c.est;
@@ -810,7 +834,7 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
     rc.est = in.drops.drop;
     for (auto& row : rc.delta) std::fill(row.begin(), row.end(), 0.0);
     rc.version = 0;
-    RunResult rr = run_chains(rc, o, true, in.check, mon, pool);
+    RunResult rr = run_chains(rc, o, true, &in.check, mon, pool);
     if (const auto* rchosen = choose(rc, rr)) {
       SearchPoint s = make_search_point(c, point(rchosen->first.hw), "random", p.precision(rchosen->first.option));
       s.check_top1 = rchosen->second.top1;

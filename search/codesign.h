@@ -154,6 +154,16 @@ struct SearchReport {
   double search_seconds = 0, baseline_seconds = 0, final_seconds = 0;
 };
 
+// The chains on the estimate alone (no check, no correction, no baselines): what one
+// chain step costs (bench/search_bench).
+struct EstimateOnlyRun {
+  int64_t steps = 0, accepted = 0;
+  double seconds = 0;
+  double best_objective = std::numeric_limits<double>::infinity();
+};
+EstimateOnlyRun run_estimate_only(const SearchProblem& p, const HwConfig& base, const SearchSpaceSpec* space,
+                                  const DropTable& drops, const ObjectiveSpec& obj, const SearchOptions& o);
+
 // Runs the search and every baseline. Throws qsim::Error when no state meets the
 // constraints. `progress` is called from a monitor thread about 4 times a second.
 SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, const SearchOptions& o,
