@@ -48,26 +48,16 @@ class ProgressLine {
     shown_ = false;
   }
   void search(const SearchProgress& p) {
-    if (p.phase != phase_) {
-      phase_ = p.phase;
-      start_ = p.seconds;
-    }
-    const double el = p.seconds - start_;
-    std::string eta = "?";
-    if (p.done > 0 && p.total > p.done) eta = fmt::format("{:.0f} s", el * static_cast<double>(p.total - p.done) / static_cast<double>(p.done));
-    if (p.total > 0 && p.done >= p.total) eta = "0 s";
     std::string line = fmt::format("qsim search: {} {}/{}", p.phase, p.done, p.total);
     if (p.phase == "search" || p.phase == "random search")
       line += fmt::format("  accept {:.1f}%  best {}", 100 * p.accept_rate,
                           std::isfinite(p.best) ? fmt::format("{:.4f}", p.best) : "-");
-    show(fmt::format("{}  ETA {}", line, eta));
+    show(fmt::format("{}  ETA {}", line, std::isfinite(p.eta_seconds) ? fmt::format("{:.0f} s", p.eta_seconds) : "?"));
   }
 
  private:
   bool tty_;
   bool shown_ = false;
-  std::string phase_;
-  double start_ = 0;
 };
 
 std::vector<std::pair<std::string, int>> parse_keep(const std::vector<std::string>& keep) {
@@ -112,7 +102,7 @@ nlohmann::json point_json(const SearchPoint& s, const SearchSpaceSpec* space) {
     j["est_drop"] = num(s.est_drop);
     j["weight_kib"] = s.weight_kib;
     j["cycles"] = s.cycles;
-    j["speedup_vs_w8"] = s.cycles > 0 ? static_cast<double>(s.cycles8) / static_cast<double>(s.cycles) : 0.0;
+    j["speedup_vs_w8"] = s.speedup_vs_w8();
     j["widths"] = SearchProblem::widths_text(s.precision);
   }
   if (space && !s.hw_index.empty()) {
@@ -289,14 +279,14 @@ int run_search(const SearchCliOptions& o) {
       return;
     }
     std::cout << fmt::format("{:<18} {:>11.5f} {:>11.3f} {:>8.3f} {:>8} {:>8} {:>8} {:>10} {:>9}\n", s.name, s.latency_ms,
-                             s.energy_uj, s.cycles ? static_cast<double>(s.cycles8) / static_cast<double>(s.cycles) : 0.0,
+                             s.energy_uj, s.speedup_vs_w8(),
                              fmt_pct(s.est_top1), fmt_pct(s.check_top1), fmt_pct(s.true_top1), s.evaluations,
                              std::isfinite(s.optimum_gap) ? fmt::format("{:.4f}", s.optimum_gap) : "-");
   };
   row(rep.best);
   for (const SearchPoint& s : rep.baselines) row(s);
   std::cout << fmt::format("acceptance {:.1f}%, {} checks, {} check and {} test evaluations, {:.1f} s\n",
-                           rep.steps ? 100.0 * static_cast<double>(rep.accepted) / static_cast<double>(rep.steps) : 0.0,
+                           100.0 * rep.acceptance(),
                            rep.checks, rep.check_evaluations, rep.test_evaluations, total_seconds);
 
   // ---- outputs, written together
@@ -351,7 +341,7 @@ int run_search(const SearchCliOptions& o) {
   for (const ChainStats& c : rep.chains)
     chains.push_back({{"steps", c.steps},
                       {"accepted", c.accepted},
-                      {"acceptance", c.steps ? static_cast<double>(c.accepted) / static_cast<double>(c.steps) : 0.0},
+                      {"acceptance", c.acceptance()},
                       {"final_objective", num(c.final_cost)}});
   summary["chains"] = chains;
   summary["evaluations"] = {{"chain_steps", rep.steps},

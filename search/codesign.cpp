@@ -388,6 +388,7 @@ struct Monitor {
   std::atomic<bool> stop{false};
   std::mutex m;
   std::string phase;
+  std::chrono::steady_clock::time_point phase_start = std::chrono::steady_clock::now();
   double best = kNaN;
 };
 
@@ -679,6 +680,11 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
         pr.accept_rate = pr.done ? static_cast<double>(mon.kept.load()) / static_cast<double>(pr.done) : 0;
         pr.best = mon.best;
         pr.seconds = seconds_since(t_start);
+        const double in_phase = seconds_since(mon.phase_start);
+        if (pr.total > 0 && pr.done >= pr.total)
+          pr.eta_seconds = 0;
+        else if (pr.done > 0)
+          pr.eta_seconds = in_phase * static_cast<double>(pr.total - pr.done) / static_cast<double>(pr.done);
         if (!mon.stop.load()) progress(pr);
       }
     });
@@ -694,6 +700,7 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
   const auto set_phase = [&](std::string phase, int64_t total) {
     std::lock_guard lock(mon.m);
     mon.phase = std::move(phase);
+    mon.phase_start = std::chrono::steady_clock::now();
     mon.done.store(0);
     mon.kept.store(0);
     mon.total.store(total);

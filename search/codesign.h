@@ -80,7 +80,8 @@ struct SearchProgress {
   int64_t done = 0, total = 0;
   double accept_rate = 0;
   double best = std::numeric_limits<double>::quiet_NaN();
-  double seconds = 0;
+  double seconds = 0;                                        // since the search started
+  double eta_seconds = std::numeric_limits<double>::quiet_NaN();  // of the phase, from its rate so far
 };
 
 struct SearchInputs {
@@ -112,11 +113,14 @@ struct SearchPoint {
   int64_t evaluations = 0;  // what producing it cost, see docs/search.md section 5
   std::string note;
   std::string front;        // front.csv: "latency", "energy" or "latency+energy"
+  // cycles(all 8-bit) / cycles on the same hardware; 0 when not timed.
+  double speedup_vs_w8() const { return cycles > 0 ? static_cast<double>(cycles8) / static_cast<double>(cycles) : 0.0; }
 };
 
 struct ChainStats {
   int64_t steps = 0, accepted = 0;
   double final_cost = 0;
+  double acceptance() const { return steps ? static_cast<double>(accepted) / static_cast<double>(steps) : 0.0; }
 };
 
 struct OptimumInfo {
@@ -152,6 +156,7 @@ struct SearchReport {
   OptimumInfo optimum;         // on the chosen state's hardware
   bool hw_moved = false;
   double search_seconds = 0, baseline_seconds = 0, final_seconds = 0;
+  double acceptance() const { return steps ? static_cast<double>(accepted) / static_cast<double>(steps) : 0.0; }
 };
 
 // The chains on the estimate alone (no check, no correction, no baselines): what one
