@@ -202,6 +202,10 @@ int main(int argc, char** argv) {
     c->add_flag("--symmetric-act", s.quant.act_symmetric, "Symmetric activations (zero point 0)");
     c->add_option("--acc-bits", s.quant.acc_bits, "Accumulator width (16..32, default 32)");
     c->add_option("--threads", s.threads, "Worker threads (default 0: every core)");
+    c->add_option("--method", s.method,
+                  "Sensitivity estimator: measured, output-kl, isolated or quantunev2 (default: measured with labels, "
+                  "else output-kl; docs/quantune.md)");
+    c->add_option("--labels", s.labels, "Labels of npy:FILE data (.npy or text; the measured method needs them)");
   };
   SensitivityCliOptions sens_opts;
   auto* sens_cmd = app.add_subcommand(
@@ -234,6 +238,10 @@ int main(int argc, char** argv) {
   alloc_cmd->add_flag("--prefer-fewer-boundaries", alloc_opts.prefer_fewer_boundaries,
                       "Among groups of equal score (within --tie-tolerance), raise the one giving fewer requant boundaries");
   alloc_cmd->add_option("--tie-tolerance", alloc_opts.tie_tolerance, "Scores within T count as equal (default 0)");
+  alloc_cmd->add_option("--allocator", alloc_opts.allocator,
+                        "rank (sensitivity order), knapsack (est_drop per unit of budget) or greedy-measured (whole "
+                        "allocations measured step by step; needs --data); default: greedy-measured with --data, "
+                        "knapsack with --sensitivity");
   alloc_cmd->add_option("--order", alloc_opts.order, "sensitivity (QuantuneV2, default) or random (a baseline; --seed)");
   alloc_cmd->add_option("--seed", alloc_opts.seed, "Seed of --order random (default 0)");
   alloc_cmd->add_option("--out", alloc_opts.out, "Write the alloc.json (qsim --precision, qsim quantize --precision)");

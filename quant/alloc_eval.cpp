@@ -228,17 +228,24 @@ OutputScore AllocationEvaluator::evaluate(std::span<const LayerPrecision> p) con
 
 std::vector<OutputScore> AllocationEvaluator::evaluate_many(std::span<const std::vector<LayerPrecision>> ps) {
   const auto t0 = std::chrono::steady_clock::now();
-  const auto n = static_cast<int64_t>(ps.size());
-  std::vector<std::unique_ptr<Prepared>> pr(ps.size());
-  pool_->parallel_for(n, [&](int64_t i, int) { pr[static_cast<std::size_t>(i)] = prepare(ps[static_cast<std::size_t>(i)], false); });
-  const int64_t chunks = std::clamp<int64_t>(n > 0 ? pool_->size() / n : 1, 1, s_.batches());
-  std::vector<OutputScore> part(static_cast<std::size_t>(n * chunks));
-  pool_->parallel_for(n * chunks, [&](int64_t t, int) {
-    part[static_cast<std::size_t>(t)] = run_const(*pr[static_cast<std::size_t>(t / chunks)], t % chunks, chunks);
-  });
   std::vector<OutputScore> r(ps.size());
-  for (int64_t t = 0; t < n * chunks; ++t) r[static_cast<std::size_t>(t / chunks)].add(part[static_cast<std::size_t>(t)]);
-  evaluations_ += n;
+  // Waves of one candidate per worker, so that only that many quantized models exist
+  // at once; a wave smaller than the workers splits its candidates' batches.
+  const auto workers = static_cast<std::size_t>(pool_->size());
+  for (std::size_t w0 = 0; w0 < ps.size(); w0 += workers) {
+    const auto n = static_cast<int64_t>(std::min(workers, ps.size() - w0));
+    std::vector<std::unique_ptr<Prepared>> pr(static_cast<std::size_t>(n));
+    pool_->parallel_for(n, [&](int64_t i, int) {
+      pr[static_cast<std::size_t>(i)] = prepare(ps[w0 + static_cast<std::size_t>(i)], false);
+    });
+    const int64_t chunks = std::clamp<int64_t>(static_cast<int64_t>(workers) / n, 1, s_.batches());
+    std::vector<OutputScore> part(static_cast<std::size_t>(n * chunks));
+    pool_->parallel_for(n * chunks, [&](int64_t t, int) {
+      part[static_cast<std::size_t>(t)] = run_const(*pr[static_cast<std::size_t>(t / chunks)], t % chunks, chunks);
+    });
+    for (int64_t t = 0; t < n * chunks; ++t) r[w0 + static_cast<std::size_t>(t / chunks)].add(part[static_cast<std::size_t>(t)]);
+  }
+  evaluations_ += static_cast<int64_t>(ps.size());
   std::lock_guard lock(mutex_);
   cost_.seconds += seconds_since(t0);
   return r;
