@@ -65,12 +65,15 @@ inline std::size_t name_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-// The candidate nearest to `word` (edit distance; the first on ties).
+// The candidate nearest to `word` (edit distance, or one more than the distance to the
+// candidate's start of the same length, so that an abbreviation finds its word; the
+// first on ties).
 inline std::string_view closest_name(std::string_view word, std::initializer_list<std::string_view> candidates) {
   std::string_view best;
   std::size_t best_d = std::numeric_limits<std::size_t>::max();
   for (std::string_view c : candidates)
-    if (const std::size_t d = name_distance(word, c); d < best_d) {
+    if (const std::size_t d = std::min(name_distance(word, c), name_distance(word, c.substr(0, word.size())) + 1);
+        d < best_d) {
       best_d = d;
       best = c;
     }
