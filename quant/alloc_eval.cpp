@@ -136,7 +136,7 @@ OutputScore AllocationEvaluator::run_impl(const Prepared& pr, int64_t first, int
 
   // Values of later cuts this run recomputes: copied into the cache for batch b.
   std::optional<PrefixCache::Capture> cap;
-  if (capture) cap.emplace(*capture, ex.executor(), qg, from ? from->position : 0, &qm, &b);
+  if (capture) cap.emplace(*capture, ex.executor(), qg, from ? from->position : 0, &qm, from == nullptr, &b);
 
   OutputScore score;
   int64_t runs = 0;
@@ -152,7 +152,12 @@ OutputScore AllocationEvaluator::run_impl(const Prepared& pr, int64_t first, int
       }
     }
     if (cap) cap->copy_inputs(inputs);
-    ex.run(inputs, outputs);
+    // The cached values are the base model's own (q - z where quantized).
+    if (from) {
+      ex.run_prequantized(inputs, outputs);
+    } else {
+      ex.run(inputs, outputs);
+    }
     ++runs;
     score.add(s_.score(b, outputs[0].data<float>().data()));
   }

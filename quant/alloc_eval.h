@@ -15,7 +15,8 @@
 // candidate that equals the base up to compute layer k runs only from the last kept
 // cut in front of layer k: the part of the model after the cut is cut out
 // (graph/subgraph.h), quantized with the base's widths and parameters for the values
-// crossing the cut, and fed the cached values. The result is bit-identical to a run
+// crossing the cut, and fed the cached values (q - z as the base model held them, so
+// they are not quantized again). The result is bit-identical to a run
 // from the input (tested). move_base() makes a candidate the new base (a search that
 // accepts a move), re-caching only the cuts after its first difference.
 //

@@ -12,6 +12,7 @@
 #include "graph/subgraph.h"
 #include "quant/eval.h"
 #include "quant/quant_model.h"
+#include "quant/quantizer.h"
 #include "runtime/executor.h"
 #include "runtime/thread_pool.h"
 
@@ -125,7 +126,7 @@ void SampleBatches::run_reference(int threads, PrefixCache* capture) {
     Executor ex(rg, ExecOptions{.threads = 1});
     int64_t b = 0;
     std::optional<PrefixCache::Capture> cap;
-    if (capture) cap.emplace(*capture, ex, rg, 0, nullptr, &b);
+    if (capture) cap.emplace(*capture, ex, rg, 0, nullptr, true, &b);
     std::vector<Tensor> input{Tensor(DType::kFloat32, rg.value(rg.inputs()[0]).shape)}, outputs;
     for (b = w; b < batches_; b += workers) {
       load(b, input[0].data<float>().data());
@@ -232,7 +233,7 @@ PrefixCache::PrefixCache(const SampleBatches& s, std::span<const std::size_t> po
 }
 
 PrefixCache::Capture::Capture(PrefixCache& cache, Executor& ex, const LayerGraph& xg, std::size_t after,
-                               const QuantizedModel* qm, const int64_t* batch)
+                               const QuantizedModel* qm, bool real_inputs, const int64_t* batch)
     : batch_(batch) {
   std::unordered_map<std::string, ValueId> by_name;
   for (std::size_t v = 0; v < xg.values().size(); ++v) by_name.emplace(xg.value(static_cast<ValueId>(v)).name, static_cast<ValueId>(v));
@@ -247,22 +248,16 @@ PrefixCache::Capture::Capture(PrefixCache& cache, Executor& ex, const LayerGraph
       const int64_t n = c.per_batch[k];
       const auto in_it = std::find(xg.inputs().begin(), xg.inputs().end(), xv);
       if (in_it != xg.inputs().end()) {
-        copies_.push_back({static_cast<std::size_t>(in_it - xg.inputs().begin()), dst, n});
+        copies_.push_back({static_cast<std::size_t>(in_it - xg.inputs().begin()), dst, n,
+                           qm && real_inputs ? qm->params(xv) : nullptr});
         continue;
       }
       const NodeId p = xg.producer(xv);
       const Node& pn = xg.node(p);
       const auto out = static_cast<std::size_t>(std::find(pn.outputs.begin(), pn.outputs.end(), xv) - pn.outputs.begin());
-      const QParams* q = qm ? qm->params(xv) : nullptr;
-      const float scale = q ? q->scale : 1.0f;  // fake-quant tensors hold q - z
-      ex.add_hook(p, [dst, n, out, scale, batch](NodeId, std::span<const TensorRef> outs) {
+      ex.add_hook(p, [dst, n, out, batch](NodeId, std::span<const TensorRef> outs) {
         const float* y = static_cast<const float*>(outs[out].data);
-        float* d = dst + *batch * n;
-        if (scale == 1.0f) {
-          std::copy(y, y + n, d);
-        } else {
-          for (int64_t i = 0; i < n; ++i) d[i] = scale * y[i];
-        }
+        std::copy(y, y + n, dst + *batch * n);
       });
     }
   }
@@ -271,7 +266,12 @@ PrefixCache::Capture::Capture(PrefixCache& cache, Executor& ex, const LayerGraph
 void PrefixCache::Capture::copy_inputs(std::span<const Tensor> inputs) const {
   for (const Copy& c : copies_) {
     const float* src = inputs[c.input].data<float>().data();
-    std::copy(src, src + c.n, c.dst + *batch_ * c.n);
+    float* d = c.dst + *batch_ * c.n;
+    if (!c.q) {
+      std::copy(src, src + c.n, d);
+    } else {
+      for (int64_t i = 0; i < c.n; ++i) d[i] = static_cast<float>(c.q->quantize(src[i]) - c.q->zero_point);
+    }
   }
 }
 

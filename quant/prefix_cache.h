@@ -30,6 +30,7 @@ namespace qsim {
 class Executor;
 class PrefixCache;
 class QuantizedModel;
+struct QParams;
 
 struct AllocEvalOptions {
   int threads = 0;                       // workers (0: every hardware thread)
@@ -124,7 +125,7 @@ class PrefixCache {
     std::vector<ValueId> values;      // run-graph ids (live_values)
     std::vector<std::string> names;
     std::vector<int64_t> per_batch;   // elements of each value per batch
-    std::vector<std::vector<float>> data;  // per value: batches x per_batch, real values
+    std::vector<std::vector<float>> data;  // per value: batches x per_batch, as the executor held them
   };
   // Keeps as many of `positions` (ascending) as fit in `budget_bytes`, evenly spread.
   PrefixCache(const SampleBatches& s, std::span<const std::size_t> positions, int64_t budget_bytes);
@@ -138,13 +139,15 @@ class PrefixCache {
   // Copies what an executor computes into the cuts after topological position `after`,
   // for the batch `*batch` names when each run happens. `xg` is the executor's graph
   // (the run graph, a part of it, or a quantized model's graph; values are matched by
-  // name); with `qm`, tensors holding q - z are stored as real values. Call
-  // copy_inputs(inputs) before each run for the cut values that are the executor's
-  // own graph inputs. One Capture per executor (workers write separate batches).
+  // name), and values are stored as it holds them (q - z for a fake-quant model's
+  // quantized tensors). Call copy_inputs(inputs) before each run for the cut values
+  // that are the executor's own graph inputs; with `qm` and `real_inputs`, inputs that
+  // carry parameters are quantized as the fake-quant executor quantizes them. One
+  // Capture per executor (workers write separate batches).
   class Capture {
    public:
     Capture(PrefixCache& cache, Executor& ex, const LayerGraph& xg, std::size_t after, const QuantizedModel* qm,
-            const int64_t* batch);
+            bool real_inputs, const int64_t* batch);
     void copy_inputs(std::span<const Tensor> inputs) const;
 
    private:
@@ -152,6 +155,7 @@ class PrefixCache {
       std::size_t input;
       float* dst;
       int64_t n;
+      const QParams* q;  // quantize on copy (real inputs of a quantized model)
     };
     std::vector<Copy> copies_;
     const int64_t* batch_;
