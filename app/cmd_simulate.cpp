@@ -8,7 +8,6 @@
 #include "app/report.h"
 #include "app/report_output.h"
 #include "graph/error.h"
-#include "graph/file_util.h"
 #include "graph/model_import.h"
 #include "graph/scalesim_topology.h"
 #include "sim/analytical/analytical_backend.h"
@@ -20,19 +19,14 @@ namespace qsim::app {
 HwBase load_hw_base(const HwInput& in) {
   if (in.hw.empty() == in.scalesim_cfg.empty())
     fail("give exactly one hardware description: --hw HW.yaml or --scalesim-cfg FILE.cfg");
-  if (!in.hw.empty()) return {read_file(in.hw), in.hw, false, {}};
-  ScaleSimConfig cfg = load_scalesim_cfg(in.scalesim_cfg);
-  std::string yaml = hw_spec_to_yaml(cfg.hw);
-  return {std::move(yaml), in.scalesim_cfg, true, std::move(cfg.hw)};
+  if (!in.hw.empty()) return read_hw_config(in.hw);
+  return load_scalesim_cfg(in.scalesim_cfg).config;
 }
 
 HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides) {
-  if (base.from_cfg && overrides.empty()) return base.cfg_spec;
-  // A line number in the translated text is not a line of the .cfg: say which text it is.
-  const std::string where = base.from_cfg ? base.source + " (as qsim YAML)" : base.source;
-  HwSpec hw = hw_spec_from_yaml_text(base.yaml, where, overrides);
-  hw.source = base.source;
-  return hw;
+  HwConfig config = base;
+  for (const std::string& o : overrides) apply_hw_override(config, parse_hw_override(o));
+  return finish_hw_spec(config);
 }
 
 LayerGraph load_model(const ModelInput& in) {

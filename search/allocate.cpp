@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "graph/error.h"
+#include "graph/precision_plan.h"
 #include "quant/quant_plan.h"
 
 namespace qsim {
@@ -49,6 +50,7 @@ AllocationProblem::AllocationProblem(const LayerGraph& g, std::span<const char> 
   if (scored.size() != compute.size()) throw std::logic_error("AllocationProblem: one flag per compute layer");
 
   groups_ = fused_groups(g, o.hw ? o.hw->vector.fuse_elementwise : true);
+  if (o.hw) evaluator_.prepare(g, *o.hw);
   const std::size_t ng = groups_.size();
   group_of_.assign(compute.size(), 0);
   for (std::size_t gi = 0; gi < ng; ++gi)
@@ -124,7 +126,9 @@ int64_t AllocationProblem::high_layers(std::span<const int> gb) const {
 
 double AllocationProblem::latency_ms(std::span<const int> gb) const {
   const auto p = precision(gb);
-  return backend_.run(g_, std::span<const LayerPrecision>(p), *o_.hw).latency_ms();
+  const Evaluation e = evaluator_.evaluate(p);
+  if (!e.ok()) fail("{}", evaluator_.error());
+  return e.totals.latency_ms;
 }
 
 double AllocationProblem::weight_kib(std::span<const int> gb) const {
@@ -157,7 +161,7 @@ AllocateResult AllocationProblem::result(std::vector<int> gb, std::vector<std::s
   const auto compute = g_.compute_layers();
   for (std::size_t i = 0; i < compute.size(); ++i) r.alloc.set(g_.node(compute[i]).name, p[i]);
   r.high_layers = high_layers(gb);
-  r.boundaries = requant_boundaries(g_, p);
+  r.boundaries = static_cast<int>(plan_precision(g_, p).requants.size());
   r.weight_kib = weight_bytes(g_, p) / 1024.0;
   if (o_.hw) r.latency_ms = latency_ms(gb);
   r.group_bits = std::move(gb);

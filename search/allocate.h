@@ -32,7 +32,7 @@
 #include "quant/alloc_eval.h"
 #include "search/quantune.h"
 #include "search/sensitivity.h"
-#include "sim/analytical/analytical_backend.h"
+#include "sim/analytical/analytical_evaluator.h"
 
 namespace qsim {
 
@@ -77,7 +77,9 @@ class AllocationProblem {
   std::vector<std::size_t> group_of_;
   std::vector<char> forced_;
   std::vector<int> initial_;
-  AnalyticalBackend backend_;
+  // Candidates are timed by the incremental evaluator (each (layer, widths) mapped once
+  // for all candidates); mutable: it memoises, which does not change what it answers.
+  mutable AnalyticalEvaluator evaluator_;
 };
 
 // Knapsack over est_drop (the rows of `s` at o.low_bits, and at o.high_bits when
