@@ -149,6 +149,8 @@ int run_quantize(const QuantizeOptions& o);
 struct SensitivityCliOptions {
   std::string model;
   std::string data;          // --data fashion-mnist[:DIR] (train split) | npy:FILE
+  std::string labels;        // --labels FILE (npy data; the measured method needs labels)
+  std::string method;        // --method quantunev2|isolated|output-kl|measured (empty: the default)
   std::vector<int> bits{2, 4, 8};  // --bits 2,4,8
   int abits = 0;             // --abits A: activation width of every candidate (0: the candidate width)
   bool per_tensor = false;   // --per-tensor (default per-channel weights)
@@ -175,6 +177,7 @@ struct AllocateCliOptions {
   bool no_keep_first_last = false;
   bool prefer_fewer_boundaries = false;
   double tie_tolerance = 0;       // --tie-tolerance T
+  std::string allocator;          // --allocator rank|knapsack|greedy-measured (empty: the default)
   std::string order = "sensitivity";  // --order sensitivity|random
   uint64_t seed = 0;              // --seed S (random order)
   std::string out;                // --out alloc.json

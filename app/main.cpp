@@ -117,6 +117,10 @@ void add_measure(CLI::App* c, SensitivityCliOptions& s) {
   c->add_flag("--symmetric-act", s.quant.act_symmetric, "Symmetric activations (zero point 0)");
   c->add_option("--acc-bits", s.quant.acc_bits, "Accumulator width (16..32, default 32)");
   c->add_option("--threads", s.threads, "Worker threads (default 0: every core)");
+  c->add_option("--method", s.method,
+                "Sensitivity estimator: measured, output-kl, isolated or quantunev2 (default: measured with labels, "
+                "else output-kl; docs/quantune.md)");
+  c->add_option("--labels", s.labels, "Labels of npy:FILE data (.npy or text; the measured method needs them)");
 }
 
 // ---- one function per command ----
@@ -309,6 +313,10 @@ Command add_allocate_command(CLI::App& app, std::string& mem_limit) {
     c->add_flag("--prefer-fewer-boundaries", o->prefer_fewer_boundaries,
                 "Among groups of equal score (within --tie-tolerance), raise the one giving fewer requant boundaries");
     c->add_option("--tie-tolerance", o->tie_tolerance, "Scores within T count as equal (default 0)");
+    c->add_option("--allocator", o->allocator,
+                  "rank (sensitivity order), knapsack (est_drop per unit of budget) or greedy-measured (whole "
+                  "allocations measured step by step; needs --data); default: greedy-measured with --data, "
+                  "knapsack with --sensitivity");
     c->add_option("--order", o->order, "sensitivity (QuantuneV2, default) or random (a baseline; --seed)");
     c->add_option("--seed", o->seed, "Seed of --order random (default 0)");
     c->add_option("--out", o->out, "Write the alloc.json (qsim --precision, qsim quantize --precision)");
