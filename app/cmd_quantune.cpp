@@ -70,7 +70,7 @@ bool labelled(const Dataset& d) { return d.size() > 0 && d.label(0) >= 0; }
 // (docs/quantune.md section 6).
 SensitivityMethod resolve_method(const std::string& name, const Dataset* data) {
   const bool has_labels = data && labelled(*data);
-  if (name.empty()) return has_labels ? SensitivityMethod::kMeasured : SensitivityMethod::kOutputKl;
+  if (name.empty()) return default_sensitivity_method(has_labels);
   const SensitivityMethod m = sensitivity_method_or_fail(name, "--method");
   if (data && method_needs_labels(m) && !has_labels)
     fail("--method {} needs labelled data, and {} has no labels (npy data: --labels FILE); the label-free methods "

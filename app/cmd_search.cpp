@@ -204,14 +204,16 @@ int run_search(const SearchCliOptions& o) {
   std::vector<int64_t> test_idx;
   const int64_t n_test = o.test_limit > 0 && !test ? std::min(o.test_limit, test_data.size()) : test_data.size();
   for (int64_t i = 0; i < n_test; ++i) test_idx.push_back(i);
-  const int eval_threads = o.threads;
-  QuantEvalAccuracy table_acc(g, *calib, qo, *calib, calib_idx, eval_threads,
-                              fmt::format("the {} calibration samples of {}", calib_idx.size(), calib->description()));
-  QuantEvalAccuracy check_acc(g, *calib, qo, *calib, check_idx, eval_threads, check_what);
-  QuantEvalAccuracy test_acc(g, *calib, qo, test_data, test_idx, eval_threads,
-                             fmt::format("{} samples of {}", test_idx.size(), test_data.description()));
-
   ProgressLine line;
+  line.show("qsim search: calibration");
+  // One calibration pass for every allocation (quant/calibrate.h ActivationStats).
+  const ActivationStats stats = ActivationStats::collect(g, *calib, qo);
+  const std::vector<LayerPrecision> reference = problem.precision(problem.reference());
+  AllocEvalAccuracy check_acc(g, *calib, check_idx, stats, reference, o.threads, check_what);
+  AllocEvalAccuracy test_acc(g, test_data, test_idx, stats, reference, o.threads,
+                             fmt::format("{} samples of {}", test_idx.size(), test_data.description()));
+  line.done();
+
   const auto t0 = std::chrono::steady_clock::now();
 
   // ---- the estimate and QuantuneV2's scores
@@ -225,14 +227,14 @@ int run_search(const SearchCliOptions& o) {
     drops = drop_table_from_sensitivity(j, o.sensitivity, problem);
     try {
       SensitivityResult s = SensitivityResult::from_json(j, o.sensitivity);
-      bool all = true;
+      bool all = s.method == SensitivityMethod::kQuantuneV2;  // the QuantuneV2 baseline ranks by its score
       for (int b : lows) all = all && s.width_index(b) >= 0;
       if (all) scores = std::move(s);
     } catch (const Error&) {
     }
   } else {
-    drops = measure_drop_table(problem, table_acc, [&](int64_t d, int64_t n) {
-      line.show(fmt::format("qsim search: estimate {}/{} single-group evaluations", d, n));
+    drops = estimate_drop_table(problem, *calib, qo, o.threads, [&](int64_t d, int64_t n) {
+      line.show(fmt::format("qsim search: estimate {}/{} groups", d, n));
     });
   }
   if (!scores && !lows.empty()) {
@@ -296,7 +298,7 @@ int run_search(const SearchCliOptions& o) {
   summary["model"] = o.model;
   summary["hw"] = hw.source.empty() ? hw.name : hw.source;
   if (sp) summary["space"] = o.space;
-  summary["data"] = {{"calibration", table_acc.description()},
+  summary["data"] = {{"calibration", fmt::format("{} samples of {}", calib_idx.size(), calib->description())},
                      {"check", check_acc.description()},
                      {"test", test_acc.description()}};
   summary["options"] = {{"steps", so.steps},

@@ -87,7 +87,7 @@ QuantEvalResult evaluate_quantized(const LayerGraph& g, const QuantSpec& spec, c
   ThreadPool pool(r.workers);
   pool.parallel_for(r.workers, [&](int64_t w, int) {
     Worker& wk = workers[static_cast<std::size_t>(w)];
-    if (opts.reference) wk.fp32 = std::make_unique<Executor>(run_g, ExecOptions{.threads = 1});
+    wk.fp32 = std::make_unique<Executor>(run_g, ExecOptions{.threads = 1});
     for (QuantMode m : opts.modes) {
       QuantRunner qr;
       if (m == QuantMode::kFake) {
@@ -116,13 +116,13 @@ QuantEvalResult evaluate_quantized(const LayerGraph& g, const QuantSpec& spec, c
       const int64_t count = std::min(r.batch, n - first);
       for (int64_t i = 0; i < count; ++i) data.load(first + i, x + i * per_sample);
       if (count < r.batch) std::fill(x + count * per_sample, x + r.batch * per_sample, 0.0f);
-      if (wk.fp32) wk.fp32->run(wk.input, wk.out_f);
+      wk.fp32->run(wk.input, wk.out_f);
       for (std::size_t m = 0; m < nm; ++m) {
         const auto q0 = std::chrono::steady_clock::now();
         wk.quant[m].run(wk.input, wk.out_q[m]);
         wk.res[m].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - q0).count();
       }
-      const float* fs = wk.fp32 ? wk.out_f[0].data<float>().data() : nullptr;
+      const float* fs = wk.out_f[0].data<float>().data();
       for (int64_t i = 0; i < count; ++i) {
         const int64_t label = data.label(first + i);
         if (label < 0 || label >= r.classes) {
@@ -131,22 +131,20 @@ QuantEvalResult evaluate_quantized(const LayerGraph& g, const QuantSpec& spec, c
                                         data.description(), first + i, label, r.classes);
           break;
         }
-        const float* f = fs ? fs + i * r.classes : nullptr;
-        const int64_t fa = f ? argmax(f, r.classes) : -1;
-        wk.fp32_correct += f && fa == label;
+        const float* f = fs + i * r.classes;
+        const int64_t fa = argmax(f, r.classes);
+        wk.fp32_correct += fa == label;
         int64_t a0 = -1;
         for (std::size_t m = 0; m < nm; ++m) {
           const float* q = wk.out_q[m][0].data<float>().data() + i * r.classes;
           const int64_t qa = argmax(q, r.classes);
           QuantModeResult& res = wk.res[m];
           res.top1_correct += qa == label;
-          if (f) {
-            res.agree_fp32 += qa == fa;
-            for (int64_t c = 0; c < r.classes; ++c) {
-              res.signal += static_cast<double>(f[c]) * f[c];
-              const double d = static_cast<double>(f[c]) - q[c];
-              res.noise += d * d;
-            }
+          res.agree_fp32 += qa == fa;
+          for (int64_t c = 0; c < r.classes; ++c) {
+            res.signal += static_cast<double>(f[c]) * f[c];
+            const double d = static_cast<double>(f[c]) - q[c];
+            res.noise += d * d;
           }
           if (m == 0) {
             a0 = qa;

@@ -31,10 +31,6 @@ struct QuantEvalOptions {
   int threads = 0;    // workers; 0 = all hardware threads
   int64_t batch = 0;  // samples per run when the graph can be re-batched; 0 = automatic
   bool keep_logits = false;  // keep the first mode's logits (samples x classes)
-  // Run the float32 model too. Off: only the quantized top-1 is measured (fp32_correct,
-  // agree_fp32 and the SQNR stay 0), for loops that evaluate many allocations of one
-  // model on the same samples (the search, search/accuracy_quant.h).
-  bool reference = true;
 };
 
 struct QuantModeResult {

@@ -1,7 +1,6 @@
 #include "search/accuracy.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -30,31 +29,6 @@ nlohmann::json DropTable::to_json(const SearchProblem& p) const {
   nlohmann::json j = {{"source", source}, {"evaluations", evaluations}, {"seconds", seconds}, {"groups", groups}};
   j["reference_top1"] = std::isfinite(reference_top1) ? nlohmann::json(reference_top1) : nlohmann::json(nullptr);
   return j;
-}
-
-DropTable measure_drop_table(const SearchProblem& p, AllocationAccuracy& acc,
-                             const std::function<void(int64_t, int64_t)>& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const int64_t e0 = acc.evaluations();
-  DropTable t;
-  const std::vector<uint8_t> ref = p.reference();
-  int64_t total = 1, done = 0;
-  for (uint32_t g : p.free_groups()) total += static_cast<int64_t>(p.options(g).size()) - 1;
-  t.reference_top1 = acc.top1(p.precision(ref));
-  if (progress) progress(++done, total);
-  t.drop.resize(p.groups());
-  for (std::size_t g = 0; g < p.groups(); ++g) t.drop[g].assign(p.options(g).size(), 0.0);
-  for (uint32_t g : p.free_groups())
-    for (std::size_t o = 0; o + 1 < p.options(g).size(); ++o) {
-      std::vector<uint8_t> s = ref;
-      s[g] = static_cast<uint8_t>(o);
-      t.drop[g][o] = std::max(0.0, t.reference_top1 - acc.top1(p.precision(s)));
-      if (progress) progress(++done, total);
-    }
-  t.evaluations = acc.evaluations() - e0;
-  t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  t.source = fmt::format("measured: top-1 drop with one group changed, on {}", acc.description());
-  return t;
 }
 
 DropTable drop_table_from_sensitivity(const nlohmann::json& j, std::string_view source, const SearchProblem& p) {

@@ -2,22 +2,21 @@
 //
 //   DropTable            the additive estimate: per group and option, the estimated
 //                        top-1 drop in points with only that group at that option
-//                        (every other group at its reference, 8/8). An allocation's
-//                        estimated drop is the sum over its groups. It comes from a
-//                        `qsim sensitivity --json` file (its `est_drop` rows) or is
-//                        measured here with an AllocationAccuracy on the calibration
-//                        samples (one single-group allocation per group and option).
+//                        (every other group at its reference). An allocation's
+//                        estimated drop is the sum over its groups. It is the est_drop
+//                        of `qsim sensitivity` (search/sensitivity.h): read from its
+//                        --json file, or measured in the run by the same code
+//                        (search/accuracy_quant.h estimate_drop_table).
 //   AllocationAccuracy   "this allocation's true top-1 on these samples": the whole
 //                        allocation quantized and run (fake-quant, bit-exact with
 //                        `qsim quantize`). The search corrects its estimate with it on a
 //                        held-out calibration subset and reports the test split with it.
 //
-// The implementation of AllocationAccuracy on today's quantization library is
-// search/accuracy_quant.h (the one place to switch to another evaluation loop).
+// Both are implemented on the quantization library in search/accuracy_quant.h, the one
+// file that knows quant/.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,12 +52,6 @@ struct DropTable {
   double estimate(std::span<const uint8_t> option) const;
   nlohmann::json to_json(const SearchProblem& p) const;
 };
-
-// Measures the table: the reference allocation, then every group's non-reference
-// options one at a time, drop = max(0, top1(reference) - top1(single change)).
-// `progress(done, total)` after each evaluation.
-DropTable measure_drop_table(const SearchProblem& p, AllocationAccuracy& acc,
-                             const std::function<void(int64_t, int64_t)>& progress = {});
 
 // Reads `est_drop` from a `qsim sensitivity --json` file: rows {layer, bits, abits,
 // est_drop[, group]} and, where the file has them, its "groups". A group's drop at

@@ -2,71 +2,75 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include <fmt/format.h>
 
-#include "quant/quant_eval.h"
+#include "search/sensitivity.h"
 
 namespace qsim {
 
-// The samples `idx` of a data set, as a data set.
-class QuantEvalAccuracy::View final : public Dataset {
- public:
-  View(const Dataset& d, const std::vector<int64_t>& idx) : d_(d), idx_(idx) {}
-  int64_t size() const override { return static_cast<int64_t>(idx_.size()); }
-  const Shape& sample_shape() const override { return d_.sample_shape(); }
-  void load(int64_t i, float* dst) const override { d_.load(idx_[static_cast<std::size_t>(i)], dst); }
-  int64_t label(int64_t i) const override { return d_.label(idx_[static_cast<std::size_t>(i)]); }
-  std::string description() const override { return d_.description(); }
-
- private:
-  const Dataset& d_;
-  const std::vector<int64_t>& idx_;
-};
-
-QuantEvalAccuracy::QuantEvalAccuracy(const LayerGraph& g, const Dataset& calib, const QuantOptions& qo,
-                                     const Dataset& eval, std::vector<int64_t> samples, int threads, std::string what,
-                                     int64_t batch)
-    : g_(g), calib_(calib), qo_(qo), samples_(std::move(samples)), threads_(threads), batch_(batch),
+AllocEvalAccuracy::AllocEvalAccuracy(const LayerGraph& g, const Dataset& data, std::vector<int64_t> samples,
+                                     const ActivationStats& stats, std::span<const LayerPrecision> base, int threads,
+                                     std::string what)
+    : ev_(g, data, samples, stats, AllocEvalOptions{.threads = threads, .cache_bytes = int64_t{256} << 20}),
+      samples_(static_cast<int64_t>(samples.size())),
       what_(std::move(what)) {
-  view_ = std::make_unique<View>(eval, samples_);
+  const auto t0 = std::chrono::steady_clock::now();
+  const double top1 = ev_.set_base(base).top1();
+  std::vector<int> key;
+  for (const LayerPrecision& x : base) key.insert(key.end(), {x.wbits, x.abits, x.per_channel ? 1 : 0});
+  cache_.emplace(std::move(key), 100.0 * top1);
+  evaluations_ = 1;
+  seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-QuantEvalAccuracy::~QuantEvalAccuracy() = default;
-
-double QuantEvalAccuracy::top1(std::span<const LayerPrecision> p) {
+double AllocEvalAccuracy::top1(std::span<const LayerPrecision> p) {
   std::vector<int> key;
   key.reserve(p.size() * 3);
   for (const LayerPrecision& x : p) key.insert(key.end(), {x.wbits, x.abits, x.per_channel ? 1 : 0});
   std::lock_guard lock(mutex_);
   if (const auto it = cache_.find(key); it != cache_.end()) return it->second;
   const auto t0 = std::chrono::steady_clock::now();
-  PrecisionAlloc alloc;
-  alloc.model = g_.name;
-  const auto compute = g_.compute_layers();
-  for (std::size_t i = 0; i < compute.size(); ++i) alloc.set(g_.node(compute[i]).name, p[i]);
-  const QuantSpec spec = calibrate(g_, alloc, "search", calib_, qo_);
-  QuantEvalOptions eo;
-  eo.modes = {QuantMode::kFake};
-  eo.threads = threads_;
-  eo.batch = batch_;
-  eo.reference = false;  // top-1 only: the float32 model is not needed
-  const QuantEvalResult r = evaluate_quantized(g_, spec, *view_, eo);
-  const double top1 = r.samples ? 100.0 * static_cast<double>(r.modes[0].top1_correct) / static_cast<double>(r.samples) : 0.0;
+  // evaluate_many spreads one allocation's samples over the workers.
+  const std::vector<std::vector<LayerPrecision>> one{std::vector<LayerPrecision>(p.begin(), p.end())};
+  const double top1 = 100.0 * ev_.evaluate_many(one)[0].top1();
   cache_.emplace(std::move(key), top1);
   ++evaluations_;
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return top1;
 }
 
-int64_t QuantEvalAccuracy::evaluations() const {
+int64_t AllocEvalAccuracy::evaluations() const {
   std::lock_guard lock(mutex_);
   return evaluations_;
 }
 
-double QuantEvalAccuracy::seconds() const {
+double AllocEvalAccuracy::seconds() const {
   std::lock_guard lock(mutex_);
   return seconds_;
+}
+
+DropTable estimate_drop_table(const SearchProblem& p, const Dataset& calib, const QuantOptions& qo, int threads,
+                              const std::function<void(int64_t, int64_t)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  SensitivityOptions so;
+  so.method = default_sensitivity_method(calib.size() > 0 && calib.label(0) >= 0);
+  so.bits.clear();
+  for (const WidthOption& w : p.choices()) so.bits.push_back(w.wbits);
+  if (std::find(so.bits.begin(), so.bits.end(), 8) == so.bits.end()) so.bits.push_back(8);
+  so.abits = p.options().abits;
+  so.per_channel = p.options().per_channel;
+  so.quant = qo;
+  so.quant.threads = threads;
+  so.progress = progress;
+  const SensitivityResult r = measure_sensitivity(p.graph(), calib, so);
+  const std::string what = fmt::format("qsim sensitivity --method {} on {} calibration samples of {}",
+                                       sensitivity_method_name(so.method), r.samples, calib.description());
+  DropTable t = drop_table_from_sensitivity(r.to_json(), what, p);
+  t.evaluations = r.cost.runs;
+  t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return t;
 }
 
 std::vector<int64_t> held_out_indices(int64_t size, const std::vector<int64_t>& exclude, int64_t n) {

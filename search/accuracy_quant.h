@@ -1,60 +1,64 @@
-// AllocationAccuracy on the quantization library as it stands (quant/calibrate.h,
-// quant/quant_eval.h): each allocation is calibrated on the calibration samples
-// exactly as `qsim quantize --precision` calibrates it, then run by the fake-quant
-// executor over a fixed list of samples; results are cached per allocation.
+// The search's accuracy side on the quantization library (docs/search.md section 3):
+// the one adapter between search/accuracy.h and quant/.
 //
-// This file is the one adapter between the search and an evaluation loop. A faster
-// loop (one calibration pass for every width, the float32 prefix cached, only the
-// part after the first changed layer re-run) replaces it behind the same interface
-// (search/accuracy.h) without touching the search.
+//   AllocEvalAccuracy     AllocationAccuracy on quant/alloc_eval.h's AllocationEvaluator:
+//                         an allocation quantized exactly as `qsim quantize --precision`
+//                         quantizes it (activation parameters from one ActivationStats
+//                         for every width), run from the last cached cut before its first
+//                         difference from the base allocation; results cached per allocation.
+//   estimate_drop_table   the additive estimate from `qsim sensitivity`'s estimator
+//                         (search/sensitivity.h): the est_drop of every group at every
+//                         option, with the method `qsim allocate --data` uses by default.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "data/dataset.h"
 #include "graph/layer_graph.h"
+#include "quant/alloc_eval.h"
 #include "quant/calibrate.h"
 #include "search/accuracy.h"
 
 namespace qsim {
 
-class QuantEvalAccuracy final : public AllocationAccuracy {
+class AllocEvalAccuracy final : public AllocationAccuracy {
  public:
-  // `g`, `calib` and `eval` must outlive it. Calibration uses the samples
-  // calibration_indices(calib.size(), qo.calib_samples) of `calib` (qsim quantize's);
-  // top-1 is measured on the samples `samples` of `eval` (labelled), in batches of
-  // `batch` on `threads` workers (fixed batches: the result does not depend on the
-  // number of workers).
-  QuantEvalAccuracy(const LayerGraph& g, const Dataset& calib, const QuantOptions& qo, const Dataset& eval,
-                    std::vector<int64_t> samples, int threads, std::string what, int64_t batch = 16);
-  ~QuantEvalAccuracy() override;
+  // `g`, `data` and `stats` must outlive it. Top-1 is measured on the samples `samples`
+  // of `data` (labelled); `base` is the allocation whose cut values are cached (the
+  // search's reference). `threads` workers (0: every core); the result does not depend
+  // on their number.
+  AllocEvalAccuracy(const LayerGraph& g, const Dataset& data, std::vector<int64_t> samples,
+                    const ActivationStats& stats, std::span<const LayerPrecision> base, int threads, std::string what);
 
   double top1(std::span<const LayerPrecision> p) override;
-  int64_t samples() const override { return static_cast<int64_t>(samples_.size()); }
+  int64_t samples() const override { return samples_; }
   std::string description() const override { return what_; }
   int64_t evaluations() const override;
   double seconds() const override;
 
  private:
-  class View;
-  const LayerGraph& g_;
-  const Dataset& calib_;
-  QuantOptions qo_;
-  std::vector<int64_t> samples_;
-  std::unique_ptr<View> view_;
-  int threads_;
-  int64_t batch_;
+  AllocationEvaluator ev_;
+  int64_t samples_ = 0;
   std::string what_;
   mutable std::mutex mutex_;
   std::map<std::vector<int>, double> cache_;  // (wbits, abits, per_channel) per layer
   int64_t evaluations_ = 0;
   double seconds_ = 0;
 };
+
+// The drop table of `p` measured by measure_sensitivity on the calibration samples of
+// `calib` (labelled: the `measured` method, else `output-kl`, as `qsim allocate --data`
+// chooses; search/sensitivity.h default_sensitivity_method) at every weight width of the
+// options, then read as a sensitivity file is (drop_table_from_sensitivity).
+DropTable estimate_drop_table(const SearchProblem& p, const Dataset& calib, const QuantOptions& qo, int threads,
+                              const std::function<void(int64_t, int64_t)>& progress = {});
 
 // `n` samples of [0, size) evenly spaced over those not in `exclude` (sorted), or
 // every remaining one when fewer remain: a held-out list disjoint from `exclude`.

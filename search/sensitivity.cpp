@@ -65,6 +65,10 @@ SensitivityMethod sensitivity_method_or_fail(std::string_view s, std::string_vie
        closest_name(s, {"measured", "output-kl", "isolated", "quantunev2"}));
 }
 
+SensitivityMethod default_sensitivity_method(bool labelled) {
+  return labelled ? SensitivityMethod::kMeasured : SensitivityMethod::kOutputKl;
+}
+
 double EstDropModel::operator()(double metric) const {
   if (!(metric > 0)) return 0.0;
   return scale * std::pow(metric, power);

@@ -70,6 +70,9 @@ enum class SensitivityMethod : uint8_t { kQuantuneV2, kIsolated, kOutputKl, kMea
 std::optional<SensitivityMethod> parse_sensitivity_method(std::string_view s);
 std::string_view sensitivity_method_name(SensitivityMethod m);
 bool method_needs_labels(SensitivityMethod m);
+// The method `qsim allocate --data` and `qsim search` use when none is named: measured
+// on labelled data, output-kl otherwise (docs/quantune.md section 6).
+SensitivityMethod default_sensitivity_method(bool labelled);
 // "--method 'x': unknown method (did you mean measured?); methods: ..." for bad names.
 SensitivityMethod sensitivity_method_or_fail(std::string_view s, std::string_view flag);
 
