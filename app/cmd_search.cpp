@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -233,7 +234,9 @@ int run_search(const SearchCliOptions& o) {
     } catch (const Error&) {
     }
   } else {
+    std::mutex progress_mutex;  // the sensitivity's workers report
     drops = estimate_drop_table(problem, *calib, qo, o.threads, [&](int64_t d, int64_t n) {
+      std::lock_guard lock(progress_mutex);
       line.show(fmt::format("qsim search: estimate {}/{} groups", d, n));
     });
   }
