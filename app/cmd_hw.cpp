@@ -9,6 +9,7 @@
 #include "app/cmd_simulate.h"
 #include "app/commands.h"
 #include "sim/config/hw_spec_yaml.h"
+#include "sim/hw_figures.h"
 #include "sim/hw_keys.h"
 
 namespace qsim::app {
@@ -81,8 +82,10 @@ int run_hw(const HwOptions& o) {
     for (const auto& [key, text] : values) keys[key] = value_json(hw_get(hw, key));
     j["keys"] = std::move(keys);
     nlohmann::json d;
-    d["pes"] = pes;
-    d["total_sram_kib"] = total_sram_kib(hw);
+    for (const HwFigure& f : hw_figures()) {  // the figures budgets are stated on (qsim search)
+      const double v = f.value(hw);
+      d[std::string(f.name)] = f.unit.empty() ? nlohmann::json(static_cast<int64_t>(v)) : nlohmann::json(v);  // counts whole
+    }
     d["dram_gb_per_s"] = hw.memory.dram_unlimited ? nlohmann::json("unlimited") : nlohmann::json(dram_gb_per_s);
     auto peak = nlohmann::json::array();
     for (const PairFigures& f : pairs)

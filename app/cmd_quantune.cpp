@@ -1,10 +1,15 @@
-// qsim sensitivity and qsim allocate: QuantuneV2's local-metric sensitivity and its
-// fusion-aware mixed-precision allocation (search/, docs/quantune.md).
+// qsim sensitivity and qsim allocate: per-layer sensitivity (QuantuneV2's local
+// metrics and the per-group estimators) and mixed-precision allocation (rank,
+// knapsack, greedy-measured) over fused groups (search/, docs/quantune.md).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +20,8 @@
 #include "app/report_output.h"
 #include "graph/error.h"
 #include "graph/model_import.h"
+#include "quant/alloc_eval.h"
+#include "search/allocate.h"
 #include "search/quantune.h"
 #include "search/sensitivity.h"
 
@@ -23,15 +30,66 @@ namespace qsim::app {
 namespace {
 
 std::string fmt_db(double x) { return std::isfinite(x) ? fmt::format("{:.2f}", x) : (x > 0 ? "inf" : "-inf"); }
+std::string fmt_opt(double x, const char* f) { return std::isnan(x) ? std::string("-") : fmt::format(fmt::runtime(f), x); }
 
-SensitivityOptions sensitivity_options(const SensitivityCliOptions& o) {
+// A progress line on stderr, rewritten in place, when stderr is a terminal and the
+// work has run for more than a second. Called from workers (serialised).
+class Progress {
+ public:
+  explicit Progress(std::string what) : what_(std::move(what)), tty_(::isatty(2) != 0) {}
+  ~Progress() {
+    if (shown_) std::cerr << "\n";
+  }
+  void operator()(int64_t done, int64_t total) {
+    std::lock_guard lock(m_);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    if (!tty_ || s < 1.0) return;
+    std::cerr << fmt::format("\r{}: {}/{} groups, {:.1f} s", what_, done, total, s) << std::flush;
+    shown_ = true;
+  }
+  std::function<void(int64_t, int64_t)> callback() {
+    return [this](int64_t d, int64_t t) { (*this)(d, t); };
+  }
+
+ private:
+  std::string what_;
+  bool tty_;
+  bool shown_ = false;
+  std::mutex m_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
+// The data and whether it has labels.
+std::unique_ptr<Dataset> open_data(const SensitivityCliOptions& o) {
+  if (o.data.empty()) fail("--data: give the calibration data (fashion-mnist[:DIR] or npy:FILE)");
+  return open_quant_data(o.data, o.labels, Split::kTrain, 0, !o.labels.empty(), "--data");
+}
+bool labelled(const Dataset& d) { return d.size() > 0 && d.label(0) >= 0; }
+
+// --method, or the default: measured when the data has labels, output-kl otherwise
+// (docs/quantune.md section 6).
+SensitivityMethod resolve_method(const std::string& name, const Dataset* data) {
+  const bool has_labels = data && labelled(*data);
+  if (name.empty()) return default_sensitivity_method(has_labels);
+  const SensitivityMethod m = sensitivity_method_or_fail(name, "--method");
+  if (data && method_needs_labels(m) && !has_labels)
+    fail("--method {} needs labelled data, and {} has no labels (npy data: --labels FILE); the label-free methods "
+         "are output-kl, isolated and quantunev2",
+         name, data->description());
+  return m;
+}
+
+SensitivityOptions sensitivity_options(const SensitivityCliOptions& o, SensitivityMethod method) {
   SensitivityOptions so;
+  so.method = method;
   so.quant = quant_options(o.quant, o.threads);  // --calib, --calib-samples, ... checked as qsim quantize does
   if (o.bits.empty()) fail("--bits: give at least one width");
   for (int b : o.bits)
-    if (b < kMinQuantBits || b > kMaxQuantBits) fail("--bits {}: widths must be in {}..{}", b, kMinQuantBits, kMaxQuantBits);
+    if (b < kMinQuantBits || b > kMaxQuantBits)
+      fail("--bits {}: the {} method runs widths {}..{}", b, sensitivity_method_name(method), kMinQuantBits, kMaxQuantBits);
   if (o.abits != 0 && (o.abits < kMinQuantBits || o.abits > kMaxQuantBits))
-    fail("--abits {}: must be in {}..{}", o.abits, kMinQuantBits, kMaxQuantBits);
+    fail("--abits {}: the {} method runs widths {}..{}", o.abits, sensitivity_method_name(method), kMinQuantBits,
+         kMaxQuantBits);
   so.bits = o.bits;
   so.abits = o.abits;
   so.per_channel = !o.per_tensor;
@@ -39,35 +97,42 @@ SensitivityOptions sensitivity_options(const SensitivityCliOptions& o) {
   return so;
 }
 
-SensitivityResult measure(const LayerGraph& g, const SensitivityCliOptions& o, const SensitivityOptions& so) {
-  if (o.data.empty()) fail("--data: give the calibration data (fashion-mnist[:DIR] or npy:FILE)");
-  const auto data = open_quant_data(o.data, "", Split::kTrain, 0, false, "--data");
-  return measure_sensitivity(g, *data, so);
+void print_cost(const std::string& what, const SensitivityResult& r) {
+  std::cerr << fmt::format("{}: {} on {} samples: {} executor runs ({} for calibration), {:.1f} whole-model passes, "
+                           "{:.2f} s\n",
+                           what, sensitivity_method_name(r.method), r.samples, r.cost.runs, r.cost.calibration_runs,
+                           r.cost.pass_equivalents, r.cost.seconds);
 }
 
 }  // namespace
 
 int run_sensitivity(const SensitivityCliOptions& o) {
-  const SensitivityOptions so = sensitivity_options(o);
+  if (!o.method.empty()) (void)sensitivity_method_or_fail(o.method, "--method");  // before any work
+  const auto data = open_data(o);
+  const SensitivityMethod method = resolve_method(o.method, data.get());
+  SensitivityOptions so = sensitivity_options(o, method);
   const LayerGraph g = import_model(o.model);
-  const SensitivityResult r = measure(g, o, so);
+  Progress progress("qsim sensitivity");
+  so.progress = progress.callback();
+  const SensitivityResult r = measure_sensitivity(g, *data, so);
 
   std::cout << fmt::format("{}: {} layers x widths {} (activations at {}), {} samples of {} in {} batches of {}\n",
                            g.name, r.layers.size(), fmt::join(r.bits, ","),
                            r.abits ? std::to_string(r.abits) + " bits" : "the candidate width", r.samples,
                            r.calibration.value("data", std::string("the data")), r.batches, r.batch);
-  std::cout << fmt::format("executor runs: {} float32 + {} quantized; score weights {} (w_sqnr,a_sqnr,w_mse,a_mse,a_delta)\n",
-                           r.float_runs, r.quant_runs, r.weights.str());
+  std::cout << fmt::format("method {}; executor runs: {} float32 + {} quantized; score weights {} (w_sqnr,a_sqnr,w_mse,a_mse,a_delta)\n",
+                           sensitivity_method_name(r.method), r.float_runs, r.quant_runs, r.weights.str());
   std::size_t wname = 5;
   for (const auto& l : r.layers) wname = std::max(wname, l.size());
-  std::cout << fmt::format("{:<{}}  {:>4}  {:>9}  {:>9}  {:>9}  {:>10}  {:>10}  {:>6}\n", "layer", wname, "bits",
-                           "w_sqnr_dB", "a_sqnr_dB", "a_delta", "w_mse", "a_mse", "score");
+  std::cout << fmt::format("{:<{}}  {:>4}  {:>9}  {:>9}  {:>9}  {:>10}  {:>10}  {:>6}  {:>8}  {:>8}  {:>8}\n", "layer", wname, "bits",
+                           "w_sqnr_dB", "a_sqnr_dB", "a_delta", "w_mse", "a_mse", "score", "kl", "top1_drop", "est_drop");
   for (std::size_t l = 0; l < r.layers.size(); ++l)
     for (std::size_t w = 0; w < r.bits.size(); ++w) {
       const LayerSensitivity& s = r.at(w, l);
-      std::cout << fmt::format("{:<{}}  {:>4}  {:>9}  {:>9}  {:>9}  {:>10.3e}  {:>10.3e}  {:>6.3f}\n", s.layer, wname, s.bits,
-                               fmt_db(s.w_sqnr_db()), fmt_db(s.a_sqnr_db()), fmt_db(s.a_sqnr_delta_db()), s.w_mse(),
-                               s.a_mse(), s.score);
+      std::cout << fmt::format("{:<{}}  {:>4}  {:>9}  {:>9}  {:>9}  {:>10.3e}  {:>10.3e}  {:>6.3f}  {:>8}  {:>8}  {:>8}\n", s.layer,
+                               wname, s.bits, fmt_db(s.w_sqnr_db()), fmt_db(s.a_sqnr_db()), fmt_db(s.a_sqnr_delta_db()),
+                               s.w_mse(), s.a_mse(), s.score, fmt_opt(s.kl, "{:.4f}"), fmt_opt(s.top1_drop, "{:.2f}"),
+                               fmt_opt(s.est_drop, "{:.2f}"));
     }
   OutputFiles files;
   if (!o.csv.empty()) files.add(o.csv, r.to_csv());
@@ -77,6 +142,7 @@ int run_sensitivity(const SensitivityCliOptions& o) {
     files.add(o.json, j.dump(2) + "\n");
   }
   files.commit();
+  print_cost("qsim sensitivity", r);
   return 0;
 }
 
@@ -96,6 +162,11 @@ int run_allocate(const AllocateCliOptions& o) {
     fail("--order '{}': expected sensitivity or random", o.order);
   }
   ao.seed = o.seed;
+  if (!o.measure.method.empty()) (void)sensitivity_method_or_fail(o.measure.method, "--method");  // before any work
+  std::optional<Allocator> allocator;
+  if (!o.allocator.empty()) allocator = allocator_or_fail(o.allocator, "--allocator");
+  if (ao.random_order && allocator && *allocator != Allocator::kRank)
+    fail("--order random is a baseline of --allocator rank, not of {}", o.allocator);
   for (int b : {o.high, o.low})
     if (b < kMinQuantBits || b > kMaxQuantBits) fail("--high/--low {}: widths must be in {}..{}", b, kMinQuantBits, kMaxQuantBits);
   if (o.high <= o.low) fail("--high {} must exceed --low {}", o.high, o.low);
@@ -121,6 +192,28 @@ int run_allocate(const AllocateCliOptions& o) {
   if (!o.sensitivity.empty() && !o.measure.data.empty())
     fail("--sensitivity {} and --data exclude each other (the sensitivity is read, not measured)", o.sensitivity);
   if (o.sensitivity.empty() && o.measure.data.empty()) fail("give --sensitivity S.json (qsim sensitivity --json) or --data to measure it");
+  // Defaults (docs/quantune.md section 6): greedy-measured with --data, knapsack over a
+  // sensitivity file; the rank order for the random baseline.
+  const Allocator alloc_kind = allocator ? *allocator
+                               : ao.random_order       ? Allocator::kRank
+                               : o.sensitivity.empty() ? Allocator::kGreedyMeasured
+                                                       : Allocator::kKnapsack;
+  if (alloc_kind == Allocator::kGreedyMeasured && !o.sensitivity.empty())
+    fail("--allocator greedy-measured measures whole allocations: give --data instead of --sensitivity {}", o.sensitivity);
+  std::unique_ptr<Dataset> data;
+  std::optional<SensitivityMethod> method;
+  if (!o.measure.data.empty()) {
+    data = open_data(o.measure);
+    method = resolve_method(o.measure.method, data.get());
+    if (alloc_kind == Allocator::kGreedyMeasured && *method != SensitivityMethod::kMeasured &&
+        *method != SensitivityMethod::kOutputKl)
+      fail("--allocator greedy-measured measures whole allocations: its loss is the cross-entropy (--method measured) "
+           "or the output KL (--method output-kl), not {}",
+           sensitivity_method_name(*method));
+  } else if (!o.measure.method.empty()) {
+    fail("--method {}: the method is the sensitivity file's ({}); --method applies with --data", o.measure.method,
+         o.sensitivity);
+  }
 
   const LayerGraph g = import_model(o.measure.model);
   std::optional<HwSpec> hw;
@@ -134,7 +227,30 @@ int run_allocate(const AllocateCliOptions& o) {
 
   SensitivityResult s;
   std::string s_source;
-  if (!o.sensitivity.empty()) {
+  AllocateResult r;
+  bool measured_here = false;
+  if (alloc_kind == Allocator::kGreedyMeasured) {
+    // Whole allocations on the calibration samples: one calibration, one evaluator.
+    const QuantOptions qo = quant_options(o.measure.quant, o.measure.threads);
+    if (ao.abits != 0 && (ao.abits < kMinQuantBits || ao.abits > kMaxQuantBits))
+      fail("--abits {}: the {} method runs widths {}..{}", ao.abits, sensitivity_method_name(*method), kMinQuantBits,
+           kMaxQuantBits);
+    const auto t0 = std::chrono::steady_clock::now();
+    const ActivationStats stats = ActivationStats::collect(g, *data, qo);
+    AllocationEvaluator ev(g, *data, calibration_indices(data->size(), qo.calib_samples), stats,
+                           AllocEvalOptions{.threads = o.measure.threads});
+    r = allocate_greedy_measured(g, ev, ao, GreedyOptions{.use_labels = *method == SensitivityMethod::kMeasured});
+    const EvalCost c = ev.cost();
+    s.method = *method;
+    s.samples = ev.batches().samples();
+    s.cost.calibration_runs = stats.float_runs();
+    s.cost.runs = stats.float_runs() + c.runs;
+    s.cost.pass_equivalents = (needs_histogram(qo.calib) ? 2.0 : 1.0) + c.pass_equivalents;
+    s.cost.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    s_source = fmt::format("whole allocations measured on {} samples ({})", s.samples,
+                           *method == SensitivityMethod::kMeasured ? "cross-entropy" : "output KL");
+    measured_here = true;
+  } else if (!o.sensitivity.empty()) {
     std::ifstream f(o.sensitivity, std::ios::binary);
     if (!f) fail("{}: cannot open", o.sensitivity);
     std::stringstream ss;
@@ -150,9 +266,14 @@ int run_allocate(const AllocateCliOptions& o) {
     if (!o.measure.weights.empty()) score_sensitivity(s, ScoreWeights::parse(o.measure.weights, "--weights"));
   } else {
     SensitivityCliOptions m = o.measure;
-    m.bits = {o.low};  // only the low width is needed: 1 float32 + 1 quantized run per batch
-    s = measure(g, m, sensitivity_options(m));
+    m.bits = {o.low};  // only the low width is needed
+    SensitivityOptions so = sensitivity_options(m, *method);
+    Progress progress("qsim allocate");
+    so.progress = progress.callback();
+    so.fuse_elementwise = hw ? hw->vector.fuse_elementwise : true;
+    s = measure_sensitivity(g, *data, so);
     s_source = fmt::format("measured on {} samples", s.samples);
+    measured_here = true;
   }
   if (hw && ao.latency_budget_ms) {
     // Every width the allocation can produce must run on the PE.
@@ -162,11 +283,17 @@ int run_allocate(const AllocateCliOptions& o) {
         fail("{}: the PE cannot run {}x{} bits (pe.widths)", hw->source, b, ab);
     }
   }
-  const AllocateResult r = allocate_precision(g, s, ao);
+  if (alloc_kind == Allocator::kRank) r = allocate_precision(g, s, ao);
+  if (alloc_kind == Allocator::kKnapsack) r = allocate_knapsack(g, s, ao);
 
-  const std::string method = ao.random_order ? fmt::format("random order (seed {})", ao.seed) : "QuantuneV2 (sensitivity order)";
+  const std::string how = ao.random_order ? fmt::format("random order (seed {})", ao.seed)
+                          : alloc_kind == Allocator::kRank
+                              ? fmt::format("rank: {} sensitivity order", sensitivity_method_name(s.method))
+                          : alloc_kind == Allocator::kKnapsack
+                              ? fmt::format("knapsack over {} est_drop", sensitivity_method_name(s.method))
+                              : fmt::format("greedy-measured ({}, {} evaluations)", r.direction, r.evaluations);
   std::cout << fmt::format("{}: {} compute layers in {} fused groups; {}; high w{}/a{}, low w{}/a{}; sensitivity {}\n",
-                           g.name, g.compute_layers().size(), r.groups.size(), method, o.high, ao.abits ? ao.abits : o.high,
+                           g.name, g.compute_layers().size(), r.groups.size(), how, o.high, ao.abits ? ao.abits : o.high,
                            o.low, ao.abits ? ao.abits : o.low, s_source);
   std::size_t wname = 5;
   for (const auto& gr : r.groups) wname = std::max(wname, fmt::format("{}", fmt::join(gr.names, " + ")).size());
@@ -178,9 +305,10 @@ int run_allocate(const AllocateCliOptions& o) {
     std::cout << fmt::format("{:<{}}  {:>6.3f}  {:>5}  {}{}\n", fmt::format("{}", fmt::join(gr.names, " + ")), wname, gr.score,
                              r.group_bits[gi], why, gr.fused.empty() ? "" : fmt::format("  (fused: {})", fmt::join(gr.fused, ", ")));
   }
-  std::cout << fmt::format("high layers: {} of {}; requant boundaries: {}; total score: {:.4f}; weights: {:.2f} KiB{}\n",
+  std::cout << fmt::format("high layers: {} of {}; requant boundaries: {}; total score: {:.4f}; weights: {:.2f} KiB{}{}\n",
                            r.high_layers, g.compute_layers().size(), r.boundaries, r.total_score, r.weight_kib,
-                           r.latency_ms ? fmt::format("; latency {:.6f} ms on {}", *r.latency_ms, hw->name) : "");
+                           r.latency_ms ? fmt::format("; latency {:.6f} ms on {}", *r.latency_ms, hw->name) : "",
+                           std::isnan(r.est_drop) ? "" : fmt::format("; estimated top-1 drop {:.2f} points", r.est_drop));
 
   nlohmann::json groups = nlohmann::json::array();
   for (std::size_t gi = 0; gi < r.groups.size(); ++gi) {
@@ -193,7 +321,16 @@ int run_allocate(const AllocateCliOptions& o) {
                       {"forced", r.forced[gi] != 0},
                       {"raised", it != r.raised.end() ? nlohmann::json(it - r.raised.begin() + 1) : nlohmann::json(nullptr)}});
   }
-  nlohmann::json summary = {{"method", ao.random_order ? "random" : "quantunev2"},
+  nlohmann::json cost = {{"runs", s.cost.runs},
+                         {"calibration_runs", s.cost.calibration_runs},
+                         {"pass_equivalents", s.cost.pass_equivalents},
+                         {"seconds", s.cost.seconds},
+                         {"measured_here", measured_here}};
+  if (alloc_kind == Allocator::kGreedyMeasured) cost["evaluations"] = r.evaluations;
+  nlohmann::json summary = {{"method", ao.random_order ? std::string("random") : std::string(sensitivity_method_name(s.method))},
+                            {"allocator", std::string(allocator_name(alloc_kind))},
+                            {"order", ao.random_order ? "random" : "sensitivity"},
+                            {"cost", cost},
                             {"high", {{"wbits", o.high}, {"abits", ao.abits ? ao.abits : o.high}}},
                             {"low", {{"wbits", o.low}, {"abits", ao.abits ? ao.abits : o.low}}},
                             {"high_layers", r.high_layers},
@@ -204,6 +341,11 @@ int run_allocate(const AllocateCliOptions& o) {
                             {"score_weights", s.weights.str()},
                             {"sensitivity", s_source}};
   if (ao.random_order) summary["seed"] = ao.seed;
+  if (!std::isnan(r.est_drop)) summary["est_drop"] = r.est_drop;
+  if (alloc_kind == Allocator::kGreedyMeasured) {
+    summary["direction"] = r.direction;
+    summary["step_loss"] = r.step_loss;
+  }
   if (ao.high_count) summary["high_count"] = *ao.high_count;
   if (ao.latency_budget_ms) summary["latency_budget_ms"] = *ao.latency_budget_ms;
   if (ao.size_budget_kib) summary["size_budget_kib"] = *ao.size_budget_kib;
@@ -227,6 +369,13 @@ int run_allocate(const AllocateCliOptions& o) {
   }
   files.commit();
   if (!o.out.empty()) std::cout << fmt::format("wrote {}\n", o.out);
+  if (measured_here)
+    std::cerr << fmt::format("qsim allocate: {} with {} on {} samples: {} executor runs ({} for calibration), {:.1f} "
+                             "whole-model passes{}, {:.2f} s\n",
+                             allocator_name(alloc_kind), sensitivity_method_name(s.method), s.samples, s.cost.runs,
+                             s.cost.calibration_runs, s.cost.pass_equivalents,
+                             alloc_kind == Allocator::kGreedyMeasured ? fmt::format(", {} allocations evaluated", r.evaluations) : "",
+                             s.cost.seconds);
   return 0;
 }
 

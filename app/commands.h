@@ -157,6 +157,8 @@ int run_quantize(const QuantizeOptions& o);
 struct SensitivityCliOptions {
   std::string model;
   std::string data;          // --data fashion-mnist[:DIR] (train split) | npy:FILE
+  std::string labels;        // --labels FILE (npy data; the measured method needs labels)
+  std::string method;        // --method quantunev2|isolated|output-kl|measured (empty: the default)
   std::vector<int> bits{2, 4, 8};  // --bits 2,4,8
   int abits = 0;             // --abits A: activation width of every candidate (0: the candidate width)
   bool per_tensor = false;   // --per-tensor (default per-channel weights)
@@ -183,11 +185,49 @@ struct AllocateCliOptions {
   bool no_keep_first_last = false;
   bool prefer_fewer_boundaries = false;
   double tie_tolerance = 0;       // --tie-tolerance T
+  std::string allocator;          // --allocator rank|knapsack|greedy-measured (empty: the default)
   std::string order = "sensitivity";  // --order sensitivity|random
   uint64_t seed = 0;              // --seed S (random order)
   std::string out;                // --out alloc.json
   std::string json;               // --json FILE: the allocation report
 };
 int run_allocate(const AllocateCliOptions& o);
+
+// ---- qsim search: the Markov-chain co-design search (cmd_search.cpp, search/codesign.h, docs/search.md) ----
+struct SearchCliOptions {
+  HwInput hw;                      // --hw / --scalesim-cfg / --set: the starting hardware
+  std::string model;               // --model M.onnx
+  std::string data;                // --data fashion-mnist[:DIR] | npy:FILE
+  std::string labels;              // --labels FILE (npy data)
+  std::string space;               // --space space.yaml (empty: the hardware is fixed)
+  std::string sensitivity;         // --sensitivity S.json: est_drop of qsim sensitivity --json
+  double lambda = -1;              // --lambda L (< 0: the default)
+  double latency_target_ms = -1;   // --latency-target MS
+  double max_size_kib = -1;        // --max-size-kib X
+  double min_top1 = -1;            // --min-top1 PCT
+  double max_drop = -1;            // --max-drop POINTS
+  double max_energy_uj = -1;       // --max-energy-uj X
+  int64_t steps = 10000;           // --steps N (per chain)
+  int chains = 4;                  // --chains C
+  int threads = 0;                 // --threads T (0: every core)
+  uint64_t seed = 0;               // --seed S
+  std::string proposal = "walk";   // --proposal walk|amed
+  std::vector<int> bits{2, 3, 4, 8};  // --bits: weight widths of the options
+  int abits = 0;                   // --abits A (0: activations follow the weights)
+  bool per_tensor = false;         // --per-tensor
+  std::vector<std::string> keep;   // --keep LAYER=BITS
+  bool no_keep_first_last = false;
+  int64_t check_every = 1000;      // --check-every K
+  int check_top = 4;               // --check-top M
+  int64_t check_samples = 1000;    // --check-samples N (held-out calibration samples)
+  int64_t test_limit = 0;          // --test-limit N (0: the whole test split)
+  double temp_start = -1, temp_end = -1;  // --temp-start, --temp-end
+  int front_points = 8;            // --front-points N
+  bool no_random = false;          // --no-random: skip the random-search baseline
+  uint64_t grid_limit = 4096;      // --grid-limit N
+  QuantCliOptions quant;           // --calib, --calib-samples, ...
+  std::string out;                 // --out DIR
+};
+int run_search(const SearchCliOptions& o);
 
 }  // namespace qsim::app

@@ -127,6 +127,10 @@ void add_measure(CLI::App* c, SensitivityCliOptions& s) {
   c->add_flag("--symmetric-act", s.quant.act_symmetric, "Symmetric activations (zero point 0)");
   c->add_option("--acc-bits", s.quant.acc_bits, "Accumulator width (16..32, default 32)");
   c->add_option("--threads", s.threads, "Worker threads (default 0: every core)");
+  c->add_option("--method", s.method,
+                "Sensitivity estimator: measured, output-kl, isolated or quantunev2 (default: measured with labels, "
+                "else output-kl; docs/quantune.md)");
+  c->add_option("--labels", s.labels, "Labels of npy:FILE data (.npy or text; the measured method needs them)");
 }
 
 // ---- one function per command ----
@@ -319,6 +323,10 @@ Command add_allocate_command(CLI::App& app, std::string& mem_limit) {
     c->add_flag("--prefer-fewer-boundaries", o->prefer_fewer_boundaries,
                 "Among groups of equal score (within --tie-tolerance), raise the one giving fewer requant boundaries");
     c->add_option("--tie-tolerance", o->tie_tolerance, "Scores within T count as equal (default 0)");
+    c->add_option("--allocator", o->allocator,
+                  "rank (sensitivity order), knapsack (est_drop per unit of budget) or greedy-measured (whole "
+                  "allocations measured step by step; needs --data); default: greedy-measured with --data, "
+                  "knapsack with --sensitivity");
     c->add_option("--order", o->order, "sensitivity (QuantuneV2, default) or random (a baseline; --seed)");
     c->add_option("--seed", o->seed, "Seed of --order random (default 0)");
     c->add_option("--out", o->out, "Write the alloc.json (qsim --precision, qsim quantize --precision)");
@@ -326,6 +334,60 @@ Command add_allocate_command(CLI::App& app, std::string& mem_limit) {
     c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
   });
   return {c, [o] { return run_allocate(*o); }};
+}
+
+Command add_search_command(CLI::App& app, std::string& mem_limit) {
+  auto o = std::make_shared<SearchCliOptions>();
+  auto* c = app.add_subcommand(
+      "search", "Markov-chain co-design search: per-layer widths x hardware parameters -> alloc.json, front.csv");
+  declare_when_used(c, [c, o, &mem_limit] {
+    add_hw(c, o->hw, kSetHelp);
+    c->add_option("--model,-m", o->model, "ONNX model")->required();
+    c->add_option("--data", o->data,
+                  "Labelled data: fashion-mnist[:DIR] (train split: calibration and checks; test split: the final "
+                  "top-1) or npy:FILE with --labels")
+        ->required();
+    c->add_option("--labels", o->labels, "Labels of npy:FILE data (.npy or text)");
+    c->add_option("--space", o->space, "Hardware keys to search and budgets (space.yaml)");
+    c->add_option("--sensitivity", o->sensitivity,
+                  "The estimate from qsim sensitivity --json (its est_drop rows) instead of measuring it");
+    c->add_option("--lambda", o->lambda, "Weight of latency / latency(8-bit) against points of top-1 (default 4)");
+    c->add_option("--latency-target", o->latency_target_ms, "Latency limit, ms");
+    c->add_option("--max-size-kib", o->max_size_kib, "Weight storage limit, KiB");
+    c->add_option("--min-top1", o->min_top1, "Minimum top-1, percent");
+    c->add_option("--max-drop", o->max_drop, "Maximum top-1 drop below the reference allocation, points");
+    c->add_option("--max-energy-uj", o->max_energy_uj, "Energy limit, uJ");
+    c->add_option("--steps", o->steps, "Steps per chain (default 10000)");
+    c->add_option("--chains", o->chains, "Chains (default 4)");
+    c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
+    c->add_option("--seed", o->seed, "Seed; a seed gives the same result at any --threads (default 0)");
+    c->add_option("--proposal", o->proposal, "walk (local random walk, default) or amed (independence)");
+    c->add_option("--bits", o->bits, "Weight widths of the options (default 2,3,4,8)")->delimiter(',');
+    c->add_option("--abits", o->abits, "Activation width of every option (default: the weight width)");
+    c->add_flag("--per-tensor", o->per_tensor, "Per-tensor weight scales (default per-channel)");
+    c->add_option("--keep", o->keep, "Pin a layer's weight width, LAYER=BITS; repeatable")->allow_extra_args(false);
+    c->add_flag("--no-keep-first-last", o->no_keep_first_last,
+                "Let the first and last compute layers move (pinned at 8 bits by default)");
+    c->add_option("--check-every", o->check_every, "Steps between true checks of the best states (default 1000)");
+    c->add_option("--check-top", o->check_top, "States checked per check (default 4)");
+    c->add_option("--check-samples", o->check_samples, "Held-out calibration samples (default 1000)");
+    c->add_option("--test-limit", o->test_limit, "Final top-1 on the first N test samples (default: all)");
+    c->add_option("--temp-start", o->temp_start, "Starting temperature (default 0.5)");
+    c->add_option("--temp-end", o->temp_end, "Final temperature (default 0.005)");
+    c->add_option("--front-points", o->front_points, "Points per Pareto front in front.csv (default 8)");
+    c->add_flag("--no-random", o->no_random, "Skip the random-search baseline");
+    c->add_option("--grid-limit", o->grid_limit,
+                  "Run the grid-sweep baseline when the space has at most N points (default 4096)");
+    c->add_option("--calib", o->quant.calib, "Activation calibration: minmax (default), percentile, mse, kl");
+    c->add_option("--calib-samples", o->quant.calib_samples, "Calibration samples (default 512)");
+    c->add_option("--percentile", o->quant.percentile, "--calib percentile: upper percentile");
+    c->add_option("--weight-clip", o->quant.weight_clip, "Weight clipping: minmax (default) or mse");
+    c->add_flag("--symmetric-act", o->quant.act_symmetric, "Symmetric activations (zero point 0)");
+    c->add_option("--acc-bits", o->quant.acc_bits, "Accumulator width (16..32, default 32)");
+    c->add_option("--out", o->out, "Output directory: alloc.json, front.csv, summary.json (hw.yaml)")->required();
+    c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
+  });
+  return {c, [o] { return run_search(*o); }};
 }
 
 }  // namespace
@@ -340,7 +402,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.fallthrough(false);
 
-  std::string mem_limit;  // --mem-limit of run, eval, quantize, sensitivity, allocate
+  std::string mem_limit;  // --mem-limit of run, eval, quantize, sensitivity, allocate, search
   const Command main_job = add_main_job(app);
   // Registration order is the order `qsim --help` lists the commands in.
   const std::vector<Command> commands = {
@@ -354,6 +416,7 @@ int main(int argc, char** argv) {
       add_quantize_command(app, mem_limit),
       add_sensitivity_command(app, mem_limit),
       add_allocate_command(app, mem_limit),
+      add_search_command(app, mem_limit),
   };
 
   try {

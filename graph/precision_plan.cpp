@@ -81,10 +81,28 @@ PrecisionRule::PrecisionRule(const LayerGraph& g, bool fuse_elementwise) : g_(&g
   auto is_act = [&](ValueId v) { return v >= 0 && !g.value(v).is_constant; };
   // The default width is the first compute layer's abits (8 without compute layers: no source).
   const std::vector<uint32_t> default_src = nl > 0 ? std::vector<uint32_t>{0} : std::vector<uint32_t>{};
-  std::vector<std::vector<uint32_t>> src(nv), readers(nv);
+  std::vector<std::vector<uint32_t>> src(nv), readers(nv), direct_src(nv), via(nv);
+  std::vector<int> input_index(nv, -1);
+  for (std::size_t k = 0; k < g.inputs().size(); ++k) input_index[static_cast<std::size_t>(g.inputs()[k])] = static_cast<int>(k);
+  // A graph input's own sources are direct; what is derived from it reaches them through it.
   auto set = [&](ValueId v, std::vector<uint32_t> s) {
-    src[static_cast<std::size_t>(v)] = std::move(s);
-    activation_[static_cast<std::size_t>(v)] = 1;
+    const auto uv = static_cast<std::size_t>(v);
+    direct_src[uv] = s;
+    src[uv] = std::move(s);
+    activation_[uv] = 1;
+  };
+  auto sources_through = [&](ValueId v, std::vector<uint32_t>& d, std::vector<uint32_t>& through) {
+    const auto uv = static_cast<std::size_t>(v);
+    if (input_index[uv] >= 0) {
+      through.push_back(static_cast<uint32_t>(input_index[uv]));
+      return;
+    }
+    d.insert(d.end(), direct_src[uv].begin(), direct_src[uv].end());
+    through.insert(through.end(), via[uv].begin(), via[uv].end());
+  };
+  auto sort_unique = [](std::vector<uint32_t>& x) {
+    std::sort(x.begin(), x.end());
+    x.erase(std::unique(x.begin(), x.end()), x.end());
   };
 
   // Fusion: per node, the compute layer whose output stage produced its output
@@ -114,24 +132,30 @@ PrecisionRule::PrecisionRule(const LayerGraph& g, bool fuse_elementwise) : g_(&g
       continue;
     }
 
-    std::vector<uint32_t> u;
+    std::vector<uint32_t> u, d, through;
     std::vector<int> from_stage, from_compute;
     for (ValueId v : n.inputs) {
       if (!is_act(v)) continue;
       if (!activation_[static_cast<std::size_t>(v)]) set(v, default_src);
       const auto& s = src[static_cast<std::size_t>(v)];
       u.insert(u.end(), s.begin(), s.end());
+      sources_through(v, d, through);
       const NodeId p = g.producer(v);
       if (p < 0) continue;
       const auto up = static_cast<std::size_t>(p);
       if (stage[up] >= 0) from_stage.push_back(stage[up]);
       from_compute.insert(from_compute.end(), direct[up].begin(), direct[up].end());
     }
-    std::sort(u.begin(), u.end());
-    u.erase(std::unique(u.begin(), u.end()), u.end());
-    if (u.empty()) u = default_src;
+    sort_unique(u);
+    sort_unique(d);
+    sort_unique(through);
+    if (u.empty()) u = d = default_src;
     for (ValueId o : n.outputs)
-      if (o >= 0) set(o, u);
+      if (o >= 0) {
+        set(o, u);
+        direct_src[static_cast<std::size_t>(o)] = d;
+        via[static_cast<std::size_t>(o)] = through;
+      }
 
     const VectorKind kind = vector_kind(n.op);
     if (kind == VectorKind::kFree) {
@@ -152,6 +176,8 @@ PrecisionRule::PrecisionRule(const LayerGraph& g, bool fuse_elementwise) : g_(&g
     if (!activation_[static_cast<std::size_t>(v)]) set(v, default_src);  // read by nothing the rule times
   to_csr(src, src_off_, src_);
   to_csr(readers, rd_off_, rd_);
+  to_csr(direct_src, direct_off_, direct_);
+  to_csr(via, via_off_, via_);
 
   std::vector<std::size_t> group_of_rep(nl, nl);
   for (std::size_t i = 0; i < nl; ++i) {
@@ -165,22 +191,34 @@ PrecisionRule::PrecisionRule(const LayerGraph& g, bool fuse_elementwise) : g_(&g
   for (const auto& [layer, node] : fused) groups_[group_of_rep[uf.find(layer)]].fused.push_back(node);
 }
 
-int PrecisionRule::width(ValueId v, std::span<const LayerPrecision> precision) const {
+int PrecisionRule::width(ValueId v, std::span<const LayerPrecision> precision,
+                         std::span<const int> input_widths) const {
   if (!is_activation(v)) return 0;
-  const auto s = width_sources(v);
-  if (s.empty()) return 8;  // no compute layers
-  int w = 0;
-  for (uint32_t l : s) w = std::max(w, precision[l].abits);
-  return w;
+  auto widest = [&](std::span<const uint32_t> s) {
+    if (s.empty()) return 8;  // no compute layers
+    int w = 0;
+    for (uint32_t l : s) w = std::max(w, precision[l].abits);
+    return w;
+  };
+  if (input_widths.empty()) return widest(width_sources(v));
+  const auto& inputs = g_->inputs();
+  for (std::size_t k = 0; k < inputs.size(); ++k)
+    if (inputs[k] == v) return input_widths[k] != 0 ? input_widths[k] : widest(width_sources(v));
+  const auto d = row(direct_off_, direct_, v), through = row(via_off_, via_, v);
+  int w = d.empty() ? 0 : widest(d);
+  for (uint32_t k : through) w = std::max(w, width(inputs[k], precision, input_widths));
+  return w == 0 ? 8 : w;
 }
 
-PrecisionPlan PrecisionRule::plan(std::span<const LayerPrecision> precision) const {
+PrecisionPlan PrecisionRule::plan(std::span<const LayerPrecision> precision, std::span<const int> input_widths) const {
   if (precision.size() != compute_.size())
     throw std::logic_error("PrecisionRule::plan: one precision per compute layer expected");
+  if (!input_widths.empty() && input_widths.size() != g_->inputs().size())
+    throw std::logic_error("PrecisionRule::plan: one width per graph input expected");
   PrecisionPlan p;
   const std::size_t nv = activation_.size();
   p.width.assign(nv, 0);
-  for (std::size_t v = 0; v < nv; ++v) p.width[v] = width(static_cast<ValueId>(v), precision);
+  for (std::size_t v = 0; v < nv; ++v) p.width[v] = width(static_cast<ValueId>(v), precision, input_widths);
   p.input_requant.assign(compute_.size(), -1);
   for (std::size_t i = 0; i < compute_.size(); ++i) {
     const ValueId x = input_[i];
@@ -203,8 +241,9 @@ PrecisionPlan PrecisionRule::plan(std::span<const LayerPrecision> precision) con
   return p;
 }
 
-PrecisionPlan plan_precision(const LayerGraph& g, std::span<const LayerPrecision> precision) {
-  return PrecisionRule(g, true).plan(precision);
+PrecisionPlan plan_precision(const LayerGraph& g, std::span<const LayerPrecision> precision,
+                             std::span<const int> input_widths) {
+  return PrecisionRule(g, true).plan(precision, input_widths);
 }
 
 }  // namespace qsim

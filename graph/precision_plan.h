@@ -15,6 +15,9 @@
 // default width when it has none). So every stored width is the largest `abits`
 // over a fixed set of compute layers, its *width sources*, which depend on the graph
 // only: an incremental evaluator re-derives exactly the widths a change touches.
+// A graph cut out of a larger one at live values (graph/subgraph.h) may state its
+// inputs' widths (the larger graph's): such an input is stored at the stated width,
+// which then stands in for its width sources in everything derived from it.
 //
 // Requantization. Where a compute layer reads a tensor stored at another width than
 // its `abits`, a requantization converts it first: one per (tensor, new width),
@@ -100,9 +103,11 @@ class PrecisionRule {
   std::span<const uint32_t> readers(ValueId v) const { return row(rd_off_, rd_, v); }
 
   // v's stored width under `precision` (one entry per compute layer); 0 for constants.
-  int width(ValueId v, std::span<const LayerPrecision> precision) const;
-  // Throws std::logic_error unless precision has one entry per compute layer.
-  PrecisionPlan plan(std::span<const LayerPrecision> precision) const;
+  // `input_widths`: empty, or one per graph input, 0 where the rule decides.
+  int width(ValueId v, std::span<const LayerPrecision> precision, std::span<const int> input_widths = {}) const;
+  // Throws std::logic_error unless precision has one entry per compute layer and
+  // input_widths is empty or has one entry per graph input.
+  PrecisionPlan plan(std::span<const LayerPrecision> precision, std::span<const int> input_widths = {}) const;
 
  private:
   static std::span<const uint32_t> row(const std::vector<uint32_t>& off, const std::vector<uint32_t>& data,
@@ -121,9 +126,15 @@ class PrecisionRule {
   std::vector<uint8_t> activation_;
   std::vector<uint32_t> src_off_, src_;  // CSR: width sources per value
   std::vector<uint32_t> rd_off_, rd_;    // CSR: compute readers per value
+  // The same sources split by how they reach a value: directly (not through a graph
+  // input) and through graph inputs (their indices in g.inputs()); a stated input
+  // width replaces that input's sources.
+  std::vector<uint32_t> direct_off_, direct_;
+  std::vector<uint32_t> via_off_, via_;
 };
 
 // The rule for one allocation, without keeping the graph-dependent part.
-PrecisionPlan plan_precision(const LayerGraph& g, std::span<const LayerPrecision> precision);
+PrecisionPlan plan_precision(const LayerGraph& g, std::span<const LayerPrecision> precision,
+                             std::span<const int> input_widths = {});
 
 }  // namespace qsim

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -65,11 +66,9 @@ std::vector<float> expected_error(const LayerGraph& g, NodeId id, const LayerWei
 
 }  // namespace
 
-QuantSpec calibrate(const LayerGraph& g, const PrecisionAlloc& alloc, std::string_view alloc_source,
-                    const Dataset& calib, const QuantOptions& o) {
+ActivationStats ActivationStats::collect(const LayerGraph& g, const Dataset& calib, const QuantOptions& o,
+                                         std::span<const ValueId> values) {
   if (o.acc_bits < 16 || o.acc_bits > 32) fail("accumulator width {} is outside 16..32", o.acc_bits);
-  const std::vector<LayerPrecision> prec = alloc.resolve(g, alloc_source);
-  const QuantPlan plan = plan_quantization(g, prec);
   if (g.inputs().size() != 1) fail("model '{}' has {} inputs; calibration feeds one", g.name, g.inputs().size());
   const Value& in = g.value(g.inputs()[0]);
   if (in.dtype != DType::kFloat32 || in.shape.empty()) fail("model '{}': calibration needs a float32 input with a batch axis", g.name);
@@ -82,23 +81,9 @@ QuantSpec calibrate(const LayerGraph& g, const PrecisionAlloc& alloc, std::strin
   const std::vector<int64_t> idx = calibration_indices(calib.size(), o.calib_samples);
   if (idx.empty()) fail("{}: no calibration samples", calib.description());
 
-  QuantSpec spec;
-  spec.alloc = alloc;
-  spec.alloc.model = g.name;
-  spec.acc_bits = o.acc_bits;
-  spec.act_symmetric = o.act_symmetric;
-
-  // Weights.
-  const auto compute = g.compute_layers();
-  std::vector<std::optional<LayerWeights>> weights(compute.size());
-  for (std::size_t i = 0; i < compute.size(); ++i) {
-    const NodeId id = compute[i];
-    if (plan.role[static_cast<std::size_t>(id)] != QRole::kCompute) continue;
-    weights[i] = layer_weights(g, id);
-    QuantSpec::Layer l;
-    l.weight_scales = weight_scales(weights[i]->w, weights[i]->axis, prec[i].wbits, prec[i].per_channel, o.weight_clip);
-    spec.layers[g.node(id).name] = std::move(l);
-  }
+  ActivationStats out;
+  out.o_ = o;
+  out.samples_ = static_cast<int64_t>(idx.size());
 
   // Observers run on a re-batched copy when the graph allows it (ids are unchanged).
   const int64_t want_batch = std::min<int64_t>(16, static_cast<int64_t>(idx.size()));
@@ -109,14 +94,21 @@ QuantSpec calibrate(const LayerGraph& g, const PrecisionAlloc& alloc, std::strin
 
   const std::size_t nv = g.values().size();
   std::vector<char> observed(nv, 0);
-  for (const auto& [v, bits] : plan.required) observed[static_cast<std::size_t>(v)] = 1;
+  if (values.empty()) {
+    for (std::size_t v = 0; v < nv; ++v) {
+      const Value& x = g.value(static_cast<ValueId>(v));
+      observed[v] = !x.is_constant && x.dtype == DType::kFloat32;
+    }
+  } else {
+    for (ValueId v : values) observed[static_cast<std::size_t>(v)] = 1;
+  }
   std::vector<TensorStats> stats(nv);
   // Bias correction: running sums of each compute layer's input, per sample position.
   std::vector<std::vector<double>> mean_in(nv);
   std::vector<char> want_mean(nv, 0);
   if (o.bias_correction)
-    for (std::size_t i = 0; i < compute.size(); ++i)
-      if (weights[i]) want_mean[static_cast<std::size_t>(g.node(compute[i]).inputs[0])] = 1;
+    for (NodeId id : g.compute_layers())
+      if (layer_weights(g, id)) want_mean[static_cast<std::size_t>(g.node(id).inputs[0])] = 1;
 
   ThreadPool pool(o.threads);
   Executor ex(run_g, ExecOptions{.pool = &pool});
@@ -169,6 +161,7 @@ QuantSpec calibrate(const LayerGraph& g, const PrecisionAlloc& alloc, std::strin
       }
       observe(in_v, x);
       ex.run(input, outputs);
+      ++out.runs_;
     }
   };
   run_pass();
@@ -178,58 +171,117 @@ QuantSpec calibrate(const LayerGraph& g, const PrecisionAlloc& alloc, std::strin
     pass = 2;
     run_pass();
   }
-
-  for (const auto& [v, bits] : plan.required) {
-    const QParams q = choose_params(stats[static_cast<std::size_t>(v)], o.calib, o.calib_params,
-                                    ActEncoding{bits, o.act_symmetric});
-    spec.set(g.value(v).name, q);
+  for (std::size_t v = 0; v < nv; ++v) {
+    const std::string& name = g.value(static_cast<ValueId>(v)).name;
+    if (observed[v]) out.stats_.emplace(name, std::move(stats[v]));
+    if (!mean_in[v].empty()) out.mean_in_.emplace(name, std::move(mean_in[v]));
   }
-
-  if (o.bias_correction) {
-    const double count = static_cast<double>(idx.size());
-    for (std::size_t i = 0; i < compute.size(); ++i) {
-      if (!weights[i]) continue;
-      const NodeId id = compute[i];
-      const LayerWeights& lw = *weights[i];
-      auto& sums = mean_in[static_cast<std::size_t>(g.node(id).inputs[0])];
-      if (sums.empty()) continue;
-      std::vector<double> mean(sums.size());
-      for (std::size_t k = 0; k < sums.size(); ++k) mean[k] = sums[k] / count;
-      if (g.node(id).op != OpKind::kConv) {
-        // Rows of A (all leading dimensions) are averaged into one K-vector.
-        const int64_t K = g.value(id >= 0 ? g.node(id).inputs[0] : 0).shape.back();
-        std::vector<double> row(static_cast<std::size_t>(K), 0.0);
-        const int64_t rows = static_cast<int64_t>(mean.size()) / K;
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t k = 0; k < K; ++k) row[static_cast<std::size_t>(k)] += mean[static_cast<std::size_t>(r * K + k)] / rows;
-        mean = std::move(row);
-      }
-      QuantSpec::Layer& l = spec.layers[g.node(id).name];
-      const QuantizedWeights qw = quantize_weights(lw.w, lw.axis, prec[i].wbits, l.weight_scales);
-      Tensor dw = lw.w;
-      auto d = dw.data<float>();
-      const int64_t inner = [&] {
-        int64_t s = 1;
-        for (std::size_t a = static_cast<std::size_t>(lw.axis) + 1; a < lw.w.shape().size(); ++a) s *= lw.w.shape()[a];
-        return s;
-      }();
-      for (std::size_t k = 0; k < d.size(); ++k) {
-        const int64_t c = (static_cast<int64_t>(k) / inner) % lw.channels;
-        d[k] = static_cast<float>(qw.q[k]) * qw.scale_of(c) - d[k];
-      }
-      l.bias_correction = expected_error(g, id, lw, dw, mean, pool);
-    }
-  }
-
-  spec.calibration = {{"method", std::string(calib_method_name(o.calib))},
+  out.calibration_ = {{"method", std::string(calib_method_name(o.calib))},
                       {"samples", static_cast<int64_t>(idx.size())},
                       {"data", calib.description()},
                       {"selection", "evenly spaced: sample floor(i * size / samples)"},
                       {"weight_clip", std::string(weight_clip_name(o.weight_clip))},
                       {"bias_correction", o.bias_correction}};
-  if (o.calib == CalibMethod::kPercentile) spec.calibration["percentile"] = o.calib_params.percentile;
-  if (needs_histogram(o.calib)) spec.calibration["bins"] = o.calib_params.bins;
+  if (o.calib == CalibMethod::kPercentile) out.calibration_["percentile"] = o.calib_params.percentile;
+  if (needs_histogram(o.calib)) out.calibration_["bins"] = o.calib_params.bins;
+  return out;
+}
+
+QParams ActivationStats::params(std::string_view tensor, int bits) const {
+  const auto it = stats_.find(std::string(tensor));
+  if (it == stats_.end()) throw std::logic_error("ActivationStats: tensor not observed: " + std::string(tensor));
+  return choose_params(it->second, o_.calib, o_.calib_params, ActEncoding{bits, o_.act_symmetric});
+}
+
+QuantSpec ActivationStats::spec(const LayerGraph& h, const PrecisionAlloc& alloc, std::string_view alloc_source,
+                                std::span<const int> input_widths,
+                                const std::map<std::string, QParams>* input_params) const {
+  const std::vector<LayerPrecision> prec = alloc.resolve(h, alloc_source);
+  const QuantPlan plan = plan_quantization(h, prec, input_widths);
+  QuantSpec spec;
+  spec.alloc = alloc;
+  spec.alloc.model = h.name;
+  spec.acc_bits = o_.acc_bits;
+  spec.act_symmetric = o_.act_symmetric;
+
+  const auto compute = h.compute_layers();
+  for (std::size_t i = 0; i < compute.size(); ++i) {
+    const NodeId id = compute[i];
+    if (plan.role[static_cast<std::size_t>(id)] != QRole::kCompute) continue;
+    const std::string& name = h.node(id).name;
+    const auto key = std::make_pair(name, prec[i].per_channel ? prec[i].wbits : -prec[i].wbits);
+    std::optional<LayerWeights> lw;
+    QuantSpec::Layer l;
+    {
+      std::lock_guard lock(*mutex_);
+      if (const auto it = weight_scales_.find(key); it != weight_scales_.end()) l.weight_scales = it->second;
+    }
+    if (l.weight_scales.empty()) {
+      lw = layer_weights(h, id);
+      l.weight_scales = weight_scales(lw->w, lw->axis, prec[i].wbits, prec[i].per_channel, o_.weight_clip);
+      std::lock_guard lock(*mutex_);
+      weight_scales_.emplace(key, l.weight_scales);
+    }
+    if (o_.bias_correction) {
+      const std::string& xname = h.value(h.node(id).inputs[0]).name;
+      const auto mit = mean_in_.find(xname);
+      if (mit != mean_in_.end()) {
+        if (!lw) lw = layer_weights(h, id);
+        const double count = static_cast<double>(samples_);
+        std::vector<double> mean(mit->second.size());
+        for (std::size_t k = 0; k < mean.size(); ++k) mean[k] = mit->second[k] / count;
+        if (h.node(id).op != OpKind::kConv) {
+          // Rows of A (all leading dimensions) are averaged into one K-vector.
+          const int64_t K = h.value(h.node(id).inputs[0]).shape.back();
+          std::vector<double> row(static_cast<std::size_t>(K), 0.0);
+          const int64_t rows = static_cast<int64_t>(mean.size()) / K;
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t k = 0; k < K; ++k) row[static_cast<std::size_t>(k)] += mean[static_cast<std::size_t>(r * K + k)] / rows;
+          mean = std::move(row);
+        }
+        const QuantizedWeights qw = quantize_weights(lw->w, lw->axis, prec[i].wbits, l.weight_scales);
+        Tensor dw = lw->w;
+        auto d = dw.data<float>();
+        const int64_t inner = [&] {
+          int64_t s = 1;
+          for (std::size_t a = static_cast<std::size_t>(lw->axis) + 1; a < lw->w.shape().size(); ++a) s *= lw->w.shape()[a];
+          return s;
+        }();
+        for (std::size_t k = 0; k < d.size(); ++k) {
+          const int64_t c = (static_cast<int64_t>(k) / inner) % lw->channels;
+          d[k] = static_cast<float>(qw.q[k]) * qw.scale_of(c) - d[k];
+        }
+        ThreadPool one(1);
+        l.bias_correction = expected_error(h, id, *lw, dw, mean, one);
+      }
+    }
+    spec.layers[name] = std::move(l);
+  }
+  for (const auto& [v, bits] : plan.required) {
+    const std::string& name = h.value(v).name;
+    if (input_params) {
+      const auto it = input_params->find(name);
+      if (it != input_params->end() && it->second.bits == bits) {
+        spec.set(name, it->second);
+        continue;
+      }
+    }
+    spec.set(name, params(name, bits));
+  }
+  spec.calibration = calibration_;
   return spec;
+}
+
+QuantSpec calibrate(const LayerGraph& g, const PrecisionAlloc& alloc, std::string_view alloc_source,
+                    const Dataset& calib, const QuantOptions& o) {
+  if (o.acc_bits < 16 || o.acc_bits > 32) fail("accumulator width {} is outside 16..32", o.acc_bits);
+  const std::vector<LayerPrecision> prec = alloc.resolve(g, alloc_source);
+  const QuantPlan plan = plan_quantization(g, prec);
+  std::vector<ValueId> required;
+  for (const auto& [v, bits] : plan.required)
+    if (std::find(required.begin(), required.end(), v) == required.end()) required.push_back(v);
+  if (required.empty() && !g.inputs().empty()) required.push_back(g.inputs()[0]);  // something to observe
+  return ActivationStats::collect(g, calib, o, required).spec(g, alloc, alloc_source);
 }
 
 }  // namespace qsim

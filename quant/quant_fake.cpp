@@ -151,6 +151,17 @@ void FakeQuantExecutor::run(std::span<const Tensor> inputs, std::vector<Tensor>&
     }
   }
   ex_->run(qin_, outputs);
+  dequantize_outputs(outputs);
+}
+
+void FakeQuantExecutor::run_prequantized(std::span<const Tensor> inputs, std::vector<Tensor>& outputs) {
+  check_run_inputs(m_.graph(), inputs);
+  ex_->run(inputs, outputs);
+  dequantize_outputs(outputs);
+}
+
+void FakeQuantExecutor::dequantize_outputs(std::vector<Tensor>& outputs) const {
+  const LayerGraph& g = m_.graph();
   const auto gout = g.outputs();
   for (std::size_t i = 0; i < gout.size(); ++i)
     if (const QParams* q = m_.params(gout[i])) {

@@ -34,12 +34,16 @@ class FakeQuantExecutor {
 
   // float32 inputs (the model's inputs, in order) -> float32 outputs (dequantized).
   void run(std::span<const Tensor> inputs, std::vector<Tensor>& outputs);
+  // The same with inputs already in the executor's form (q - z for inputs that carry
+  // parameters: values another run of this model's graph computed).
+  void run_prequantized(std::span<const Tensor> inputs, std::vector<Tensor>& outputs);
   std::vector<Tensor> run(std::span<const Tensor> inputs);
 
   Executor& executor() { return *ex_; }
 
  private:
   void install();
+  void dequantize_outputs(std::vector<Tensor>& outputs) const;
 
   const QuantizedModel& m_;
   std::unique_ptr<ThreadPool> own_pool_;

@@ -57,10 +57,12 @@ RescaleQ make_rescale(const QParams& from, const QParams& to, intarith::QRange r
 
 }  // namespace
 
-QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::string_view source) : g_(g) {
+QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::string_view source,
+                               std::span<const int> input_widths)
+    : g_(g) {
   acc_bits_ = spec.acc_bits;
   const std::vector<LayerPrecision> prec = spec.alloc.resolve(g, source);
-  const QuantPlan plan = plan_quantization(g, prec);
+  const QuantPlan plan = plan_quantization(g, prec, input_widths);
 
   // Parameters by value name (names survive the renumbering of finalize()).
   auto params_for = [&](ValueId v, int bits) -> QParams {

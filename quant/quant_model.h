@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -94,8 +95,10 @@ struct ConvertQ {  // kDequant / kQuant steps
 class QuantizedModel {
  public:
   // `g` (any batch) must outlive the model. Throws qsim::Error naming the tensor or
-  // layer when `spec` lacks parameters the graph needs.
-  QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::string_view spec_source = "quantization");
+  // layer when `spec` lacks parameters the graph needs. `input_widths`: as
+  // plan_quantization's (a part of a model cut out by graph/subgraph.h).
+  QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::string_view spec_source = "quantization",
+                 std::span<const int> input_widths = {});
 
   // The graph both executors run: `source()` with the inserted steps, and (for the
   // fake-quant executor) compute layers holding their integer weights and biases as

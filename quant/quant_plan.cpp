@@ -83,10 +83,13 @@ bool keeps_params(QRole r) {
 
 }  // namespace
 
-QuantPlan plan_quantization(const LayerGraph& g, std::span<const LayerPrecision> precision) {
+QuantPlan plan_quantization(const LayerGraph& g, std::span<const LayerPrecision> precision,
+                            std::span<const int> input_widths) {
   const auto compute = g.compute_layers();
   if (precision.size() != compute.size())
     throw std::logic_error("plan_quantization: one precision per compute layer expected");
+  if (!input_widths.empty() && input_widths.size() != g.inputs().size())
+    throw std::logic_error("plan_quantization: one input width per graph input expected");
   QuantPlan p;
   p.precision.assign(precision.begin(), precision.end());
   const std::size_t nv = g.values().size(), nn = g.nodes().size();
@@ -106,7 +109,11 @@ QuantPlan plan_quantization(const LayerGraph& g, std::span<const LayerPrecision>
 
   // Widths and requantizations: the one rule (graph/precision_plan.h) the timing
   // model and the search read too.
-  PrecisionPlan widths = plan_precision(g, precision);
+  for (std::size_t i = 0; i < input_widths.size(); ++i)
+    if (input_widths[i] != 0 && (input_widths[i] < kMinQuantBits || input_widths[i] > kMaxQuantBits))
+      fail("graph input '{}': width {} is outside {}..{}", g.value(g.inputs()[i]).name, input_widths[i], kMinQuantBits,
+           kMaxQuantBits);
+  PrecisionPlan widths = plan_precision(g, precision, input_widths);
   p.width = std::move(widths.width);
   std::vector<std::pair<ValueId, int>> required;
   auto require = [&](ValueId v, int bits) {

@@ -72,8 +72,12 @@ struct QuantPlan {
   // (float32, no parameters) instead of requantized.
   std::vector<char> float_output;
 };
-// Throws qsim::Error when a width is outside 2..16.
-QuantPlan plan_quantization(const LayerGraph& g, std::span<const LayerPrecision> precision);
+// Throws qsim::Error when a width is outside 2..16. `input_widths` (empty, or one per
+// graph input, 0: graph/precision_plan.h decides) fixes the stored width of graph inputs: a part of a
+// model run on its own (graph/subgraph.h) reads the values that cross the cut at the
+// widths the whole model stored them, so its plan equals the whole model's plan there.
+QuantPlan plan_quantization(const LayerGraph& g, std::span<const LayerPrecision> precision,
+                            std::span<const int> input_widths = {});
 
 // A compute layer's effective weights (Gemm's alpha folded in), its channel axis and
 // per-channel bias (Gemm's beta * C, zeros when it has none).

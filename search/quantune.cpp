@@ -10,7 +10,7 @@
 
 #include "graph/error.h"
 #include "graph/precision_plan.h"
-#include "sim/analytical/analytical_evaluator.h"
+#include "search/allocate.h"
 
 namespace qsim {
 
@@ -41,10 +41,6 @@ double weight_bytes(const LayerGraph& g, std::span<const LayerPrecision> precisi
 AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& s, const AllocateOptions& o) {
   const auto compute = g.compute_layers();
   if (compute.empty()) fail("model '{}' has no compute layers to allocate", g.name);
-  for (int b : {o.high_bits, o.low_bits, o.abits})
-    if (b != 0 && (b < kMinQuantBits || b > kMaxQuantBits))
-      fail("width {} is outside {}..{}, the widths qsim quantizes", b, kMinQuantBits, kMaxQuantBits);
-  if (o.high_bits <= o.low_bits) fail("the high width ({}) must exceed the low width ({})", o.high_bits, o.low_bits);
   const int wi = s.width_index(o.low_bits);
   if (wi < 0)
     fail("the sensitivity has no rows at the low width {} (it has {}); measure it with --bits including {}", o.low_bits,
@@ -53,7 +49,6 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
     fail("the sensitivity was measured with activations at {}, the allocation asks for {}",
          s.abits ? std::to_string(s.abits) + " bits" : "the candidate width",
          o.abits ? std::to_string(o.abits) + " bits" : "the weight width");
-  if (o.latency_budget_ms && !o.hw) fail("a latency budget needs a hardware config (--hw)");
 
   // Scores by compute layer (layers without constant weights: unscored, kept high).
   std::map<std::string, std::size_t> by_name;
@@ -66,123 +61,48 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
            g.name);
     score[it->second] = s.at(static_cast<std::size_t>(wi), l).score;
   }
-
-  AllocateResult r;
-  r.groups = fused_groups(g, o.hw ? o.hw->vector.fuse_elementwise : true);
-  const std::size_t ng = r.groups.size();
-  std::vector<std::size_t> group_of(compute.size());
-  for (std::size_t gi = 0; gi < ng; ++gi)
-    for (std::size_t l : r.groups[gi].layers) group_of[l] = gi;
-
-  // Forced widths.
-  std::vector<int> forced(ng, 0);
-  std::vector<std::string> forced_by(ng);
-  auto force = [&](std::size_t layer, int bits, const std::string& why) {
-    const std::size_t gi = group_of[layer];
-    if (forced[gi] && forced[gi] != bits)
-      fail("{} forces layer '{}' to {} bits, but {} puts its fused group at {} bits", why, g.node(compute[layer]).name,
-           bits, forced_by[gi], forced[gi]);
-    forced[gi] = bits;
-    forced_by[gi] = why;
-  };
-  for (std::size_t i = 0; i < compute.size(); ++i)
-    if (std::isnan(score[i])) force(i, o.high_bits, "an unscored layer (no constant weights)");
-  if (o.keep_first_last) {
-    force(0, o.high_bits, "keeping the first compute layer");
-    force(compute.size() - 1, o.high_bits, "keeping the last compute layer");
-  }
-  for (const auto& [name, bits] : o.keep) {
-    const auto it = by_name.find(name);
-    if (it == by_name.end()) fail("--keep {}={}: '{}' is not a compute layer of '{}' (see qsim info)", name, bits, name, g.name);
-    if (bits < kMinQuantBits || bits > kMaxQuantBits)
-      fail("--keep {}={}: width outside {}..{}", name, bits, kMinQuantBits, kMaxQuantBits);
-    // A user's entry overrides the first/last default.
-    const std::size_t gi = group_of[it->second];
-    if (forced_by[gi].starts_with("keeping the")) forced[gi] = 0;
-    force(it->second, bits, fmt::format("--keep {}={}", name, bits));
-  }
+  std::vector<char> scored(compute.size());
+  for (std::size_t i = 0; i < compute.size(); ++i) scored[i] = !std::isnan(score[i]);
+  const AllocationProblem prob(g, scored, o);
+  std::vector<FusedGroup> groups = prob.groups();
+  const std::size_t ng = groups.size();
   for (std::size_t gi = 0; gi < ng; ++gi) {
     double m = -std::numeric_limits<double>::infinity();
-    for (std::size_t l : r.groups[gi].layers)
+    for (std::size_t l : groups[gi].layers)
       if (!std::isnan(score[l])) m = std::max(m, score[l]);
-    r.groups[gi].score = std::isfinite(m) ? m : 0.0;
+    groups[gi].score = std::isfinite(m) ? m : 0.0;
   }
 
-  // State: weight width per group; precision per layer.
-  r.group_bits.assign(ng, o.low_bits);
-  r.forced.assign(ng, 0);
-  for (std::size_t gi = 0; gi < ng; ++gi)
-    if (forced[gi]) {
-      r.group_bits[gi] = forced[gi];
-      r.forced[gi] = 1;
-    }
-  auto precision_of = [&](const std::vector<int>& gb) {
-    std::vector<LayerPrecision> p(compute.size());
-    for (std::size_t i = 0; i < compute.size(); ++i) {
-      const int wb = gb[group_of[i]];
-      p[i] = {wb, o.abits ? o.abits : wb, o.per_channel};
-    }
-    return p;
-  };
-  auto high_layers = [&](const std::vector<int>& gb) {
-    int64_t n = 0;
-    for (std::size_t gi = 0; gi < ng; ++gi)
-      if (gb[gi] >= o.high_bits) n += static_cast<int64_t>(r.groups[gi].layers.size());
-    return n;
-  };
-  // Candidate allocations are timed by the incremental evaluator: the analytical
-  // backend's totals, each (layer, widths) mapped once for all candidates.
-  AnalyticalEvaluator evaluator;
-  if (o.hw) evaluator.prepare(g, *o.hw);
-  auto latency = [&](const std::vector<int>& gb) {
-    const Evaluation e = evaluator.evaluate(precision_of(gb));
-    if (!e.ok()) fail("{}", evaluator.error());
-    return e.totals.latency_ms;
-  };
-  auto fits = [&](const std::vector<int>& gb) {
-    if (o.high_count && high_layers(gb) > *o.high_count) return false;
-    if (o.size_budget_kib && weight_bytes(g, precision_of(gb)) / 1024.0 > *o.size_budget_kib + 1e-9) return false;
-    if (o.latency_budget_ms && latency(gb) > *o.latency_budget_ms) return false;
-    return true;
-  };
-  // The forced layers with every other group low must fit the budgets (a count
-  // below the forced layers is not an error: nothing more is raised).
-  if (o.size_budget_kib && weight_bytes(g, precision_of(r.group_bits)) / 1024.0 > *o.size_budget_kib + 1e-9)
-    fail("--size-budget-kib {}: the weights take {:.2f} KiB with every free group at {} bits", *o.size_budget_kib,
-         weight_bytes(g, precision_of(r.group_bits)) / 1024.0, o.low_bits);
-  if (o.latency_budget_ms && latency(r.group_bits) > *o.latency_budget_ms)
-    fail("--latency-budget-ms {}: the latency is {:.6f} ms with every free group at {} bits", *o.latency_budget_ms,
-         latency(r.group_bits), o.low_bits);
-
+  std::vector<int> group_bits = prob.initial();
+  std::vector<std::size_t> raised;
+  double total_score = 0;
   // Candidate order.
-  std::vector<std::size_t> order;
-  for (std::size_t gi = 0; gi < ng; ++gi)
-    if (!r.forced[gi]) order.push_back(gi);
+  std::vector<std::size_t> order = prob.free_groups();
   if (o.random_order) {
     std::mt19937_64 rng(o.seed);
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);  // Fisher-Yates
   } else {
     std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return r.groups[a].score > r.groups[b].score; });
+                     [&](std::size_t a, std::size_t b) { return groups[a].score > groups[b].score; });
   }
 
   // Greedy first fit, with the boundary tie-break.
   std::vector<std::size_t> remaining = order;
   while (!remaining.empty()) {
-    if (o.high_count && high_layers(r.group_bits) >= *o.high_count) break;
+    if (o.high_count && prob.high_layers(group_bits) >= *o.high_count) break;
     std::vector<std::size_t> ties{0};
     if (o.prefer_fewer_boundaries && !o.random_order) {
-      const double best = r.groups[remaining[0]].score;
+      const double best = groups[remaining[0]].score;
       for (std::size_t k = 1; k < remaining.size(); ++k)
-        if (best - r.groups[remaining[k]].score <= o.tie_tolerance) ties.push_back(k);
+        if (best - groups[remaining[k]].score <= o.tie_tolerance) ties.push_back(k);
     }
     std::size_t pick = remaining.size();
     int pick_boundaries = std::numeric_limits<int>::max();
     std::vector<std::size_t> unfit;
     for (std::size_t k : ties) {
-      std::vector<int> trial = r.group_bits;
+      std::vector<int> trial = group_bits;
       trial[remaining[k]] = o.high_bits;
-      if (!fits(trial)) {
+      if (!prob.fits(trial)) {
         unfit.push_back(k);
         continue;
       }
@@ -190,7 +110,7 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
         pick = k;
         break;
       }
-      const auto p = precision_of(trial);
+      const auto p = prob.precision(trial);
       const int b = static_cast<int>(plan_precision(g, p).requants.size());
       if (b < pick_boundaries) {
         pick_boundaries = b;
@@ -198,22 +118,17 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
       }
     }
     if (pick < remaining.size()) {
-      r.group_bits[remaining[pick]] = o.high_bits;
-      r.raised.push_back(remaining[pick]);
-      r.total_score += r.groups[remaining[pick]].score;
+      group_bits[remaining[pick]] = o.high_bits;
+      raised.push_back(remaining[pick]);
+      total_score += groups[remaining[pick]].score;
       unfit.push_back(pick);
     }
     std::sort(unfit.rbegin(), unfit.rend());
     for (std::size_t k : unfit) remaining.erase(remaining.begin() + static_cast<std::ptrdiff_t>(k));
   }
-
-  const auto p = precision_of(r.group_bits);
-  r.alloc.model = g.name;
-  for (std::size_t i = 0; i < compute.size(); ++i) r.alloc.set(g.node(compute[i]).name, p[i]);
-  r.high_layers = high_layers(r.group_bits);
-  r.boundaries = static_cast<int>(plan_precision(g, p).requants.size());
-  r.weight_kib = weight_bytes(g, p) / 1024.0;
-  if (o.hw) r.latency_ms = latency(r.group_bits);
+  AllocateResult r = prob.result(std::move(group_bits), std::move(raised));
+  r.groups = std::move(groups);
+  r.total_score = total_score;
   return r;
 }
 

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -38,6 +39,7 @@
 
 #include "graph/layer_graph.h"
 #include "graph/precision_alloc.h"
+#include "quant/prefix_cache.h"
 #include "search/sensitivity.h"
 #include "sim/hw_spec.h"
 
@@ -85,6 +87,16 @@ struct AllocateResult {
   double total_score = 0;               // sum of the scores of the groups raised
   double weight_kib = 0;
   std::optional<double> latency_ms;     // with a hw
+  std::string allocator = "rank";       // rank | knapsack | greedy-measured (search/allocate.h)
+  // knapsack: the estimated top-1 drop of the allocation, the sum of its groups'
+  // est_drop (the additive assumption); NaN for the other allocators.
+  double est_drop = std::numeric_limits<double>::quiet_NaN();
+  // greedy-measured: allocations evaluated, what they ran, the direction taken and the
+  // loss after each step.
+  int64_t evaluations = 0;
+  EvalCost eval_cost;
+  std::string direction;
+  std::vector<double> step_loss;
 };
 
 // Throws qsim::Error when `s` is not for `g` (layer names), has no row at

@@ -22,12 +22,29 @@
 // The combined score (score_sensitivity) normalises each metric across the layers of
 // one width (min-max to [0, 1], oriented so that 1 is the most sensitive layer) and
 // takes their weighted mean: higher = more sensitive.
+//
+// Methods (SensitivityMethod; docs/quantune.md section 2). The above is `quantunev2`.
+// The three others measure one fused group (search/quantune.h) at a time, quantized
+// alone at the width with every other layer in float32 (quant/group_probe.h: the float
+// prefix cached, groups in parallel):
+//   isolated    the same local metrics and combined score, measured on the group alone
+//               (the error is the group's own, not what accumulated upstream);
+//   output-kl   label-free: the mean KL divergence of the network's softmax output from
+//               the float32 one (and the output SQNR, the argmax flips);
+//   measured    the top-1 drop and the cross-entropy increase on the labelled samples.
+// Every row gets est_drop, the estimated top-1 drop in points with only its group at
+// that width: the measured drop, or a mapping from the method's metric fitted on the
+// bundled models (est_drop_model(), docs/quantune.md).
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -49,13 +66,40 @@ struct ScoreWeights {
   std::string str() const;
 };
 
+enum class SensitivityMethod : uint8_t { kQuantuneV2, kIsolated, kOutputKl, kMeasured };
+std::optional<SensitivityMethod> parse_sensitivity_method(std::string_view s);
+std::string_view sensitivity_method_name(SensitivityMethod m);
+bool method_needs_labels(SensitivityMethod m);
+// The method `qsim allocate --data` and `qsim search` use when none is named: measured
+// on labelled data, output-kl otherwise (docs/quantune.md section 6).
+SensitivityMethod default_sensitivity_method(bool labelled);
+// "--method 'x': unknown method (did you mean measured?); methods: ..." for bad names.
+SensitivityMethod sensitivity_method_or_fail(std::string_view s, std::string_view flag);
+
+// The mapping from a label-free method's metric to est_drop (points of top-1):
+// est_drop = scale * metric^power (metric: the mean output KL in nats for output-kl,
+// the combined score for quantunev2 and isolated), fitted by least squares in log space
+// on measured single-group drops (bench/quantune_validate).
+struct EstDropModel {
+  double scale = 0;
+  double power = 1;
+  double operator()(double metric) const;
+};
+EstDropModel est_drop_model(SensitivityMethod m);
+
 struct SensitivityOptions {
+  SensitivityMethod method = SensitivityMethod::kQuantuneV2;
   std::vector<int> bits{2, 4, 8};  // candidate widths (weights; activations too unless abits > 0)
   int abits = 0;                   // activation width of every candidate (0: the candidate width)
   bool per_channel = true;         // per-channel weight scales
   QuantOptions quant;              // calibration method, weight clipping, samples, threads, ...
   int64_t batch = 16;              // samples per executor run (when the graph can be re-batched)
   ScoreWeights weights;
+  bool fuse_elementwise = true;    // groups as the hardware fuses them (search/quantune.h fused_groups)
+  int64_t cache_bytes = int64_t{1} << 30;  // float32 prefix cache of the per-group methods
+  std::optional<EstDropModel> est_drop;    // overrides est_drop_model(method) (leave-one-model-out fits)
+  // Called after each group (per-group methods) with (done, total), from a worker.
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 struct LayerSensitivity {
@@ -67,7 +111,16 @@ struct LayerSensitivity {
   double w_signal = 0, w_noise = 0;    // sums of squares
   double a_signal = 0, a_noise = 0;
   double in_signal = 0, in_noise = 0;
-  double score = 0;  // combined, normalised across the layers of this width
+  double score = 0;  // ranking score, normalised across the layers of this width (1: most sensitive)
+  // Per-group methods (the row's group quantized alone); NaN where not measured.
+  double metric = 0;       // the method's raw sensitivity (combined score, KL in nats, drop in points)
+  double est_drop = std::numeric_limits<double>::quiet_NaN();  // estimated top-1 drop, points
+  double kl = std::numeric_limits<double>::quiet_NaN();        // mean KL(float32 || quantized) of the output, nats
+  double flip_rate = std::numeric_limits<double>::quiet_NaN(); // samples whose argmax changes
+  double output_sqnr_db = std::numeric_limits<double>::quiet_NaN();
+  double ce_increase = std::numeric_limits<double>::quiet_NaN();  // mean cross-entropy increase (labels)
+  double top1_drop = std::numeric_limits<double>::quiet_NaN();    // points (labels)
+  int group = -1;          // index into SensitivityResult::groups
 
   double w_sqnr_db() const;
   double a_sqnr_db() const;
@@ -77,7 +130,21 @@ struct LayerSensitivity {
   double a_mse() const { return act_count ? a_noise / static_cast<double>(act_count) : 0.0; }
 };
 
+// What a measurement cost (JSON "cost", printed by the CLI).
+struct SensitivityCost {
+  int64_t calibration_runs = 0;  // float32 executor runs of the activation calibration
+  int64_t runs = 0;              // every executor run (one batch each), calibration included
+  double pass_equivalents = 0;   // work in whole-model passes over the samples (MACs), calibration included
+  double seconds = 0;
+};
+
+struct SensitivityGroup {
+  std::vector<std::string> layers;  // compute layers (names)
+  std::vector<std::string> fused;   // element-wise ops fused into its output stage
+};
+
 struct SensitivityResult {
+  SensitivityMethod method = SensitivityMethod::kQuantuneV2;
   std::string model;
   std::vector<std::string> layers;  // compute layers measured, topological order
   std::vector<int> bits;
@@ -92,6 +159,9 @@ struct SensitivityResult {
   int64_t quant_runs = 0;  // quantized executor runs, all widths
   nlohmann::json calibration = nlohmann::json::object();
   double seconds = 0;
+  std::vector<SensitivityGroup> groups;  // per-group methods: the groups measured
+  SensitivityCost cost;
+  double float_top1 = std::numeric_limits<double>::quiet_NaN();  // on the measured samples (labels)
 
   const LayerSensitivity& at(std::size_t width_index, std::size_t layer_index) const {
     return rows.at(width_index * layers.size() + layer_index);
@@ -107,12 +177,16 @@ struct SensitivityResult {
 };
 
 // Measures every compute layer with constant weights at every width of o.bits, on
-// the samples calibration_indices(data.size(), o.quant.calib_samples) of `data`.
-// Throws qsim::Error for data that does not fit the model or a width outside 2..16.
+// the samples calibration_indices(data.size(), o.quant.calib_samples) of `data`, with
+// o.method. Throws qsim::Error for data that does not fit the model, a width outside
+// 2..16, or `measured` on data without labels.
 SensitivityResult measure_sensitivity(const LayerGraph& g, const Dataset& data, const SensitivityOptions& o);
 
-// (Re)computes every row's score with `w` (stored in r.weights).
+// (Re)computes every row's score with `w` (stored in r.weights): quantunev2 and
+// isolated (the combined score, and est_drop from it); other methods keep theirs.
 void score_sensitivity(SensitivityResult& r, const ScoreWeights& w);
+// (Re)computes est_drop of every row from its metric with `m` (label-free methods).
+void map_est_drop(SensitivityResult& r, const EstDropModel& m);
 
 // Spearman's rank correlation of x and y (average ranks for ties); NaN when either
 // is constant or the sizes differ or are below 2.

@@ -288,6 +288,14 @@ Evaluation AnalyticalEvaluator::update(std::size_t layer, int wbits, int abits) 
   return {EvalStatus::kOk, 0, s.totals};
 }
 
+std::optional<int64_t> AnalyticalEvaluator::compute_step_cycles(std::size_t layer, int wbits, int abits) {
+  if (!s_) throw std::logic_error("AnalyticalEvaluator::compute_step_cycles before prepare");
+  if (layer >= s_->n) throw std::out_of_range("AnalyticalEvaluator::compute_step_cycles: no such compute layer");
+  const int32_t c = s_->compute_cost(layer, wbits, abits);
+  if (c < 0) return std::nullopt;
+  return s_->costs[static_cast<std::size_t>(c)].total;
+}
+
 const EvalTotals& AnalyticalEvaluator::totals() const {
   if (!s_) throw std::logic_error("AnalyticalEvaluator::totals before prepare");
   return s_->totals;

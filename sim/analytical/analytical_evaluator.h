@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -89,6 +90,13 @@ class AnalyticalEvaluator {
 
   // One compute layer's widths changed. Needs a successful evaluate() first.
   Evaluation update(std::size_t layer, int wbits, int abits);
+
+  // The total cycles of compute layer `layer`'s Compute step alone at (wbits,
+  // abits), from the memo (mapped on first use). It is the part of the totals that
+  // adds up layer by layer: a Requantize or Vector step depends on the widths of
+  // several layers. Searches build additive models from it (search/knapsack.h).
+  // nullopt when the hardware cannot run the widths (error() says why). Needs prepare().
+  std::optional<int64_t> compute_step_cycles(std::size_t layer, int wbits, int abits);
 
   const EvalTotals& totals() const;
   std::span<const LayerPrecision> precision() const;  // the allocation the totals are for

@@ -373,7 +373,7 @@ TEST(QuantuneCli, SensitivityAllocateSimulateQuantize) {
   const std::string data = "npy:" + model_path("fmnist_test100.npy");
   const std::string s = (dir / "s.json").string(), csv = (dir / "s.csv").string(), a = (dir / "a.json").string();
   std::string out;
-  ASSERT_EQ(run_qsim("sensitivity --model " + m + " --data " + data + " --bits 2,8 --abits 8 --calib-samples 32 --csv " +
+  ASSERT_EQ(run_qsim("sensitivity --method quantunev2 --model " + m + " --data " + data + " --bits 2,8 --abits 8 --calib-samples 32 --csv " +
                          csv + " --json " + s + " --threads 2",
                      &out),
             0)

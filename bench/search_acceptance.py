@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""Tables of issue 14's acceptance from the summaries bench/search_acceptance.sh wrote.
+
+Usage: search_acceptance.py OUT MODEL... (OUT/<model>-<eyeriss|edge-lowmem|codesign>/summary.json).
+Markdown on stdout: per model on eyeriss (speed-up, top-1 lost, the 8-4 line, QuantuneV2,
+gap to the optimum), bits per layer on eyeriss vs edge-lowmem with each layer's bound at
+8 bits, and co-design against the grid sweep.
+"""
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+QSIM = os.environ.get("QSIM", "build/qsim")
+
+
+def load(out, model, kind):
+    path = os.path.join(out, f"{model}-{kind}", "summary.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def baseline(s, name):
+    for b in s["baselines"]:
+        if b["name"] == name:
+            return b
+    return None
+
+
+def fmt(x, spec=".2f"):
+    return "-" if x is None else format(x, spec)
+
+
+def eyeriss_table(out, models):
+    print("### Every bundled model on eyeriss.yaml (true top-1 on the 10k test set)\n")
+    print("| model | w8 top-1 | chosen top-1 | lost | speed-up | 8-4 line at its latency | above | "
+          "QuantuneV2 (best of widths) | >= QV2 | gap to optimum | steps | seconds | pass |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for m in models:
+        s = load(out, m, "eyeriss")
+        if not s:
+            continue
+        best = s["best"]
+        w8, w4 = baseline(s, "uniform_w8a8"), baseline(s, "uniform_w4a4")
+        lost = w8["true_top1"] - best["true_top1"]
+        speed = w8["latency_ms"] / best["latency_ms"]
+        # The line through (latency, top-1) of uniform 8 and uniform 4, at the chosen latency.
+        t = (best["latency_ms"] - w8["latency_ms"]) / (w4["latency_ms"] - w8["latency_ms"])
+        line = w8["true_top1"] + t * (w4["true_top1"] - w8["true_top1"])
+        qv = [b for b in s["baselines"] if b["name"].startswith("quantunev2") and b.get("true_top1") is not None]
+        qbest = max(qv, key=lambda b: b["true_top1"]) if qv else None
+        ok_q = qbest is None or best["true_top1"] >= qbest["true_top1"]
+        gap = best["optimum_gap"]
+        ok = speed >= 1.5 and lost <= 1.0 and best["true_top1"] >= line - 1e-9 and ok_q and gap is not None and gap <= 0.01
+        print(f"| {m} | {w8['true_top1']:.2f} | {best['true_top1']:.2f} | {lost:.2f} | {speed:.2f}x | {line:.2f} | "
+              f"{'yes' if best['true_top1'] >= line - 1e-9 else 'no'} | "
+              f"{fmt(qbest and qbest['true_top1'])} ({qbest['name'] if qbest else '-'}, {fmt(qbest and qbest['latency_ms'], '.4f')} ms) | "
+              f"{'yes' if ok_q else 'no'} | {fmt(100 * gap if gap is not None else None, '.3f')} % | "
+              f"{s['evaluations']['chain_steps']} | {s['timing']['total_seconds']:.0f} | {'yes' if ok else 'no'} |")
+    print()
+
+
+def bounds(hw, model):
+    with tempfile.NamedTemporaryFile(suffix=".csv") as f:
+        subprocess.run([QSIM, "--hw", f"configs/{hw}.yaml", "--model", f"models/{model}.onnx", "--csv", f.name],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(f.name) as c:
+            return [r for r in csv.DictReader(c) if r["is_compute"] == "1"]
+
+
+def layer_table(out, models):
+    print("### Bits per layer, eyeriss.yaml vs edge-lowmem.yaml (weights/activations; bound at 8 bits)\n")
+    for m in models:
+        e, l = load(out, m, "eyeriss"), load(out, m, "edge-lowmem")
+        if not e or not l:
+            continue
+        be, bl = bounds("eyeriss", m), bounds("edge-lowmem", m)
+        we, wl = e["best"]["widths"].split(), l["best"]["widths"].split()
+        print(f"**{m}** (eyeriss: {e['best']['true_top1']:.2f} %, {e['best']['speedup_vs_w8']:.2f}x; "
+              f"edge-lowmem: {l['best']['true_top1']:.2f} %, {l['best']['speedup_vs_w8']:.2f}x)\n")
+        print("| layer | eyeriss bound | eyeriss bits | edge-lowmem bound | edge-lowmem bits | direction |")
+        print("|---|---|---|---|---|---|")
+        fewer = more = 0
+        fewer_mem = 0
+        for i, (a, b) in enumerate(zip(be, bl)):
+            wa, wb = int(we[i].split("/")[0]), int(wl[i].split("/")[0])
+            d = "fewer" if wb < wa else "more" if wb > wa else ""
+            fewer += wb < wa
+            more += wb > wa
+            fewer_mem += wb < wa and b["bound"] == "memory"
+            print(f"| {a['layer']} | {a['bound']} | {we[i]} | {b['bound']} | {wl[i]} | {d} |")
+        mean_e = sum(int(w.split("/")[0]) for w in we) / len(we)
+        mean_l = sum(int(w.split("/")[0]) for w in wl) / len(wl)
+        print(f"\nmean weight bits {mean_e:.2f} (eyeriss) vs {mean_l:.2f} (edge-lowmem); {fewer} layers fewer bits "
+              f"under edge-lowmem ({fewer_mem} of them memory-bound there), {more} more\n")
+
+
+def codesign_table(out, models):
+    print("### Co-design on configs/space-eyeriss.yaml against the grid sweep\n")
+    print("| model | joint objective | joint evaluations | joint hardware | grid objective | grid evaluations | "
+          "grid hardware | joint <= grid |")
+    print("|---|---|---|---|---|---|---|---|")
+    for m in models:
+        s = load(out, m, "codesign")
+        if not s:
+            continue
+        best, grid = s["chain_best"], baseline(s, "grid")
+        if not grid:
+            continue
+        hw = lambda p: ", ".join(f"{k.split('.')[-1]}={v}" for k, v in (p.get("hw") or {}).items())
+        ok = best["objective"] <= grid["objective"] + 1e-9
+        print(f"| {m} | {best['objective']:.4f} | {best['evaluations']} | {hw(best)} | {grid['objective']:.4f} | "
+              f"{grid['evaluations']} | {hw(grid)} | {'yes' if ok else 'no'} |")
+    print()
+
+
+def main():
+    out, models = sys.argv[1], sys.argv[2:]
+    eyeriss_table(out, models)
+    layer_table(out, models)
+    codesign_table(out, models)
+
+
+if __name__ == "__main__":
+    main()

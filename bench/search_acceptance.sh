@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Issue 14's acceptance runs of `qsim search` (docs/search.md section 7), one command:
+#   eyeriss   every bundled Fashion-MNIST model on configs/eyeriss.yaml, 10,000 steps per
+#             chain, 4 chains, every baseline, final figures on the full 10k test set;
+#   lowmem    the same on configs/edge-lowmem.yaml (bits per layer under both hardware;
+#             2 front points per front and no random baseline, to save test evaluations);
+#   codesign  configs/space-eyeriss.yaml: the joint search against the grid sweep.
+# Then the tables (bench/search_acceptance.py). Each run prints its wall and CPU seconds
+# and the load average: on a loaded machine wall time is indicative only.
+# Usage: [PARTS="eyeriss lowmem codesign"] [OUT=DIR] bench/search_acceptance.sh [MODEL ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+QSIM=${QSIM:-build/qsim}
+OUT=${OUT:-build/search_acceptance}
+STEPS=${STEPS:-10000}
+THREADS=${THREADS:-2}
+PARTS=${PARTS:-eyeriss lowmem codesign}
+MODELS=("$@")
+if ((${#MODELS[@]} == 0)); then MODELS=(fmnist_resnet fmnist_mobilenetv2 fmnist_squeezenet fmnist_vgg); fi
+mkdir -p "$OUT"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+run() {  # NAME ARGS...
+  local name=$1
+  shift
+  /usr/bin/time -f "%e %U %S" -o "$OUT/$name.time" "$QSIM" search "$@" --data fashion-mnist --steps "$STEPS" \
+    --chains 4 --threads "$THREADS" --seed 1 --out "$OUT/$name" >"$OUT/$name.log"
+  read -r wall user sys <"$OUT/$name.time"
+  echo "$name: wall $wall s, CPU $(echo "$user + $sys" | bc) s, load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+for part in $PARTS; do
+  for m in "${MODELS[@]}"; do
+    case $part in
+      eyeriss) run "$m-eyeriss" --hw configs/eyeriss.yaml --model "models/$m.onnx" ;;
+      lowmem) run "$m-edge-lowmem" --hw configs/edge-lowmem.yaml --model "models/$m.onnx" --front-points 2 --no-random ;;
+      codesign)
+        run "$m-codesign" --hw configs/eyeriss.yaml --space configs/space-eyeriss.yaml --model "models/$m.onnx" \
+          --front-points 2 --no-random ;;
+      *) echo "unknown part $part" >&2; exit 2 ;;
+    esac
+  done
+done
+/usr/bin/python3 bench/search_acceptance.py "$OUT" "${MODELS[@]}"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
