@@ -23,7 +23,7 @@
 // one width (min-max to [0, 1], oriented so that 1 is the most sensitive layer) and
 // takes their weighted mean: higher = more sensitive.
 //
-// Methods (SensitivityMethod; docs/quantune.md section 2). The above is `quantunev2`.
+// Methods (SensitivityMethod; docs/quantune.md section 2a). The above is `quantunev2`.
 // The three others measure one fused group (search/quantune.h) at a time, quantized
 // alone at the width with every other layer in float32 (quant/group_probe.h: the float
 // prefix cached, groups in parallel):

@@ -124,6 +124,53 @@ TEST(PrecisionPlan, DefaultWidthForGraphInputsReadFirstByOtherOps) {
   EXPECT_EQ(p.requants.size(), 1u);                         // y (4) read at 2 by c1
 }
 
+TEST(PrecisionPlan, StatedInputWidthsStandInForTheirSources) {
+  // The part of Fan after c2, cut at its live values y1, y2, h (what an allocation
+  // evaluator runs from a cached cut): y1 + y2 -> add -> pool -> c4, h -> c3.
+  GraphBuilder b;
+  const ValueId h = b.act("h", {1, 4, 4, 4});
+  const ValueId y1 = b.act("y1", {1, 4, 4, 4});
+  const ValueId y2 = b.act("y2", {1, 4, 4, 4});
+  const ValueId y3 = b.conv("c3", h);
+  const ValueId s = b.op("add", OpKind::kAdd, {y1, y2});
+  const ValueId p = b.op("pool", OpKind::kMaxPool, {s}, PoolAttrs{});
+  const ValueId o = b.conv("c4", p);
+  b.g.set_inputs({h, y1, y2});
+  b.g.set_outputs({o, y3});
+  b.g.finalize();
+  const PrecisionRule rule(b.g, true);
+  //                          c3 c4
+  const auto prec = abits({4, 8});
+  // Without stated widths the rule decides from this graph alone: y1 and y2 default to
+  // the first compute layer's abits (4), so add.y is 4 and c4 reads it through a requant.
+  const PrecisionPlan own = rule.plan(prec);
+  EXPECT_EQ(own.width[static_cast<std::size_t>(s)], 4);
+  // With the whole model's widths (h 6, y1 4, y2 2 as in Fan at {6, 4, 2, 4, 8}), the
+  // widths are the whole model's: add.y is the widest input's (4), pool keeps it, c3
+  // reads h at 4 through a requant from 6; the stated widths also reach rule.width().
+  const std::vector<int> stated{6, 4, 2};
+  const PrecisionPlan cut = rule.plan(prec, stated);
+  EXPECT_EQ(cut.width[static_cast<std::size_t>(h)], 6);
+  EXPECT_EQ(cut.width[static_cast<std::size_t>(y2)], 2);
+  EXPECT_EQ(cut.width[static_cast<std::size_t>(s)], 4);
+  EXPECT_EQ(cut.width[static_cast<std::size_t>(p)], 4);
+  ASSERT_EQ(cut.requants.size(), 2u);
+  EXPECT_EQ(cut.requants[0].value, h);
+  EXPECT_EQ(cut.requants[0].from_bits, 6);
+  EXPECT_EQ(cut.requants[1].value, p);
+  EXPECT_EQ(cut.requants[1].from_bits, 4);
+  // A stated width wider than every source wins; 0 leaves an input to the rule.
+  EXPECT_EQ(rule.width(s, prec, std::vector<int>{6, 2, 7}), 7);
+  EXPECT_EQ(rule.width(s, prec, std::vector<int>{6, 0, 2}), 4);  // y1 by the rule: the default (c3: 4)
+  EXPECT_EQ(rule.width(y3, prec, stated), 4);
+  // Fan itself, whole, gives the same widths for the values both graphs hold.
+  Fan f;
+  const PrecisionPlan whole = PrecisionRule(f.b.g, true).plan(abits({6, 4, 2, 4, 8}));
+  EXPECT_EQ(whole.width[static_cast<std::size_t>(f.b.value("add.y"))], cut.width[static_cast<std::size_t>(s)]);
+  EXPECT_EQ(whole.width[static_cast<std::size_t>(f.b.value("pool.y"))], cut.width[static_cast<std::size_t>(p)]);
+  EXPECT_THROW(rule.plan(prec, std::vector<int>{6, 4}), std::logic_error);
+}
+
 TEST(PrecisionPlan, RolesAndFusedGroups) {
   // A residual block with a projection shortcut: c1 and c2 both feed the Add, which
   // their output stage applies when fusion is on: one group, the Add fused. The Relu
