@@ -12,6 +12,7 @@
 #include "app/report_output.h"
 #include "app/systemc_plugin.h"
 #include "app/verify.h"
+#include "sim/rtl/rtl_backend.h"
 #include "graph/error.h"
 #include "graph/file_util.h"
 #include "graph/model_import.h"
@@ -81,14 +82,14 @@ namespace {
 
 // The checks of the cycle-level options that need no model (bad input: exit 2).
 void check_backend_options(const SimulateOptions& o) {
-  if (o.backend != "analytical" && o.backend != "systemc")
-    fail("--backend '{}': expected analytical or systemc", o.backend);
+  if (o.backend != "analytical" && o.backend != "systemc" && o.backend != "rtl")
+    fail("--backend '{}': expected analytical, systemc or rtl", o.backend);
   const bool sc = o.backend == "systemc";
   for (const auto& [flag, given] : {std::pair<const char*, bool>{"--vcd", !o.vcd.empty()},
                                     {"--trace", !o.trace.empty()},
-                                    {"--verify", o.verify},
                                     {"--no-fast-forward", o.no_fast_forward}})
     if (given && !sc) fail("{} needs --backend systemc", flag);
+  if (o.verify && o.backend == "analytical") fail("--verify needs --backend systemc or rtl");
   if (!o.data.empty() && !o.verify) fail("--data {}: only --verify reads data", o.data);
   if (!o.vcd.empty() && o.layers.size() != 1)
     fail("--vcd {}: a waveform covers exactly one layer: name it with --layers (got {} names)", o.vcd,
@@ -112,6 +113,7 @@ std::vector<std::string> checked_layers(const SimulateOptions& o, const TimingRe
 int run_simulate(const SimulateOptions& o) {
   check_backend_options(o);
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
+  if (o.backend == "rtl") RtlBackend::check_hw(hw);  // before any heavy work
   LayerGraph g;
   if (o.verify) {  // the integer executor needs the weights
     if (!o.model.topology.empty() || !o.model.model.ends_with(".onnx"))
@@ -137,6 +139,17 @@ int run_simulate(const SimulateOptions& o) {
   if (o.backend == "analytical") {
     report = full;
     std::erase_if(report.layers, [&](const LayerTiming& r) { return !select(r.name); });
+  } else if (o.backend == "rtl") {
+    if (o.verify) verifier = std::make_unique<Verifier>(o, g, hw);
+    RtlOptions ro;
+    if (!selected.empty()) ro.select = select;
+    ro.values = verifier.get();
+    ro.notice = [](const std::string& m) { std::cerr << "qsim: " << m << "\n"; };
+    report = RtlBackend(ro).run(g, std::span<const LayerPrecision>(precision), hw);
+    if (verifier && !verifier->failure().empty()) {
+      std::cerr << "qsim: verify failed: " << verifier->failure() << "\n";
+      return 1;
+    }
   } else {
     if (o.verify) verifier = std::make_unique<Verifier>(o, g, hw);
     SystemcOptions so;

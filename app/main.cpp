@@ -57,14 +57,15 @@ int main(int argc, char** argv) {
     c->add_option("--json", s.json, "Write the report as JSON (layers and totals)");
     c->add_option("--scalesim-out", s.scalesim_out,
                   "Write SCALE-Sim v2's COMPUTE_REPORT.csv and BANDWIDTH_REPORT.csv into this directory");
-    // ---- the cycle-level backend (docs/systemc.md) ----
-    c->add_option("--backend", s.backend, "Timing backend: analytical (default) or systemc (cycle level)");
+    // ---- the cycle-level and RTL backends (docs/systemc.md, docs/rtl.md) ----
+    c->add_option("--backend", s.backend,
+                  "Timing backend: analytical (default), systemc (cycle level) or rtl (the verilated RTL array)");
     c->add_option("--layers", s.layers, "Run only these rows, NAME[,NAME...] (totals cover them only)")
         ->delimiter(',');
     c->add_option("--vcd", s.vcd, "systemc: write a waveform (VCD) of the one layer named by --layers");
     c->add_option("--trace", s.trace, "systemc: write SCALE-Sim per-cycle SRAM/DRAM traces into DIR/layer<i>/");
     c->add_flag("--verify", s.verify,
-                "systemc: run on the integer executor's operands and check every output bit for bit "
+                "systemc, rtl: run on the integer executor's operands and check every output bit for bit "
                 "(needs --data or a calibrated --precision)");
     c->add_option("--data", s.data, "--verify: calibration data and input, fashion-mnist[:DIR] or npy:FILE");
     c->add_flag("--no-fast-forward", s.no_fast_forward, "systemc: step every cycle (no fast-forward)");
