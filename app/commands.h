@@ -6,6 +6,7 @@
 // which main() turns into one line on stderr and exit code 2.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,7 @@ struct SweepOptions {
   PrecisionInput precision;
   std::string out;  // --out sweep.csv (stdout when empty)
   int threads = 0;  // --threads N (0: every core)
+  std::optional<double> area_budget_kge;  // --area-budget-kge X: only points within this area (sim/area_model.h)
 };
 int run_sweep(const SweepOptions& o);
 

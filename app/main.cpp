@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
   add_precision(sweep_cmd, sweep.precision);
   sweep_cmd->add_option("--out", sweep.out, "Output CSV (default: stdout)");
   sweep_cmd->add_option("--threads", sweep.threads, "Worker threads (default 0: every core)");
+  sweep_cmd->add_option("--area-budget-kge", sweep.area_budget_kge,
+                        "Only the points whose area (qsim hw's area figure, kGE) is at most this");
 
   // ---- qsim hw ----
   HwOptions hw_opts;

@@ -16,7 +16,8 @@
 // (rtl_synthesis(); tests/sim/area_model_test.cpp checks them against the
 // committed report rtl/area/yosys_stat.txt). The RTL's PEs are 8 bits wide and were
 // synthesized with 32-bit accumulators: a PE model without RTL (bitserial), another
-// pe.base_bits or another pe.acc_bits has no estimate. `qsim hw` prints it; the co-design search uses it as a budget.
+// pe.base_bits or another pe.acc_bits has no estimate. `qsim hw` prints it; `qsim sweep`
+// writes it per point and takes it as a budget (--area-budget-kge).
 #pragma once
 
 #include <cstdint>
