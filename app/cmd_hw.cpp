@@ -1,5 +1,6 @@
 // qsim hw: load and validate a hardware config (with --set overrides) and print
 // every key with its value plus derived peak figures, so users can check a config.
+#include <cmath>
 #include <iostream>
 #include <optional>
 
@@ -10,6 +11,7 @@
 #include "app/commands.h"
 #include "sim/area_model.h"
 #include "sim/config/hw_spec_yaml.h"
+#include "sim/hw_keys.h"
 
 namespace qsim::app {
 
@@ -39,17 +41,25 @@ std::vector<PairFigures> pair_figures(const HwSpec& hw) {
 
 double total_sram_kib(const HwSpec& hw) { return hw.memory.ifmap_kib + hw.memory.filter_kib + hw.memory.ofmap_kib; }
 
-// A key's value as JSON: numbers, bools and lists typed, everything else a string.
-nlohmann::json value_json(const HwSpec& hw, const std::string& key, const std::string& yaml) {
-  if (key == "name") return hw.name;  // the YAML text may be quoted
-  if (key == "energy.mac_pj") {
-    nlohmann::json m = nlohmann::json::object();
-    for (const auto& [w, pj] : hw.energy.mac_pj) m[std::to_string(w)] = pj;
-    for (const auto& [wa, pj] : hw.energy.mac_pj_pair) m[fmt::format("{}x{}", wa.first, wa.second)] = pj;
-    return m;
-  }
-  nlohmann::json j = nlohmann::json::parse(yaml, nullptr, false);
-  return j.is_discarded() ? nlohmann::json(yaml) : j;
+// A key's value as JSON, typed as the registry holds it. A whole number prints as
+// an integer (36, as in the YAML, not 36.0).
+nlohmann::json value_json(const HwValue& value) {
+  return std::visit(
+      [](const auto& v) -> nlohmann::json {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, double>) {
+          if (std::floor(v) == v && std::abs(v) < 1e15) return static_cast<int64_t>(v);
+          return v;
+        } else if constexpr (std::is_same_v<T, MacEnergyTable>) {
+          nlohmann::json m = nlohmann::json::object();
+          for (const auto& [wa, pj] : v)
+            m[wa.first == wa.second ? std::to_string(wa.first) : fmt::format("{}x{}", wa.first, wa.second)] = pj;
+          return m;
+        } else {
+          return v;
+        }
+      },
+      value);
 }
 
 }  // namespace
@@ -71,7 +81,7 @@ int run_hw(const HwOptions& o) {
     j["name"] = hw.name;
     j["source"] = hw.source;
     nlohmann::json keys = nlohmann::json::object();
-    for (const auto& [key, value] : values) keys[key] = value_json(hw, key, value);
+    for (const auto& [key, text] : values) keys[key] = value_json(hw_get(hw, key));
     j["keys"] = std::move(keys);
     nlohmann::json d;
     d["pes"] = pes;

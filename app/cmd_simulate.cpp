@@ -8,11 +8,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/cycle_backend.h"
 #include "app/report.h"
 #include "app/report_output.h"
-#include "app/systemc_plugin.h"
 #include "app/verify.h"
-#include "sim/rtl/rtl_backend.h"
 #include "graph/error.h"
 #include "graph/file_util.h"
 #include "graph/model_import.h"
@@ -26,19 +25,14 @@ namespace qsim::app {
 HwBase load_hw_base(const HwInput& in) {
   if (in.hw.empty() == in.scalesim_cfg.empty())
     fail("give exactly one hardware description: --hw HW.yaml or --scalesim-cfg FILE.cfg");
-  if (!in.hw.empty()) return {read_file(in.hw), in.hw, false, {}};
-  ScaleSimConfig cfg = load_scalesim_cfg(in.scalesim_cfg);
-  std::string yaml = hw_spec_to_yaml(cfg.hw);
-  return {std::move(yaml), in.scalesim_cfg, true, std::move(cfg.hw)};
+  if (!in.hw.empty()) return read_hw_config(in.hw);
+  return load_scalesim_cfg(in.scalesim_cfg).config;
 }
 
 HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides) {
-  if (base.from_cfg && overrides.empty()) return base.cfg_spec;
-  // A line number in the translated text is not a line of the .cfg: say which text it is.
-  const std::string where = base.from_cfg ? base.source + " (as qsim YAML)" : base.source;
-  HwSpec hw = hw_spec_from_yaml_text(base.yaml, where, overrides);
-  hw.source = base.source;
-  return hw;
+  HwConfig config = base;
+  for (const std::string& o : overrides) apply_hw_override(config, parse_hw_override(o));
+  return finish_hw_spec(config);
 }
 
 LayerGraph load_model(const ModelInput& in) {
@@ -112,8 +106,10 @@ std::vector<std::string> checked_layers(const SimulateOptions& o, const TimingRe
 
 int run_simulate(const SimulateOptions& o) {
   check_backend_options(o);
+  // The static qsim hands a cycle-level run to qsim-cycle here (execv), before any work.
+  const CycleBackend cycle = o.backend == "analytical" ? CycleBackend{} : cycle_backend(o.backend);
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
-  if (o.backend == "rtl") RtlBackend::check_hw(hw);  // before any heavy work
+  if (cycle.check_hw) cycle.check_hw(hw);  // before any heavy work
   LayerGraph g;
   if (o.verify) {  // the integer executor needs the weights
     if (!o.model.topology.empty() || !o.model.model.ends_with(".onnx"))
@@ -129,6 +125,13 @@ int run_simulate(const SimulateOptions& o) {
   const TimingReport full = analytical.run(g, std::span<const LayerPrecision>(precision), hw);
   const std::string model_name = o.model.model.empty() ? o.model.topology : o.model.model;
   const std::vector<std::string> selected = checked_layers(o, full, model_name);
+  if (!o.vcd.empty()) {  // a waveform shows the array: the one layer must run on it
+    const auto row = std::find_if(full.layers.begin(), full.layers.end(),
+                                  [&](const LayerTiming& r) { return r.name == selected.front(); });
+    if (!row->is_compute)
+      fail("--vcd {}: layer '{}' runs on the vector unit, not on the array: name a compute layer", o.vcd,
+           selected.front());
+  }
   auto select = [&](std::string_view row) {
     return selected.empty() || std::find(selected.begin(), selected.end(), row) != selected.end();
   };
@@ -139,17 +142,6 @@ int run_simulate(const SimulateOptions& o) {
   if (o.backend == "analytical") {
     report = full;
     std::erase_if(report.layers, [&](const LayerTiming& r) { return !select(r.name); });
-  } else if (o.backend == "rtl") {
-    if (o.verify) verifier = std::make_unique<Verifier>(o, g, hw);
-    RtlOptions ro;
-    if (!selected.empty()) ro.select = select;
-    ro.values = verifier.get();
-    ro.notice = [](const std::string& m) { std::cerr << "qsim: " << m << "\n"; };
-    report = RtlBackend(ro).run(g, std::span<const LayerPrecision>(precision), hw);
-    if (verifier && !verifier->failure().empty()) {
-      std::cerr << "qsim: verify failed: " << verifier->failure() << "\n";
-      return 1;
-    }
   } else {
     if (o.verify) verifier = std::make_unique<Verifier>(o, g, hw);
     SystemcOptions so;
@@ -177,7 +169,8 @@ int run_simulate(const SimulateOptions& o) {
         trace_index += fmt::format("layer{},{}\n", i, csv_field(g.node(compute[i]).name));
       };
     }
-    report = make_systemc_backend(so)->run(g, std::span<const LayerPrecision>(precision), hw);
+    const CycleOptions co{so, [](const std::string& m) { std::cerr << "qsim: " << m << "\n"; }};
+    report = cycle.make(co)->run(g, std::span<const LayerPrecision>(precision), hw);
     if (!o.trace.empty()) out.add((std::filesystem::path(o.trace) / "layers.csv").string(), "layer,name\n" + trace_index);
     if (!vcd_base.empty()) out.add(o.vcd, read_file(vcd_temp.path));
     if (verifier && !verifier->failure().empty()) {

@@ -9,21 +9,18 @@
 #include "app/commands.h"
 #include "graph/layer_graph.h"
 #include "graph/precision_alloc.h"
+#include "sim/hw_keys.h"
 #include "sim/hw_spec.h"
 
 namespace qsim::app {
 
-// The hardware description as YAML text plus the name messages use for it: the
-// file itself for --hw, the .cfg translated to YAML for --scalesim-cfg. Every
-// HwSpec (one per sweep point) is built from it with hw_spec_from_yaml_text, so
-// --set behaves the same for both sources.
-struct HwBase {
-  std::string yaml;
-  std::string source;  // the file the user named
-  bool from_cfg = false;
-  HwSpec cfg_spec;  // from_cfg: the spec as read, used as is when there are no overrides
-};
+// The hardware description as read once: the keys --hw HW.yaml or --scalesim-cfg
+// FILE.cfg states, typed and located (not yet defaulted or validated). Every HwSpec
+// (one per sweep point) is built from it by stating overrides on a copy and
+// finishing it, so --set behaves the same for both sources and no YAML is re-read.
+using HwBase = HwConfig;
 HwBase load_hw_base(const HwInput& in);
+// The validated spec with `overrides` ("KEY=VALUE", parse_hw_override) stated in order.
 HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides);
 
 // --model (.onnx or topology .csv) or --topology (SCALE-Sim CSV), shapes only.

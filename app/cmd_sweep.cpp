@@ -1,9 +1,12 @@
 // qsim sweep: the cartesian grid of hardware parameters, one CSV row per point.
 //
-// Every --set KEY=V1,V2,... is an axis (commas inside [...] or {...} belong to
-// the value: --set pe.widths=[2,4,8] is one value); the first axis varies
-// slowest. The model is imported once and shared read-only by the worker
-// threads; each point builds its own HwSpec and TimingReport.
+// Every --set KEY=V1,V2,... is an axis (commas inside [...], {...} or quotes
+// belong to the value: --set pe.widths=[2,4,8] is one value); the first axis
+// varies slowest. The hardware config is read once and every axis value typed
+// once; each point states its values on a copy (the registry's typed setter,
+// sim/hw_keys.h) and validates it, with no YAML read per point. The model is
+// imported once and shared read-only by the worker threads; each point builds its
+// own HwSpec and TimingReport.
 //
 // An invalid point (a value the config rejects, widths its PE cannot run, a
 // backend error) fails the whole sweep before anything is written: the message
@@ -29,6 +32,7 @@
 #include "graph/error.h"
 #include "sim/analytical/analytical_backend.h"
 #include "sim/area_model.h"
+#include "sim/config/hw_spec_yaml.h"
 
 namespace qsim::app {
 
@@ -36,10 +40,13 @@ namespace {
 
 struct Axis {
   std::string key;
-  std::vector<std::string> values;
+  std::vector<std::string> values;     // as given, for the CSV and messages
+  std::vector<HwOverride> overrides;   // the same, typed
 };
 
-// "KEY=V1,V2" -> axis; commas nested in brackets or braces stay in the value.
+// "KEY=V1,V2" -> axis. A comma nested in brackets, braces or a quoted string stays
+// in its value; a bracket, brace or quote that does not close is an error, so no
+// value is silently dropped or split.
 Axis parse_axis(const std::string& text) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -47,19 +54,45 @@ Axis parse_axis(const std::string& text) {
   Axis a;
   a.key = text.substr(0, eq);
   std::string current;
-  int depth = 0;
+  std::string open;  // the brackets and braces open in `current`, innermost last
+  char quote = 0;
   for (std::size_t i = eq + 1; i <= text.size(); ++i) {
-    const char c = i < text.size() ? text[i] : ',';
-    if (c == '[' || c == '{') ++depth;
-    if (c == ']' || c == '}') --depth;
-    if (c == ',' && depth <= 0) {
+    if (i == text.size() || (text[i] == ',' && open.empty() && quote == 0)) {
+      if (quote != 0) fail("--set {}: the value '{}' opens a quote ({}) and never closes it", text, current, quote);
+      if (!open.empty())
+        fail("--set {}: the value '{}' opens '{}' and never closes it", text, current, open.back());
       if (current.empty()) fail("--set {}: empty value in the list", text);
       a.values.push_back(current);
       current.clear();
       continue;
     }
+    const char c = text[i];
+    if (quote != 0) {  // inside a quoted string only its closing quote counts
+      if (c == '\\' && quote == '"' && i + 1 < text.size()) {  // an escaped character, e.g. \"
+        current += c;
+        current += text[++i];
+        continue;
+      }
+      if (c == quote) quote = 0;
+      current += c;
+      continue;
+    }
+    // A quote opens a string only where a YAML scalar starts (O'Brien is plain).
+    const auto last = current.find_last_not_of(' ');
+    const bool scalar_start =
+        last == std::string::npos || std::string_view("[{,:").find(current[last]) != std::string_view::npos;
+    if ((c == '\'' || c == '"') && scalar_start) quote = c;
+    if (c == '[' || c == '{') open += c;
+    if (c == ']' || c == '}') {
+      const char opener = c == ']' ? '[' : '{';
+      if (open.empty()) fail("--set {}: the value '{}{}' closes '{}' that was never opened", text, current, c, c);
+      if (open.back() != opener)
+        fail("--set {}: the value '{}{}' closes '{}' with '{}'", text, current, c, open.back(), c);
+      open.pop_back();
+    }
     current += c;
   }
+  for (const std::string& v : a.values) a.overrides.push_back(parse_hw_override(a.key + "=" + v));
   return a;
 }
 
@@ -79,7 +112,8 @@ int run_sweep(const SweepOptions& o) {
   for (const std::string& s : o.hw.sets) {
     Axis a = parse_axis(s);
     for (const Axis& b : axes)
-      if (b.key == a.key) fail("--set {}: {} is already swept; give its values in one list", s, a.key);
+      if (b.overrides[0].key == a.overrides[0].key)
+        fail("--set {}: {} is already swept; give its values in one list", s, a.overrides[0].key);
     axes.push_back(std::move(a));
   }
   if (o.threads < 0) fail("--threads {}: must be 0 (every core) or more", o.threads);
@@ -90,7 +124,8 @@ int run_sweep(const SweepOptions& o) {
     if (n_points > 1'000'000) fail("--set: the grid has more than 1000000 points");
   }
 
-  // Every point's HwSpec is built (and validated) before any is simulated.
+  // Every point's HwSpec is built (and validated) before any is simulated: the
+  // config read once, each point's values stated on a copy.
   const HwBase base = load_hw_base(o.hw);
   std::vector<std::vector<std::size_t>> picks(n_points, std::vector<std::size_t>(axes.size()));
   std::vector<HwSpec> specs;
@@ -101,10 +136,10 @@ int run_sweep(const SweepOptions& o) {
       picks[p][i] = rest % axes[i].values.size();
       rest /= axes[i].values.size();
     }
-    std::vector<std::string> overrides;
-    for (std::size_t i = 0; i < axes.size(); ++i) overrides.push_back(axes[i].key + "=" + axes[i].values[picks[p][i]]);
     try {
-      specs.push_back(build_hw(base, overrides));
+      HwConfig point = base;
+      for (std::size_t i = 0; i < axes.size(); ++i) apply_hw_override(point, axes[i].overrides[picks[p][i]]);
+      specs.push_back(finish_hw_spec(point));
     } catch (const Error& e) {
       fail("sweep point {} of {} ({}): {}", p + 1, n_points, describe(axes, picks[p]), e.what());
     }

@@ -12,14 +12,18 @@
 //     symmetric weight range), unsigned [0, 2^w - 1].
 //  2. Product: a w-bit x a-bit product is the exact integer product (it fits 2*32
 //     bits). A Bit Fusion PE forms it from 2-bit bricks (brick_product below), a
-//     bit-serial PE one bit (or bit pair) per cycle (bit_serial_product); both equal
-//     the plain product for every operand pair.
+//     bit-serial PE over the activation's bits or over both operands' bits
+//     (bit_serial_product, bit_serial_product_both, with their cycle counts); each
+//     equals the plain product for every operand pair.
 //  3. Accumulation in an acc_bits-wide accumulator (the HwSpec's pe.acc_bits, <= 64)
 //     WRAPS: every addition is modulo 2^acc_bits, two's complement, as a hardware
 //     adder of that width does. Wrapping is a ring homomorphism, so the result is
 //     independent of summation order and of where the wrap is applied: an int32
 //     SIMD accumulator wrapped to acc_bits at the end equals a PE that wraps at every
-//     step. (saturate() exists for analysis; no datapath uses it.)
+//     step. Overflow is never silent where it is asked for: accumulate_checked and
+//     Accumulator report every addition whose exact sum left the register's range
+//     (a wrapped final value can still be right: the flag says whether to trust it).
+//     (saturate() exists for analysis; no datapath uses it.)
 //  4. Bias: an int32 value at scale s_in * s_w, added into the accumulator (wrapping).
 //  5. Requantization to the output: q = clamp(z_out + MultiplyByQuantizedMultiplier(
 //     acc, M0, shift), lo, hi) with ONE rounding: the exact 64-bit product acc * M0
@@ -126,6 +130,119 @@ constexpr int64_t accumulate(int64_t acc, int64_t p, int acc_bits) {
   return wrap(static_cast<int64_t>(static_cast<uint64_t>(acc) + static_cast<uint64_t>(p)), acc_bits);
 }
 
+// The range of an acc_bits-wide two's complement register (2..64 bits).
+constexpr int64_t acc_min(int acc_bits) {
+  return acc_bits >= 64 ? INT64_MIN : -static_cast<int64_t>(uint64_t{1} << (acc_bits - 1));
+}
+constexpr int64_t acc_max(int acc_bits) {
+  return acc_bits >= 64 ? INT64_MAX : static_cast<int64_t>((uint64_t{1} << (acc_bits - 1)) - 1);
+}
+constexpr bool fits_acc(int64_t v, int acc_bits) { return v >= acc_min(acc_bits) && v <= acc_max(acc_bits); }
+
+// One addition into an acc_bits register with its overflow made explicit: `value`
+// is what the register holds afterwards (rule 3's wrap, the same as accumulate()),
+// `overflow` whether the exact sum acc + p lies outside the register's range (the
+// adder's signed-overflow flag). acc must already be in range.
+struct Accumulated {
+  int64_t value = 0;
+  bool overflow = false;
+};
+constexpr Accumulated accumulate_checked(int64_t acc, int64_t p, int acc_bits) {
+  const auto sum = static_cast<int64_t>(static_cast<uint64_t>(acc) + static_cast<uint64_t>(p));
+  // Beyond int64 the operands have one sign and the 64-bit sum the other.
+  const bool past_int64 = ((acc ^ sum) & (p ^ sum)) < 0;
+  return {wrap(sum, acc_bits), past_int64 || !fits_acc(sum, acc_bits)};
+}
+
+// An acc_bits-wide accumulator register (the HwSpec's pe.acc_bits): add() wraps as
+// the hardware does and reports whether that addition overflowed; the register
+// remembers how many did, so a PE model or a test harness can tell a wrapped sum
+// from an exact one.
+class Accumulator {
+ public:
+  constexpr explicit Accumulator(int acc_bits, int64_t initial = 0)
+      : bits_(acc_bits), value_(wrap(initial, acc_bits)), overflows_(fits_acc(initial, acc_bits) ? 0 : 1) {}
+  // Adds p (a product or a bias); true when the exact sum left the range.
+  constexpr bool add(int64_t p) {
+    const Accumulated r = accumulate_checked(value_, p, bits_);
+    value_ = r.value;
+    overflows_ += r.overflow ? 1 : 0;
+    return r.overflow;
+  }
+  constexpr int64_t value() const { return value_; }
+  constexpr int bits() const { return bits_; }
+  constexpr int64_t overflows() const { return overflows_; }  // additions that wrapped
+  constexpr bool overflowed() const { return overflows_ != 0; }
+
+ private:
+  int bits_;
+  int64_t value_;
+  int64_t overflows_;
+};
+
+// ------------------------------------------------------------------ bit-serial products
+
+// A product formed over several cycles (a bit-serial PE), with its cycle count.
+struct SerialProduct {
+  int64_t value = 0;
+  int cycles = 0;
+};
+
+// Cycles of one wbits x abits product on a bit-serial PE (pe.precision bitserial):
+// one per activation bit with the weight bit-parallel (pe.serial activation,
+// Stripes), one per pair of bits when both operands are serial (pe.serial both,
+// BISMO). The timing model's MACs per PE-cycle is its inverse (sim/hw_spec.cpp).
+constexpr int bit_serial_cycles(int wbits, int abits, bool both_serial) {
+  return both_serial ? wbits * abits : abits;
+}
+
+// Bit i of a `bits`-wide operand (two's complement when signed) and its weight:
+// 2^i, except the top bit of a signed operand, which weighs -2^(bits-1).
+constexpr int64_t operand_bit(int32_t v, int i) { return (static_cast<uint32_t>(v) >> i) & 1u; }
+constexpr int64_t bit_weight(int i, int bits, bool is_signed) {
+  const int64_t w = int64_t{1} << i;
+  return is_signed && i == bits - 1 ? -w : w;
+}
+
+// pe.serial activation: the activation enters least significant bit first, one bit
+// per cycle; a set bit adds the bit-parallel weight shifted to its position (the
+// sign bit of a signed activation subtracts it). abits cycles; equals w * a for
+// every pair in range (tests/quant/int_arith_test.cpp, exhaustively to 8 bits).
+constexpr SerialProduct bit_serial_product(int32_t w, int32_t a, int abits, bool a_signed) {
+  SerialProduct p;
+  for (int i = 0; i < abits; ++i) {
+    if (operand_bit(a, i)) p.value += static_cast<int64_t>(w) * bit_weight(i, abits, a_signed);
+    ++p.cycles;
+  }
+  return p;
+}
+
+// pe.serial both: one weight bit AND one activation bit per cycle, the 1-bit
+// product added at weight 2^(i+j) (negative when exactly one of the two bits is a
+// sign bit). wbits * abits cycles; equals w * a for every pair in range.
+constexpr SerialProduct bit_serial_product_both(int32_t w, int wbits, bool w_signed, int32_t a, int abits,
+                                                bool a_signed) {
+  SerialProduct p;
+  for (int i = 0; i < wbits; ++i)
+    for (int j = 0; j < abits; ++j) {
+      if (operand_bit(w, i) & operand_bit(a, j)) p.value += bit_weight(i, wbits, w_signed) * bit_weight(j, abits, a_signed);
+      ++p.cycles;
+    }
+  return p;
+}
+
+// What a bit-serial PE adds in cycle `slice` of one product (the cycle-level PEs of
+// sim/systolic add it once per cycle): activation-serial, the weight times bit
+// `slice` of a at its weight; both serial (slice = i * abits + j), bit i of w times
+// bit j of a at weight 2^(i+j), signed as above. Summed over bit_serial_cycles
+// slices it is bit_serial_product(_both)'s value (tests/quant/int_arith_test.cpp).
+constexpr int64_t serial_term(int32_t w, int wbits, bool w_signed, int32_t a, int abits, bool a_signed,
+                              bool both_serial, int slice) {
+  if (!both_serial) return operand_bit(a, slice) ? static_cast<int64_t>(w) * bit_weight(slice, abits, a_signed) : 0;
+  const int i = slice / abits, j = slice % abits;
+  return operand_bit(w, i) & operand_bit(a, j) ? bit_weight(i, wbits, w_signed) * bit_weight(j, abits, a_signed) : 0;
+}
+
 // ------------------------------------------------------------------ Bit Fusion bricks
 
 // A `bits`-wide operand as 2-bit digits, least significant first: value =
@@ -165,35 +282,6 @@ constexpr int64_t brick_product(int32_t w, int wbits, bool w_signed, int32_t a, 
   for (int i = 0; i < bw.count; ++i)
     for (int j = 0; j < ba.count; ++j)
       sum += static_cast<int64_t>(brick_mul(bw.digit[i], ba.digit[j])) * (int64_t{1} << (2 * (i + j)));
-  return sum;
-}
-
-// ------------------------------------------------------------------ bit-serial products
-
-// A bit-serial PE streams an operand one bit per cycle, least significant first, and
-// adds the shifted partial product. Bit j of a `bits`-wide value weighs 2^j, except the
-// top bit of a signed value, which weighs -2^(bits-1) (two's complement).
-constexpr int64_t serial_bit(int32_t v, int bits, bool is_signed, int j) {
-  const int64_t bit = (static_cast<uint32_t>(v) >> j) & 1u;
-  return is_signed && j == bits - 1 ? -(bit << j) : (bit << j);
-}
-
-// What a bit-serial PE adds in cycle `slice` of one product: activation-serial
-// (Stripes; abits cycles): w * bit `slice` of a; both operands serial (wbits * abits
-// cycles, slice = i * abits + j): bit i of w times bit j of a.
-constexpr int64_t serial_term(int32_t w, int wbits, bool w_signed, int32_t a, int abits, bool a_signed,
-                              bool both_serial, int slice) {
-  if (!both_serial) return static_cast<int64_t>(w) * serial_bit(a, abits, a_signed, slice);
-  return serial_bit(w, wbits, w_signed, slice / abits) * serial_bit(a, abits, a_signed, slice % abits);
-}
-
-// The product as a bit-serial PE forms it over all its cycles; equals w * a for all
-// operands in range (tests/quant/int_arith_test.cpp, BitSerialProductIsTheProduct).
-constexpr int64_t bit_serial_product(int32_t w, int wbits, bool w_signed, int32_t a, int abits, bool a_signed,
-                                     bool both_serial) {
-  const int slices = both_serial ? wbits * abits : abits;
-  int64_t sum = 0;
-  for (int s = 0; s < slices; ++s) sum += serial_term(w, wbits, w_signed, a, abits, a_signed, both_serial, s);
   return sum;
 }
 

@@ -1,5 +1,6 @@
 #include "graph/file_util.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,22 +8,37 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "graph/error.h"
 
 namespace qsim {
 
+// Plain read(2) into one string sized from fstat: every config, topology and
+// alloc.json goes through here on every run, and a stream copy costs a file buffer,
+// a growing string stream and a second copy.
 std::string read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("{}: cannot open: {}", path, std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) fail("{}: cannot open: {}", path, std::strerror(errno));
+  if (::fstat(fd, &st) != 0) fail("{}: cannot open: {}", path, std::strerror(errno));
   if (S_ISDIR(st.st_mode)) fail("{}: cannot open: is a directory", path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open: {}", path, std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail("{}: read error", path);
-  return std::move(ss).str();
+  // A regular file's size is known; anything else (a pipe, /proc) is read to its end.
+  std::string out(S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) + 1 : std::size_t{4096}, '\0');
+  std::size_t size = 0;
+  for (;;) {
+    if (size == out.size()) out.resize(out.size() * 2);
+    const ssize_t n = ::read(fd, out.data() + size, out.size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("{}: read error", path);
+    if (n == 0) break;
+    size += static_cast<std::size_t>(n);
+  }
+  out.resize(size);
+  return out;
 }
 
 void write_file_atomic(const std::string& path, std::string_view content) {

@@ -19,7 +19,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/unknown_field_set.h>
-#include <onnx/onnx_pb.h>  // defines ONNX_API, then includes onnx-ml.pb.h (ONNX_ML=1)
+#include <onnx/onnx.pb.h>  // generated from Debian's onnx.proto (graph/CMakeLists.txt)
 
 #include "graph/error.h"
 #include "graph/limits.h"
@@ -94,14 +94,8 @@ struct ProtoInfo {
 };
 // The payload a wire pre-pass left in the input for `t`, if any.
 const TensorPayload* stripped_payload(const onnx::TensorProto& t, std::span<const TensorPayload> payloads) {
-  const auto& uf = t.unknown_fields();
-  for (int i = 0; i < uf.field_count(); ++i) {
-    const auto& f = uf.field(i);
-    if (f.number() == static_cast<int>(kPayloadRefField) && f.type() == google::protobuf::UnknownField::TYPE_VARINT &&
-        f.varint() < payloads.size())
-      return &payloads[static_cast<std::size_t>(f.varint())];
-  }
-  return nullptr;
+  const std::optional<uint64_t> ref = payload_ref(t.unknown_fields());
+  return ref && *ref < payloads.size() ? &payloads[static_cast<std::size_t>(*ref)] : nullptr;
 }
 
 // Whether the payload field can hold elements of `dt` (as the typed fields do).

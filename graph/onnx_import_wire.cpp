@@ -194,6 +194,23 @@ std::optional<std::string> strip_tensor_payloads(std::string_view in, std::size_
   return out;
 }
 
+std::optional<uint64_t> payload_ref(std::string_view unknown_fields) {
+  // A stripped tensor holds no groups (the stripper leaves a tensor it cannot walk
+  // to protobuf), so its unknown fields are readable field by field.
+  Reader r(unknown_fields);
+  uint32_t f = 0, w = 0;
+  std::string_view v;
+  while (!r.done()) {
+    if (!r.field(f, w, v)) return std::nullopt;
+    if (f == kPayloadRefField && w == kVarint) {
+      Reader value(v);
+      uint64_t index = 0;
+      if (value.varint(index)) return index;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<int64_t> payload_count(const TensorPayload& p) {
   switch (p.field) {
     case kTensorRaw: return static_cast<int64_t>(p.bytes.size());

@@ -36,6 +36,11 @@ inline constexpr uint32_t kPayloadRefField = 536870000;
 std::optional<std::string> strip_tensor_payloads(std::string_view in, std::size_t min_bytes,
                                                  std::vector<TensorPayload>& payloads);
 
+// The payload index a stripped TensorProto carries: the kPayloadRefField varint
+// among its unknown fields (the serialized bytes the lite protobuf runtime keeps);
+// nullopt if there is none.
+std::optional<uint64_t> payload_ref(std::string_view unknown_fields);
+
 // Number of elements in a payload (varints are counted); nullopt if malformed.
 std::optional<int64_t> payload_count(const TensorPayload& p);
 

@@ -6,7 +6,7 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
-#include <onnx/onnx_pb.h>
+#include <onnx/onnx.pb.h>
 
 #include "graph/error.h"
 

@@ -107,18 +107,17 @@ QuantizedModel::QuantizedModel(const LayerGraph& g, const QuantSpec& spec, std::
   };
 
   // Width changes in front of compute layers: one step per (tensor, width), named after
-  // the first consumer as the timing model's requantization row.
-  std::map<std::pair<ValueId, int>, ValueId> converted;
-  for (const auto& c : plan.width_changes) {
-    auto it = converted.find({c.value, c.bits});
-    if (it == converted.end()) {
-      const QParams q = params_for(c.value, c.bits);
-      const std::string out = unique_name(g, taken, fmt::format("{}::a{}", g.value(c.value).name, c.bits));
-      const ValueId nv = add_step(g.node(c.consumer).name + ".requant", c.value, out, &q, QRole::kRequant);
-      it = converted.emplace(std::make_pair(c.value, c.bits), nv).first;
-    }
-    Node& consumer = qg_.node(c.consumer);
-    consumer.inputs[0] = it->second;
+  // the first reader as the timing model's requantization row; every reader at that
+  // width reads it.
+  const auto compute_layers = g.compute_layers();
+  for (std::size_t r = 0; r < plan.requants.size(); ++r) {
+    const Requantization& c = plan.requants[r];
+    const QParams q = params_for(c.value, c.to_bits);
+    const std::string out = unique_name(g, taken, fmt::format("{}::a{}", g.value(c.value).name, c.to_bits));
+    const std::string step = g.node(compute_layers[c.first_layer]).name + ".requant";
+    const ValueId nv = add_step(step, c.value, out, &q, QRole::kRequant);
+    for (std::size_t i = 0; i < compute_layers.size(); ++i)
+      if (plan.input_requant[i] == static_cast<int>(r)) qg_.node(compute_layers[i]).inputs[0] = nv;
   }
 
   // Float operators: dequantize their quantized inputs, quantize their float outputs.

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "graph/error.h"
+#include "graph/precision_plan.h"
 #include "quant/quantizer.h"
 
 namespace qsim {
@@ -103,52 +104,30 @@ QuantPlan plan_quantization(const LayerGraph& g, std::span<const LayerPrecision>
   }
   for (std::size_t i = 0; i < nn; ++i) p.role[i] = classify(g, static_cast<NodeId>(i));
 
-  // Widths exactly as the timing model derives them (sim/analytical/analytical_backend.cpp).
-  const int default_width = compute.empty() ? 8 : precision[0].abits;
-  auto is_act = [&](ValueId v) { return v >= 0 && !g.value(v).is_constant; };
-  std::vector<int> requant_to(nv, 0);
+  // Widths and requantizations: the one rule (graph/precision_plan.h) the timing
+  // model and the search read too.
+  PrecisionPlan widths = plan_precision(g, precision);
+  p.width = std::move(widths.width);
   std::vector<std::pair<ValueId, int>> required;
   auto require = [&](ValueId v, int bits) {
     const std::pair<ValueId, int> k{v, bits};
     if (std::find(required.begin(), required.end(), k) == required.end()) required.push_back(k);
   };
-  for (NodeId id : g.topo_order()) {
-    const Node& n = g.node(id);
-    const auto uid = static_cast<std::size_t>(id);
-    if (layer_of[uid] >= 0) {
-      const LayerPrecision& lp = precision[static_cast<std::size_t>(layer_of[uid])];
-      const ValueId x = n.inputs.empty() ? -1 : n.inputs[0];
-      if (is_act(x)) {
-        const auto ux = static_cast<std::size_t>(x);
-        if (p.width[ux] == 0) {
-          p.width[ux] = lp.abits;
-        } else if (p.width[ux] != lp.abits && p.role[uid] == QRole::kCompute) {
-          p.width_changes.push_back({x, id, lp.abits});
-          if (requant_to[ux] != lp.abits) requant_to[ux] = lp.abits;
-        }
-      }
-      for (ValueId o : n.outputs)
-        if (o >= 0) p.width[static_cast<std::size_t>(o)] = lp.abits;
-      continue;
-    }
-    int w = 0;
-    for (ValueId v : n.inputs) {
-      if (!is_act(v)) continue;
-      int& wv = p.width[static_cast<std::size_t>(v)];
-      if (wv == 0) wv = default_width;
-      w = std::max(w, wv);
-    }
-    if (w == 0) w = default_width;
-    for (ValueId o : n.outputs)
-      if (o >= 0) p.width[static_cast<std::size_t>(o)] = w;
-  }
-  for (ValueId v : g.inputs())
-    if (p.width[static_cast<std::size_t>(v)] == 0) p.width[static_cast<std::size_t>(v)] = default_width;
 
   // Parameter sources: a value owns parameters unless its producer keeps its input's.
   for (std::size_t v = 0; v < nv; ++v)
     if (g.value(static_cast<ValueId>(v)).dtype != DType::kFloat32 || g.value(static_cast<ValueId>(v)).is_constant)
       p.width[v] = 0;
+  // Conversions of quantized tensors (an integer-typed tensor is not quantized: its
+  // readers take it as it is).
+  p.input_requant.assign(compute.size(), -1);
+  for (std::size_t r = 0; r < widths.requants.size(); ++r) {
+    const Requantization& q = widths.requants[r];
+    if (p.width[static_cast<std::size_t>(q.value)] == 0) continue;
+    for (std::size_t i = 0; i < compute.size(); ++i)
+      if (widths.input_requant[i] == static_cast<int>(r)) p.input_requant[i] = static_cast<int>(p.requants.size());
+    p.requants.push_back(q);
+  }
   for (ValueId v : g.inputs())
     if (p.width[static_cast<std::size_t>(v)] > 0) p.params_of[static_cast<std::size_t>(v)] = v;
   // Graph outputs (through views only) of operators that compute a wider integer
@@ -185,7 +164,7 @@ QuantPlan plan_quantization(const LayerGraph& g, std::span<const LayerPrecision>
   }
   for (std::size_t v = 0; v < nv; ++v)
     if (p.params_of[v] == static_cast<ValueId>(v)) require(static_cast<ValueId>(v), p.width[v]);
-  for (const auto& c : p.width_changes) require(c.value, c.bits);
+  for (const Requantization& q : p.requants) require(q.value, q.to_bits);
   p.required = std::move(required);
   return p;
 }

@@ -6,7 +6,8 @@
 //   `abits`, multiplies by `wbits`-wide symmetric weights (per channel or per tensor),
 //   accumulates, adds an int32 bias and requantizes (int_arith.h) to its output, which
 //   is stored at the layer's own `abits` (docs/timing-model.md section 5);
-// - a graph input is stored at the `abits` of its first compute consumer;
+// - a graph input is stored at the `abits` of its first compute consumer (widths and
+//   requantization points: the one rule of graph/precision_plan.h);
 // - Add/Sum of same-shaped tensors, Concat, AveragePool and GlobalAveragePool rescale
 //   their integer inputs to their own calibrated output (width: the widest input);
 // - MaxPool, views (Reshape, Flatten, Squeeze, Unsqueeze, Identity), Transpose, Pad with
@@ -16,7 +17,8 @@
 //   float32 and quantizes its output (own parameters at the widest input width);
 // - where a compute layer reads a tensor stored at another width than its `abits`,
 //   a requantization step converts it (one per tensor and new width, named
-//   "<first consumer>.requant" as the timing model's row).
+//   "<first consumer>.requant" as the timing model's row), whatever that layer's
+//   role (a compute layer without constant weights reads the converted copy too).
 // Graph outputs are dequantized to float32; those computed by a compute layer, Add,
 // average pool or float operator are dequantized from its integer result directly
 // (the logits keep the accumulator's precision).
@@ -31,6 +33,7 @@
 
 #include "graph/layer_graph.h"
 #include "graph/precision_alloc.h"
+#include "graph/precision_plan.h"
 #include "graph/tensor.h"
 
 namespace qsim {
@@ -56,13 +59,11 @@ struct QuantPlan {
   std::vector<QRole> role;            // per node of the graph it was made for
   std::vector<int> width;             // per value: stored width (0: not a quantized tensor)
   std::vector<ValueId> params_of;     // per value: the value whose parameters it carries (-1: none)
-  // Width changes in front of compute layers: (tensor, consumer node, new width).
-  struct WidthChange {
-    ValueId value;
-    NodeId consumer;
-    int bits;
-  };
-  std::vector<WidthChange> width_changes;
+  // Conversions of quantized tensors to another width in front of compute layers
+  // (graph/precision_plan.h), in program order, and per compute layer the one it
+  // reads (-1: none).
+  std::vector<Requantization> requants;
+  std::vector<int> input_requant;
   // Every (tensor, width) whose parameters calibration must provide.
   std::vector<std::pair<ValueId, int>> required;
   std::vector<LayerPrecision> precision;  // per compute layer (g.compute_layers() order)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """qsim against SCALE-Sim v2 on the USER-mode reference runs (finite DRAM bandwidth).
 
-For every USER-mode run in ../shared/reference/scalesim (runs/*/ with `mode` USER, and
+For every USER-mode run in tests/data/scalesim (runs/*/ with `mode` USER, and
 the tiny per-cycle trace runs traces/out_*/arr4x4_*_USER/), runs
     qsim --topology T --scalesim-cfg C --scalesim-out DIR --json DIR/r.json
 and prints, per layer, SCALE-Sim's and qsim's Total Cycles (both in SCALE-Sim's
@@ -11,7 +11,7 @@ outside its Total Cycles (buffer fill before cycle 0, OFMAP drain after the last
 from its DETAILED_ACCESS_REPORT.csv).
 
 Usage:
-  scripts/scalesim_compare.py [--qsim build/qsim] [--ref ../shared/reference/scalesim]
+  scripts/scalesim_compare.py [--qsim build/qsim] [--ref tests/data/scalesim]
                               [--update docs/scalesim-comparison.md]
 --update rewrites the part of the document between the GENERATED markers.
 Standard library only.
@@ -119,7 +119,7 @@ def table(name, cfg, rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--qsim", default=os.path.join(ROOT, "build", "qsim"))
-    ap.add_argument("--ref", default=os.path.join(ROOT, "..", "shared", "reference", "scalesim"))
+    ap.add_argument("--ref", default=os.path.join(ROOT, "tests", "data", "scalesim"))
     ap.add_argument("--update", help="rewrite the generated part of this markdown file")
     a = ap.parse_args()
     if not os.path.exists(a.qsim):

@@ -12,11 +12,12 @@ read buffer (ifmap, filter):
     goes round the whole operand to come back to it (the prefetches that took are listed).
 It also prints each buffer's window geometry (hashed lines of ceil(words/100) words).
 
-Usage (SCALE-Sim's source is not part of qsim; export it first):
-  git --git-dir=/work/.mirror/scalesim-project+scale-sim-v2/repo archive HEAD scalesim | tar x -C /tmp/ss
+Usage (SCALE-Sim's source is not part of qsim: from a clone of scalesim-project/scale-sim-v2,
+export the commit that made tests/data/scalesim, 22f88b17, first):
+  mkdir -p /tmp/ss && git -C scale-sim-v2 archive 22f88b17 scalesim | tar x -C /tmp/ss
   /usr/bin/python3 scripts/scalesim_prefetch_stats.py --src /tmp/ss \
-      --cfg ../shared/reference/scalesim/configs/eyeriss_user_bw10_ws.cfg \
-      --topology ../shared/reference/scalesim/topologies/Resnet18_subset_small.csv
+      --cfg tests/data/scalesim/configs/eyeriss_user_bw10_ws.cfg \
+      --topology tests/data/scalesim/topologies/Resnet18_subset_small.csv
 Needs numpy (python3-numpy); tqdm is replaced by a no-op when absent. SCALE-Sim runs
 at its own speed (minutes for a large layer).
 """

@@ -4,136 +4,27 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <numeric>
 #include <random>
 
 #include <fmt/format.h>
 
 #include "graph/error.h"
-#include "sim/analytical/analytical_backend.h"
+#include "graph/precision_plan.h"
+#include "sim/analytical/analytical_evaluator.h"
 
 namespace qsim {
 
-namespace {
-
-struct UnionFind {
-  std::vector<std::size_t> parent;
-  explicit UnionFind(std::size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), std::size_t{0}); }
-  std::size_t find(std::size_t x) {
-    while (parent[x] != x) x = parent[x] = parent[parent[x]];
-    return x;
-  }
-  void unite(std::size_t a, std::size_t b) {
-    a = find(a);
-    b = find(b);
-    if (a != b) parent[std::max(a, b)] = std::min(a, b);  // the earlier layer represents the group
-  }
-};
-
-}  // namespace
-
 std::vector<FusedGroup> fused_groups(const LayerGraph& g, bool fuse_elementwise) {
-  const auto compute = g.compute_layers();
-  const std::size_t nn = g.nodes().size();
-  std::vector<int> layer_of(nn, -1);
-  for (std::size_t i = 0; i < compute.size(); ++i) layer_of[static_cast<std::size_t>(compute[i])] = static_cast<int>(i);
-  UnionFind uf(compute.size());
-  // Per node: the compute layer whose output stage produced its output (through free
-  // views and fused element-wise ops), or -1.
-  std::vector<int> stage(nn, -1);
-  // Per node: compute layers that produced it directly (through free views only).
-  std::vector<std::vector<int>> direct(nn);
-  std::vector<std::pair<std::size_t, std::string>> fused;  // (layer, fused op name)
-  for (NodeId id : g.topo_order()) {
-    const auto uid = static_cast<std::size_t>(id);
-    const Node& n = g.node(id);
-    if (layer_of[uid] >= 0) {
-      stage[uid] = layer_of[uid];
-      direct[uid] = {layer_of[uid]};
-      continue;
-    }
-    std::vector<int> from_stage, from_compute;
-    for (ValueId v : n.inputs) {
-      if (v < 0 || g.value(v).is_constant) continue;
-      const NodeId p = g.producer(v);
-      if (p < 0) continue;
-      const auto up = static_cast<std::size_t>(p);
-      if (stage[up] >= 0) from_stage.push_back(stage[up]);
-      for (int l : direct[up]) from_compute.push_back(l);
-    }
-    if (vector_kind(n.op) == VectorKind::kFree) {
-      if (!from_stage.empty()) stage[uid] = from_stage.front();
-      if (n.op != OpKind::kConcat) direct[uid] = from_compute;  // a view of a compute result
-      continue;
-    }
-    if (vector_kind(n.op) == VectorKind::kElementwise && fuse_elementwise && !from_stage.empty()) {
-      // Applied by an output stage: every compute layer feeding it directly shares it.
-      for (std::size_t k = 1; k < from_compute.size(); ++k)
-        uf.unite(static_cast<std::size_t>(from_compute[0]), static_cast<std::size_t>(from_compute[k]));
-      const int owner = from_compute.empty() ? from_stage.front() : from_compute.front();
-      stage[uid] = owner;
-      fused.emplace_back(static_cast<std::size_t>(owner), n.name);
-    }
-  }
-  std::map<std::size_t, std::size_t> index;  // representative -> group
+  const PrecisionRule rule(g, fuse_elementwise);
   std::vector<FusedGroup> groups;
-  for (std::size_t i = 0; i < compute.size(); ++i) {
-    const std::size_t r = uf.find(i);
-    auto it = index.find(r);
-    if (it == index.end()) {
-      it = index.emplace(r, groups.size()).first;
-      groups.emplace_back();
-    }
-    FusedGroup& gr = groups[it->second];
-    gr.layers.push_back(i);
-    gr.names.push_back(g.node(compute[i]).name);
+  groups.reserve(rule.groups().size());
+  for (const LayerGroup& lg : rule.groups()) {
+    FusedGroup& gr = groups.emplace_back();
+    gr.layers = lg.layers;
+    for (std::size_t l : lg.layers) gr.names.push_back(g.node(rule.layer_node(l)).name);
+    for (NodeId n : lg.fused) gr.fused.push_back(g.node(n).name);
   }
-  for (const auto& [layer, name] : fused) groups[index.at(uf.find(layer))].fused.push_back(name);
   return groups;
-}
-
-int requant_boundaries(const LayerGraph& g, std::span<const LayerPrecision> precision) {
-  // The rule of the analytical backend: a compute layer reading a tensor stored at
-  // another width converts it, once per (tensor, new width).
-  const auto compute = g.compute_layers();
-  if (precision.size() != compute.size()) throw std::logic_error("requant_boundaries: one precision per compute layer");
-  const std::size_t nv = g.values().size(), nn = g.nodes().size();
-  std::vector<int> width(nv, 0), requant_to(nv, 0), layer_of(nn, -1);
-  for (std::size_t i = 0; i < compute.size(); ++i) layer_of[static_cast<std::size_t>(compute[i])] = static_cast<int>(i);
-  const int default_width = compute.empty() ? 8 : precision[0].abits;
-  const auto is_act = [&](ValueId v) { return v >= 0 && !g.value(v).is_constant; };
-  int count = 0;
-  for (NodeId id : g.topo_order()) {
-    const Node& n = g.node(id);
-    const int l = layer_of[static_cast<std::size_t>(id)];
-    if (l >= 0) {
-      const int ab = precision[static_cast<std::size_t>(l)].abits;
-      const ValueId x = n.inputs.empty() ? -1 : n.inputs[0];
-      if (is_act(x)) {
-        const auto ux = static_cast<std::size_t>(x);
-        if (width[ux] == 0) {
-          width[ux] = ab;
-        } else if (width[ux] != ab && requant_to[ux] != ab) {
-          ++count;
-          requant_to[ux] = ab;
-        }
-      }
-      for (ValueId o : n.outputs)
-        if (o >= 0) width[static_cast<std::size_t>(o)] = ab;
-      continue;
-    }
-    int w = 0;
-    for (ValueId v : n.inputs) {
-      if (!is_act(v)) continue;
-      int& wv = width[static_cast<std::size_t>(v)];
-      if (wv == 0) wv = default_width;
-      w = std::max(w, wv);
-    }
-    if (w == 0) w = default_width;
-    for (ValueId o : n.outputs)
-      if (o >= 0) width[static_cast<std::size_t>(o)] = w;
-  }
-  return count;
 }
 
 double weight_bytes(const LayerGraph& g, std::span<const LayerPrecision> precision) {
@@ -239,10 +130,14 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
       if (gb[gi] >= o.high_bits) n += static_cast<int64_t>(r.groups[gi].layers.size());
     return n;
   };
-  const AnalyticalBackend backend;
+  // Candidate allocations are timed by the incremental evaluator: the analytical
+  // backend's totals, each (layer, widths) mapped once for all candidates.
+  AnalyticalEvaluator evaluator;
+  if (o.hw) evaluator.prepare(g, *o.hw);
   auto latency = [&](const std::vector<int>& gb) {
-    const auto p = precision_of(gb);
-    return backend.run(g, std::span<const LayerPrecision>(p), *o.hw).latency_ms();
+    const Evaluation e = evaluator.evaluate(precision_of(gb));
+    if (!e.ok()) fail("{}", evaluator.error());
+    return e.totals.latency_ms;
   };
   auto fits = [&](const std::vector<int>& gb) {
     if (o.high_count && high_layers(gb) > *o.high_count) return false;
@@ -296,7 +191,7 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
         break;
       }
       const auto p = precision_of(trial);
-      const int b = requant_boundaries(g, p);
+      const int b = static_cast<int>(plan_precision(g, p).requants.size());
       if (b < pick_boundaries) {
         pick_boundaries = b;
         pick = k;
@@ -316,7 +211,7 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
   r.alloc.model = g.name;
   for (std::size_t i = 0; i < compute.size(); ++i) r.alloc.set(g.node(compute[i]).name, p[i]);
   r.high_layers = high_layers(r.group_bits);
-  r.boundaries = requant_boundaries(g, p);
+  r.boundaries = static_cast<int>(plan_precision(g, p).requants.size());
   r.weight_kib = weight_bytes(g, p) / 1024.0;
   if (o.hw) r.latency_ms = latency(r.group_bits);
   return r;

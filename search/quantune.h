@@ -1,12 +1,13 @@
 // QuantuneV2-style mixed-precision allocation over fused groups (docs/quantune.md).
 //
-// Groups. Every compute layer is one group (Conv+BN+activation are already one node
-// after import). When the hardware fuses element-wise ops into the producer's output
-// stage (HwSpec vector.fuse_elementwise, the timing model's rule), an Add/Sum whose
-// inputs are produced by compute layers joins their group, and compute layers that
-// feed the same Add (a residual block with a projection shortcut) become one group:
-// one width for the whole fused output stage. A group's score is its most sensitive
-// member's (score at the low width, search/sensitivity.h).
+// Groups. The fused groups of the one rule (graph/precision_plan.h): every compute
+// layer is one group (Conv+BN+activation are already one node after import); when the
+// hardware fuses element-wise ops into the producer's output stage (HwSpec
+// vector.fuse_elementwise), an Add/Sum whose inputs are produced by compute layers
+// joins their group, and compute layers that feed the same Add (a residual block with
+// a projection shortcut) become one group: one width for the whole fused output
+// stage. A group's score is its most sensitive member's (score at the low width,
+// search/sensitivity.h).
 //
 // Allocation. Forced layers (the first and last compute layers at the high width by
 // default; `keep` entries) fix their group. Every other group starts at the low width;
@@ -15,16 +16,17 @@
 // if every given constraint still holds afterwards (first fit: a group that does not
 // fit is skipped and later, smaller ones are still tried):
 //   high_count        compute layers at the high width (forced ones included) <= N;
-//   latency_budget_ms the analytical backend's latency on `hw` <= X;
+//   latency_budget_ms the analytical backend's latency on `hw` <= X (timed by its
+//                     incremental evaluator, sim/analytical/analytical_evaluator.h);
 //   size_budget_kib   weight storage, sum of weights x wbits / 8 bytes, <= X KiB.
 // prefer_fewer_boundaries: at each step, among the remaining groups whose score is
 // within tie_tolerance of the best remaining one and that fit, the one whose raising
 // gives the fewest requantization boundaries is taken (then the earlier one).
 //
 // Boundaries: the number of (tensor, new width) conversions in front of compute
-// layers, i.e. the `<layer>.requant` rows the analytical backend charges
-// (TimingReport::requant_boundaries()); counted here from quant's plan, which follows
-// the same width rules.
+// layers, i.e. the requantizations of the one rule (graph/precision_plan.h), which are
+// the `<layer>.requant` rows every timing backend charges
+// (TimingReport::requant_boundaries()).
 #pragma once
 
 #include <cstdint>
@@ -48,11 +50,9 @@ struct FusedGroup {
   double score = 0;                  // the most sensitive member's score
 };
 
-// Groups of g's compute layers in topological order of their first member.
+// The rule's groups of g's compute layers (in order of their first member), with
+// names for reports; scores are left 0.
 std::vector<FusedGroup> fused_groups(const LayerGraph& g, bool fuse_elementwise);
-
-// Requantization boundaries of `precision` (one entry per compute layer).
-int requant_boundaries(const LayerGraph& g, std::span<const LayerPrecision> precision);
 
 // Weight storage in bytes: sum over compute layers of weight elements x wbits / 8.
 double weight_bytes(const LayerGraph& g, std::span<const LayerPrecision> precision);

@@ -3,6 +3,12 @@
 // analytical (closed form over the Schedule, fast; the search calls it in its
 // loop), systemc (cycle-level) and rtl (Verilator) all turn the same inputs into
 // the same TimingReport type, so any two can be compared layer by layer.
+//
+// Reentrancy (the sweep calls backends from several threads):
+//   analytical  reentrant: run() is const and keeps no state.
+//   systemc     serialised: SystemC has one simulation kernel per process and is
+//               not reentrant; run() holds a process-wide lock while it simulates
+//               (sim/systemc/systemc_backend.h), so concurrent calls wait their turn.
 #pragma once
 
 #include <memory>

@@ -2,27 +2,24 @@
 
 #include <cmath>
 
+#include "arith/int_arith.h"
 #include "graph/error.h"
 
 namespace qsim {
 
-std::string_view dataflow_name(Dataflow d) {
-  switch (d) {
-    case Dataflow::kOS: return "os";
-    case Dataflow::kWS: return "ws";
-    case Dataflow::kIS: return "is";
-  }
-  return "?";
+namespace {
+
+template <std::size_t N, typename E>
+std::string_view name_of(const std::string_view (&names)[N], E e) {
+  const auto i = static_cast<std::size_t>(e);
+  return i < N ? names[i] : "?";
 }
 
-std::string_view pe_model_name(PeModel m) {
-  switch (m) {
-    case PeModel::kFixed: return "fixed";
-    case PeModel::kBitFusion: return "bitfusion";
-    case PeModel::kBitSerial: return "bitserial";
-  }
-  return "?";
-}
+}  // namespace
+
+std::string_view dataflow_name(Dataflow d) { return name_of(kDataflowNames, d); }
+std::string_view pe_model_name(PeModel m) { return name_of(kPeModelNames, m); }
+std::string_view serial_operand_name(SerialOperand s) { return name_of(kSerialOperandNames, s); }
 
 int effective_width(const PeSpec& pe, int bits) {
   for (int w : pe.widths)  // ascending
@@ -50,8 +47,8 @@ double macs_per_pe_per_cycle(const HwSpec& hw, int wbits, int abits) {
   switch (hw.pe.precision) {
     case PeModel::kFixed: return 1.0;
     case PeModel::kBitFusion: return (base / w) * (base / a);
-    case PeModel::kBitSerial:
-      return hw.pe.serial == SerialOperand::kActivation ? 1.0 / a : 1.0 / (static_cast<double>(w) * a);
+    case PeModel::kBitSerial:  // one product per bit_serial_cycles (the reference bit-serial product's count)
+      return 1.0 / intarith::bit_serial_cycles(w, a, hw.pe.serial == SerialOperand::kBoth);
   }
   return 0.0;
 }

@@ -3,7 +3,8 @@
 // Parsed once (configs/*.yaml via sim/config/hw_spec_yaml.h, or a SCALE-Sim .cfg
 // via sim/config/scalesim_cfg.h) and then only read. Backends take a HwSpec and
 // never see YAML. The dotted key of every field (array.rows, pe.precision, ...)
-// is a public contract: `qsim sweep --set KEY=...` and other tools address it.
+// is a public contract: sim/hw_keys.h describes each one (type, default, range,
+// unit) and gets, sets and validates them by name.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,9 @@
 namespace qsim {
 
 enum class Dataflow : uint8_t { kOS, kWS, kIS };  // output-, weight-, input-stationary
-std::string_view dataflow_name(Dataflow d);      // "os" | "ws" | "is"
+// How configs spell each enumeration, indexed by its value.
+inline constexpr std::string_view kDataflowNames[] = {"os", "ws", "is"};
+std::string_view dataflow_name(Dataflow d);  // "os" | "ws" | "is"
 
 // How a PE turns operand widths into throughput (see docs/timing-model.md).
 enum class PeModel : uint8_t {
@@ -24,6 +27,7 @@ enum class PeModel : uint8_t {
   kBitFusion,  // fusible bricks: MACs/PE/cycle = (B/wbits) * (B/abits), widths rounded up to a supported one
   kBitSerial,  // one operand (or both) streamed bit by bit: cycles per MAC grow with bits
 };
+inline constexpr std::string_view kPeModelNames[] = {"fixed", "bitfusion", "bitserial"};
 std::string_view pe_model_name(PeModel m);  // "fixed" | "bitfusion" | "bitserial"
 
 // Bit-serial PEs: which operand is serialised.
@@ -31,6 +35,8 @@ enum class SerialOperand : uint8_t {
   kActivation,  // cycles per MAC = abits (weights bit-parallel, as in Stripes)
   kBoth,        // cycles per MAC = wbits * abits (both serial, as in bit-serial BISMO-style PEs)
 };
+inline constexpr std::string_view kSerialOperandNames[] = {"activation", "both"};
+std::string_view serial_operand_name(SerialOperand s);  // "activation" | "both"
 
 struct ArraySpec {
   int64_t rows = 0;           // array.rows

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "graph/error.h"
 
@@ -23,28 +26,6 @@ std::string_view hw_where(const HwSpec& hw) {
 Range tile(int64_t index, int64_t step, int64_t limit) {
   const int64_t b = index * step;
   return {b, std::min(limit, b + step)};
-}
-
-// Representative positions of one loop axis of length n. Positions whose own
-// state and whose neighbours' state differ (the ends and their neighbours) are
-// kept alone; the middle positions 2..n-3 share one representative. With
-// `ends_only` (the repeat axis, where nothing but the very first and very last
-// fold is special) only 0 and n-1 are kept alone.
-struct AxisRep {
-  int64_t pos;
-  int64_t count;
-};
-int axis_reps(int64_t n, bool ends_only, AxisRep out[5]) {
-  const int64_t edge = ends_only ? 1 : 2;  // positions kept alone at each end
-  if (n <= 2 * edge + 1) {
-    for (int64_t p = 0; p < n; ++p) out[p] = {p, 1};
-    return static_cast<int>(n);
-  }
-  int k = 0;
-  for (int64_t p = 0; p < edge; ++p) out[k++] = {p, 1};
-  out[k++] = {edge, n - 2 * edge};
-  for (int64_t p = n - edge; p < n; ++p) out[k++] = {p, 1};
-  return k;
 }
 
 }  // namespace
@@ -256,7 +237,7 @@ Plan plan_for(const Schedule& s, LoopOrder order, int64_t chunks, int64_t chunk_
   p.chunk = p_chunk;
 
   // Time estimate: compute, overlapped with (double buffer) or followed by the transfers.
-  const int64_t stream_total = s.dataflow == Dataflow::kWS ? M : s.dataflow == Dataflow::kIS ? N : s.T;
+  const int64_t stream_total = s.dataflow == Dataflow::kWS ? M : s.dataflow == Dataflow::kIS ? N : s.stream_steps;
   const double compute = static_cast<double>(s.gemm.repeats * s.row_folds * s.col_folds) *
                          (static_cast<double>(chunks) * s.cycles_for_stream(0) +
                           static_cast<double>(stream_total) * s.pe.cycles_per_mac);
@@ -281,6 +262,69 @@ bool better(const Plan& a, const Plan& b) {
   if (a.dram_bytes != b.dram_bytes) return a.dram_bytes < b.dram_bytes;
   if (a.chunks != b.chunks) return a.chunks < b.chunks;
   return a.order == LoopOrder::kColsOuter && b.order != LoopOrder::kColsOuter;
+}
+
+// What one fold holds at once must fit each operand's working buffer: the
+// stationary operand's tile (WS: filter, IS: ifmap; OS: the outputs the PEs
+// accumulate, drained into the ofmap SRAM when the fold ends) and one wavefront of
+// each streamed operand (what the array takes in or puts out per cycle). Smaller
+// buffers are refused, naming the minimum: the reuse and double-buffering model
+// (docs/timing-model.md section 3.2) has nothing to say about an array that
+// cannot even be fed, and would otherwise time it as if the buffers were large.
+void check_fold_fits(const Schedule& s, const HwSpec& hw, std::string_view layer) {
+  const GemmView& g = s.gemm;
+  const int64_t R = s.rows, C = s.cols, p = s.pe.pack;
+  const int64_t k_rows = std::min(g.K, R * p);  // K elements one full row fold covers
+  struct Need {
+    const char* key;
+    double kib;
+    int64_t have;
+    int64_t elems;
+    const Storage* store;
+    std::string what;
+  };
+  const Storage& out = s.dataflow != Dataflow::kOS && s.row_folds > 1 ? s.psum_store : s.ofmap_store;
+  auto wave = [](int64_t n, const char* operand) { return fmt::format("one wavefront of {} {} elements", n, operand); };
+  auto tile = [](int64_t a, int64_t b, const char* what) { return fmt::format("its {} x {} {}", a, b, what); };
+  Need needs[3];
+  switch (s.dataflow) {
+    case Dataflow::kOS: {
+      const int64_t m = std::min(g.M, R), n = std::min(g.N, C);
+      needs[0] = {"ifmap", hw.memory.ifmap_kib, s.ifmap_buffer_bytes, m * std::min(g.K, p), &s.ifmap_store,
+                  wave(m * std::min(g.K, p), "ifmap")};
+      needs[1] = {"filter", hw.memory.filter_kib, s.filter_buffer_bytes, n * std::min(g.K, p), &s.filter_store,
+                  wave(n * std::min(g.K, p), "filter")};
+      needs[2] = {"ofmap", hw.memory.ofmap_kib, s.ofmap_buffer_bytes, m * n, &s.ofmap_store,
+                  tile(m, n, "outputs its PEs accumulate")};
+      break;
+    }
+    case Dataflow::kWS: {
+      const int64_t n = std::min(g.N, C);
+      needs[0] = {"ifmap", hw.memory.ifmap_kib, s.ifmap_buffer_bytes, k_rows, &s.ifmap_store, wave(k_rows, "ifmap")};
+      needs[1] = {"filter", hw.memory.filter_kib, s.filter_buffer_bytes, k_rows * n, &s.filter_store,
+                  tile(k_rows, n, "stationary filter tile")};
+      needs[2] = {"ofmap", hw.memory.ofmap_kib, s.ofmap_buffer_bytes, n, &out, wave(n, "output")};
+      break;
+    }
+    case Dataflow::kIS: {
+      const int64_t m = std::min(g.M, C);
+      needs[0] = {"ifmap", hw.memory.ifmap_kib, s.ifmap_buffer_bytes, k_rows * m, &s.ifmap_store,
+                  tile(k_rows, m, "stationary ifmap tile")};
+      needs[1] = {"filter", hw.memory.filter_kib, s.filter_buffer_bytes, k_rows, &s.filter_store, wave(k_rows, "filter")};
+      needs[2] = {"ofmap", hw.memory.ofmap_kib, s.ofmap_buffer_bytes, m, &out, wave(m, "output")};
+      break;
+    }
+  }
+  const double share = hw.memory.double_buffer ? 0.5 : 1.0;
+  for (const Need& n : needs) {
+    const int64_t bytes = n.store->bytes(n.elems);
+    if (bytes <= n.have) continue;
+    const double min_kib = std::ceil(static_cast<double>(bytes) / share / 1024.0 * 1000.0) / 1000.0;
+    fail("{}: memory.{}_kib {} leaves {} working bytes{}, less than one fold of layer '{}' holds: {} at {} bits "
+         "({} bytes); memory.{}_kib must be at least {}",
+         hw_where(hw), n.key, n.kib, n.have, hw.memory.double_buffer ? " (half the buffer: double-buffered)" : "",
+         layer, n.what, n.store->bits, bytes, n.key, min_kib);
+  }
 }
 
 }  // namespace
@@ -314,12 +358,12 @@ Schedule map_layer(const MapRequest& req, const HwSpec& hw, std::string_view lay
   const int64_t R = s.rows, C = s.cols;
   const int64_t Kp = ceil_div(g.K, s.pe.pack);  // reduction length in PE packs
   switch (s.dataflow) {
-    case Dataflow::kOS: s.Sr = g.M, s.Sc = g.N, s.T = Kp; break;
-    case Dataflow::kWS: s.Sr = Kp, s.Sc = g.N, s.T = g.M; break;
-    case Dataflow::kIS: s.Sr = Kp, s.Sc = g.M, s.T = g.N; break;
+    case Dataflow::kOS: s.row_span = g.M, s.col_span = g.N, s.stream_steps = Kp; break;
+    case Dataflow::kWS: s.row_span = Kp, s.col_span = g.N, s.stream_steps = g.M; break;
+    case Dataflow::kIS: s.row_span = Kp, s.col_span = g.M, s.stream_steps = g.N; break;
   }
-  s.row_folds = ceil_div(s.Sr, R);
-  s.col_folds = ceil_div(s.Sc, C);
+  s.row_folds = ceil_div(s.row_span, R);
+  s.col_folds = ceil_div(s.col_span, C);
 
   const int64_t MK = g.M * g.K;
   s.ifmap_unique = req.ifmap_elems > 0 ? std::min(MK, ceil_div(req.ifmap_elems, g.repeats)) : MK;
@@ -328,24 +372,25 @@ Schedule map_layer(const MapRequest& req, const HwSpec& hw, std::string_view lay
   s.ifmap_buffer_bytes = working(hw.memory.ifmap_kib);
   s.filter_buffer_bytes = working(hw.memory.filter_kib);
   s.ofmap_buffer_bytes = working(hw.memory.ofmap_kib);
+  check_fold_fits(s, hw, layer);
 
   // Candidates: SCALE-Sim's loops and the swapped ones, unchunked; and, where
   // partial sums would spill and DRAM time counts, the chunking that keeps them
   // on chip. The best estimated time wins.
-  Plan best = plan_for(s, LoopOrder::kColsOuter, 1, s.T, hw.memory);
+  Plan best = plan_for(s, LoopOrder::kColsOuter, 1, s.stream_steps, hw.memory);
   auto consider = [&](const Plan& p) {
     if (better(p, best)) best = p;
   };
-  consider(plan_for(s, LoopOrder::kRowsOuter, 1, s.T, hw.memory));
+  consider(plan_for(s, LoopOrder::kRowsOuter, 1, s.stream_steps, hw.memory));
   if (hw.mapping.chunking && s.dataflow != Dataflow::kOS && s.row_folds > 1 && !hw.memory.dram_unlimited) {
     const int64_t cap = s.psum_store.elems_in(s.ofmap_buffer_bytes);
     for (LoopOrder o : {LoopOrder::kColsOuter, LoopOrder::kRowsOuter}) {
       const bool co = o == LoopOrder::kColsOuter;
       const int64_t width = s.dataflow == Dataflow::kWS ? (co ? std::min(g.N, C) : g.N) : (co ? std::min(g.M, C) : g.M);
       const int64_t fit = std::max<int64_t>(1, cap / width);
-      if (fit >= s.T) continue;  // already fits unchunked
-      const int64_t len = ceil_div(s.T, ceil_div(s.T, fit));  // balanced chunks
-      consider(plan_for(s, o, ceil_div(s.T, len), len, hw.memory));
+      if (fit >= s.stream_steps) continue;  // already fits unchunked
+      const int64_t len = ceil_div(s.stream_steps, ceil_div(s.stream_steps, fit));  // balanced chunks
+      consider(plan_for(s, o, ceil_div(s.stream_steps, len), len, hw.memory));
     }
   }
   s.order = best.order;
@@ -356,8 +401,8 @@ Schedule map_layer(const MapRequest& req, const HwSpec& hw, std::string_view lay
   s.chunk_reuse = best.chunk;
   s.psum_reuse = best.psum;
   s.psum_rule = best.psum_rule;
-  s.fold_cycles = s.cycles_for_stream(s.dataflow == Dataflow::kOS ? s.T : s.chunk_len);
-  if (s.dataflow != Dataflow::kOS) s.T = s.chunk_len;
+  s.fold_cycles = s.cycles_for_stream(s.dataflow == Dataflow::kOS ? s.stream_steps : s.chunk_len);
+  if (s.dataflow != Dataflow::kOS) s.stream_steps = s.chunk_len;
   return s;
 }
 
@@ -377,10 +422,12 @@ int64_t Schedule::compute_cycles() const {
 FoldStep Schedule::fold(int64_t index) const {
   FoldStep f;
   f.index = index;
-  const Position pos = position(index);
-  f.repeat = pos.repeat;
-  f.chunk = pos.chunk;
-  const int64_t outer = pos.outer, inner = pos.inner;
+  // Loop nest, outermost first: repeat -> chunk -> outer fold -> inner fold.
+  const int64_t per_chunk = row_folds * col_folds, n_inner = inner_folds();
+  f.repeat = index / (chunks * per_chunk);
+  const int64_t in_repeat = index % (chunks * per_chunk);
+  f.chunk = in_repeat / per_chunk;
+  const int64_t outer = in_repeat % per_chunk / n_inner, inner = in_repeat % per_chunk % n_inner;
   const bool cols_outer = order == LoopOrder::kColsOuter;
   f.row_fold = cols_outer ? inner : outer;
   f.col_fold = cols_outer ? outer : inner;
@@ -448,79 +495,17 @@ FoldStep Schedule::fold(int64_t index) const {
   return f;
 }
 
-Schedule::Position Schedule::position(int64_t index) const {
-  const int64_t per_chunk = row_folds * col_folds, n_inner = inner_folds();
-  Position p;
-  p.repeat = index / (chunks * per_chunk);
-  const int64_t in_repeat = index % (chunks * per_chunk);
-  p.chunk = in_repeat / per_chunk;
-  const int64_t rem = in_repeat % per_chunk;
-  p.outer = rem / n_inner;
-  p.inner = rem % n_inner;
-  return p;
-}
-
-int64_t Schedule::index_of(const Position& p) const {
-  return ((p.repeat * chunks + p.chunk) * outer_folds() + p.outer) * inner_folds() + p.inner;
-}
-
-int Schedule::kind(const Position& p) const {
-  auto k = [](int64_t i, int64_t n) { return (i == 0 ? 1 : 0) | (i == n - 1 ? 2 : 0); };  // 0 middle, 1 first, 2 last, 3 only
-  return k(p.chunk, chunks) * 16 + k(p.outer, outer_folds()) * 4 + k(p.inner, inner_folds());
-}
-
-Schedule::Position Schedule::next(Position p) const {
-  if (++p.inner < inner_folds()) return p;
-  p.inner = 0;
-  if (++p.outer < outer_folds()) return p;
-  p.outer = 0;
-  if (++p.chunk < chunks) return p;
-  p.chunk = 0;
-  ++p.repeat;
-  return p;
-}
-
-Schedule::Position Schedule::prev(Position p) const {
-  if (--p.inner >= 0) return p;
-  p.inner = inner_folds() - 1;
-  if (--p.outer >= 0) return p;
-  p.outer = outer_folds() - 1;
-  if (--p.chunk >= 0) return p;
-  p.chunk = chunks - 1;
-  --p.repeat;
-  return p;
-}
-
-FoldClasses Schedule::fold_classes() const {
-  FoldClasses out;
-  out.size = 0;
-  AxisRep reps[5], chs[5], outs[5], ins[5];
-  const int nr = axis_reps(gemm.repeats, true, reps);
-  const int nc = axis_reps(chunks, false, chs);
-  const int no = axis_reps(outer_folds(), false, outs);
-  const int ni = axis_reps(inner_folds(), false, ins);
-  const int64_t per_chunk = row_folds * col_folds, n_inner = inner_folds();
-  for (int r = 0; r < nr; ++r)
-    for (int c = 0; c < nc; ++c)
-      for (int o = 0; o < no; ++o)
-        for (int i = 0; i < ni; ++i)
-          out.items[static_cast<std::size_t>(out.size++)] = {
-              (reps[r].pos * chunks + chs[c].pos) * per_chunk + outs[o].pos * n_inner + ins[i].pos,
-              reps[r].count * chs[c].count * outs[o].count * ins[i].count};
-  return out;
-}
-
 double Schedule::mapping_efficiency() const {
   // Mean over folds of used PEs / PEs; the used rows (columns) over all row
-  // (column) folds add up to Sr (Sc), so the mean is a product of two sums.
-  return static_cast<double>(Sr) * static_cast<double>(Sc) /
+  // (column) folds add up to row_span (col_span), so the mean is a product of two sums.
+  return static_cast<double>(row_span) * static_cast<double>(col_span) /
          (static_cast<double>(row_folds * col_folds) * static_cast<double>(rows * cols));
 }
 
 double Schedule::compute_util() const {
   // SCALE-Sim divides each fold's useful work by its own per-fold cycle count:
   // the fold's demand rows + columns - 1, which for WS/IS is one column skew
-  // longer than the cycles it adds to the total (2R+2C+T-3 against 2R+C+T-2).
+  // longer than the cycles it adds to the total (2R+2C+S-3 against 2R+C+S-2, S the stream).
   // Chunks only change the stream length, so the mean factors into the mean
   // mapping efficiency times the mean stream share over the chunks.
   auto share = [&](int64_t steps) {
@@ -529,7 +514,7 @@ double Schedule::compute_util() const {
         dataflow == Dataflow::kOS ? rows + cols - 2 + stream : 2 * rows + 2 * cols - 3 + stream;
     return static_cast<double>(stream) / static_cast<double>(util_cycles);
   };
-  if (chunks == 1) return mapping_efficiency() * share(T);
+  if (chunks == 1) return mapping_efficiency() * share(stream_steps);
   const int64_t total = dataflow == Dataflow::kWS ? gemm.M : gemm.N;
   const int64_t last = total - (chunks - 1) * chunk_len;
   return mapping_efficiency() * ((chunks - 1) * share(chunk_len) + share(last)) / static_cast<double>(chunks);

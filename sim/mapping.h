@@ -1,18 +1,20 @@
 // Mapper — how one compute layer is cut into folds on the systolic array.
 //
 // A Schedule is computed once per layer (map_layer) and walked by every timing
-// backend: the analytical model sums it in closed form over a handful of fold
-// classes; a cycle-level controller executes it fold by fold (fold(i) /
-// for_each_fold). Both read the same fold geometry, the same tiles and the same
-// DRAM/SRAM transfers, so a disagreement between backends is a timing effect,
-// never two plans. Formulas and their SCALE-Sim correspondence: docs/timing-model.md.
+// backend: the analytical model sums it in closed form (sim/analytical/fold_classes.h);
+// a cycle-level controller executes it fold by fold (fold(i) / for_each_fold, and the
+// dependencies between folds in sim/program.h's FoldWalk). Both read the same fold
+// geometry, the same tiles and the same DRAM/SRAM transfers, so a disagreement
+// between backends is a timing effect, never two plans. Formulas and their
+// SCALE-Sim correspondence: docs/timing-model.md.
 //
 // Geometry follows SCALE-Sim v2 (scalesim/compute/systolic_compute_*.py). Of the
 // GEMM Y(MxN) = A(MxK) * B(KxN) (A = ifmap as im2col, B = filter, Y = ofmap):
-//   dataflow  array rows span (Sr)  array cols span (Sc)  streamed per fold (T)
-//   os        M                     N                     K
-//   ws        K                     N                     M
-//   is        K                     M                     N
+//   dataflow  spread over array rows  spread over array cols  streamed per fold
+//             (row_span)              (col_span)              (stream_steps)
+//   os        M                       N                       K
+//   ws        K                       N                       M
+//   is        K                       M                       N
 // Each fold occupies up to rows x cols PEs and takes fill + stream + drain
 // cycles. A Bit Fusion PE packs `pack` products of the reduction dimension K into
 // one PE-cycle, so K is measured in packs of `pack` elements wherever it is
@@ -26,7 +28,6 @@
 // (SCALE-Sim's CALC mode) there is one chunk and the folds are SCALE-Sim's.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -140,21 +141,6 @@ struct FoldStep {
   int64_t dram_out() const { return ofmap_dram_out + psum_dram_out; }
 };
 
-// Folds whose own transfers and whose neighbours' transfers are identical,
-// represented by one fold index and a count. A per-fold cost that depends on
-// the fold and its two neighbours (double buffering) summed over the classes
-// equals the sum over every fold.
-struct FoldClass {  // no initialisers: FoldClasses is filled on the hot path
-  int64_t index;
-  int64_t count;
-};
-struct FoldClasses {
-  std::array<FoldClass, 375> items;  // <= 3 (repeats) x 5 (chunks) x 5 (outer) x 5 (inner); first `size` set
-  int size = 0;
-  const FoldClass* begin() const { return items.data(); }
-  const FoldClass* end() const { return items.data() + size; }
-};
-
 // What the mapper needs to know about a layer besides the hardware.
 struct MapRequest {
   GemmView gemm;
@@ -172,10 +158,10 @@ struct Schedule {
   PeRate pe;
   Storage ifmap_store, filter_store, ofmap_store, psum_store;
 
-  // Spatial mapping, SCALE-Sim's names (K-dimensions in packs of pe.pack).
-  int64_t Sr = 0;
-  int64_t Sc = 0;
-  int64_t T = 0;  // streamed steps per fold of a full chunk
+  // Spatial mapping (SCALE-Sim's Sr, Sc, T; K-dimensions in packs of pe.pack).
+  int64_t row_span = 0;      // extent of the GEMM dimension spread over the array rows
+  int64_t col_span = 0;      // extent of the GEMM dimension spread over the array columns
+  int64_t stream_steps = 0;  // steps streamed through the array per fold of a full chunk
   int64_t row_folds = 0;
   int64_t col_folds = 0;
   int64_t fold_cycles = 0;  // fill + stream + drain of a fold of a full chunk
@@ -204,32 +190,22 @@ struct Schedule {
   // The fold at position `index` of the execution order (0 <= index < folds()).
   FoldStep fold(int64_t index) const;
 
-  // A fold's place in the loop nest, and its kind: folds of the same kind have
-  // the same cycles, tiles sizes and transfers (each loop index is first,
-  // middle, last or the only one of its loop; the repeat does not matter).
-  struct Position {
-    int64_t repeat, chunk, outer, inner;
-  };
-  static constexpr int kKinds = 64;
-  Position position(int64_t index) const;
-  int64_t index_of(const Position& p) const;
-  int kind(const Position& p) const;
-  Position next(Position p) const;  // the following fold's position (p must not be the last)
-  Position prev(Position p) const;  // the preceding fold's position (p must not be the first)
   template <typename F>
   void for_each_fold(F&& f) const {
     const int64_t n = folds();
     for (int64_t i = 0; i < n; ++i) f(fold(i));
   }
-  FoldClasses fold_classes() const;
 
   // SCALE-Sim's "Mapping Efficiency" and "Compute Util" (averages over folds), 0..1.
   double mapping_efficiency() const;
   double compute_util() const;
 };
 
-// Maps one layer. Throws qsim::Error naming `layer` for widths the PE cannot run
-// and for hardware values that make mapping impossible (array or word size < 1).
+// Maps one layer. Throws qsim::Error naming `layer` for widths the PE cannot run,
+// for hardware values that make mapping impossible (array or word size < 1), and
+// for a working buffer smaller than what one fold holds at once (the stationary
+// tile, or the outputs an OS fold accumulates, and one wavefront of each streamed
+// operand; the message names the minimum size).
 Schedule map_layer(const MapRequest& req, const HwSpec& hw, std::string_view layer);
 
 }  // namespace qsim

@@ -1,30 +1,23 @@
 // AnalyticalBackend — the closed-form timing, traffic and energy model.
 //
-// Every compute layer is mapped once (sim/mapping.h) and its Schedule is summed
-// over its fold classes: O(1) per layer, no per-fold loop, no allocation beyond
-// the report rows. Between layers it charges requantization where the
-// producer's output width differs from the consumer's input width, and it
-// charges standalone non-compute ops as vector-unit rows. Every formula is in
-// docs/timing-model.md; in 8-bit `fixed` mode the compute cycles equal
-// SCALE-Sim v2's (checked on every CALC reference run by tests/sim).
+// It times the Program (sim/program.h) step by step: every Compute step's Schedule
+// is summed over its fold classes (sim/analytical/fold_classes.h), the exact sum of
+// its FoldWalk's stages in O(1) per layer; Requantize and Vector steps are passes on
+// the vector unit. Every formula is in docs/timing-model.md; in 8-bit `fixed` mode
+// the compute cycles equal SCALE-Sim v2's (checked on every CALC reference run by
+// tests/sim). The search's incremental evaluator (analytical_evaluator.h) times the
+// same steps with the same functions, without building rows.
 #pragma once
 
 #include <cstdint>
 #include <span>
-#include <string>
 #include <string_view>
 
 #include "sim/backend.h"
 #include "sim/mapping.h"
+#include "sim/program.h"
 
 namespace qsim {
-
-// What a non-compute op costs. kFree ops move no data (views) or are written in
-// place by their producers (Concat); kElementwise ops can ride in the producing
-// layer's output stage (vector.fuse_elementwise); the rest always run as a pass on
-// the vector unit. The allocation's fused groups (search/quantune.h) use the same rule.
-enum class VectorKind : uint8_t { kFree, kElementwise, kStandalone };
-VectorKind vector_kind(OpKind op);
 
 class AnalyticalBackend : public TimingBackend {
  public:
@@ -32,11 +25,14 @@ class AnalyticalBackend : public TimingBackend {
   using TimingBackend::run;
   TimingReport run(const LayerGraph& graph, std::span<const LayerPrecision> precision,
                    const HwSpec& hw) const override;
+  // The rows of an already lowered Program (`low` must be the Lowering it came from).
+  TimingReport run(const Lowering& low, const Program& program) const;
 };
 
 // The row of one mapped compute layer (name, op and widths left for the caller):
-// cycles, stalls, traffic, energy. Exposed for tools that time a single GEMM
-// (lookup tables). `layer` names the layer in error messages.
+// cycles, stalls, traffic, energy -- the sum of the schedule's FoldWalk stages.
+// Exposed for tools that time a single GEMM (lookup tables). `layer` names the
+// layer in error messages.
 LayerTiming time_schedule(const Schedule& s, const HwSpec& hw, std::string_view layer);
 
 // One pass of `ops` elements through the vector unit that reads `read_bytes`
@@ -44,8 +40,5 @@ LayerTiming time_schedule(const Schedule& s, const HwSpec& hw, std::string_view 
 // Throws qsim::Error naming `what` when hw.vector.lanes < 1.
 LayerTiming time_vector_op(int64_t ops, int64_t read_bytes, int64_t write_bytes, const HwSpec& hw,
                            std::string_view what);
-
-// ceil(bytes / dram_bytes_per_cycle), robust to the rounding of the division.
-int64_t dram_transfer_cycles(int64_t bytes, double bytes_per_cycle);
 
 }  // namespace qsim

@@ -5,14 +5,13 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <vector>
 
 #include "graph/error.h"
 #include "graph/file_util.h"
-#include "sim/config/hw_spec_yaml.h"
+#include "sim/hw_keys.h"
 
 namespace qsim {
 
@@ -179,10 +178,19 @@ ScaleSimConfig parse_scalesim_cfg(std::string_view text, const std::string& sour
     if (k.required) p.require(k.section, k.key);
 
   ScaleSimConfig out;
-  HwSpec& hw = out.hw;
-  out.run_name = p.require("general", "run_name").value;
-  hw.name = out.run_name.empty() ? std::filesystem::path(source).stem().string() : out.run_name;
-  hw.source = source;
+  HwConfig& config = out.config;
+  config.spec.source = source;
+  // Each key is stated where the .cfg gives it, so a validation error names its line;
+  // SCALE-Sim's fixed assumptions are stated at the file. pe.widths, energy.* and
+  // vector.lanes keep qsim's defaults (for a fixed 8-bit PE: [8], Horowitz, array.cols).
+  const auto line = [&](const Entry& e) { return fmt::format("{}:{}", source, e.line); };
+  const auto state = [&](std::string_view key, HwValue v, std::string where) {
+    hw_state(config, key, std::move(v), std::move(where));
+  };
+
+  const Entry& run_name = p.require("general", "run_name");
+  out.run_name = run_name.value;
+  if (!out.run_name.empty()) state("name", out.run_name, line(run_name));
 
   const Entry& mode = p.require("run_presets", "InterfaceBandwidth");
   if (mode.value == "USER") {
@@ -191,37 +199,36 @@ ScaleSimConfig parse_scalesim_cfg(std::string_view text, const std::string& sour
     p.bad(mode, "expected CALC or USER");
   }
 
-  hw.array.rows = p.integer(p.require("architecture_presets", "ArrayHeight"), 1);
-  hw.array.cols = p.integer(p.require("architecture_presets", "ArrayWidth"), 1);
+  const Entry& height = p.require("architecture_presets", "ArrayHeight");
+  const Entry& width = p.require("architecture_presets", "ArrayWidth");
+  state("array.rows", p.integer(height, 1), line(height));
+  state("array.cols", p.integer(width, 1), line(width));
   const Entry& df = p.require("architecture_presets", "Dataflow");
-  if (df.value == "os") {
-    hw.array.dataflow = Dataflow::kOS;
-  } else if (df.value == "ws") {
-    hw.array.dataflow = Dataflow::kWS;
-  } else if (df.value == "is") {
-    hw.array.dataflow = Dataflow::kIS;
-  } else {
-    // SCALE-Sim only warns and silently runs OS; a typo must not change the dataflow.
-    p.bad(df, "expected os, ws or is");
-  }
-  hw.array.clock_mhz = kScaleSimClockMhz;
+  // SCALE-Sim only warns and silently runs OS; a typo must not change the dataflow.
+  if (df.value != "os" && df.value != "ws" && df.value != "is") p.bad(df, "expected os, ws or is");
+  state("array.dataflow", df.value, line(df));
+  state("array.clock_mhz", kScaleSimClockMhz, source);
 
   // kB in SCALE-Sim: size_bytes = 1024 * kB, word_size = 1 byte (single_layer_sim.py).
-  hw.memory.ifmap_kib = static_cast<double>(p.integer(p.require("architecture_presets", "IfmapSramSzkB"), 1));
-  hw.memory.filter_kib = static_cast<double>(p.integer(p.require("architecture_presets", "FilterSramSzkB"), 1));
-  hw.memory.ofmap_kib = static_cast<double>(p.integer(p.require("architecture_presets", "OfmapSramSzkB"), 1));
+  for (const auto& [cfg_key, key] : {std::pair{"IfmapSramSzkB", "memory.ifmap_kib"},
+                                     std::pair{"FilterSramSzkB", "memory.filter_kib"},
+                                     std::pair{"OfmapSramSzkB", "memory.ofmap_kib"}}) {
+    const Entry& e = p.require("architecture_presets", cfg_key);
+    state(key, static_cast<double>(p.integer(e, 1)), line(e));
+  }
   for (std::string_view k : {"IfmapOffset", "FilterOffset", "OfmapOffset"})
     p.integer(p.require("architecture_presets", k), 0);
   if (const Entry* banks = p.find("architecture_presets", "MemoryBanks")) p.integer(*banks, 1);
-  hw.memory.banks = 1;
-  hw.memory.double_buffer = true;
-  hw.memory.dram_latency_cycles = 0;
-  hw.memory.word_bits = 8;
-  hw.memory.pack_narrow = true;
+  state("memory.banks", int64_t{1}, source);
+  state("memory.double_buffer", true, source);
+  state("memory.dram_latency_cycles", int64_t{0}, source);
+  state("memory.word_bits", int64_t{8}, source);
+  state("memory.pack_narrow", true, source);
 
   // Bandwidth: a comma list; SCALE-Sim uses only the first value, for all three buffers.
   std::optional<int64_t> bandwidth;
-  if (const Entry* bw = p.find("architecture_presets", "Bandwidth")) {
+  const Entry* bw = p.find("architecture_presets", "Bandwidth");
+  if (bw) {
     std::string_view rest = bw->value;
     while (true) {
       const std::size_t comma = rest.find(',');
@@ -234,11 +241,9 @@ ScaleSimConfig parse_scalesim_cfg(std::string_view text, const std::string& sour
   if (out.user_bandwidth) {
     if (!bandwidth)
       fail("{}:{}: InterfaceBandwidth USER needs Bandwidth in [architecture_presets]", source, mode.line);
-    hw.memory.dram_unlimited = false;
-    hw.memory.dram_bytes_per_cycle = static_cast<double>(*bandwidth);  // 1-byte words
+    state("memory.dram_bytes_per_cycle", static_cast<double>(*bandwidth), line(*bw));  // 1-byte words
   } else {
-    hw.memory.dram_unlimited = true;
-    hw.memory.dram_bytes_per_cycle = 0.0;
+    state("memory.dram_bytes_per_cycle", std::string("unlimited"), line(mode));
   }
 
   if (const Entry* topo = p.find("network_presets", "TopologyCsvLoc")) {
@@ -248,14 +253,10 @@ ScaleSimConfig parse_scalesim_cfg(std::string_view text, const std::string& sour
     out.topology_path = t;
   }
 
-  hw.pe.precision = PeModel::kFixed;
-  hw.pe.base_bits = 8;
-  hw.pe.widths = {8};
-  hw.pe.acc_bits = 32;
-  hw.energy = default_energy_spec(hw.pe);
-  hw.vector.lanes = hw.array.cols;  // one output row per cycle, as the array drains it
-  hw.vector.fuse_elementwise = true;
-  validate_hw_spec(hw);
+  state("pe.precision", std::string("fixed"), source);
+  state("pe.base_bits", int64_t{8}, source);
+  state("pe.acc_bits", int64_t{32}, source);
+  out.hw = finish_hw_spec(config);
   return out;
 }
 

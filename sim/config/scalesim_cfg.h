@@ -24,14 +24,19 @@
 //   Offsets only place operands in SCALE-Sim's address traces: checked, unused.
 // SCALE-Sim has no clock or energy; array.clock_mhz defaults to kScaleSimClockMhz
 // and the energy table to default_energy_spec() (both overridable with --set).
+// pe.widths, energy.* and vector.lanes are left to qsim's defaults (for a fixed
+// 8-bit PE: [8], Horowitz's table, array.cols), so an override of array.cols moves
+// vector.lanes as it would for a YAML config that does not give it.
 //
 // Any defect throws qsim::Error("<file>:<line>: <problem>") (no line for a
-// missing key or section): unknown section or key, duplicate, bad value.
+// missing key or section): unknown section or key, duplicate, bad value, and the
+// HwSpec's own validation (sim/hw_keys.h), located at the .cfg line of the key.
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "sim/hw_keys.h"
 #include "sim/hw_spec.h"
 
 namespace qsim {
@@ -41,7 +46,8 @@ namespace qsim {
 inline constexpr double kScaleSimClockMhz = 1000.0;
 
 struct ScaleSimConfig {
-  HwSpec hw;
+  HwConfig config;  // the keys the .cfg states, each at its line: overrides are stated on a copy
+  HwSpec hw;        // finish_hw_spec(config)
   std::string run_name;       // [general] run_name
   std::string topology_path;  // [network_presets] TopologyCsvLoc, unquoted; empty if absent
   bool user_bandwidth = false;  // InterfaceBandwidth USER

@@ -56,7 +56,7 @@ int64_t Controller::submit_inputs(const ControllerJob& job, const FoldStep& f, i
   const OperandLayout* l = job.trace ? job.layout : nullptr;
   int64_t ticket = -1;
   if (f.ifmap_dram_in > 0) {
-    DramRequest r{Operand::kIfmap, false, false, f.index, f.ifmap_dram_in, after_fold, {}};
+    DramRequest r{Operand::kIfmap, false, false, f.index, f.ifmap_dram_in, after_fold, f.index, {}};
     if (l) {
       std::vector<int64_t> tile;
       for (int64_t m = f.m.begin; m < f.m.end; ++m)
@@ -66,7 +66,7 @@ int64_t Controller::submit_inputs(const ControllerJob& job, const FoldStep& f, i
     ticket = dram->submit(std::move(r));
   }
   if (f.filter_dram_in > 0) {
-    DramRequest r{Operand::kFilter, false, false, f.index, f.filter_dram_in, after_fold, {}};
+    DramRequest r{Operand::kFilter, false, false, f.index, f.filter_dram_in, after_fold, f.index, {}};
     if (l) {
       std::vector<int64_t> tile;
       for (int64_t k = f.k.begin; k < f.k.end; ++k)
@@ -76,7 +76,7 @@ int64_t Controller::submit_inputs(const ControllerJob& job, const FoldStep& f, i
     ticket = dram->submit(std::move(r));
   }
   if (f.psum_dram_in > 0) {
-    DramRequest r{Operand::kOfmap, false, true, f.index, f.psum_dram_in, after_fold, {}};
+    DramRequest r{Operand::kOfmap, false, true, f.index, f.psum_dram_in, after_fold, f.index, {}};
     if (l) {
       std::vector<int64_t> tile;
       for (int64_t m = f.m.begin; m < f.m.end; ++m)
@@ -88,14 +88,14 @@ int64_t Controller::submit_inputs(const ControllerJob& job, const FoldStep& f, i
   return ticket;
 }
 
-int64_t Controller::submit_outputs(const ControllerJob& job, const FoldStep& f) {
+int64_t Controller::submit_outputs(const ControllerJob& job, const FoldStep& f, int64_t needed_by) {
   const Schedule& s = job.walk->schedule();
   const OperandLayout* l = job.trace ? job.layout : nullptr;
   int64_t ticket = -1;
   for (const bool psum : {false, true}) {
     const int64_t bytes = psum ? f.psum_dram_out : f.ofmap_dram_out;
     if (bytes <= 0) continue;
-    DramRequest r{Operand::kOfmap, true, psum, f.index, bytes, f.index, {}};
+    DramRequest r{Operand::kOfmap, true, psum, f.index, bytes, f.index, needed_by, {}};
     if (l) {
       std::vector<int64_t> tile;
       for (int64_t m = f.m.begin; m < f.m.end; ++m)
@@ -113,26 +113,27 @@ void Controller::start_fold(const ControllerJob& job, const FoldStep& f) {
 }
 
 void Controller::execute(const ControllerJob& job) {
-  const FoldWalk& w = *job.walk;
+  const LayerFoldPlan& w = *job.walk;
   const int64_t F = w.folds();
   // The last DRAM ticket each fold's inputs and outputs wait for (-1: nothing to move).
   std::vector<int64_t> in_ticket(static_cast<std::size_t>(F), -1), out_ticket(static_cast<std::size_t>(F), -1);
-  auto moved = [&](int64_t ticket) { return ticket < 0 || dram->completed() > ticket; };
+  auto moved = [&](int64_t ticket) { return ticket < 0 || dram->done(ticket); };
   auto at = [](std::vector<int64_t>& v, int64_t i) -> int64_t& { return v[static_cast<std::size_t>(i)]; };
 
   if (w.double_buffered()) {
-    for (int64_t f = 0; f < std::min<int64_t>(2, F); ++f) at(in_ticket, f) = submit_inputs(job, w.fold(f), -1);
+    const int64_t ahead = LayerFoldPlan::kRequestAhead;
+    for (int64_t f = 0; f < std::min(ahead, F); ++f) at(in_ticket, f) = submit_inputs(job, w.fold(f), w.frees_half_of(f));
     for (int64_t f = 0; f < F; ++f) {
       const FoldStep fs = w.fold(f);
       wait_until([&] {
         return array->folds_done() >= f && moved(at(in_ticket, f)) && (f < 2 || moved(at(out_ticket, f - 2)));
       });
       start_fold(job, fs);
-      if (f >= 1) at(out_ticket, f - 1) = submit_outputs(job, w.fold(f - 1));
-      if (f + 2 < F) at(in_ticket, f + 2) = submit_inputs(job, w.fold(f + 2), w.frees_half_of(f + 2));
+      if (f >= 1) at(out_ticket, f - 1) = submit_outputs(job, w.fold(f - 1), f + 1);
+      if (f + ahead < F) at(in_ticket, f + ahead) = submit_inputs(job, w.fold(f + ahead), w.frees_half_of(f + ahead));
     }
     wait_until([&] { return array->folds_done() >= F; });
-    at(out_ticket, F - 1) = submit_outputs(job, w.fold(F - 1));
+    at(out_ticket, F - 1) = submit_outputs(job, w.fold(F - 1), F + 1);
   } else {
     for (int64_t f = 0; f < F; ++f) {
       const FoldStep fs = w.fold(f);
@@ -140,12 +141,12 @@ void Controller::execute(const ControllerJob& job) {
       wait_until([&] { return moved(at(in_ticket, f)); });
       start_fold(job, fs);
       wait_until([&] { return array->folds_done() > f; });
-      at(out_ticket, f) = submit_outputs(job, fs);
+      at(out_ticket, f) = submit_outputs(job, fs, f + 1);
       wait_until([&] { return moved(at(out_ticket, f)); });
     }
   }
-  // The last fold's outputs are the last request: requests complete in order.
-  wait_until([&] { return moved(at(out_ticket, F - 1)); });
+  // Every fold's outputs are out.
+  for (int64_t f = 0; f < F; ++f) wait_until([&] { return moved(at(out_ticket, f)); });
   vcd_fold = -1;
 }
 

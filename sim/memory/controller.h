@@ -16,7 +16,7 @@
 namespace qsim {
 
 struct ControllerJob {
-  const FoldWalk* walk = nullptr;
+  const LayerFoldPlan* walk = nullptr;
   // Value mode: the operands of GEMM repeat r (empty: timing mode).
   std::function<const GemmOperands*(int64_t repeat)> values;
   const OperandLayout* layout = nullptr;  // DRAM trace addresses (trace only)
@@ -43,7 +43,7 @@ class Controller : public sc_core::sc_module {
   void run();
   void execute(const ControllerJob& job);
   int64_t submit_inputs(const ControllerJob& job, const FoldStep& f, int64_t after_fold);
-  int64_t submit_outputs(const ControllerJob& job, const FoldStep& f);
+  int64_t submit_outputs(const ControllerJob& job, const FoldStep& f, int64_t needed_by);
   void start_fold(const ControllerJob& job, const FoldStep& f);
   // Waits until `ready()` holds, waking on array and DRAM progress.
   template <typename Ready>

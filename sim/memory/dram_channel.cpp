@@ -12,22 +12,25 @@ DramChannel::DramChannel(sc_core::sc_module_name name) : sc_module(name) { SC_TH
 void DramChannel::configure(const DramSetup& s) {
   setup_ = s;
   queue_.clear();
-  submitted_count_ = completed_ = 0;
+  done_.clear();
   bus_free_ = 0;
   busy_ = false;
   counts_ = {};
   trace_.clear();
 }
 
-long double DramChannel::now_cycles() const {
-  return static_cast<long double>((sc_core::sc_time_stamp() - setup_.origin).value()) /
-         static_cast<long double>(setup_.period.value());
+long double DramChannel::cycles_at(const sc_core::sc_time& t) const {
+  return static_cast<long double>((t - setup_.origin).value()) / static_cast<long double>(setup_.period.value());
 }
 
+long double DramChannel::now_cycles() const { return cycles_at(sc_core::sc_time_stamp()); }
+
 int64_t DramChannel::submit(DramRequest r) {
-  queue_.push_back({std::move(r), now_cycles()});
+  const auto ticket = static_cast<int64_t>(done_.size());
+  done_.push_back(0);
+  queue_.push_back({std::move(r), now_cycles(), ticket});
   submitted_.notify(sc_core::SC_ZERO_TIME);
-  return submitted_count_++;
+  return ticket;
 }
 
 // The cycle in which a transfer ending at fractional cycle `end` moves its last
@@ -40,22 +43,47 @@ static int64_t last_cycle_end(long double end) {
 
 void DramChannel::serve() {
   for (;;) {
-    while (queue_.empty()) sc_core::wait(submitted_);
-    Pending p = std::move(queue_.front());
-    queue_.pop_front();
+    // Of the requests that can move when the bus is next free (fold dependency met,
+    // read latency passed), the most urgent (the earliest fold waiting for it; then
+    // the oldest). When none can, wait for the first that will, or for a fold to end.
+    const long double now = now_cycles();
+    const long double free_at = std::max(bus_free_, now);
+    std::size_t pick = queue_.size();
+    long double pick_start = 0, first_ready = -1;
+    for (std::size_t i = 0; i < queue_.size(); ++i) {
+      const Pending& p = queue_[i];
+      if (p.r.after_fold >= 0 && array->folds_done() <= p.r.after_fold) continue;
+      long double ready = p.issued;
+      if (!p.r.write && !setup_.unlimited) ready += static_cast<long double>(setup_.latency_cycles);
+      if (ready > free_at) {
+        if (first_ready < 0 || ready < first_ready) first_ready = ready;
+        continue;
+      }
+      if (pick == queue_.size() || p.r.needed_by < queue_[pick].r.needed_by) pick = i;
+    }
+    if (pick == queue_.size()) {
+      if (first_ready < 0) {
+        sc_core::wait(submitted_ | array->fold_done_event());
+      } else {
+        const long double until = std::ceil(first_ready);
+        sc_core::wait(setup_.period * static_cast<double>(std::max<long double>(1, until - now)),
+                      submitted_ | array->fold_done_event());
+      }
+      continue;
+    }
+    {
+      const Pending& p = queue_[pick];
+      pick_start = std::max(bus_free_, p.issued);
+      if (!p.r.write && !setup_.unlimited)
+        pick_start = std::max(pick_start, p.issued + static_cast<long double>(setup_.latency_cycles));
+      if (p.r.after_fold >= 0)  // not before the fold it waits for ended
+        pick_start = std::max(pick_start, cycles_at(array->fold_end(p.r.after_fold)));
+    }
+    Pending p = std::move(queue_[pick]);
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(pick));
     busy_ = true;
     const DramRequest& r = p.r;
-    // The data moves once the bus has finished the requests ahead (which may end in
-    // the middle of a cycle), not before the request was made, and for a read not
-    // before its latency has passed.
-    long double start = std::max(bus_free_, p.issued);
-    if (!r.write && !setup_.unlimited) start = std::max(start, p.issued + static_cast<long double>(setup_.latency_cycles));
-    // A prefetch into a half still in use waits for the fold using it (folds end on
-    // whole cycles, so every wait here ends on one).
-    if (r.after_fold >= 0 && array->folds_done() <= r.after_fold) {
-      while (array->folds_done() <= r.after_fold) sc_core::wait(array->fold_done_event());
-      start = std::max(start, now_cycles());
-    }
+    const long double start = std::max(pick_start, bus_free_);
     const long double duration =
         setup_.unlimited || r.bytes <= 0 ? 0.0L : static_cast<long double>(r.bytes) / setup_.bytes_per_cycle;
     const long double end = start + duration;
@@ -65,8 +93,8 @@ void DramChannel::serve() {
     vcd_bytes = r.bytes;
     vcd_operand = static_cast<int64_t>(r.operand);
     if (setup_.trace) record(p, start, end);
-    if (const long double now = now_cycles(); done > now)
-      sc_core::wait(setup_.period * static_cast<double>(static_cast<long double>(done) - now));
+    if (const long double t = now_cycles(); done > t)
+      sc_core::wait(setup_.period * static_cast<double>(static_cast<long double>(done) - t));
     const int o = static_cast<int>(r.operand);
     sram_dram_if* sram = r.operand == Operand::kIfmap    ? ifmap_sram.operator->()
                          : r.operand == Operand::kFilter ? filter_sram.operator->()
@@ -81,7 +109,7 @@ void DramChannel::serve() {
     vcd_bytes = 0;
     vcd_operand = -1;
     busy_ = false;
-    ++completed_;
+    done_[static_cast<std::size_t>(p.ticket)] = 1;
     progress_.notify();
   }
 }

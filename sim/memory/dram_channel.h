@@ -1,21 +1,20 @@
 // DramChannel — the one DRAM channel: memory.dram_bytes_per_cycle bytes per cycle,
 // memory.dram_latency_cycles before a read's first byte.
 //
-// Requests are served in the order they were submitted. A read is issued when it
-// is submitted; its data moves once the latency has passed, the bus is free and (for
-// a prefetch into a buffer half still in use) the array has finished the fold that
-// used the half. Reads issued while the bus is busy hide their latency behind the
-// transfers ahead of them, so a controller that requests a fold ahead pays the
-// latency only when the channel runs dry. Writes (drains) move as soon as the bus
-// is free. Bytes flow at the exact rate: a request may end in the middle of a cycle
-// and the next one continue in it; a request is complete at the end of the cycle
-// of its last byte. `unlimited` bandwidth (SCALE-Sim's CALC mode) moves everything
-// at once, with no latency. The channel advances by whole transfers (a transfer is
-// a steady stream); with a trace it records which words move in each cycle.
+// A read is issued to DRAM when it is submitted and its data can move once the
+// latency has passed; a prefetch into a buffer half still in use also waits for the
+// array to finish the fold using that half; a drain waits for the fold whose outputs
+// it carries. Whenever the bus is free it moves the oldest request that can move
+// (its dependencies met), so requests issued ahead hide their latency behind the
+// transfers before them and the latency shows only where the channel runs dry.
+// Bytes flow at the exact rate: a request may end in the middle of a cycle and the
+// next one continue in it; a request is complete at the end of the cycle of its last
+// byte. `unlimited` bandwidth (SCALE-Sim's CALC mode) moves everything at once, with
+// no latency. The channel advances by whole transfers (a transfer is a steady
+// stream); with a trace it records which words move in each cycle.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 #include <systemc>
@@ -52,12 +51,12 @@ class DramChannel : public sc_core::sc_module, public dram_if {
 
   void configure(const DramSetup& s);  // a new layer: counters, tickets and trace reset
   const DramCounts& counts() const { return counts_; }
-  const std::vector<DramTraceRow>& trace() const { return trace_; }
+  const std::vector<DramTraceRow>& trace_rows() const { return trace_; }
   bool idle() const { return queue_.empty() && !busy_; }
 
   // dram_if
   int64_t submit(DramRequest r) override;
-  int64_t completed() const override { return completed_; }
+  bool done(int64_t ticket) const override { return done_[static_cast<std::size_t>(ticket)] != 0; }
   const sc_core::sc_event& progress_event() const override { return progress_; }
 
   // Traced for waveforms: bytes of the transfer on the bus (0: idle).
@@ -68,15 +67,17 @@ class DramChannel : public sc_core::sc_module, public dram_if {
   struct Pending {
     DramRequest r;
     long double issued;  // cycle the request was submitted
+    int64_t ticket;
   };
   void serve();
   long double now_cycles() const;
+  long double cycles_at(const sc_core::sc_time& t) const;
   void record(const Pending& p, long double start, long double end);
 
   DramSetup setup_;
-  std::deque<Pending> queue_;
+  std::vector<Pending> queue_;  // submission order
   sc_core::sc_event submitted_, progress_;
-  int64_t submitted_count_ = 0, completed_ = 0;
+  std::vector<char> done_;  // per ticket
   long double bus_free_ = 0;  // cycle (fractional) at which the bus finishes what it was given
   bool busy_ = false;
   DramCounts counts_;

@@ -1,4 +1,4 @@
-// FoldWalk — the plan of one compute layer as the cycle-level controller executes
+// LayerFoldPlan — the plan of one compute layer as the cycle-level controller executes
 // it: the folds in order with their tiles and DRAM transfers, and the dependencies
 // of double buffering. The one place the controller learns the plan from.
 //
@@ -23,9 +23,9 @@
 
 namespace qsim {
 
-class FoldWalk {
+class LayerFoldPlan {
  public:
-  FoldWalk(const Schedule& s, const MemorySpec& m) : s_(&s), double_buffered_(m.double_buffer) {}
+  LayerFoldPlan(const Schedule& s, const MemorySpec& m) : s_(&s), double_buffered_(m.double_buffer) {}
 
   const Schedule& schedule() const { return *s_; }
   int64_t folds() const { return s_->folds(); }
@@ -35,13 +35,11 @@ class FoldWalk {
   // Double-buffered: the fold whose end frees the buffer half fold f's inputs (and
   // outputs) use, -1 when the half starts free.
   int64_t frees_half_of(int64_t f) const { return f >= 2 ? f - 2 : -1; }
-  // Double-buffered: fold f's inputs are requested when fold f-2 starts (a fold
-  // ahead of the analytical model's prefetch window, so the read latency is hidden
-  // behind fold f-2's compute); folds 0 and 1 at the start of the layer.
-  int64_t inputs_requested_at_start_of(int64_t f) const { return f >= 2 ? f - 2 : -1; }
-  // Fold f's outputs drain once fold f is done; the controller submits them when
-  // fold f+1 starts (double-buffered) or right after fold f (single-buffered).
-
+  // Double-buffered: fold f's inputs are requested when fold f - kRequestAhead
+  // starts (folds 0..kRequestAhead-1 at the start of the layer); their data moves
+  // once the half is free, so the read latency hides behind two folds of compute.
+  // Fold f's outputs are submitted when fold f+1 starts; they move once fold f is done.
+  static constexpr int64_t kRequestAhead = 3;
  private:
   const Schedule* s_;
   bool double_buffered_;

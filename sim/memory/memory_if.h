@@ -54,16 +54,16 @@ struct DramRequest {
   int64_t fold = 0;
   int64_t bytes = 0;
   int64_t after_fold = -1;  // the data may move only once the array finished this fold (-1: at once)
+  int64_t needed_by = 0;    // the first fold that cannot start before it is done (its urgency)
   std::vector<int64_t> addresses;  // element addresses, for traces only
 };
 
 class dram_if : public virtual sc_core::sc_interface {
  public:
-  // Queues a request now; returns its ticket (0, 1, 2, ... per layer). Requests
-  // complete in order: ticket t is done when completed() > t.
+  // Queues a request now; returns its ticket (0, 1, 2, ... per layer).
   virtual int64_t submit(DramRequest r) = 0;
-  virtual int64_t completed() const = 0;
-  virtual const sc_core::sc_event& progress_event() const = 0;
+  virtual bool done(int64_t ticket) const = 0;
+  virtual const sc_core::sc_event& progress_event() const = 0;  // a request completed
 };
 
 }  // namespace qsim

@@ -5,6 +5,7 @@
 #include "graph/error.h"
 #include "sim/analytical/analytical_backend.h"
 #include "sim/mapping.h"
+#include "sim/program.h"
 #include "sim/rtl/rtl_array.h"
 
 namespace qsim {
@@ -16,20 +17,22 @@ struct Layer {
   Schedule s;
 };
 
-// The schedules of the selected compute layers (the mapping request the
-// analytical backend makes; the lowered Program will hand them over).
+// The schedules of the selected compute layers: the Program's Compute steps
+// (sim/program.h), the plan the analytical backend sums.
 std::vector<Layer> plan(const LayerGraph& g, std::span<const LayerPrecision> precision, const HwSpec& hw,
-                      const TimingReport& base, const std::function<bool(std::string_view)>& select) {
-  const auto compute = g.compute_layers();
+                        const TimingReport& base, const std::function<bool(std::string_view)>& select) {
+  const Program program = lower(g, precision, hw);
+  std::vector<const Schedule*> schedule(g.compute_layers().size(), nullptr);
+  for (const Step& step : program.steps)
+    if (const auto* c = std::get_if<ComputeStep>(&step)) schedule[c->layer] = &c->schedule;
   std::vector<Layer> todo;
   std::size_t index = 0;
   for (std::size_t r = 0; r < base.layers.size(); ++r) {
     const LayerTiming& row = base.layers[r];
     const std::size_t i = row.is_compute ? index++ : 0;
     if (!row.is_compute || (select && !select(row.name))) continue;
-    const LayerStats st = g.stats(compute[i]);
-    todo.push_back({r, i, map_layer({st.gemm, st.operands.ifmap, precision[i].wbits, precision[i].abits,
-                                     precision[i].abits}, hw, row.name)});
+    if (!schedule[i]) fail("layer '{}': no Compute step in the lowered program", row.name);
+    todo.push_back({r, i, *schedule[i]});
   }
   return todo;
 }

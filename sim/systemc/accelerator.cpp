@@ -27,9 +27,9 @@ Accelerator::Accelerator(sc_core::sc_module_name name)
   dram.array(array);
 }
 
-void Accelerator::trace(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols) {
+void Accelerator::record_waveform(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols) {
   waveform_ = true;
-  array.trace(tf, rows, cols);
+  array.record_waveform(tf, rows, cols);
   sc_core::sc_trace(tf, controller.vcd_fold, "controller.fold");
   sc_core::sc_trace(tf, dram.vcd_bytes, "dram.transfer_bytes");
   sc_core::sc_trace(tf, dram.vcd_operand, "dram.transfer_operand");
@@ -82,7 +82,7 @@ LayerTotals Accelerator::run(const LayerRun& r) {
   ds.trace = r.trace != nullptr;
   dram.configure(ds);
 
-  const FoldWalk walk(s, hw.memory);
+  const LayerFoldPlan walk(s, hw.memory);
   ControllerJob job;
   job.walk = &walk;
   job.values = r.values;
@@ -110,7 +110,7 @@ LayerTotals Accelerator::run(const LayerRun& r) {
     t.peak_fill[o] = c.peak_fill_bytes;
     t.overfull_folds += c.overfull_folds;
   }
-  if (r.trace) r.trace->dram = dram.trace();
+  if (r.trace) r.trace->dram = dram.trace_rows();
   return t;
 }
 

@@ -55,7 +55,7 @@ class Accelerator : public sc_core::sc_module {
 
   explicit Accelerator(sc_core::sc_module_name name);
   // Waveform of the array lanes and the DRAM channel (before the first run).
-  void trace(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols);
+  void record_waveform(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols);
   void end_trace() { waveform_ = false; }  // the waveform file was closed
   // Simulates one layer (outside any process: it calls sc_start).
   LayerTotals run(const LayerRun& r);

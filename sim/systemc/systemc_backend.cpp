@@ -36,7 +36,7 @@ Accelerator& elaborate(Kernel& k, const SystemcOptions& o, const HwSpec& hw) {
   if (!o.vcd.empty()) {
     k.waveform = sc_core::sc_create_vcd_trace_file(o.vcd.c_str());
     k.waveform->set_time_unit(1, sc_core::SC_NS);
-    k.model->trace(k.waveform, hw.array.rows, hw.array.cols);
+    k.model->record_waveform(k.waveform, hw.array.rows, hw.array.cols);
   }
   sc_core::sc_start(sc_core::SC_ZERO_TIME);  // every process runs to its first wait
   return *k.model;

@@ -68,6 +68,21 @@ void SystolicCore::begin_fold(const FoldWork& f, const GemmOperands* values) {
   std::fill(psum_.begin(), psum_.end(), 0);
   std::fill(acc_.begin(), acc_.end(), 0);
   std::fill(col_acc_.begin(), col_acc_.end(), 0);
+  if (values) {  // B's tile column by column, for fast-forwarded dot products
+    const int64_t kt = f.k.size();
+    bt_.resize(static_cast<std::size_t>(f.n.size() * kt));
+    for (int64_t n = f.n.begin; n < f.n.end; ++n)
+      for (int64_t k = f.k.begin; k < f.k.end; ++k)
+        bt_[static_cast<std::size_t>((n - f.n.begin) * kt + (k - f.k.begin))] = values->b[k * values->ldb + n];
+  }
+}
+
+int64_t SystolicCore::dot(int64_t m, int64_t n, int64_t k_begin, int64_t k_end) const {
+  const int32_t* a = values_->a + m * values_->lda + k_begin;
+  const int32_t* b = bt_.data() + (n - f_.n.begin) * f_.k.size() + (k_begin - f_.k.begin);
+  int64_t sum = 0;
+  for (int64_t k = 0; k < k_end - k_begin; ++k) sum += static_cast<int64_t>(a[k]) * b[k];
+  return sum;
 }
 
 int32_t SystolicCore::row_tag(int64_t r, int64_t u) const {
@@ -342,6 +357,11 @@ void SystolicCore::fast_forward(int64_t n) {
       for (int64_t r = 0; r < ur; ++r)
         for (int64_t c = 0; c < uc; ++c) {
           int64_t& acc = acc_[static_cast<std::size_t>(r * C_ + c)];
+          if (S_ == 1) {  // whole steps: one dot product over their k range
+            const int64_t kb = f_.k.begin + (t0 - r - c) * P_, ke = std::min(f_.k.end, f_.k.begin + (t1 - r - c) * P_);
+            acc = cfg_.pe.add(acc, dot(f_.m.begin + r, f_.n.begin + c, kb, ke));
+            continue;
+          }
           for (int64_t q = t0 - r - c; q < t1 - r - c; ++q) acc = cfg_.pe.add(acc, os_term(r, c, static_cast<int32_t>(q)));
         }
     }
@@ -350,23 +370,65 @@ void SystolicCore::fast_forward(int64_t n) {
     int64_t& stream_count = ws ? counts_.ifmap_read : counts_.filter_read;
     for (int64_t r = 0; r < ur; ++r)
       stream_count += count_congruent(t0 - R_ - r, t1 - R_ - r, S_, 0) * pack_len(f_.k.begin + r * P_);
-    for (int64_t c = 0; c < uc; ++c) {
-      const int64_t lo = t0 - (2 * R_ - 1) - c, hi = t1 - (2 * R_ - 1) - c;  // tags reaching the bottom
-      if (!values_) {
-        const int64_t outs = count_congruent(lo, hi, S_, S_ - 1);
-        counts_.ofmap_write += outs;
-        if (!f_.first_k) counts_.psum_read += outs;
-        continue;
-      }
-      int64_t& ca = col_acc_[static_cast<std::size_t>(c)];
-      for (int64_t q = lo; q < hi; ++q) {
-        int64_t wave = 0;
-        for (int64_t r = 0; r < ur; ++r) wave = cfg_.pe.add(wave, stat_term(r, c, static_cast<int32_t>(q)));
-        ca = cfg_.pe.add(ca, wave);
-        if (q % S_ != S_ - 1) continue;
-        const int64_t step = q / S_;
-        emit_output(c, f_.m.begin + (ws ? step : c), f_.n.begin + (ws ? c : step), ca);
+    // Column c's bottom receives tags q in [t0 - (2R-1) - c, t1 - (2R-1) - c).
+    const int64_t base = 2 * R_ - 1;
+    if (values_ && S_ == 1) {
+      // Whole steps: every tag is an output, the product of an A row and a B column
+      // over the fold's k range. Computed step by step for all columns at once (the
+      // B row contiguous over the columns), keeping those this window emits.
+      const GemmOperands& g = *values_;
+      const int64_t q_lo = t0 - base - (uc - 1), q_hi = t1 - base;
+      const int64_t width = ws ? uc : q_hi - q_lo;  // outputs per pass: columns (ws) or steps (is)
+      sums_.assign(static_cast<std::size_t>(width), 0);
+      auto emit = [&](int64_t c, int64_t q, int64_t sum) {
+        if (q + c < t0 - base || q + c >= t1 - base) return;  // outside this window: stepped later
+        int64_t& ca = col_acc_[static_cast<std::size_t>(c)];
+        emit_output(c, f_.m.begin + (ws ? q : c), f_.n.begin + (ws ? c : q), cfg_.pe.add(ca, sum));
         ca = 0;
+      };
+      if (ws) {
+        for (int64_t q = std::max<int64_t>(0, q_lo); q < q_hi; ++q) {
+          std::fill(sums_.begin(), sums_.end(), 0);
+          const int32_t* a = g.a + (f_.m.begin + q) * g.lda;
+          for (int64_t k = f_.k.begin; k < f_.k.end; ++k) {
+            const int64_t x = a[k];
+            const int32_t* b = g.b + k * g.ldb + f_.n.begin;
+            for (int64_t c = 0; c < uc; ++c) sums_[static_cast<std::size_t>(c)] += x * b[c];
+          }
+          for (int64_t c = 0; c < uc; ++c) emit(c, q, sums_[static_cast<std::size_t>(c)]);
+        }
+      } else {
+        const int64_t q0 = std::max<int64_t>(0, q_lo);
+        for (int64_t c = 0; c < uc; ++c) {
+          std::fill(sums_.begin(), sums_.end(), 0);
+          const int32_t* a = g.a + (f_.m.begin + c) * g.lda;
+          for (int64_t k = f_.k.begin; k < f_.k.end; ++k) {
+            const int64_t x = a[k];
+            const int32_t* b = g.b + k * g.ldb + f_.n.begin + q0;
+            for (int64_t q = 0; q < q_hi - q0; ++q) sums_[static_cast<std::size_t>(q)] += x * b[q];
+          }
+          for (int64_t q = q0; q < q_hi; ++q) emit(c, q, sums_[static_cast<std::size_t>(q - q0)]);
+        }
+      }
+    } else {
+      for (int64_t c = 0; c < uc; ++c) {
+        const int64_t lo = t0 - base - c, hi = t1 - base - c;
+        if (!values_) {
+          const int64_t outs = count_congruent(lo, hi, S_, S_ - 1);
+          counts_.ofmap_write += outs;
+          if (!f_.first_k) counts_.psum_read += outs;
+          continue;
+        }
+        int64_t& ca = col_acc_[static_cast<std::size_t>(c)];
+        for (int64_t q = lo; q < hi; ++q) {
+          int64_t wave = 0;
+          for (int64_t r = 0; r < ur; ++r) wave = cfg_.pe.add(wave, stat_term(r, c, static_cast<int32_t>(q)));
+          ca = cfg_.pe.add(ca, wave);
+          if (q % S_ != S_ - 1) continue;
+          const int64_t step = q / S_;
+          emit_output(c, f_.m.begin + (ws ? step : c), f_.n.begin + (ws ? c : step), ca);
+          ca = 0;
+        }
       }
     }
   }

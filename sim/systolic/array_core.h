@@ -157,6 +157,10 @@ class SystolicCore {
   int64_t stat_term(int64_t r, int64_t c, int32_t tag) const;
   void emit_output(int64_t c, int64_t m, int64_t n, int64_t value);
   void set_registers_at(int64_t t);  // tags (and partial sums) as stepping leaves them after cycle t
+  // Fast-forward of whole steps (one cycle per step): the sum of the products over a
+  // k range, from the fold's B tile gathered column by column (products equal the
+  // PE's brick and bit-serial sums, arith/int_arith.h).
+  int64_t dot(int64_t m, int64_t n, int64_t k_begin, int64_t k_end) const;
 
   ArrayConfig cfg_;
   int64_t R_ = 1, C_ = 1, S_ = 1, P_ = 1;
@@ -168,6 +172,8 @@ class SystolicCore {
   // Registers (value mode), R x C row-major.
   std::vector<int32_t> h_, v_, w_, ptag_;
   std::vector<int64_t> psum_, acc_, col_acc_;
+  std::vector<int32_t> bt_;  // value mode: the fold's B tile, transposed (n, k)
+  std::vector<int64_t> sums_;  // fast-forward scratch
   // Edge lanes of the current cycle.
   std::vector<LaneAccess> ifmap_lanes_, filter_lanes_, ofmap_lanes_, psum_lanes_;
   EdgeCycle edge_;

@@ -18,6 +18,8 @@ class array_if : public virtual sc_core::sc_interface {
   // Folds of the current layer the array has finished (the next one's buffer half
   // and output registers are free once this passes its index).
   virtual int64_t folds_done() const = 0;
+  // When fold `index` (< folds_done()) finished.
+  virtual sc_core::sc_time fold_end(int64_t index) const = 0;
   virtual const sc_core::sc_event& fold_done_event() const = 0;
 };
 

@@ -10,11 +10,12 @@ SystolicArray::SystolicArray(sc_core::sc_module_name name) : sc_module(name) { S
 void SystolicArray::configure(const ArraySetup& s) {
   setup_ = s;
   counts_ = {};
+  fold_ends_.clear();
   core_.configure(s.config);
   pending_ = false;
 }
 
-void SystolicArray::trace(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols) {
+void SystolicArray::record_waveform(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols) {
   const int64_t lanes = std::max(rows, cols);
   vcd_ifmap_.assign(static_cast<std::size_t>(lanes), -1);
   vcd_filter_.assign(static_cast<std::size_t>(lanes), -1);
@@ -107,6 +108,7 @@ void SystolicArray::run() {
     ofmap_sram->end_fold(work_.last_k);
     if (local > 0) sc_core::wait(setup_.period * static_cast<double>(local));
     counts_.compute_cycles += core_.fold_cycles();
+    fold_ends_.push_back(sc_core::sc_time_stamp());
     ++counts_.folds;
     pending_ = false;
     vcd_fold_ = -1;

@@ -52,11 +52,12 @@ class SystolicArray : public sc_core::sc_module, public array_if, private EdgeOb
   const SystolicCore& core() const { return core_; }
   // Registers the edge lanes of an array of up to rows x cols for a waveform
   // (before the first sc_start).
-  void trace(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols);
+  void record_waveform(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols);
 
   // array_if
   void start_fold(int64_t index, const FoldWork& work, const GemmOperands* values) override;
   int64_t folds_done() const override { return counts_.folds; }
+  sc_core::sc_time fold_end(int64_t index) const override { return fold_ends_.at(static_cast<std::size_t>(index)); }
   const sc_core::sc_event& fold_done_event() const override { return done_; }
 
  private:
@@ -66,6 +67,7 @@ class SystolicArray : public sc_core::sc_module, public array_if, private EdgeOb
 
   ArraySetup setup_;
   ArrayCounts counts_;
+  std::vector<sc_core::sc_time> fold_ends_;  // per fold of the layer
   SystolicCore core_;
   sc_core::sc_event start_, done_;
   bool pending_ = false;

@@ -135,6 +135,23 @@ TEST(Simulate, PrecisionWidthThePeCannotRunIsNamed) {
   EXPECT_FALSE(fs::exists(tmp / "r.csv"));
 }
 
+// A 4096x4096 array with 1-byte SRAMs cannot hold one fold: refused with the minimum
+// named (docs/timing-model.md section 3.2), nothing on stdout, no output file.
+TEST(Simulate, BuffersSmallerThanOneFoldAreRefused) {
+  TempDir tmp;
+  const RunResult r = run_qsim({"--topology", kTopo, "--hw", kEyeriss, "--set", "array.rows=4096", "--set",
+                                "array.cols=4096", "--set", "array.dataflow=os", "--set", "memory.ifmap_kib=0.0009765625",
+                                "--set", "memory.filter_kib=0.0009765625", "--set", "memory.ofmap_kib=0.0009765625", "--csv",
+                                (tmp / "r.csv").string()},
+                               tmp);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("memory.ifmap_kib"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("must be at least"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "r.csv"));
+}
+
 TEST(Simulate, PrecisionAndBitsAreExclusive) {
   TempDir tmp;
   write_text(tmp / "alloc.json", R"({"format": "qsim-precision", "version": 1, "layers": []})");

@@ -109,6 +109,7 @@ inline std::vector<std::vector<std::string>> read_rows(const fs::path& p) {
 }
 
 inline std::string data_dir() { return std::string(QSIM_SOURCE_DIR) + "/tests/app/data/"; }
-inline std::string reference_dir() { return std::string(QSIM_SHARED_DIR) + "/reference/scalesim/"; }
+// SCALE-Sim v2 reference runs, configs and topologies (tests/data/scalesim/README.md).
+inline std::string reference_dir() { return std::string(QSIM_SCALESIM_DIR) + "/"; }
 
 }  // namespace qsim::test

@@ -11,7 +11,7 @@
 namespace qsim {
 namespace {
 
-const std::string kConfigs = std::string(QSIM_SHARED_DIR) + "/reference/scalesim/configs/";
+const std::string kConfigs = std::string(QSIM_SCALESIM_DIR) + "/configs/";
 
 std::string error_of(const std::string& text) {
   try {
@@ -44,7 +44,6 @@ InterfaceBandwidth: USER
 
 TEST(ScaleSimCfg, ShippedEyerissIsCalcModeWs) {
   const std::string path = kConfigs + "shipped_v2/eyeriss.cfg";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is absent";
   const ScaleSimConfig c = load_scalesim_cfg(path);
   EXPECT_EQ(c.run_name, "eyeriss");
   EXPECT_EQ(c.hw.name, "eyeriss");
@@ -68,7 +67,6 @@ TEST(ScaleSimCfg, ShippedEyerissIsCalcModeWs) {
 
 TEST(ScaleSimCfg, GoogleUserModeUsesBandwidth) {
   const std::string path = kConfigs + "google_user_bw10_os.cfg";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is absent";
   const ScaleSimConfig c = load_scalesim_cfg(path);
   EXPECT_EQ(c.hw.array.rows, 256);
   EXPECT_EQ(c.hw.array.cols, 256);
@@ -81,7 +79,7 @@ TEST(ScaleSimCfg, GoogleUserModeUsesBandwidth) {
 }
 
 TEST(ScaleSimCfg, EveryReferenceConfigLoads) {
-  if (!std::filesystem::exists(kConfigs)) GTEST_SKIP() << kConfigs << " is absent";
+  ASSERT_TRUE(std::filesystem::is_directory(kConfigs)) << kConfigs << " is missing (tests/data/scalesim)";
   int n = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(kConfigs)) {
     if (e.path().extension() != ".cfg") continue;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include <onnx/onnx_pb.h>
+#include <onnx/onnx.pb.h>
 
 #include "graph/onnx_import.h"
 

@@ -1,6 +1,8 @@
-// int_arith.h rule 5 (requantization with one round-half-even rounding) against an
+// int_arith.h: rule 5 (requantization with one round-half-even rounding) against an
 // exact 128-bit reference, the AVX-512 lanes of quant_ops.h against the scalar rule,
-// and the agreement with ONNX's float requantization (QuantizeLinear of acc * scale).
+// and the agreement with ONNX's float requantization (QuantizeLinear of acc * scale);
+// rule 2's products (Bit Fusion bricks, bit-serial) against the plain product on every
+// operand pair; rule 3's accumulator (wrap, overflow reported) exhaustively at small widths.
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -10,6 +12,7 @@
 
 #include "arith/int_arith.h"
 #include "quant/quant_ops.h"
+#include "sim/hw_spec.h"
 
 namespace qsim {
 namespace {
@@ -136,26 +139,149 @@ TEST(IntArith, BrickProductIsTheProduct) {
   EXPECT_GT(pairs, 1000000);
 }
 
-// A bit-serial PE's shifted bit products add up to the product for every operand pair of
-// every width pair from 2x2 to 8x8 bits, signed and unsigned, with the activation or both
-// operands serial (the SystemC PEs add serial_term once per cycle).
-TEST(IntArith, BitSerialProductIsTheProduct) {
+// Every operand pair of every width pair from 1x1 to 8x8 bits (2/4/8 and the widths
+// between), signed and unsigned: the bit-serial products (over the activation's bits,
+// and over both operands' bits) equal the plain product and, from 2 bits up, Bit
+// Fusion's bricks; their cycle counts are abits and wbits * abits.
+TEST(IntArith, BitSerialProductsAreThePlainProduct) {
   int64_t pairs = 0;
-  for (int wb = 2; wb <= 8; ++wb)
-    for (int ab = 2; ab <= 8; ++ab)
+  for (int wb = 1; wb <= 8; ++wb)
+    for (int ab = 1; ab <= 8; ++ab)
       for (bool ws : {true, false})
-        for (bool as : {true, false})
-          for (bool both : {false, true}) {
-            const int32_t wlo = ws ? -(1 << (wb - 1)) : 0, whi = ws ? (1 << (wb - 1)) - 1 : (1 << wb) - 1;
-            const int32_t alo = as ? -(1 << (ab - 1)) : 0, ahi = as ? (1 << (ab - 1)) - 1 : (1 << ab) - 1;
-            int64_t wrong = 0;
-            for (int32_t w = wlo; w <= whi; ++w)
-              for (int32_t a = alo; a <= ahi; ++a, ++pairs)
-                wrong += intarith::bit_serial_product(w, wb, ws, a, ab, as, both) != static_cast<int64_t>(w) * a;
-            EXPECT_EQ(wrong, 0) << wb << "x" << ab << " bits, signed " << ws << "/" << as << ", both " << both;
-          }
-  EXPECT_GT(pairs, 2000000);
-  static_assert(intarith::serial_bit(-1, 4, true, 3) == -8 && intarith::serial_bit(-1, 4, false, 3) == 8);
+        for (bool as : {true, false}) {
+          const intarith::QRange wr = intarith::qrange(wb, ws), ar = intarith::qrange(ab, as);
+          int64_t wrong_act = 0, wrong_both = 0, wrong_bricks = 0, wrong_cycles = 0;
+          for (int32_t w = wr.lo; w <= wr.hi; ++w)
+            for (int32_t a = ar.lo; a <= ar.hi; ++a, ++pairs) {
+              const int64_t plain = intarith::product(w, a);
+              const intarith::SerialProduct act = intarith::bit_serial_product(w, a, ab, as);
+              const intarith::SerialProduct both = intarith::bit_serial_product_both(w, wb, ws, a, ab, as);
+              wrong_act += act.value != plain;
+              wrong_both += both.value != plain;
+              wrong_cycles += act.cycles != ab || both.cycles != wb * ab;
+              if (wb >= 2 && ab >= 2) wrong_bricks += intarith::brick_product(w, wb, ws, a, ab, as) != plain;
+            }
+          SCOPED_TRACE(::testing::Message() << wb << "x" << ab << " bits, signed " << ws << "/" << as);
+          EXPECT_EQ(wrong_act, 0);
+          EXPECT_EQ(wrong_both, 0);
+          EXPECT_EQ(wrong_bricks, 0);
+          EXPECT_EQ(wrong_cycles, 0);
+        }
+  EXPECT_EQ(pairs, 4 * 510 * 510);  // (2 + 4 + ... + 256)^2 pairs per sign combination
+  // The sign bit weighs -2^(bits-1): the most negative 8-bit operands.
+  static_assert(intarith::bit_serial_product(-128, -128, 8, true).value == 16384);
+  static_assert(intarith::bit_serial_product_both(-128, 8, true, 255, 8, false).value == -32640);
+  static_assert(intarith::bit_serial_product_both(-1, 1, true, -1, 1, true).value == 1);  // 1-bit signed: {-1, 0}
+}
+
+// The per-cycle terms the cycle-level PEs add (serial_term) sum, over the reference
+// products' cycle counts, to those products for every operand pair to 8x8 bits.
+TEST(IntArith, SerialTermsSumToTheSerialProducts) {
+  int64_t wrong = 0, pairs = 0;
+  for (int wb = 1; wb <= 8; ++wb)
+    for (int ab = 1; ab <= 8; ++ab)
+      for (bool ws : {true, false})
+        for (bool as : {true, false}) {
+          const intarith::QRange wr = intarith::qrange(wb, ws), ar = intarith::qrange(ab, as);
+          for (int32_t w = wr.lo; w <= wr.hi; ++w)
+            for (int32_t a = ar.lo; a <= ar.hi; ++a, ++pairs)
+              for (bool both : {false, true}) {
+                int64_t sum = 0;
+                for (int s = 0; s < intarith::bit_serial_cycles(wb, ab, both); ++s)
+                  sum += intarith::serial_term(w, wb, ws, a, ab, as, both, s);
+                const int64_t want = both ? intarith::bit_serial_product_both(w, wb, ws, a, ab, as).value
+                                          : intarith::bit_serial_product(w, a, ab, as).value;
+                wrong += sum != want;
+              }
+        }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(pairs, 4 * 510 * 510);
+  static_assert(intarith::serial_term(-1, 4, true, -1, 4, true, true, 3 * 4 + 3) == 64);  // two sign bits
+}
+
+// The timing model's bit-serial throughput is the reference product's cycle count.
+TEST(IntArith, BitSerialCyclesAreTheTimingModels) {
+  for (const SerialOperand serial : {SerialOperand::kActivation, SerialOperand::kBoth}) {
+    HwSpec hw;
+    hw.pe.precision = PeModel::kBitSerial;
+    hw.pe.base_bits = 8;
+    hw.pe.widths = {1, 2, 3, 4, 5, 6, 7, 8};
+    hw.pe.serial = serial;
+    for (int wb = 1; wb <= 8; ++wb)
+      for (int ab = 1; ab <= 8; ++ab) {
+        const int cycles = serial == SerialOperand::kBoth ? intarith::bit_serial_product_both(1, wb, false, 1, ab, false).cycles
+                                                          : intarith::bit_serial_product(1, 1, ab, false).cycles;
+        EXPECT_DOUBLE_EQ(macs_per_pe_per_cycle(hw, wb, ab), 1.0 / cycles) << wb << "x" << ab;
+      }
+  }
+}
+
+// Rule 3 against arithmetic on exact integers: for every register value of every
+// width from 2 to 10 bits and every addend reaching twice past the range, the register
+// holds the exact sum modulo 2^acc_bits (two's complement) and the overflow flag is set
+// exactly when the exact sum is out of range.
+TEST(IntArith, AccumulatorWrapsAndReportsOverflowExhaustively) {
+  int64_t cases = 0;
+  for (int bits = 2; bits <= 10; ++bits) {
+    const int64_t lo = intarith::acc_min(bits), hi = intarith::acc_max(bits), span = int64_t{1} << bits;
+    ASSERT_EQ(lo, -span / 2);
+    ASSERT_EQ(hi, span / 2 - 1);
+    int64_t wrong = 0;
+    for (int64_t acc = lo; acc <= hi; ++acc)
+      for (int64_t p = -2 * span; p <= 2 * span; ++p, ++cases) {
+        const int64_t exact = acc + p;
+        const int64_t want = ((exact - lo) % span + span) % span + lo;
+        const intarith::Accumulated r = intarith::accumulate_checked(acc, p, bits);
+        wrong += r.value != want || r.value != intarith::accumulate(acc, p, bits) ||
+                 r.overflow != (exact < lo || exact > hi);
+      }
+    EXPECT_EQ(wrong, 0) << bits << " bits";
+  }
+  EXPECT_GT(cases, 1000000);
+  // The edges of wide registers, where the 64-bit sum itself overflows.
+  using intarith::accumulate_checked;
+  EXPECT_EQ(accumulate_checked(INT64_MAX, 1, 64).value, INT64_MIN);
+  EXPECT_TRUE(accumulate_checked(INT64_MAX, 1, 64).overflow);
+  EXPECT_TRUE(accumulate_checked(INT64_MIN, -1, 64).overflow);
+  EXPECT_FALSE(accumulate_checked(INT64_MAX, -1, 64).overflow);
+  EXPECT_TRUE(accumulate_checked(intarith::acc_max(63), INT64_MAX, 63).overflow);  // wraps twice past int64
+  EXPECT_EQ(accumulate_checked(intarith::acc_max(32), 1, 32).value, intarith::kInt32Min);
+  EXPECT_TRUE(accumulate_checked(intarith::acc_max(32), 1, 32).overflow);
+  EXPECT_FALSE(accumulate_checked(intarith::acc_max(32), 0, 32).overflow);
+}
+
+// A 16-bit accumulator over int8 dot products: its final value is the exact sum
+// wrapped (wherever it wrapped on the way), and it reports the first addition whose
+// exact running sum left the range, so a wrapped-back result is still flagged.
+TEST(IntArith, AccumulatorOverDotProducts) {
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int32_t> w8(-128, 127), a8(0, 255);
+  int flagged = 0, exact_runs = 0, wrapped_back = 0;
+  for (int t = 0; t < 400; ++t) {
+    const int n = 1 + t * 3;
+    intarith::Accumulator acc(16);
+    int64_t exact = 0;
+    int first_exact_overflow = -1, first_reported = -1;
+    for (int i = 0; i < n; ++i) {
+      const int64_t p = intarith::product(w8(rng), a8(rng) >> (t % 8));
+      exact += p;
+      if (first_exact_overflow < 0 && !intarith::fits_acc(exact, 16)) first_exact_overflow = i;
+      if (acc.add(p) && first_reported < 0) first_reported = i;
+    }
+    ASSERT_EQ(acc.value(), intarith::wrap(exact, 16)) << "run " << t;
+    ASSERT_EQ(first_reported, first_exact_overflow) << "run " << t;
+    EXPECT_EQ(acc.overflowed(), first_exact_overflow >= 0);
+    flagged += acc.overflowed();
+    exact_runs += !acc.overflowed();
+    wrapped_back += acc.overflowed() && intarith::fits_acc(exact, 16);
+  }
+  // Both kinds of run occur, and some wrapped out and back into range.
+  EXPECT_GT(flagged, 10);
+  EXPECT_GT(exact_runs, 10);
+  EXPECT_GT(wrapped_back, 0);
+  // An initial value out of range counts as an overflow too.
+  EXPECT_TRUE(intarith::Accumulator(8, 200).overflowed());
+  EXPECT_EQ(intarith::Accumulator(8, 200).value(), 200 - 256);
 }
 
 }  // namespace

@@ -18,7 +18,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
-#include <onnx/onnx_pb.h>
+#include <onnx/onnx.pb.h>
 
 #include "graph/error.h"
 #include "graph/onnx_import.h"

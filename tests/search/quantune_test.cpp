@@ -1,6 +1,7 @@
 // QuantuneV2 (search/): the two-pass sensitivity (executor runs counted), its
-// metrics against independent figures, fused groups and requant boundaries against
-// the analytical backend, the allocation rules, and the CLI end to end.
+// metrics against independent figures, fused groups as the timing model charges
+// them, the allocation rules, and the CLI end to end. The rule of widths, boundaries
+// and groups itself is tested in tests/graph/precision_plan_test.cpp.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include "graph/model_import.h"
 #include "data/dataset.h"
 #include "quant/quant_eval.h"
+#include "graph/precision_plan.h"
 #include "search/quantune.h"
 #include "search/sensitivity.h"
 #include "sim/analytical/analytical_backend.h"
@@ -190,26 +192,6 @@ TEST(Quantune, FusedGroupsFollowTheTimingModel) {
   }
 }
 
-TEST(Quantune, BoundariesAreTheRowsTheBackendCharges) {
-  std::mt19937 rng(7);
-  const HwSpec hw = eyeriss();
-  int nonzero = 0;
-  for (const char* name : {"fmnist_resnet", "fmnist_mobilenetv2", "fmnist_squeezenet", "fmnist_vgg"}) {
-    const LayerGraph& g = model(name);
-    for (int trial = 0; trial < 20; ++trial) {
-      std::vector<LayerPrecision> p(g.compute_layers().size());
-      for (auto& x : p) {
-        const int w[3] = {2, 4, 8};
-        x = {w[rng() % 3], w[rng() % 3], true};
-      }
-      const int b = requant_boundaries(g, p);
-      EXPECT_EQ(b, AnalyticalBackend().run(g, std::span<const LayerPrecision>(p), hw).requant_boundaries()) << name;
-      nonzero += b > 0;
-    }
-  }
-  EXPECT_GT(nonzero, 40);
-}
-
 // ------------------------------------------------------------------ allocation
 
 const SensitivityResult& resnet_w2() {
@@ -331,7 +313,7 @@ TEST(Quantune, PreferFewerBoundariesAmongTies) {
   EXPECT_EQ(fewer.boundaries, 2);
   // The 8-bit layers then sit next to the kept first/last ones.
   const auto p = fewer.alloc.resolve(g, "a");
-  EXPECT_EQ(fewer.boundaries, requant_boundaries(g, p));
+  EXPECT_EQ(fewer.boundaries, static_cast<int>(plan_precision(g, p).requants.size()));
 }
 
 // ------------------------------------------------------------------ validation subset

@@ -2,6 +2,7 @@
 // a memory-bound layer, energy, requantization and vector-unit rows; and the
 // closed form against a brute-force walk of every fold.
 #include "sim/analytical/analytical_backend.h"
+#include "tests/sim/sim_test_util.h"
 
 #include <cmath>
 #include <random>
@@ -335,9 +336,10 @@ TEST(Analytical, ClosedFormEqualsFoldByFoldWalk) {
     const int64_t unique = pick(0, 1) ? 0 : std::max<int64_t>(1, g.M * g.K * g.repeats / pick(1, 9));
     const int w = bits[pick(0, 2)], a = bits[pick(0, 2)];
     SCOPED_TRACE(::testing::Message() << "trial " << trial);
-    const Schedule s = map_layer({g, unique, w, a, bits[pick(0, 2)]}, hw, "L");
+    const Schedule s = map_with_fitting_buffers({g, unique, w, a, bits[pick(0, 2)]}, hw);
     const LayerTiming t = time_schedule(s, hw, "L");
     const Walked ref = walk(s, hw);
+    EXPECT_EQ(FoldWalk(s, hw.memory).total_cycles(), ref.total);
     EXPECT_EQ(t.compute_cycles, ref.compute);
     EXPECT_EQ(t.total_cycles, ref.total);
     EXPECT_EQ(t.compute_cycles + t.stall_cycles, ref.total);

@@ -296,7 +296,7 @@ TEST(HwSpecValidation, WrongType) {
 
 TEST(HwSpecValidation, MissingRequiredKey) {
   int required = 0;
-  for (const HwKeyInfo& k : hw_spec_keys()) {
+  for (const HwKey& k : hw_spec_keys()) {
     if (!k.required) continue;
     ++required;
     SCOPED_TRACE(std::string(k.key));
@@ -323,7 +323,7 @@ TEST(HwSpecValidation, ZeroAndNegative) {
             "hw.yaml:8: pe.widths entries must be between 1 and 32, got 0");
   EXPECT_EQ(error_of(with(minimal(), "vector.lanes", "0")), "hw.yaml:14: vector.lanes must be positive, got 0");
   EXPECT_EQ(error_of(with(minimal(), "energy.dram_pj_per_byte", "-5")),
-            "hw.yaml:14: energy.dram_pj_per_byte must be zero or positive (pJ), got -5");
+            "hw.yaml:14: energy.dram_pj_per_byte must be zero or positive (pJ/byte), got -5");
   // Zero energy is allowed: it leaves a component out of the total.
   EXPECT_EQ(error_of(with(minimal(), "energy.dram_pj_per_byte", "0")), "");
 }
@@ -373,7 +373,7 @@ TEST(HwSpecValidation, OutOfRange) {
   EXPECT_EQ(error_of(with(minimal(), "memory.banks", "2048")),
             "hw.yaml:13: memory.banks must be at most 1024, got 2048");
   EXPECT_EQ(error_of(with(minimal(), "memory.dram_bytes_per_cycle", "1e9")),
-            "hw.yaml:12: memory.dram_bytes_per_cycle must be at most 1000000, got 1000000000");
+            "hw.yaml:12: memory.dram_bytes_per_cycle must be at most 1000000 bytes/cycle, got 1000000000");
   EXPECT_EQ(error_of(with(minimal(), "vector.lanes", "100000")),
             "hw.yaml:14: vector.lanes must be at most 65536, got 100000");
 }
@@ -398,7 +398,7 @@ TEST(HwSpecValidation, MacEnergyTable) {
   EXPECT_EQ(error_of(with(minimal(), "energy.mac_pj", "{2: 0.01, 4: x, 8: 0.2}")),
             "hw.yaml:14: energy.mac_pj.4 must be a number, got 'x'");
   EXPECT_EQ(error_of(with(minimal(), "energy.mac_pj", "{2: 0.01, 02: 0.02, 4: 0.05, 8: 0.2}")),
-            "hw.yaml:14: energy.mac_pj.2 gives the energy of a 2x2 MAC a second time");
+            "hw.yaml:14: energy.mac_pj.02 gives the energy of a 2x2 MAC a second time");
 }
 
 TEST(HwSpecValidation, DuplicateKeys) {
@@ -542,9 +542,9 @@ TEST(PeSemantics, BitSerialCyclesGrowWithBits) {
 
 TEST(HwKeyTable, MatchesParserWriterAndDocs) {
   std::set<std::string> table;
-  for (const HwKeyInfo& k : hw_spec_keys()) {
+  for (const HwKey& k : hw_spec_keys()) {
     EXPECT_TRUE(table.insert(std::string(k.key)).second) << k.key;
-    EXPECT_FALSE(k.type.empty());
+    EXPECT_FALSE(hw_type_name(k).empty());
     EXPECT_FALSE(k.meaning.empty());
     EXPECT_EQ(k.required, k.default_value == "required") << k.key;
   }

@@ -1,14 +1,18 @@
 // The mapper: fold geometry per dataflow, the exact per-fold walk (tiles cover
 // the GEMM once, fetches follow the residency rules), storage packing, PE rates
-// and their errors, and the fold classes that make the analytical sum O(1).
+// and their errors, and the smallest buffers a fold can run with.
 #include "sim/mapping.h"
 
+#include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "graph/error.h"
+#include "tests/sim/sim_test_util.h"
 
 namespace qsim {
 namespace {
@@ -62,7 +66,7 @@ TEST(Mapping, BitFusionPacksTheReductionDimension) {
   // w4a4: p = (8/4)*(8/4) = 4 products per PE per cycle; OS streams ceil(8/4) = 2 packs.
   Schedule os = map_gemm(hw, 4, 4, 8, 1, 4, 4);
   EXPECT_EQ(os.pe.pack, 4);
-  EXPECT_EQ(os.T, 2);
+  EXPECT_EQ(os.stream_steps, 2);
   EXPECT_EQ(os.fold_cycles, 2 + 2 + 2 - 2);
   // w2a8: p = 4*1 = 4; w3a8 rounds 3 -> 4: p = 2*1 = 2.
   EXPECT_EQ(map_gemm(hw, 4, 4, 8, 1, 2, 8).pe.pack, 4);
@@ -71,7 +75,7 @@ TEST(Mapping, BitFusionPacksTheReductionDimension) {
   // WS maps K on the rows: 2 rows x 4 products cover K = 8 in one row fold.
   hw.array.dataflow = Dataflow::kWS;
   Schedule ws = map_gemm(hw, 4, 4, 8, 1, 4, 4);
-  EXPECT_EQ(ws.Sr, 2);
+  EXPECT_EQ(ws.row_span, 2);
   EXPECT_EQ(ws.row_folds, 1);
   const FoldStep f = ws.fold(0);
   EXPECT_EQ(f.k, (Range{0, 8}));
@@ -193,7 +197,10 @@ TEST(Mapping, WalkCoversEveryMacOnce) {
       for (auto [M, N, K, R] : std::vector<std::array<int64_t, 4>>{{7, 5, 9, 1}, {1, 1, 1, 2}, {6, 4, 13, 3}, {40, 3, 30, 2}}) {
         SCOPED_TRACE(::testing::Message() << dataflow_name(df) << " bits " << pack_bits << " " << M << "x" << N
                                           << "x" << K << " r" << R);
-        expect_exact_cover(map_gemm(hw, M, N, K, R, static_cast<int>(pack_bits), static_cast<int>(pack_bits)));
+        HwSpec fit = hw;
+        expect_exact_cover(map_with_fitting_buffers(
+            {{M, N, K, R}, 0, static_cast<int>(pack_bits), static_cast<int>(pack_bits), static_cast<int>(pack_bits)},
+            fit));
       }
     }
 }
@@ -285,55 +292,59 @@ TEST(Mapping, ConvIfmapFetchesUniqueInputs) {
   EXPECT_EQ(a, 72);
 }
 
-// The classes partition the folds, and each class's members share their own and
-// their neighbours' transfers (what the analytical sum relies on).
-TEST(Mapping, FoldClassesPartitionFoldsWithIdenticalNeighbourhoods) {
-  std::mt19937 rng(7);
-  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  auto same_transfers = [](const FoldStep& a, const FoldStep& b) {
-    return a.cycles == b.cycles && a.dram_in() == b.dram_in() && a.dram_out() == b.dram_out() &&
-           a.ifmap_sram_read == b.ifmap_sram_read &&
-           a.filter_sram_read == b.filter_sram_read && a.ofmap_sram_write == b.ofmap_sram_write &&
-           a.psum_sram_read == b.psum_sram_read;
+// A buffer smaller than what one fold holds at once is refused with the minimum
+// named (sim/mapping.h): the stationary tile (WS filter, IS ifmap), the outputs an
+// OS fold accumulates, and one wavefront of each streamed operand.
+TEST(Mapping, BuffersSmallerThanOneFoldAreRefusedWithTheMinimum) {
+  struct Case {
+    Dataflow df;
+    int64_t ifmap, filter, ofmap;  // bytes one fold holds of each, on a 2x2 array, GEMM 4x4x4 at 8 bits
   };
-  for (int trial = 0; trial < 300; ++trial) {
-    const Dataflow df = static_cast<Dataflow>(pick(0, 2));
-    HwSpec hw = small_hw(df, pick(1, 4), pick(1, 4), pick(0, 3) * 0.05);
-    hw.memory.dram_unlimited = pick(0, 1);
-    hw.memory.dram_bytes_per_cycle = 2.0;  // finite links let the mapper chunk
-    const Schedule s = map_gemm(hw, pick(1, 20), pick(1, 20), pick(1, 20), pick(1, 6));
-    SCOPED_TRACE(trial);
-    const FoldClasses classes = s.fold_classes();
-    std::vector<int> owner(static_cast<std::size_t>(s.folds()), -1);
-    int64_t total = 0;
-    for (int c = 0; c < classes.size; ++c) total += classes.items[c].count;
-    ASSERT_EQ(total, s.folds());
-    // Assign every fold to the class whose representative has the same neighbourhood.
-    for (int64_t f = 0; f < s.folds(); ++f) {
-      const FoldStep cur = s.fold(f);
-      bool found = false;
-      for (int c = 0; c < classes.size && !found; ++c) {
-        const int64_t r = classes.items[c].index;
-        const bool prev_ok = (f == 0) == (r == 0) && (f == 0 || same_transfers(s.fold(f - 1), s.fold(r - 1)));
-        const bool next_ok = (f + 1 == s.folds()) == (r + 1 == s.folds()) &&
-                             (f + 1 == s.folds() || same_transfers(s.fold(f + 1), s.fold(r + 1)));
-        if (same_transfers(cur, s.fold(r)) && prev_ok && next_ok) found = true;
+  // OS: 2-element wavefronts of A and B, 2x2 outputs. WS: 2x2 filter tile, a wavefront
+  // of 2 inputs, 2 partial sums at 32 bits (K spans 2 row folds). IS: the mirror.
+  for (const Case& c : {Case{Dataflow::kOS, 2, 2, 4}, Case{Dataflow::kWS, 2, 4, 8}, Case{Dataflow::kIS, 4, 2, 8}}) {
+    SCOPED_TRACE(dataflow_name(c.df));
+    for (bool db : {true, false}) {
+      HwSpec hw = small_hw(c.df, 2, 2);
+      hw.memory.double_buffer = db;
+      const double k = db ? 2.0 / 1024 : 1.0 / 1024;  // KiB per working byte
+      hw.memory.ifmap_kib = c.ifmap * k;
+      hw.memory.filter_kib = c.filter * k;
+      hw.memory.ofmap_kib = c.ofmap * k;
+      EXPECT_NO_THROW(map_gemm(hw, 4, 4, 4));  // exactly the minimum
+      for (int which = 0; which < 3; ++which) {
+        HwSpec small = hw;
+        double& kib = which == 0   ? small.memory.ifmap_kib
+                      : which == 1 ? small.memory.filter_kib
+                                   : small.memory.ofmap_kib;
+        const char* key = which == 0 ? "memory.ifmap_kib" : which == 1 ? "memory.filter_kib" : "memory.ofmap_kib";
+        const double minimum = kib;
+        kib -= k;  // one working byte short
+        try {
+          map_gemm(small, 4, 4, 4);
+          ADD_FAILURE() << key << " one byte short was accepted";
+        } catch (const Error& e) {
+          const std::string m = e.what();
+          EXPECT_NE(m.find("test.yaml: " + std::string(key)), std::string::npos) << m;
+          EXPECT_NE(m.find("layer 'L'"), std::string::npos) << m;
+          EXPECT_NE(m.find(fmt::format("{} must be at least {}", key, std::ceil(minimum * 1000) / 1000)),
+                    std::string::npos)
+              << m;
+          EXPECT_EQ(m.find('\n'), std::string::npos);
+        }
       }
-      ASSERT_TRUE(found) << "fold " << f << " has no class with its neighbourhood";
     }
-    // Counts: a nonlinear function of (previous, own, next) transfers summed over
-    // the classes equals its sum over every fold.
-    auto h = [&](int64_t f) {
-      const int64_t in_next = f + 1 < s.folds() ? s.fold(f + 1).dram_in() : 0;
-      const int64_t out_prev = f > 0 ? s.fold(f - 1).dram_out() : 0;
-      const FoldStep cur = s.fold(f);
-      return (in_next + 1) * (out_prev + 3) * (cur.dram_in() + 7) * (cur.psum_sram_read + cur.ofmap_sram_write + 1) *
-             cur.cycles;
-    };
-    int64_t by_class = 0, by_fold = 0;
-    for (const FoldClass& c : classes) by_class += c.count * h(c.index);
-    for (int64_t f = 0; f < s.folds(); ++f) by_fold += h(f);
-    EXPECT_EQ(by_class, by_fold);
+  }
+  // The case: a 4096x4096 OS array with 1-byte SRAMs. Refused (it used to
+  // time exactly as with 1 GiB buffers); the ofmap buffer must take the 4096x4096
+  // outputs of a fold: 16 MiB per half, 32768 KiB.
+  HwSpec big = small_hw(Dataflow::kOS, 4096, 4096, 1.0 / 1024);
+  big.memory.ifmap_kib = big.memory.filter_kib = 1024.0 * 1024.0;
+  try {
+    map_gemm(big, 4096, 4096, 64);
+    ADD_FAILURE() << "1-byte ofmap buffer accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("memory.ofmap_kib must be at least 32768"), std::string::npos) << e.what();
   }
 }
 

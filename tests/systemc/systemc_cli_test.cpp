@@ -117,6 +117,7 @@ TEST(SystemcCli, BadInputExitsTwoWithOneLineAndNoFile) {
       {{"--backend", "systemc", "--vcd", "V"}, "exactly one layer"},
       {{"--backend", "systemc", "--vcd", "V", "--layers", "/fc/Gemm,/stem/stem.0/Conv"}, "exactly one layer"},
       {{"--backend", "systemc", "--layers", "/no/such/Conv"}, "has no layer '/no/such/Conv'"},
+      {{"--backend", "systemc", "--vcd", "V", "--layers", "/pool/MaxPool"}, "runs on the vector unit"},
       {{"--backend", "systemc", "--bits", "16"}, "do not fit the bitfusion PE"},
       {{"--vcd", "V", "--layers", "/fc/Gemm"}, "--vcd needs --backend systemc"},
       {{"--backend", "systemc", "--verify"}, "--verify needs --data"},
