@@ -113,40 +113,49 @@ void Controller::start_fold(const ControllerJob& job, const FoldStep& f) {
 }
 
 void Controller::execute(const ControllerJob& job) {
-  const LayerFoldPlan& w = *job.walk;
-  const int64_t F = w.folds();
-  // The last DRAM ticket each fold's inputs and outputs wait for (-1: nothing to move).
-  std::vector<int64_t> in_ticket(static_cast<std::size_t>(F), -1), out_ticket(static_cast<std::size_t>(F), -1);
-  auto moved = [&](int64_t ticket) { return ticket < 0 || dram->done(ticket); };
-  auto at = [](std::vector<int64_t>& v, int64_t i) -> int64_t& { return v[static_cast<std::size_t>(i)]; };
-
-  if (w.double_buffered()) {
-    const int64_t ahead = LayerFoldPlan::kRequestAhead;
-    for (int64_t f = 0; f < std::min(ahead, F); ++f) at(in_ticket, f) = submit_inputs(job, w.fold(f), w.frees_half_of(f));
-    for (int64_t f = 0; f < F; ++f) {
-      const FoldStep fs = w.fold(f);
-      wait_until([&] {
-        return array->folds_done() >= f && moved(at(in_ticket, f)) && (f < 2 || moved(at(out_ticket, f - 2)));
-      });
-      start_fold(job, fs);
-      if (f >= 1) at(out_ticket, f - 1) = submit_outputs(job, w.fold(f - 1), f + 1);
-      if (f + ahead < F) at(in_ticket, f + ahead) = submit_inputs(job, w.fold(f + ahead), w.frees_half_of(f + ahead));
-    }
-    wait_until([&] { return array->folds_done() >= F; });
-    at(out_ticket, F - 1) = submit_outputs(job, w.fold(F - 1), F + 1);
-  } else {
-    for (int64_t f = 0; f < F; ++f) {
-      const FoldStep fs = w.fold(f);
-      at(in_ticket, f) = submit_inputs(job, fs, -1);
-      wait_until([&] { return moved(at(in_ticket, f)); });
-      start_fold(job, fs);
-      wait_until([&] { return array->folds_done() > f; });
-      at(out_ticket, f) = submit_outputs(job, fs, f + 1);
-      wait_until([&] { return moved(at(out_ticket, f)); });
-    }
+  const FoldWalk& w = *job.walk;
+  const Schedule& s = w.schedule();
+  const int64_t S = w.stages();
+  auto at = [](auto& v, int64_t i) -> auto& { return v[static_cast<std::size_t>(i)]; };
+  std::vector<FoldStage> stage(static_cast<std::size_t>(S));
+  // Per stage: the fold of the nearest earlier stage that computes (a transfer of the
+  // stage moves only after it: the half it fills is free, the outputs it carries
+  // exist), and of the nearest later one (the first fold that cannot start before
+  // the stage's transfers are done: their urgency); -1 / folds() when there is none.
+  std::vector<int64_t> prev_fold(static_cast<std::size_t>(S), -1), next_fold(static_cast<std::size_t>(S), s.folds());
+  for (int64_t i = 0, prev = -1; i < S; ++i) {
+    at(stage, i) = w.stage(i);
+    at(prev_fold, i) = prev;
+    if (at(stage, i).fold >= 0) prev = at(stage, i).fold;
   }
-  // Every fold's outputs are out.
-  for (int64_t f = 0; f < F; ++f) wait_until([&] { return moved(at(out_ticket, f)); });
+  for (int64_t i = S - 1, next = s.folds(); i >= 0; --i) {
+    at(next_fold, i) = next;
+    if (at(stage, i).fold >= 0) next = at(stage, i).fold;
+  }
+  // The DRAM ticket of each stage's inputs and outputs (-1: nothing to move).
+  std::vector<int64_t> in_ticket(static_cast<std::size_t>(S), -1), out_ticket(static_cast<std::size_t>(S), -1);
+  auto moved = [&](int64_t ticket) { return ticket < 0 || dram->done(ticket); };
+  auto request_inputs = [&](int64_t j) {
+    if (j < S && at(stage, j).in_fold >= 0)
+      at(in_ticket, j) = submit_inputs(job, s.fold(at(stage, j).in_fold), at(prev_fold, j));
+  };
+
+  const int64_t ahead = w.overlap() == Overlap::kSerial ? 0 : kRequestAhead;
+  for (int64_t j = 0; j <= ahead; ++j) request_inputs(j);
+  for (int64_t i = 0; i < S; ++i) {
+    const FoldStage& st = at(stage, i);
+    if (st.fold >= 0) {
+      // Its inputs arrived in an earlier stage, or (no overlap) arrive in this one.
+      if (st.in_fold == st.fold) wait_until([&] { return moved(at(in_ticket, i)); });
+      start_fold(job, s.fold(st.fold));
+    }
+    if (st.out_fold >= 0) at(out_ticket, i) = submit_outputs(job, s.fold(st.out_fold), at(next_fold, i));
+    if (i > 0) request_inputs(i + ahead);
+    // The stage ends when its fold and both its transfers are done.
+    wait_until([&] {
+      return (st.fold < 0 || array->folds_done() > st.fold) && moved(at(in_ticket, i)) && moved(at(out_ticket, i));
+    });
+  }
   vcd_fold = -1;
 }
 

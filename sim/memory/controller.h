@@ -1,6 +1,8 @@
-// Controller — executes one layer's fold walk (sim/memory/fold_walk.h) on the array
-// and the DRAM channel: requests each fold's inputs, starts the folds, drains their
-// outputs, with exactly the dependencies of the plan the analytical model sums.
+// Controller — executes one compute step's fold walk (sim/program.h: FoldWalk, the
+// plan the analytical model sums) on the array and the DRAM channel: stage by
+// stage, it starts the stage's fold, moves the stage's transfers, and ends the stage
+// when the fold and both transfers are done, so every fold and transfer waits for
+// exactly what it waits for in the walk.
 #pragma once
 
 #include <cstdint>
@@ -8,15 +10,15 @@
 
 #include <systemc>
 
-#include "sim/memory/fold_walk.h"
 #include "sim/memory/memory_if.h"
 #include "sim/memory/operand_layout.h"
+#include "sim/program.h"
 #include "sim/systolic/array_if.h"
 
 namespace qsim {
 
 struct ControllerJob {
-  const LayerFoldPlan* walk = nullptr;
+  const FoldWalk* walk = nullptr;
   // Value mode: the operands of GEMM repeat r (empty: timing mode).
   std::function<const GemmOperands*(int64_t repeat)> values;
   const OperandLayout* layout = nullptr;  // DRAM trace addresses (trace only)
@@ -36,6 +38,12 @@ class Controller : public sc_core::sc_module {
   void post(const ControllerJob* job);
   bool finished() const { return job_ == nullptr; }
   sc_core::sc_time layer_end() const { return end_; }
+
+  // A stage's inputs are requested this many stages before the stage (their data
+  // still moves only once the half they fill is free), so the read latency
+  // overlaps the compute of the stages between; the walk assumes it hidden after
+  // the first fill. Serial walks request at the stage itself.
+  static constexpr int64_t kRequestAhead = 2;
 
   int64_t vcd_fold = -1;  // the fold on the array (waveforms)
 

@@ -36,7 +36,7 @@ void Accelerator::record_waveform(sc_core::sc_trace_file* tf, int64_t rows, int6
 }
 
 LayerTotals Accelerator::run(const LayerRun& r) {
-  const Schedule& s = *r.schedule;
+  const Schedule& s = r.walk->schedule();
   const HwSpec& hw = *r.hw;
   const sc_time period(kPeriodNs, SC_NS);
   const sc_time origin = sc_core::sc_time_stamp();
@@ -82,9 +82,8 @@ LayerTotals Accelerator::run(const LayerRun& r) {
   ds.trace = r.trace != nullptr;
   dram.configure(ds);
 
-  const LayerFoldPlan walk(s, hw.memory);
   ControllerJob job;
-  job.walk = &walk;
+  job.walk = r.walk;
   job.values = r.values;
   job.layout = r.layout;
   job.trace = r.trace != nullptr;

@@ -22,7 +22,7 @@ namespace qsim {
 
 // One compute layer to simulate.
 struct LayerRun {
-  const Schedule* schedule = nullptr;
+  const FoldWalk* walk = nullptr;  // the compute step's fold walk (sim/program.h) and its Schedule
   const HwSpec* hw = nullptr;
   PeArith pe;
   const OperandLayout* layout = nullptr;

@@ -8,6 +8,7 @@
 #include "graph/error.h"
 #include "sim/analytical/analytical_backend.h"
 #include "sim/memory/operand_layout.h"
+#include "sim/program.h"
 #include "sim/systemc/accelerator.h"
 
 namespace qsim {
@@ -42,13 +43,6 @@ Accelerator& elaborate(Kernel& k, const SystemcOptions& o, const HwSpec& hw) {
   return *k.model;
 }
 
-// The Schedule of compute layer `id` at `p`: the mapping request the analytical
-// backend makes (the lowered Program of issue 11 will hand it over instead).
-Schedule schedule_of(const LayerGraph& g, NodeId id, const LayerPrecision& p, const HwSpec& hw) {
-  const LayerStats st = g.stats(id);
-  return map_layer({st.gemm, st.operands.ifmap, p.wbits, p.abits, p.abits}, hw, g.node(id).name);
-}
-
 }  // namespace
 
 SystemcBackend::SystemcBackend(SystemcOptions o) : opts_(std::move(o)) {}
@@ -63,7 +57,12 @@ TimingReport SystemcBackend::run(const LayerGraph& g, std::span<const LayerPreci
   // The rows, and everything that is not the array's: requantization and vector-unit
   // rows, energy, the widths each layer runs at.
   const TimingReport base = AnalyticalBackend().run(g, precision, hw);
-  const auto compute = g.compute_layers();
+  // What the array runs: the Program's compute steps, by compute index, each with
+  // its Schedule and fold walk (the plan the analytical model sums).
+  const Program program = lower(g, precision, hw);
+  std::vector<const ComputeStep*> steps(precision.size(), nullptr);
+  for (const Step& step : program.steps)
+    if (const auto* c = std::get_if<ComputeStep>(&step)) steps[c->layer] = c;
 
   Kernel& k = kernel();
   std::lock_guard<std::mutex> lock(k.mutex);
@@ -83,8 +82,10 @@ TimingReport SystemcBackend::run(const LayerGraph& g, std::span<const LayerPreci
       rep.layers.push_back(row);
       continue;
     }
-    const NodeId id = compute[i];
-    const Schedule s = schedule_of(g, id, precision[i], hw);
+    const ComputeStep& step = *steps[i];
+    const NodeId id = step.node;
+    const Schedule& s = step.schedule;
+    const FoldWalk walk = step.walk(hw.memory);
     const OperandLayout layout = OperandLayout::of(g, id);
     const GemmValues* v = opts_.values ? opts_.values->operands(i) : nullptr;
     const GemmView& gv = s.gemm;
@@ -102,7 +103,7 @@ TimingReport SystemcBackend::run(const LayerGraph& g, std::span<const LayerPreci
     }
     LayerTrace trace;
     LayerRun run;
-    run.schedule = &s;
+    run.walk = &walk;
     run.hw = &hw;
     run.pe = PeArith::of(hw, s.pe, v ? v->a_signed : false);
     run.layout = &layout;

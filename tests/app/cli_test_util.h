@@ -67,8 +67,9 @@ class TempDir {
   fs::path path_;
 };
 
-inline RunResult run_qsim(const std::vector<std::string>& args, const TempDir& tmp) {
-  std::string cmd = shell_quote(QSIM_BINARY);
+// Runs `binary` with `args`; stdout and stderr go through files in `tmp`.
+inline RunResult run_binary(const std::string& binary, const std::vector<std::string>& args, const TempDir& tmp) {
+  std::string cmd = shell_quote(binary);
   for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
   const fs::path out = tmp.path() / ".stdout";
   const fs::path err = tmp.path() / ".stderr";
@@ -81,6 +82,10 @@ inline RunResult run_qsim(const std::vector<std::string>& args, const TempDir& t
   fs::remove(out);
   fs::remove(err);
   return r;
+}
+
+inline RunResult run_qsim(const std::vector<std::string>& args, const TempDir& tmp) {
+  return run_binary(QSIM_BINARY, args, tmp);
 }
 
 // Splits "a, b, c," (SCALE-Sim's rows: ", " separators and a trailing comma).

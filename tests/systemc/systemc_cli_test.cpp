@@ -111,6 +111,34 @@ TEST(SystemcCli, VerifyOnTheIntegerExecutorsOperands) {
   EXPECT_NE(v.err.find("verify: 12 layers"), std::string::npos) << v.err;
 }
 
+// The static qsim hands --backend systemc to qsim-cycle beside it (same argv), and
+// qsim-cycle run directly is the same command line: the same output either way.
+TEST(SystemcCli, QsimHandsCycleRunsToQsimCycle) {
+  TempDir tmp;
+  const std::vector<std::string> a = args({"--backend", "systemc", "--layers", "/fc/Gemm"});
+  const RunResult via_qsim = run_qsim(a, tmp), direct = run_binary(QSIM_CYCLE_BINARY, a, tmp);
+  ASSERT_EQ(via_qsim.exit_code, 0) << via_qsim.err;
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  EXPECT_EQ(direct.out, via_qsim.out);
+  EXPECT_NE(via_qsim.out.find("systemc backend"), std::string::npos) << via_qsim.out;
+
+  // A qsim without qsim-cycle beside it: analytical runs work, a cycle-level run is
+  // one line naming the missing binary, exit 2, no output file.
+  fs::create_directories(tmp / "alone");
+  const fs::path alone = tmp / "alone" / "qsim";
+  fs::copy_file(QSIM_BINARY, alone);
+  const RunResult analytical = run_binary(alone.string(), args({"--layers", "/fc/Gemm"}), tmp);
+  ASSERT_EQ(analytical.exit_code, 0) << analytical.err;
+  const RunResult missing =
+      run_binary(alone.string(), args({"--backend", "systemc", "--csv", (tmp / "r.csv").string()}), tmp);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.out, "");
+  EXPECT_NE(missing.err.find((tmp / "alone" / "qsim-cycle").string() + " is missing"), std::string::npos)
+      << missing.err;
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+  EXPECT_FALSE(fs::exists(tmp / "r.csv"));
+}
+
 TEST(SystemcCli, BadInputExitsTwoWithOneLineAndNoFile) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--backend", "verilog"}, "--backend 'verilog': expected analytical, systemc or rtl"},
