@@ -2,12 +2,14 @@
 // every key with its value plus derived peak figures, so users can check a config.
 #include <cmath>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "app/cmd_simulate.h"
 #include "app/commands.h"
+#include "sim/area_model.h"
 #include "sim/config/hw_spec_yaml.h"
 #include "sim/hw_figures.h"
 #include "sim/hw_keys.h"
@@ -73,6 +75,7 @@ int run_hw(const HwOptions& o) {
   const auto pairs = pair_figures(hw);
   const int64_t pes = hw.array.rows * hw.array.cols;
   const double dram_gb_per_s = hw.memory.dram_bytes_per_cycle * hw.array.clock_mhz * 1e-3;
+  const std::optional<AreaEstimate> area = estimate_area(hw);
 
   if (o.json) {
     nlohmann::json j;
@@ -96,6 +99,12 @@ int run_hw(const HwOptions& o) {
                       {"gmacs_per_s", f.gmacs_per_s},
                       {"mac_pj", f.mac_pj}});
     d["peak"] = std::move(peak);
+    // kGE (thousands of NAND2 equivalents) from the RTL's synthesis (docs/rtl.md, "Area").
+    d["area_kge"] = area ? nlohmann::json{{"pe", area->pe_kge},
+                                          {"array", area->array_kge},
+                                          {"sram", area->sram_kge},
+                                          {"total", area->total_kge}}
+                         : nlohmann::json(nullptr);
     j["derived"] = std::move(d);
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -112,6 +121,12 @@ int run_hw(const HwOptions& o) {
   else
     std::cout << fmt::format("  {:<30} {} bytes/cycle = {:.3g} GB/s at {} MHz\n", "DRAM bandwidth",
                              hw.memory.dram_bytes_per_cycle, dram_gb_per_s, hw.array.clock_mhz);
+  if (area)
+    std::cout << fmt::format("  {:<30} {:.1f} kGE (array {:.1f} kGE, {:.2f} kGE per PE; SRAM cells {:.1f} kGE)\n",
+                             "area (RTL synthesis)", area->total_kge, area->array_kge, area->pe_kge, area->sram_kge);
+  else
+    std::cout << fmt::format("  {:<30} n/a (no synthesized RTL for a {} PE of {} bits with {}-bit accumulators)\n",
+                             "area (RTL synthesis)", pe_model_name(hw.pe.precision), hw.pe.base_bits, hw.pe.acc_bits);
   std::cout << fmt::format("peak per width pair ({} PE; weights x activations, rounded up to pe.widths)\n",
                            pe_model_name(hw.pe.precision));
   std::cout << fmt::format("  {:>5} {:>5} {:>14} {:>12} {:>10} {:>10}\n", "wbits", "abits", "MACs/PE/cycle",

@@ -76,14 +76,14 @@ namespace {
 
 // The checks of the cycle-level options that need no model (bad input: exit 2).
 void check_backend_options(const SimulateOptions& o) {
-  if (o.backend != "analytical" && o.backend != "systemc")
-    fail("--backend '{}': expected analytical or systemc", o.backend);
+  if (o.backend != "analytical" && o.backend != "systemc" && o.backend != "rtl")
+    fail("--backend '{}': expected analytical, systemc or rtl", o.backend);
   const bool sc = o.backend == "systemc";
   for (const auto& [flag, given] : {std::pair<const char*, bool>{"--vcd", !o.vcd.empty()},
                                     {"--trace", !o.trace.empty()},
-                                    {"--verify", o.verify},
                                     {"--no-fast-forward", o.no_fast_forward}})
     if (given && !sc) fail("{} needs --backend systemc", flag);
+  if (o.verify && o.backend == "analytical") fail("--verify needs --backend systemc or rtl");
   if (!o.data.empty() && !o.verify) fail("--data {}: only --verify reads data", o.data);
   if (!o.vcd.empty() && o.layers.size() != 1)
     fail("--vcd {}: a waveform covers exactly one layer: name it with --layers (got {} names)", o.vcd,
@@ -107,8 +107,9 @@ std::vector<std::string> checked_layers(const SimulateOptions& o, const TimingRe
 int run_simulate(const SimulateOptions& o) {
   check_backend_options(o);
   // The static qsim hands a cycle-level run to qsim-cycle here (execv), before any work.
-  const CycleBackendFactory make_cycle = o.backend == "analytical" ? nullptr : cycle_backend(o.backend);
+  const CycleBackend cycle = o.backend == "analytical" ? CycleBackend{} : cycle_backend(o.backend);
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
+  if (cycle.check_hw) cycle.check_hw(hw);  // before any heavy work
   LayerGraph g;
   if (o.verify) {  // the integer executor needs the weights
     if (!o.model.topology.empty() || !o.model.model.ends_with(".onnx"))
@@ -168,7 +169,8 @@ int run_simulate(const SimulateOptions& o) {
         trace_index += fmt::format("layer{},{}\n", i, csv_field(g.node(compute[i]).name));
       };
     }
-    report = make_cycle(so)->run(g, std::span<const LayerPrecision>(precision), hw);
+    const CycleOptions co{so, [](const std::string& m) { std::cerr << "qsim: " << m << "\n"; }};
+    report = cycle.make(co)->run(g, std::span<const LayerPrecision>(precision), hw);
     if (!o.trace.empty()) out.add((std::filesystem::path(o.trace) / "layers.csv").string(), "layer,name\n" + trace_index);
     if (!vcd_base.empty()) out.add(o.vcd, read_file(vcd_temp.path));
     if (verifier && !verifier->failure().empty()) {

@@ -12,6 +12,11 @@
 // backend error) fails the whole sweep before anything is written: the message
 // names the point and the problem, and no CSV is left behind. A sweep is
 // usually scripted, and a silently skipped row would read as a result.
+//
+// Each row carries the point's area (sim/area_model.h, empty without synthesized
+// RTL). --area-budget-kge X is the co-design search's area budget: points above it
+// are not simulated and have no row, and stderr says how many were left out; a
+// point without an area figure cannot be held to a budget and fails the sweep.
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -26,6 +31,7 @@
 #include "app/report_output.h"
 #include "graph/error.h"
 #include "sim/analytical/analytical_backend.h"
+#include "sim/area_model.h"
 #include "sim/config/hw_spec_yaml.h"
 
 namespace qsim::app {
@@ -149,13 +155,35 @@ int run_sweep(const SweepOptions& o) {
     }
   }
 
+  // The area of every point, and the points within the budget (all without one).
+  if (o.area_budget_kge && !(*o.area_budget_kge > 0))
+    fail("--area-budget-kge {}: must be a positive area in kGE", *o.area_budget_kge);
+  std::vector<std::optional<AreaEstimate>> areas(n_points);
+  std::vector<std::size_t> run_points;
+  for (std::size_t p = 0; p < n_points; ++p) {
+    areas[p] = estimate_area(specs[p]);
+    if (o.area_budget_kge && !areas[p])
+      fail("--area-budget-kge: sweep point {} of {} ({}) has no area figure (no synthesized RTL for a {} PE of {} "
+           "bits with {}-bit accumulators)",
+           p + 1, n_points, describe(axes, picks[p]), pe_model_name(specs[p].pe.precision), specs[p].pe.base_bits,
+           specs[p].pe.acc_bits);
+    if (!o.area_budget_kge || areas[p]->total_kge <= *o.area_budget_kge) run_points.push_back(p);
+  }
+  if (run_points.empty())
+    fail("--area-budget-kge {}: every one of the {} points is larger (the smallest is {:.1f} kGE)",
+         *o.area_budget_kge, n_points,
+         std::min_element(areas.begin(), areas.end(), [](const auto& a, const auto& b) {
+           return a->total_kge < b->total_kge;
+         })->value().total_kge);
+
   // Workers take points from a shared counter; results land in their own slots.
   const AnalyticalBackend backend;
   std::vector<std::optional<TimingReport>> reports(n_points);
   std::vector<std::string> errors(n_points);
   std::atomic<std::size_t> next{0};
   const auto work = [&] {
-    for (std::size_t p; (p = next.fetch_add(1)) < n_points;) {
+    for (std::size_t i; (i = next.fetch_add(1)) < run_points.size();) {
+      const std::size_t p = run_points[i];
       try {
         reports[p] = backend.run(g, std::span<const LayerPrecision>(precision), specs[p]);
       } catch (const std::exception& e) {
@@ -165,25 +193,25 @@ int run_sweep(const SweepOptions& o) {
   };
   std::size_t n_threads = o.threads > 0 ? static_cast<std::size_t>(o.threads)
                                         : std::max(1u, std::thread::hardware_concurrency());
-  n_threads = std::min(n_threads, n_points);
+  n_threads = std::min(n_threads, run_points.size());
   std::vector<std::thread> pool;
   for (std::size_t t = 1; t < n_threads; ++t) pool.emplace_back(work);
   work();
   for (std::thread& t : pool) t.join();
-  for (std::size_t p = 0; p < n_points; ++p)
+  for (const std::size_t p : run_points)
     if (!reports[p]) fail("sweep point {} of {} ({}): {}", p + 1, n_points, describe(axes, picks[p]), errors[p]);
 
   std::string text;
   for (const Axis& a : axes) text += csv_field(a.key) + ",";
   text +=
       "total_cycles,compute_cycles,stall_cycles,vector_cycles,latency_ms,energy_uj,sram_bytes,dram_bytes,"
-      "requant_boundaries\n";
-  for (std::size_t p = 0; p < n_points; ++p) {
+      "requant_boundaries,area_kge\n";
+  for (const std::size_t p : run_points) {
     for (std::size_t i = 0; i < axes.size(); ++i) text += csv_field(axes[i].values[picks[p][i]]) + ",";
     const TimingReport& r = *reports[p];
-    text += fmt::format("{},{},{},{},{},{},{},{},{}\n", r.total_cycles(), r.compute_cycles(), r.stall_cycles(),
+    text += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.total_cycles(), r.compute_cycles(), r.stall_cycles(),
                         r.vector_cycles(), r.latency_ms(), r.energy_uj(), r.sram_bytes(), r.dram_bytes(),
-                        r.requant_boundaries());
+                        r.requant_boundaries(), areas[p] ? fmt::format("{}", areas[p]->total_kge) : "");
   }
 
   if (o.out.empty()) {
@@ -192,8 +220,11 @@ int run_sweep(const SweepOptions& o) {
     OutputFiles out;
     out.add(o.out, std::move(text));
     out.commit();
-    std::cerr << fmt::format("qsim sweep: {} points on {} threads -> {}\n", n_points, n_threads, o.out);
+    std::cerr << fmt::format("qsim sweep: {} points on {} threads -> {}\n", run_points.size(), n_threads, o.out);
   }
+  if (run_points.size() < n_points)
+    std::cerr << fmt::format("qsim sweep: {} of {} points above the area budget of {} kGE left out\n",
+                             n_points - run_points.size(), n_points, *o.area_budget_kge);
   return 0;
 }
 

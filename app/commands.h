@@ -6,6 +6,7 @@
 // which main() turns into one line on stderr and exit code 2.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,11 +48,11 @@ struct SimulateOptions {
   std::string json;          // --json FILE
   std::string scalesim_out;  // --scalesim-out DIR: COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv
   // ---- the cycle-level backend (docs/systemc.md) ----
-  std::string backend = "analytical";  // --backend analytical|systemc
+  std::string backend = "analytical";  // --backend analytical|systemc|rtl
   std::vector<std::string> layers;     // --layers NAME[,NAME...]: only these rows
   std::string vcd;                     // --vcd FILE: waveform of the one --layers layer (systemc)
   std::string trace;                   // --trace DIR: SCALE-Sim per-cycle SRAM/DRAM traces (systemc)
-  bool verify = false;                 // --verify: real operands, outputs against the integer executor (systemc)
+  bool verify = false;                 // --verify: real operands, outputs against the integer executor (systemc, rtl)
   std::string data;                    // --data SOURCE: calibration (and the input) of --verify
   bool no_fast_forward = false;        // --no-fast-forward: step every cycle (systemc)
 };
@@ -73,6 +74,7 @@ struct SweepOptions {
   PrecisionInput precision;
   std::string out;  // --out sweep.csv (stdout when empty)
   int threads = 0;  // --threads N (0: every core)
+  std::optional<double> area_budget_kge;  // --area-budget-kge X: only points within this area (sim/area_model.h)
 };
 int run_sweep(const SweepOptions& o);
 

@@ -4,12 +4,21 @@
 
 #include "app/cycle_backend.h"
 #include "graph/error.h"
+#include "sim/rtl/rtl_backend.h"
 
 namespace qsim::app {
 
-CycleBackendFactory cycle_backend(std::string_view name) {
+CycleBackend cycle_backend(std::string_view name) {
   if (name == "systemc")
-    return [](const SystemcOptions& o) -> std::unique_ptr<TimingBackend> { return std::make_unique<SystemcBackend>(o); };
+    return {[](const HwSpec&) {},  // SystemcBackend::run checks what it cannot run
+            [](const CycleOptions& o) -> std::unique_ptr<TimingBackend> {
+              return std::make_unique<SystemcBackend>(o.systemc);
+            }};
+  if (name == "rtl")
+    return {[](const HwSpec& hw) { RtlBackend::check_hw(hw); },
+            [](const CycleOptions& o) -> std::unique_ptr<TimingBackend> {
+              return std::make_unique<RtlBackend>(RtlOptions{o.systemc.select, o.systemc.values, o.notice});
+            }};
   fail("--backend {}: not built into qsim-cycle", name);
 }
 

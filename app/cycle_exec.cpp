@@ -14,7 +14,7 @@
 
 namespace qsim::app {
 
-CycleBackendFactory cycle_backend(std::string_view name) {
+CycleBackend cycle_backend(std::string_view name) {
   std::error_code ec;
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) fail("--backend {}: cannot locate qsim-cycle: /proc/self/exe: {}", name, ec.message());

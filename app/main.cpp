@@ -75,13 +75,14 @@ void add_exports(CLI::App* c, SimulateOptions& s) {
   c->add_option("--json", s.json, "Write the report as JSON (layers and totals)");
   c->add_option("--scalesim-out", s.scalesim_out,
                 "Write SCALE-Sim v2's COMPUTE_REPORT.csv and BANDWIDTH_REPORT.csv into this directory");
-  // ---- the cycle-level backend (docs/systemc.md) ----
-  c->add_option("--backend", s.backend, "Timing backend: analytical (default) or systemc (cycle level)");
+  // ---- the cycle-level and RTL backends (docs/systemc.md, docs/rtl.md) ----
+  c->add_option("--backend", s.backend,
+                "Timing backend: analytical (default), systemc (cycle level) or rtl (the verilated RTL array)");
   c->add_option("--layers", s.layers, "Run only these rows, NAME[,NAME...] (totals cover them only)")->delimiter(',');
   c->add_option("--vcd", s.vcd, "systemc: write a waveform (VCD) of the one layer named by --layers");
   c->add_option("--trace", s.trace, "systemc: write SCALE-Sim per-cycle SRAM/DRAM traces into DIR/layer<i>/");
   c->add_flag("--verify", s.verify,
-              "systemc: run on the integer executor's operands and check every output bit for bit "
+              "systemc, rtl: run on the integer executor's operands and check every output bit for bit "
               "(needs --data or a calibrated --precision)");
   c->add_option("--data", s.data, "--verify: calibration data and input, fashion-mnist[:DIR] or npy:FILE");
   c->add_flag("--no-fast-forward", s.no_fast_forward, "systemc: step every cycle (no fast-forward)");
@@ -195,6 +196,8 @@ Command add_sweep_command(CLI::App& app) {
     add_precision(c, o->precision);
     c->add_option("--out", o->out, "Output CSV (default: stdout)");
     c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
+    c->add_option("--area-budget-kge", o->area_budget_kge,
+                  "Only the points whose area (qsim hw's area figure, kGE) is at most this");
   });
   return {c, [o] { return run_sweep(*o); }};
 }

@@ -14,6 +14,8 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev nlohmann-json3-dev zlib1g-dev
   libpng-dev libjpeg62-turbo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # RTL synthesis for the area figures (scripts/rtl_area.sh)
+  yosys
   # OpenBLAS: the GEMM alternative bench/executor_gemm_bench measures against Eigen
   libopenblas-dev
   # reference models and data (used by scripts/ and tests only)

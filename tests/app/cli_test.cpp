@@ -320,6 +320,66 @@ TEST(Sweep, InvalidPointFailsBeforeWritingAndNamesIt) {
   EXPECT_TRUE(tmp.entries().empty());
 }
 
+TEST(Sweep, AreaColumnAndAreaBudget) {
+  TempDir tmp;
+  const std::vector<std::string> grid = {"sweep", "--topology", kTopo, "--hw", kEyeriss, "--set", "array.rows=8,12,16",
+                                         "--set", "memory.ifmap_kib=16,64"};
+  auto args = grid;
+  args.insert(args.end(), {"--out", (tmp / "all.csv").string()});
+  const RunResult all = run_qsim(args, tmp);
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  const auto rows = read_rows(tmp / "all.csv");
+  ASSERT_EQ(rows.size(), 7u);
+  const std::size_t area = column(rows[0], "area_kge");
+  // The area grows with the rows and the SRAM; it is qsim hw's figure (sim/area_model.h).
+  std::vector<double> kge;
+  for (std::size_t i = 1; i < rows.size(); ++i) kge.push_back(std::stod(rows[i][area]));
+  EXPECT_LT(kge[0], kge[1]);
+  EXPECT_LT(kge[0], kge[2]);
+  EXPECT_LT(kge[2], kge[4]);
+  const RunResult hw = run_qsim({"hw", "--hw", kEyeriss, "--set", "array.rows=8", "--set", "memory.ifmap_kib=16",
+                                 "--json"},
+                                tmp);
+  ASSERT_EQ(hw.exit_code, 0) << hw.err;
+  EXPECT_DOUBLE_EQ(kge[0], nlohmann::json::parse(hw.out)["derived"]["area_kge"]["total"].get<double>());
+
+  // A budget between the points keeps exactly those within it, rows otherwise unchanged.
+  const double budget = (kge[2] + kge[3]) / 2;
+  args = grid;
+  args.insert(args.end(), {"--area-budget-kge", std::to_string(budget), "--out", (tmp / "budget.csv").string()});
+  const RunResult within = run_qsim(args, tmp);
+  ASSERT_EQ(within.exit_code, 0) << within.err;
+  const auto kept = read_rows(tmp / "budget.csv");
+  std::vector<std::vector<std::string>> want = {rows[0]};
+  for (std::size_t i = 1; i < rows.size(); ++i)
+    if (kge[i - 1] <= budget) want.push_back(rows[i]);
+  EXPECT_EQ(kept, want);
+  EXPECT_LT(want.size(), rows.size());
+  EXPECT_GT(want.size(), 1u);
+  EXPECT_NE(within.err.find(std::to_string(rows.size() - want.size()) + " of 6 points above the area budget"),
+            std::string::npos)
+      << within.err;
+}
+
+TEST(Sweep, AreaBudgetBadInput) {
+  TempDir tmp;
+  const auto fails = [&](std::vector<std::string> extra, const std::string& message) {
+    std::vector<std::string> args = {"sweep", "--topology", kTopo, "--hw", kEyeriss, "--out",
+                                     (tmp / "sweep.csv").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const RunResult r = run_qsim(args, tmp);
+    EXPECT_EQ(r.exit_code, 2) << message;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_TRUE(tmp.entries().empty());
+  };
+  fails({"--set", "array.rows=8,12", "--area-budget-kge", "10"}, "--area-budget-kge 10: every one of the 2 points");
+  fails({"--set", "pe.acc_bits=32,24", "--area-budget-kge", "1e6"},
+        "sweep point 2 of 2 (pe.acc_bits=24) has no area figure");
+  fails({"--area-budget-kge", "0"}, "--area-budget-kge 0: must be a positive area");
+}
+
 TEST(Sweep, BracketedListIsOneValue) {
   TempDir tmp;
   const RunResult r = run_qsim({"sweep", "--topology", kTopo, "--hw", kEyeriss, "--bits", "4", "--set",

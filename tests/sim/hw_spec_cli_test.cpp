@@ -61,6 +61,19 @@ TEST(HwCommand, PrintsEveryKeyAndDerivedFigures) {
   EXPECT_THAT(r.out, HasSubstr("168 (12 x 14)"));
   EXPECT_THAT(r.out, HasSubstr("108 KiB (36 + 36 + 36)"));
   EXPECT_THAT(r.out, HasSubstr("10 bytes/cycle = 2 GB/s at 200 MHz"));
+  EXPECT_THAT(r.out, HasSubstr("area (RTL synthesis)"));
+  EXPECT_THAT(r.out, HasSubstr(" kGE per PE"));
+}
+
+TEST(HwCommand, NoAreaWithoutSynthesizedRtl) {
+  // The RTL was synthesized with 32-bit accumulators only (sim/area_model.h).
+  TempDir tmp;
+  const auto text = run_qsim({"hw", "--hw", kEyeriss, "--set", "pe.acc_bits=24"}, tmp);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("n/a (no synthesized RTL for a bitfusion PE of 8 bits with 24-bit accumulators)"));
+  const auto json = run_qsim({"hw", "--hw", kEyeriss, "--set", "pe.acc_bits=24", "--json"}, tmp);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_TRUE(nlohmann::json::parse(json.out)["derived"]["area_kge"].is_null());
 }
 
 TEST(HwCommand, JsonWithOverrides) {
@@ -81,6 +94,11 @@ TEST(HwCommand, JsonWithOverrides) {
   EXPECT_EQ(d["pes"], 168);
   EXPECT_DOUBLE_EQ(d["total_sram_kib"].get<double>(), 32.0 + 36 + 36);
   EXPECT_DOUBLE_EQ(d["dram_gb_per_s"].get<double>(), 2.0);
+  // The area figure (docs/rtl.md): 168 Bit Fusion PEs and 104 KiB of SRAM cells.
+  const auto& area = d["area_kge"];
+  EXPECT_DOUBLE_EQ(area["sram"].get<double>(), (32.0 + 36 + 36) * 1024 * 8 * 6 / 4000);
+  EXPECT_DOUBLE_EQ(area["total"].get<double>(), area["array"].get<double>() + area["sram"].get<double>());
+  EXPECT_GT(area["array"].get<double>(), 168 * area["pe"].get<double>());
   ASSERT_EQ(d["peak"].size(), 4u);  // {2,8} x {2,8}
   for (const auto& p : d["peak"]) {
     const int w = p["wbits"], a = p["abits"];

@@ -141,7 +141,7 @@ TEST(SystemcCli, QsimHandsCycleRunsToQsimCycle) {
 
 TEST(SystemcCli, BadInputExitsTwoWithOneLineAndNoFile) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--backend", "rtl"}, "--backend 'rtl': expected analytical or systemc"},
+      {{"--backend", "verilog"}, "--backend 'verilog': expected analytical, systemc or rtl"},
       {{"--backend", "systemc", "--vcd", "V"}, "exactly one layer"},
       {{"--backend", "systemc", "--vcd", "V", "--layers", "/fc/Gemm,/stem/stem.0/Conv"}, "exactly one layer"},
       {{"--backend", "systemc", "--layers", "/no/such/Conv"}, "has no layer '/no/such/Conv'"},
