@@ -100,7 +100,7 @@ def layer_table(out, models):
 
 
 def codesign_table(out, models):
-    print("### Co-design on configs/space-eyeriss.yaml against the grid sweep\n")
+    print("### Co-design on configs/spaces/eyeriss.yaml against the grid sweep\n")
     print("| model | joint objective | joint evaluations | joint hardware | grid objective | grid evaluations | "
           "grid hardware | joint <= grid |")
     print("|---|---|---|---|---|---|---|---|")

@@ -4,7 +4,7 @@
 #             chain, 4 chains, every baseline, final figures on the full 10k test set;
 #   lowmem    the same on configs/edge-lowmem.yaml (bits per layer under both hardware;
 #             2 front points per front and no random baseline, to save test evaluations);
-#   codesign  configs/space-eyeriss.yaml: the joint search against the grid sweep.
+#   codesign  configs/spaces/eyeriss.yaml: the joint search against the grid sweep.
 # Then the tables (bench/search_acceptance.py). Each run prints its wall and CPU seconds
 # and the load average: on a loaded machine wall time is indicative only.
 # Usage: [PARTS="eyeriss lowmem codesign"] [OUT=DIR] bench/search_acceptance.sh [MODEL ...]
@@ -33,7 +33,7 @@ for part in $PARTS; do
       eyeriss) run "$m-eyeriss" --hw configs/eyeriss.yaml --model "models/$m.onnx" ;;
       lowmem) run "$m-edge-lowmem" --hw configs/edge-lowmem.yaml --model "models/$m.onnx" --front-points 2 --no-random ;;
       codesign)
-        run "$m-codesign" --hw configs/eyeriss.yaml --space configs/space-eyeriss.yaml --model "models/$m.onnx" \
+        run "$m-codesign" --hw configs/eyeriss.yaml --space configs/spaces/eyeriss.yaml --model "models/$m.onnx" \
           --front-points 2 --no-random ;;
       *) echo "unknown part $part" >&2; exit 2 ;;
     esac
