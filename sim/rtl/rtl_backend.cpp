@@ -107,16 +107,7 @@ TimingReport RtlBackend::run(const LayerGraph& g, std::span<const LayerPrecision
     const GemmValues* v = opts_.values ? opts_.values->operands(L.index) : nullptr;
     std::vector<int64_t> y;
     std::vector<GemmOperands> ops;
-    if (v) {
-      if (static_cast<int64_t>(v->a.size()) != gv.repeats * gv.M * gv.K ||
-          static_cast<int64_t>(v->b.size()) != gv.repeats * gv.K * gv.N)
-        fail("layer '{}': operand sizes do not match its GEMM (M {} N {} K {} x {})", row.name, gv.M, gv.N, gv.K,
-             gv.repeats);
-      y.assign(static_cast<std::size_t>(gv.repeats * gv.M * gv.N), 0);
-      for (int64_t k = 0; k < gv.repeats; ++k)
-        ops.push_back({v->a.data() + k * gv.M * gv.K, gv.K, v->b.data() + k * gv.K * gv.N, gv.N,
-                       y.data() + k * gv.M * gv.N, gv.N});
-    }
+    if (v) ops = repeat_operands(v->a, v->b, gv, y, row.name);
     const PeArith pe = PeArith::of(hw, s.pe, v ? v->a_signed : false);
     std::vector<RtlFold> folds(static_cast<std::size_t>(s.folds()));
     for (int64_t f = 0; f < s.folds(); ++f) {

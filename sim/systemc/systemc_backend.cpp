@@ -91,16 +91,7 @@ TimingReport SystemcBackend::run(const LayerGraph& g, std::span<const LayerPreci
     const GemmView& gv = s.gemm;
     std::vector<int64_t> y;
     std::vector<GemmOperands> ops;
-    if (v) {
-      if (static_cast<int64_t>(v->a.size()) != gv.repeats * gv.M * gv.K ||
-          static_cast<int64_t>(v->b.size()) != gv.repeats * gv.K * gv.N)
-        fail("layer '{}': operand sizes do not match its GEMM (M {} N {} K {} x {})", row.name, gv.M, gv.N, gv.K,
-             gv.repeats);
-      y.assign(static_cast<std::size_t>(gv.repeats * gv.M * gv.N), 0);
-      for (int64_t r = 0; r < gv.repeats; ++r)
-        ops.push_back({v->a.data() + r * gv.M * gv.K, gv.K, v->b.data() + r * gv.K * gv.N, gv.N,
-                       y.data() + r * gv.M * gv.N, gv.N});
-    }
+    if (v) ops = repeat_operands(v->a, v->b, gv, y, row.name);
     LayerTrace trace;
     LayerRun run;
     run.walk = &walk;

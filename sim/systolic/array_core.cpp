@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "graph/error.h"
+
 namespace qsim {
 
 namespace {
@@ -478,6 +480,19 @@ SystolicCore::State SystolicCore::state() const {
     s.col_acc = col_acc_;
   }
   return s;
+}
+
+std::vector<GemmOperands> repeat_operands(std::span<const int32_t> a, std::span<const int32_t> b, const GemmView& gv,
+                                          std::vector<int64_t>& y, std::string_view layer) {
+  if (static_cast<int64_t>(a.size()) != gv.repeats * gv.M * gv.K ||
+      static_cast<int64_t>(b.size()) != gv.repeats * gv.K * gv.N)
+    fail("layer '{}': operand sizes do not match its GEMM (M {} N {} K {} x {})", layer, gv.M, gv.N, gv.K, gv.repeats);
+  y.assign(static_cast<std::size_t>(gv.repeats * gv.M * gv.N), 0);
+  std::vector<GemmOperands> ops;
+  ops.reserve(static_cast<std::size_t>(gv.repeats));
+  for (int64_t r = 0; r < gv.repeats; ++r)
+    ops.push_back({a.data() + r * gv.M * gv.K, gv.K, b.data() + r * gv.K * gv.N, gv.N, y.data() + r * gv.M * gv.N, gv.N});
+  return ops;
 }
 
 }  // namespace qsim

@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "sim/hw_spec.h"
@@ -105,6 +106,13 @@ struct GemmOperands {
   int64_t* y = nullptr;
   int64_t ldy = 0;
 };
+
+// A layer's operands split into its GEMM's repeats (A: repeats x M x K, B: repeats x
+// K x N, row-major), with `y` sized to repeats x M x N for the accumulators. Fails naming
+// `layer` when the sizes do not match the GEMM. Both cycle-level backends feed their
+// arrays this way.
+std::vector<GemmOperands> repeat_operands(std::span<const int32_t> a, std::span<const int32_t> b, const GemmView& gv,
+                                          std::vector<int64_t>& y, std::string_view layer);
 
 class SystolicCore {
  public:
