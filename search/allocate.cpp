@@ -208,15 +208,7 @@ std::vector<std::size_t> solve_mckp(const std::vector<std::vector<std::pair<int6
 
 AllocateResult allocate_knapsack(const LayerGraph& g, const SensitivityResult& s, const AllocateOptions& o) {
   const auto compute = g.compute_layers();
-  if (compute.empty()) fail("model '{}' has no compute layers to allocate", g.name);
-  const int wl = s.width_index(o.low_bits);
-  if (wl < 0)
-    fail("the sensitivity has no rows at the low width {} (it has {}); measure it with --bits including {}", o.low_bits,
-         fmt::join(s.bits, ","), o.low_bits);
-  if (s.abits != o.abits)
-    fail("the sensitivity was measured with activations at {}, the allocation asks for {}",
-         s.abits ? std::to_string(s.abits) + " bits" : "the candidate width",
-         o.abits ? std::to_string(o.abits) + " bits" : "the weight width");
+  const int wl = sensitivity_low_width(g, s, o);
   const int wh = s.width_index(o.high_bits);
   std::map<std::string, std::size_t> by_name;
   for (std::size_t i = 0; i < compute.size(); ++i) by_name[g.node(compute[i]).name] = i;

@@ -38,9 +38,8 @@ double weight_bytes(const LayerGraph& g, std::span<const LayerPrecision> precisi
   return bytes;
 }
 
-AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& s, const AllocateOptions& o) {
-  const auto compute = g.compute_layers();
-  if (compute.empty()) fail("model '{}' has no compute layers to allocate", g.name);
+int sensitivity_low_width(const LayerGraph& g, const SensitivityResult& s, const AllocateOptions& o) {
+  if (g.compute_layers().empty()) fail("model '{}' has no compute layers to allocate", g.name);
   const int wi = s.width_index(o.low_bits);
   if (wi < 0)
     fail("the sensitivity has no rows at the low width {} (it has {}); measure it with --bits including {}", o.low_bits,
@@ -49,6 +48,12 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
     fail("the sensitivity was measured with activations at {}, the allocation asks for {}",
          s.abits ? std::to_string(s.abits) + " bits" : "the candidate width",
          o.abits ? std::to_string(o.abits) + " bits" : "the weight width");
+  return wi;
+}
+
+AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& s, const AllocateOptions& o) {
+  const auto compute = g.compute_layers();
+  const int wi = sensitivity_low_width(g, s, o);
 
   // Scores by compute layer (layers without constant weights: unscored, kept high).
   std::map<std::string, std::size_t> by_name;

@@ -99,6 +99,11 @@ struct AllocateResult {
   std::vector<double> step_loss;
 };
 
+// The index of o.low_bits in `s`'s widths; throws qsim::Error when the model has no
+// compute layers, `s` has no rows at o.low_bits, or was measured with other activation
+// widths than o.abits (the checks every allocator over a sensitivity table starts with).
+int sensitivity_low_width(const LayerGraph& g, const SensitivityResult& s, const AllocateOptions& o);
+
 // Throws qsim::Error when `s` is not for `g` (layer names), has no row at
 // o.low_bits, was measured with other activation widths than o.abits, a keep entry
 // names no compute layer, or the forced layers alone break a budget.
