@@ -162,7 +162,8 @@ int run_simulate(const SimulateOptions& o) {
       const std::filesystem::path dir(o.trace);
       out.add_directory(o.trace);
       const auto compute = g.compute_layers();
-      so.trace = [&, dir](std::size_t i, std::vector<std::pair<std::string, std::string>> files) {
+      // compute is captured by value: the backend calls this after this block has ended
+      so.trace = [&, dir, compute](std::size_t i, std::vector<std::pair<std::string, std::string>> files) {
         const std::filesystem::path sub = dir / fmt::format("layer{}", i);
         out.add_directory(sub.string());
         for (auto& [file, text] : files) out.add((sub / file).string(), std::move(text));
