@@ -307,7 +307,7 @@ TEST(Quantune, PreferFewerBoundariesAmongTies) {
 // The claim (b) on the 100 committed test images (which here also calibrate
 // and measure): QuantuneV2's allocation with half the layers at w8 (w2 elsewhere,
 // 8-bit activations) beats the mean of 10 seeded random allocations of the same
-// count on every bundled model. The full-test-set figures: scripts/quantune_validate.py.
+// count on every bundled model. The full-test-set figures: bench/quantune_validate.sh (docs/quantune.md).
 TEST(QuantuneValidation, BeatsRandomOnTheCommittedImages) {
   for (const char* name : {"fmnist_resnet", "fmnist_mobilenetv2", "fmnist_squeezenet", "fmnist_vgg"}) {
     const LayerGraph& g = bundled_model(name);
