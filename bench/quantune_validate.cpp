@@ -625,7 +625,7 @@ std::string markdown(const std::vector<Run>& runs) {
         cells += fmt::format(" {} ({}..{}) |", pct(median(v)), pct(*std::min_element(v.begin(), v.end())),
                              pct(*std::max_element(v.begin(), v.end())));
       }
-      md += fmt::format("| {} | random: median (min..max) |{} | | |\n", r.model, cells);
+      md += fmt::format("| {} | random: median (min..max) |{} | |\n", r.model, cells);
       if (r.j.contains("exhaustive")) {
         const json& e = r.j["exhaustive"];
         md += fmt::format("| {} | exhaustive optimum (oracle) | {} | {} | {} | {} | {:+.2f} |\n", r.model,
