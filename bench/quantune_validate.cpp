@@ -20,8 +20,18 @@
 //    mapping fitted on all four.
 // --cost MODEL.onnx times every method on random tensors (--cost-samples, default 32).
 //
+// Results are written per model and regime as each one finishes (--results DIR:
+// <model>-<regime>.measure.json after the measurements, <model>-<regime>.json after the
+// allocations), and --out/--md are rewritten after every regime, so a run cut short keeps
+// what finished. The leave-one-model-out fits use every bundled model measured in this run
+// and, for bundled models not in it, their .measure.json in DIR from an earlier run with the
+// same --test-limit (--measure-only writes those without the allocation phase):
+//   quantune_validate --measure-only --results DIR       # all four: truth and methods
+//   quantune_validate --models fmnist_resnet --results DIR   # allocations, fits on the other three
+//
 //   quantune_validate [--quick] [--models a,b] [--extra M.onnx ...] [--regimes w2a8,w3a3]
 //                     [--test-limit N] [--threads N] [--out results.json] [--md tables.md]
+//                     [--results DIR] [--measure-only]
 //   quantune_validate --cost M.onnx [--cost-samples 32] [--threads N]
 #include <algorithm>
 #include <chrono>
@@ -30,6 +40,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <random>
@@ -58,6 +69,8 @@ constexpr const char* kBundled[] = {"fmnist_resnet", "fmnist_mobilenetv2", "fmni
 constexpr SensitivityMethod kMethods[] = {SensitivityMethod::kQuantuneV2, SensitivityMethod::kIsolated,
                                           SensitivityMethod::kOutputKl, SensitivityMethod::kMeasured};
 constexpr double kFractions[] = {0.25, 0.5, 0.75};
+// `qsim allocate --data`'s default on labelled data (docs/quantune.md section 6).
+constexpr const char* kDefault = "measured+greedy-measured";
 
 struct Regime {
   std::string name;
@@ -124,6 +137,8 @@ struct Options {
   int randoms = 10;
   std::size_t exhaustive_max = 12;
   std::string out, md;
+  std::string results;  // per model and regime files (empty: none)
+  bool measure_only = false;
   std::string cost_model;
   int64_t cost_samples = 32;
 };
@@ -144,10 +159,47 @@ struct Run {
   std::map<std::string, EstDropModel> mapping;      // per label-free method: leave-one-model-out fit
   ScoreWeights lomo_weights;                        // quantunev2's weights chosen on the other models
   std::string path;
+  bool loaded = false;  // measurements read from an earlier run's .measure.json (fits only)
 };
+
+// NaN is written as null by nlohmann::json; read it back as NaN.
+double number_or_nan(const json& v) { return v.is_number() ? v.get<double>() : NAN; }
+
+// What the leave-one-model-out fits need of a measured model, as written to
+// <model>-<regime>.measure.json.
+json measure_record(const Run& r, int64_t test_limit) {
+  json pairs = json::object();
+  for (const auto& [mn, v] : r.pairs) {
+    json a = json::array();
+    for (const auto& [m, d] : v) a.push_back({m, d});
+    pairs[mn] = a;
+  }
+  return {{"model", r.model},          {"regime", r.regime.name}, {"low", r.regime.low},
+          {"abits", r.regime.abits},   {"test_limit", test_limit}, {"measurements", r.j},
+          {"truth", r.truth},          {"truth_by_layer", r.truth_by_layer},
+          {"pairs", pairs},            {"quantunev2", r.q2.to_json()}};
+}
+
+Run run_from_measure_record(const json& f, const std::string& source) {
+  Run r;
+  r.model = f.at("model").get<std::string>();
+  r.regime = {f.at("regime").get<std::string>(), f.at("low").get<int>(), f.at("abits").get<int>()};
+  r.bundled = true;
+  r.loaded = true;
+  r.j = f.at("measurements");
+  for (const auto& v : f.at("truth")) r.truth.push_back(number_or_nan(v));
+  for (const auto& v : f.at("truth_by_layer")) r.truth_by_layer.push_back(number_or_nan(v));
+  for (auto it = f.at("pairs").begin(); it != f.at("pairs").end(); ++it)
+    for (const auto& p : it.value()) r.pairs[it.key()].push_back({number_or_nan(p[0]), number_or_nan(p[1])});
+  r.q2 = SensitivityResult::from_json(f.at("quantunev2"), source);
+  return r;
+}
 
 class Validator {
  public:
+  // Called when a model's regime finishes a phase (1: measured, 2: allocated).
+  std::function<void(const Run&, int)> on_done;
+
   explicit Validator(Options o) : o_(std::move(o)) {
     train_ = load_fashion_mnist("", Split::kTrain);
     test_ = load_fashion_mnist("", Split::kTest, o_.test_limit);
@@ -175,9 +227,13 @@ class Validator {
         run.regime = rg;
         run_regime(g, stats, test_idx, calib_idx, qo, run, 1);
         runs.push_back(std::move(run));
+        if (on_done) on_done(runs.back(), 1);
       } else {
         for (Run& run : runs)
-          if (run.model == name && run.regime.name == rg.name) run_regime(g, stats, test_idx, calib_idx, qo, run, 2);
+          if (run.model == name && run.regime.name == rg.name && !run.loaded) {
+            run_regime(g, stats, test_idx, calib_idx, qo, run, 2);
+            if (on_done) on_done(run, 2);
+          }
       }
     }
   }
@@ -414,6 +470,7 @@ class Validator {
   // quantunev2's score weights chosen on them.
   void lomo(std::vector<Run>& runs) {
     for (Run& r : runs) {
+      if (r.loaded) continue;
       json fits = json::object();
       for (SensitivityMethod m : {SensitivityMethod::kOutputKl, SensitivityMethod::kIsolated, SensitivityMethod::kQuantuneV2}) {
         const std::string mn(sensitivity_method_name(m));
@@ -438,6 +495,11 @@ class Validator {
         fits[mn] = {{"scale", out.scale}, {"power", out.power}, {"mae_out", n ? e_out / n : NAN},
                     {"scale_all", in.scale}, {"power_all", in.power}, {"mae_in", n ? e_in / n : NAN}};
       }
+      json fit_models = json::array();
+      for (const Run& o : runs)
+        if (o.bundled && o.model != r.model && o.regime.name == r.regime.name)
+          fit_models.push_back(o.loaded ? o.model + " (earlier run)" : o.model);
+      r.j["lomo_fit_models"] = fit_models;
       r.j["est_drop_fit"] = fits;
       // quantunev2's weights: every 0/1/2 combination, the best worst-case Spearman on
       // the other models (same regime), applied here.
@@ -523,7 +585,7 @@ std::string markdown(const std::vector<Run>& runs) {
     md += "| model | free groups | all-high top-1 | quantunev2 | (LOMO weights) | isolated | output-kl | measured |\n"
           "|---|---|---|---|---|---|---|---|\n";
     for (const Run& r : runs) {
-      if (r.regime.name != rg) continue;
+      if (r.regime.name != rg || r.loaded || !r.j.contains("quantunev2_lomo")) continue;
       const json& m = r.j["methods"];
       md += fmt::format("| {}{} | {} | {:.2f} % | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} |\n", r.model,
                         r.bundled ? "" : " (not bundled)", r.j["free_groups"].get<int>(), 100 * r.j["high_top1"].get<double>(),
@@ -532,9 +594,9 @@ std::string markdown(const std::vector<Run>& runs) {
                         m["measured"]["spearman"].get<double>());
     }
     md += "\nTrue top-1 (%, test split) at 25 / 50 / 75 % of the free layers high; avg = mean of the three:\n\n";
-    md += "| model | allocation | 25 % | 50 % | 75 % | avg | avg - greedy-truth |\n|---|---|---|---|---|---|---|\n";
     for (const Run& r : runs) {
-      if (r.regime.name != rg) continue;
+      if (r.regime.name != rg || r.loaded || !r.j.contains("allocations")) continue;
+      md += "\n| model | allocation | 25 % | 50 % | 75 % | avg | avg - greedy-truth |\n|---|---|---|---|---|---|---|\n";
       const json& a = r.j["allocations"];
       const auto avg = [](const json& v) {
         double s = 0;
@@ -547,20 +609,23 @@ std::string markdown(const std::vector<Run>& runs) {
         if (it.key() != "random") keys.push_back(it.key());
       for (const std::string& k : keys) {
         const json& t = a[k]["top1"];
-        md += fmt::format("| {} | {} | {} | {} | {} | {} | {:+.2f} |\n", r.model, k, pct(t[0].get<double>()),
+        const std::string label = k == kDefault ? "**default**: " + k : k;
+        md += fmt::format("| {} | {} | {} | {} | {} | {} | {:+.2f} |\n", r.model, label, pct(t[0].get<double>()),
                           pct(t[1].get<double>()), pct(t[2].get<double>()), pct(avg(t)), avg(t) - ref);
       }
       // Random: per count, median (min .. max).
       const json& rt = a["random"]["top1"];
       const std::size_t per = rt.size() / 3;
       std::string cells;
+      std::vector<double> medians;
       for (std::size_t c = 0; c < 3; ++c) {
         std::vector<double> v;
         for (std::size_t k = 0; k < per; ++k) v.push_back(rt[c * per + k].get<double>());
+        medians.push_back(median(v));
         cells += fmt::format(" {} ({}..{}) |", pct(median(v)), pct(*std::min_element(v.begin(), v.end())),
                              pct(*std::max_element(v.begin(), v.end())));
       }
-      md += fmt::format("| {} | random: median (min..max) |{} | | |\n", r.model, cells);
+      md += fmt::format("| {} | random: median (min..max) |{} | |\n", r.model, cells);
       if (r.j.contains("exhaustive")) {
         const json& e = r.j["exhaustive"];
         md += fmt::format("| {} | exhaustive optimum (oracle) | {} | {} | {} | {} | {:+.2f} |\n", r.model,
@@ -568,6 +633,24 @@ std::string markdown(const std::vector<Run>& runs) {
                           pct((e[0]["top1"].get<double>() + e[1]["top1"].get<double>() + e[2]["top1"].get<double>()) / 3),
                           (e[0]["top1"].get<double>() + e[1]["top1"].get<double>() + e[2]["top1"].get<double>()) / 3 - ref);
       }
+      // Issue 20's acceptance for the default allocation.
+      const json& d = a[kDefault]["top1"];
+      std::string vs_median, gap;
+      for (std::size_t c = 0; c < 3; ++c) {
+        vs_median += fmt::format("{}{:+.2f}", c ? " / " : "", d[c].get<double>() - medians[c]);
+        if (r.j.contains("exhaustive"))
+          gap += fmt::format("{}{:.2f}", c ? " / " : "", r.j["exhaustive"][c]["top1"].get<double>() - d[c].get<double>());
+      }
+      const double dv = avg(d) - ref;
+      md += fmt::format("\n{} {}: default - random median {} ({}); avg - greedy-truth {:+.2f} ({}); gap to the "
+                        "exhaustive optimum {}; est_drop fits and quantunev2 LOMO weights on: {}.\n\n",
+                        r.model, rg, vs_median,
+                        d[0].get<double>() >= medians[0] && d[1].get<double>() >= medians[1] &&
+                                d[2].get<double>() >= medians[2]
+                            ? "meets"
+                            : "misses",
+                        dv, dv >= -3.0 ? "meets" : "misses", gap.empty() ? "not computed (more free groups than the limit)" : gap,
+                        r.j.value("lomo_fit_models", json::array()).dump());
     }
   }
   return md;
@@ -608,6 +691,10 @@ int run_main(int argc, char** argv) {
       o.out = next();
     } else if (a == "--md") {
       o.md = next();
+    } else if (a == "--results") {
+      o.results = next();
+    } else if (a == "--measure-only") {
+      o.measure_only = true;
     } else if (a == "--cost") {
       o.cost_model = next();
     } else if (a == "--cost-samples") {
@@ -629,20 +716,62 @@ int run_main(int argc, char** argv) {
   std::vector<Run> runs;
   const std::string root = QSIM_SOURCE_DIR;
   const double t0 = now_s();
+  if (!o.results.empty()) std::filesystem::create_directories(o.results);
+  const auto result_path = [&](const Run& r, const char* suffix) {
+    return (std::filesystem::path(o.results) / (r.model + "-" + r.regime.name + suffix)).string();
+  };
+  // Everything finished so far: --out and --md rewritten after every regime.
+  const auto write_all = [&](bool print) {
+    json all = json::array();
+    for (const Run& r : runs)
+      if (!r.loaded) all.push_back(r.j);
+    const json report = {{"runs", all}, {"test_limit", o.test_limit}, {"calib_samples", o.calib_samples},
+                         {"threads", o.threads}, {"seconds", now_s() - t0}};
+    if (!o.out.empty()) std::ofstream(o.out) << report.dump(1) << "\n";
+    const std::string md = markdown(runs);
+    if (!o.md.empty()) std::ofstream(o.md) << md;
+    if (print) fmt::print("{}\n(total {:.0f} s)\n", md, now_s() - t0);
+  };
+  v.on_done = [&](const Run& r, int phase) {
+    if (!o.results.empty()) {
+      if (phase == 1)
+        std::ofstream(result_path(r, ".measure.json")) << measure_record(r, o.test_limit).dump(1) << "\n";
+      else
+        std::ofstream(result_path(r, ".json")) << r.j.dump(1) << "\n";
+    }
+    if (phase == 2) write_all(false);
+  };
   for (int phase : {1, 2}) {
+    if (phase == 2 && o.measure_only) break;
     for (const std::string& m : o.models)
       if (!m.empty()) v.run_model(root + "/models/" + m + ".onnx", m, true, runs, phase);
     for (const std::string& p : o.extra) v.run_model(p, std::filesystem::path(p).stem().string(), false, runs, phase);
-    if (phase == 1) v.lomo(runs);
+    if (phase == 1) {
+      // Bundled models not measured in this run: their measurements from an earlier one.
+      std::vector<Run> earlier;
+      for (const Regime& rg : o.regimes)
+        for (const char* b : kBundled) {
+          const bool here = std::any_of(runs.begin(), runs.end(),
+                                        [&](const Run& r) { return r.model == b && r.regime.name == rg.name; });
+          Run probe;
+          probe.model = b;
+          probe.regime = rg;
+          const std::string path = o.results.empty() ? "" : result_path(probe, ".measure.json");
+          if (here || path.empty() || !std::filesystem::exists(path)) continue;
+          const json f = json::parse(std::ifstream(path));
+          if (f.value("test_limit", int64_t{-1}) != o.test_limit) {
+            fmt::print(stderr, "{}: measured with --test-limit {}, not {}: not used for the fits\n", path,
+                       f.value("test_limit", int64_t{-1}), o.test_limit);
+            continue;
+          }
+          earlier.push_back(run_from_measure_record(f, path));
+          fmt::print(stderr, "{}: measurements from an earlier run, used for the leave-one-model-out fits\n", path);
+        }
+      for (Run& r : earlier) runs.push_back(std::move(r));
+      v.lomo(runs);
+    }
   }
-  json all = json::array();
-  for (const Run& r : runs) all.push_back(r.j);
-  const json report = {{"runs", all}, {"test_limit", o.test_limit}, {"calib_samples", o.calib_samples},
-                       {"threads", o.threads}, {"seconds", now_s() - t0}};
-  if (!o.out.empty()) std::ofstream(o.out) << report.dump(1) << "\n";
-  const std::string md = markdown(runs);
-  if (!o.md.empty()) std::ofstream(o.md) << md;
-  fmt::print("{}\n(total {:.0f} s)\n", md, now_s() - t0);
+  write_all(true);
   return 0;
 }
 
