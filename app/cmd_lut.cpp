@@ -18,7 +18,6 @@
 
 #include "app/cmd_simulate.h"
 #include "app/report.h"
-#include "app/report_output.h"
 #include "graph/error.h"
 #include "sim/analytical/analytical_backend.h"
 
@@ -55,6 +54,7 @@ int run_lut(const LutOptions& o) {
     }
   }
 
+  OutputFiles out = timing_inputs(o.hw, o.model, {}).output("--out", o.out).check();
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
   const LayerGraph g = load_model(o.model);
   const AnalyticalBackend backend;
@@ -158,8 +158,7 @@ int run_lut(const LutOptions& o) {
   if (o.out.empty()) {
     std::cout << text;
   } else {
-    OutputFiles out;
-    out.add(o.out, std::move(text));
+    out.set(o.out, std::move(text));
     out.commit();
     std::cerr << fmt::format("qsim lut: {} layers x {} x {} widths ({} pairs supported) -> {}\n", layers.size(),
                              bits.size(), bits.size(), reports.size(), o.out);

@@ -6,7 +6,6 @@
 #include <iostream>
 
 #include "app/report.h"
-#include "app/report_output.h"
 #include "graph/error.h"
 #include "graph/model_import.h"
 #include "graph/scalesim_topology.h"
@@ -27,6 +26,14 @@ HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides) {
   HwConfig config = base;
   for (const std::string& o : overrides) apply_hw_override(config, parse_hw_override(o));
   return finish_hw_spec(config);
+}
+
+CommandFiles timing_inputs(const HwInput& hw, const ModelInput& model, const PrecisionInput& precision) {
+  CommandFiles files;
+  files.input("--hw", hw.hw).input("--scalesim-cfg", hw.scalesim_cfg);
+  files.input("--model", model.model).input("--topology", model.topology);
+  files.input("--precision", precision.precision);
+  return files;
 }
 
 LayerGraph load_model(const ModelInput& in) {
@@ -67,6 +74,12 @@ void check_widths(const LayerGraph& g, std::span<const LayerPrecision> p, const 
 }
 
 int run_simulate(const SimulateOptions& o) {
+  const std::vector<std::string> scalesim_reports = {"COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv"};
+  OutputFiles out = timing_inputs(o.hw, o.model, o.precision)
+                        .output("--csv", o.csv)
+                        .output("--json", o.json)
+                        .output_folder("--scalesim-out", o.scalesim_out, scalesim_reports)
+                        .check();
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
   const LayerGraph g = load_model(o.model);
   const std::vector<LayerPrecision> precision = resolve_precision(o.precision, g);
@@ -76,14 +89,12 @@ int run_simulate(const SimulateOptions& o) {
   const TimingReport report = backend.run(g, std::span<const LayerPrecision>(precision), hw);
 
   // Everything is rendered before anything is written, and written all together.
-  OutputFiles out;
-  if (!o.csv.empty()) out.add(o.csv, format_csv(report));
-  if (!o.json.empty()) out.add(o.json, to_json(report).dump(2) + "\n");
+  if (!o.csv.empty()) out.set(o.csv, format_csv(report));
+  if (!o.json.empty()) out.set(o.json, to_json(report).dump(2) + "\n");
   if (!o.scalesim_out.empty()) {
     const std::filesystem::path dir(o.scalesim_out);
-    out.add_directory(o.scalesim_out);
-    out.add((dir / "COMPUTE_REPORT.csv").string(), format_scalesim_compute_report(report));
-    out.add((dir / "BANDWIDTH_REPORT.csv").string(), format_scalesim_bandwidth_report(report));
+    out.set((dir / scalesim_reports[0]).string(), format_scalesim_compute_report(report));
+    out.set((dir / scalesim_reports[1]).string(), format_scalesim_bandwidth_report(report));
   }
   const std::string table = format_table(report);
   out.commit();

@@ -23,7 +23,6 @@
 
 #include "app/cmd_simulate.h"
 #include "app/report.h"
-#include "app/report_output.h"
 #include "graph/error.h"
 #include "sim/analytical/analytical_backend.h"
 #include "sim/config/hw_spec_yaml.h"
@@ -102,6 +101,7 @@ std::string describe(const std::vector<Axis>& axes, const std::vector<std::size_
 }  // namespace
 
 int run_sweep(const SweepOptions& o) {
+  OutputFiles out = timing_inputs(o.hw, o.model, o.precision).output("--out", o.out).check();
   std::vector<Axis> axes;
   for (const std::string& s : o.hw.sets) {
     Axis a = parse_axis(s);
@@ -189,8 +189,7 @@ int run_sweep(const SweepOptions& o) {
   if (o.out.empty()) {
     std::cout << text;
   } else {
-    OutputFiles out;
-    out.add(o.out, std::move(text));
+    out.set(o.out, std::move(text));
     out.commit();
     std::cerr << fmt::format("qsim sweep: {} points on {} threads -> {}\n", n_points, n_threads, o.out);
   }
