@@ -42,6 +42,7 @@ int run_lut(const LutOptions& o) {
   std::sort(bits.begin(), bits.end());
   bits.erase(std::unique(bits.begin(), bits.end()), bits.end());
 
+  OutputFiles out = timing_inputs(o.hw, o.model, {}).output("--out", o.out).check();
   std::string format = "csv";
   if (!o.out.empty()) {
     const std::string ext = o.out.size() >= 5 ? o.out.substr(o.out.size() - 5) : "";
@@ -54,7 +55,6 @@ int run_lut(const LutOptions& o) {
     }
   }
 
-  OutputFiles out = timing_inputs(o.hw, o.model, {}).output("--out", o.out).check();
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
   const LayerGraph g = load_model(o.model);
   const AnalyticalBackend backend;

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <functional>
@@ -75,6 +76,24 @@ CLI::Validator at_least(double min, double max = HUGE_VAL) {
         return std::string();
       },
       "", "at_least");
+}
+
+// Comma-separated lists (--bits 2,4,8, --mean, --std): CLI11 drops an empty item
+// ("2,,8", a trailing comma, '') silently, so the text is checked before parsing.
+// Returns the message for the first list with an empty item, or "".
+std::string empty_list_item(int argc, const char* const* argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    for (const char* name : {"--bits", "--mean", "--std"}) {
+      std::string value;
+      if (a == name && i + 1 < argc) value = argv[i + 1];
+      else if (a.rfind(std::string(name) + "=", 0) == 0) value = a.substr(std::strlen(name) + 1);
+      else continue;
+      if (value.empty() || value.front() == ',' || value.back() == ',' || value.find(",,") != std::string::npos)
+        return fmt::format("{}: an empty item in the list '{}'", name, value);
+    }
+  }
+  return "";
 }
 
 // Worker threads: 0 is every core; more than this is a typo, not a machine.
@@ -374,7 +393,7 @@ Command add_allocate_command(CLI::App& app, std::string& mem_limit) {
                 "Among groups of equal score (within --tie-tolerance), raise the one giving fewer requant boundaries");
     c->add_option("--tie-tolerance", o->tie_tolerance, "Scores within T count as equal (default 0)");
     c->add_option("--order", o->order, "sensitivity (QuantuneV2, default) or random (a baseline; --seed)");
-    c->add_option("--seed", o->seed, "Seed of --order random (default 0)");
+    c->add_option("--seed", o->seed, "Seed of --order random (default 0)")->check(at_least(0));
     c->add_option("--out", o->out, "Write the alloc.json (qsim --precision, qsim quantize --precision)")
         ->check(path_name());
     c->add_option("--json", o->json, "Write the allocation report as JSON (groups, scores, boundaries)")
@@ -412,6 +431,10 @@ int qsim::app::run_cli(int argc, const char* const* argv) {
       add_allocate_command(app, mem_limit),
   };
 
+  if (const std::string bad = empty_list_item(argc, argv); !bad.empty()) {
+    std::cerr << "qsim: error: " << qsim::one_line_message(bad) << "\n";
+    return kExitBadInput;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -176,14 +176,18 @@ OutputFiles CommandFiles::check() const {
   OutputFiles out;
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const Seen& o = outputs[i];
-    const std::string head = fmt::format("{} {}", o.entry->option, shown_path(o.entry->path));
+    // A folder output (--scalesim-out DIR) is named as the user gave it, with the file of it at fault.
+    const bool in_folder = !o.entry->folder.empty();
+    const std::string head = fmt::format("{} {}", o.entry->option,
+                                         shown_path(in_folder ? o.entry->folder : o.entry->path));
+    const std::string what = in_folder ? fmt::format("its {} is", o.name) : std::string("is");
     for (const Seen& in : inputs)
       if ((o.id && in.id && *o.id == *in.id) || o.lexical == in.lexical)
-        fail("{}: is also the input {} {}; an output never replaces an input", head, in.entry->option,
+        fail("{}: {} also the input {} {}; an output never replaces an input", head, what, in.entry->option,
              shown_path(in.entry->path));
     for (std::size_t j = 0; j < i; ++j)
       if (same(o, outputs[j]))
-        fail("{}: is also the output {} {}; give each output its own file", head, outputs[j].entry->option,
+        fail("{}: {} also the output {} {}; give each output its own file", head, what, outputs[j].entry->option,
              shown_path(outputs[j].entry->path));
     if (o.problem) fail("{}: {}", head, *o.problem);
     out.files_.push_back({o.entry->option, o.entry->path, o.target, {}, false});

@@ -45,12 +45,14 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
     if (b != 0 && (b < kMinQuantBits || b > kMaxQuantBits))
       fail("width {} is outside {}..{}, the widths qsim quantizes", b, kMinQuantBits, kMaxQuantBits);
   if (o.high_bits <= o.low_bits) fail("the high width ({}) must exceed the low width ({})", o.high_bits, o.low_bits);
+  // A sensitivity read from a file is named by it: it may be another model's or another run's.
+  const std::string sens = s.source.empty() ? std::string("the sensitivity") : s.source;
   const int wi = s.width_index(o.low_bits);
   if (wi < 0)
-    fail("the sensitivity has no rows at the low width {} (it has {}); measure it with --bits including {}", o.low_bits,
+    fail("{} has no rows at the low width {} (it has {}); measure it with --bits including {}", sens, o.low_bits,
          fmt::join(s.bits, ","), o.low_bits);
   if (s.abits != o.abits)
-    fail("the sensitivity was measured with activations at {}, the allocation asks for {}",
+    fail("{} was measured with activations at {}, the allocation asks for {}", sens,
          s.abits ? std::to_string(s.abits) + " bits" : "the candidate width",
          o.abits ? std::to_string(o.abits) + " bits" : "the weight width");
   if (o.latency_budget_ms && !o.hw) fail("a latency budget needs a hardware config (--hw)");
@@ -62,7 +64,7 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
   for (std::size_t l = 0; l < s.layers.size(); ++l) {
     const auto it = by_name.find(s.layers[l]);
     if (it == by_name.end())
-      fail("the sensitivity (model '{}') names layer '{}', which is not a compute layer of '{}'", s.model, s.layers[l],
+      fail("{} (model '{}') names layer '{}', which is not a compute layer of '{}'", sens, s.model, s.layers[l],
            g.name);
     score[it->second] = s.at(static_cast<std::size_t>(wi), l).score;
   }

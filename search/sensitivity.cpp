@@ -400,6 +400,7 @@ SensitivityResult SensitivityResult::from_json(const nlohmann::json& j, std::str
       fail("{}: not a sensitivity file (\"format\": \"qsim-sensitivity\" expected; write it with qsim sensitivity --json)",
            source);
     r.model = j.value("model", std::string());
+    r.source = std::string(source);
     r.bits = j.at("bits").get<std::vector<int>>();
     r.abits = j.value("abits", 0);
     r.per_channel = j.value("per_channel", true);

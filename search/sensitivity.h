@@ -79,6 +79,7 @@ struct LayerSensitivity {
 
 struct SensitivityResult {
   std::string model;
+  std::string source;  // the file it was read from (from_json), for messages; "" when measured
   std::vector<std::string> layers;  // compute layers measured, topological order
   std::vector<int> bits;
   int abits = 0;
