@@ -189,7 +189,12 @@ OutputFiles CommandFiles::check() const {
       if (same(o, outputs[j]))
         fail("{}: {} also the output {} {}; give each output its own file", head, what, outputs[j].entry->option,
              shown_path(outputs[j].entry->path));
-    if (o.problem) fail("{}: {}", head, *o.problem);
+  }
+  // Then what keeps each from being written (a collision says more than a missing folder).
+  for (const Seen& o : outputs) {
+    const bool in_folder = !o.entry->folder.empty();
+    if (o.problem)
+      fail("{} {}: {}", o.entry->option, shown_path(in_folder ? o.entry->folder : o.entry->path), *o.problem);
     out.files_.push_back({o.entry->option, o.entry->path, o.target, {}, false});
     if (!o.entry->folder.empty() &&
         std::find(out.folders_.begin(), out.folders_.end(), o.entry->folder) == out.folders_.end())

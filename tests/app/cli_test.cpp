@@ -160,7 +160,7 @@ TEST(Simulate, BuffersSmallerThanOneFoldAreRefused) {
 TEST(Simulate, BufferFloorNamesWhereTheKeyWasStated) {
   TempDir tmp;
   write_text(tmp / "hw.yaml",
-             "array: {rows: 8, cols: 8, dataflow: os}\npe: {precision: fixed, base_bits: 8}\n"
+             "array: {rows: 8, cols: 8, dataflow: os, clock_mhz: 200}\npe: {precision: fixed, base_bits: 8}\n"
              "memory:\n  ifmap_kib: 16\n  filter_kib: 16\n  ofmap_kib: 0.0009765625\n  dram_bytes_per_cycle: 8\n");
   const std::string hw = (tmp / "hw.yaml").string();
   RunResult r = run_qsim({"--topology", kTopo, "--hw", hw}, tmp);
