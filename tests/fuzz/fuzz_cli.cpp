@@ -134,7 +134,8 @@ void fuzz_init() {
   put("t.csv",
       "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
       "Conv1,8,8,3,3,3,4,1,\nConv2,6,6,3,3,4,8,1,\n");
-  put("a.json", R"({"layers": [{"name": "Conv1", "wbits": 4, "abits": 8}, {"name": "Conv2", "wbits": 8, "abits": 8}]})");
+  put("a.json", R"({"layers": [{"name": "Conv1", "wbits": 4, "abits": 8}, )"
+                R"({"name": "Conv2", "wbits": 8, "abits": 8}]})");
   // The sensitivity of the model, and an allocation of it, from the binary itself.
   if (run({"sensitivity", "--model", "m.onnx", "--data", "npy:d.npy", "--bits", "4,8", "--json", "s.json"}) != 0)
     qsim::fuzz::invariant_failed("set-up", "qsim sensitivity failed on the fixtures");
