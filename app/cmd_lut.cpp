@@ -18,7 +18,6 @@
 
 #include "app/cmd_simulate.h"
 #include "app/report.h"
-#include "app/report_output.h"
 #include "graph/error.h"
 #include "sim/analytical/analytical_backend.h"
 
@@ -43,6 +42,7 @@ int run_lut(const LutOptions& o) {
   std::sort(bits.begin(), bits.end());
   bits.erase(std::unique(bits.begin(), bits.end()), bits.end());
 
+  OutputFiles out = timing_inputs(o.hw, o.model, {}).output("--out", o.out).check();
   std::string format = "csv";
   if (!o.out.empty()) {
     const std::string ext = o.out.size() >= 5 ? o.out.substr(o.out.size() - 5) : "";
@@ -158,8 +158,7 @@ int run_lut(const LutOptions& o) {
   if (o.out.empty()) {
     std::cout << text;
   } else {
-    OutputFiles out;
-    out.add(o.out, std::move(text));
+    out.set(o.out, std::move(text));
     out.commit();
     std::cerr << fmt::format("qsim lut: {} layers x {} x {} widths ({} pairs supported) -> {}\n", layers.size(),
                              bits.size(), bits.size(), reports.size(), o.out);

@@ -9,8 +9,8 @@
 #include <iostream>
 
 #include "app/cycle_backend.h"
+#include "app/quant_cli.h"
 #include "app/report.h"
-#include "app/report_output.h"
 #include "app/verify.h"
 #include "graph/error.h"
 #include "graph/file_util.h"
@@ -33,6 +33,14 @@ HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides) {
   HwConfig config = base;
   for (const std::string& o : overrides) apply_hw_override(config, parse_hw_override(o));
   return finish_hw_spec(config);
+}
+
+CommandFiles timing_inputs(const HwInput& hw, const ModelInput& model, const PrecisionInput& precision) {
+  CommandFiles files;
+  files.input("--hw", hw.hw).input("--scalesim-cfg", hw.scalesim_cfg);
+  files.input("--model", model.model).input("--topology", model.topology);
+  files.input("--precision", precision.precision);
+  return files;
 }
 
 LayerGraph load_model(const ModelInput& in) {
@@ -108,6 +116,15 @@ int run_simulate(const SimulateOptions& o) {
   check_backend_options(o);
   // The static qsim hands a cycle-level run to qsim-cycle here (execv), before any work.
   const CycleBackend cycle = o.backend == "analytical" ? CycleBackend{} : cycle_backend(o.backend);
+  const std::vector<std::string> scalesim_reports = {"COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv"};
+  CommandFiles declared = timing_inputs(o.hw, o.model, o.precision);
+  data_inputs(declared, "--data", o.data);
+  OutputFiles out = declared.output("--csv", o.csv)
+                        .output("--json", o.json)
+                        .output_folder("--scalesim-out", o.scalesim_out, scalesim_reports)
+                        .output("--vcd", o.vcd)
+                        .output_tree("--trace", o.trace)
+                        .check();
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
   if (cycle.check_hw) cycle.check_hw(hw);  // before any heavy work
   LayerGraph g;
@@ -136,7 +153,6 @@ int run_simulate(const SimulateOptions& o) {
     return selected.empty() || std::find(selected.begin(), selected.end(), row) != selected.end();
   };
 
-  OutputFiles out;
   TimingReport report;
   std::unique_ptr<Verifier> verifier;
   if (o.backend == "analytical") {
@@ -148,7 +164,10 @@ int run_simulate(const SimulateOptions& o) {
     if (!selected.empty()) so.select = select;
     so.values = verifier.get();
     so.fast_forward = !o.no_fast_forward;
-    const std::string vcd_base = o.vcd.empty() ? "" : o.vcd + ".tmp." + std::to_string(::getpid());
+    // SystemC names the waveform <base>.vcd: a short hidden name beside the target.
+    const std::string vcd_base =
+        o.vcd.empty() ? ""
+                      : (std::filesystem::path(o.vcd).parent_path() / fmt::format(".qsim.vcd.{}", ::getpid())).string();
     so.vcd = vcd_base;
     struct RemoveOnExit {  // SystemC writes the waveform beside the target; it never stays there
       std::string path;
@@ -159,20 +178,18 @@ int run_simulate(const SimulateOptions& o) {
     } vcd_temp{vcd_base.empty() ? "" : vcd_base + ".vcd"};
     std::string trace_index;  // layer<i>,name
     if (!o.trace.empty()) {
-      const std::filesystem::path dir(o.trace);
-      out.add_directory(o.trace);
-      const auto compute = g.compute_layers();
-      so.trace = [&, dir](std::size_t i, std::vector<std::pair<std::string, std::string>> files) {
-        const std::filesystem::path sub = dir / fmt::format("layer{}", i);
-        out.add_directory(sub.string());
-        for (auto& [file, text] : files) out.add((sub / file).string(), std::move(text));
+      // `compute` by value: the callback runs after this block.
+      so.trace = [&, compute = g.compute_layers()](std::size_t i,
+                                                   std::vector<std::pair<std::string, std::string>> files) {
+        const std::string sub = fmt::format("layer{}", i);
+        for (auto& [file, text] : files) out.set_in(o.trace, sub + "/" + file, std::move(text));
         trace_index += fmt::format("layer{},{}\n", i, csv_field(g.node(compute[i]).name));
       };
     }
     const CycleOptions co{so, [](const std::string& m) { std::cerr << "qsim: " << m << "\n"; }};
     report = cycle.make(co)->run(g, std::span<const LayerPrecision>(precision), hw);
-    if (!o.trace.empty()) out.add((std::filesystem::path(o.trace) / "layers.csv").string(), "layer,name\n" + trace_index);
-    if (!vcd_base.empty()) out.add(o.vcd, read_file(vcd_temp.path));
+    if (!o.trace.empty()) out.set_in(o.trace, "layers.csv", "layer,name\n" + trace_index);
+    if (!vcd_base.empty()) out.set(o.vcd, read_file(vcd_temp.path));
     if (verifier && !verifier->failure().empty()) {
       std::cerr << "qsim: verify failed: " << verifier->failure() << "\n";
       return 1;
@@ -181,13 +198,12 @@ int run_simulate(const SimulateOptions& o) {
   report.rows_omitted = full.layers.size() - report.layers.size();
 
   // Everything is rendered before anything is written, and written all together.
-  if (!o.csv.empty()) out.add(o.csv, format_csv(report));
-  if (!o.json.empty()) out.add(o.json, to_json(report).dump(2) + "\n");
+  if (!o.csv.empty()) out.set(o.csv, format_csv(report));
+  if (!o.json.empty()) out.set(o.json, to_json(report).dump(2) + "\n");
   if (!o.scalesim_out.empty()) {
     const std::filesystem::path dir(o.scalesim_out);
-    out.add_directory(o.scalesim_out);
-    out.add((dir / "COMPUTE_REPORT.csv").string(), format_scalesim_compute_report(report));
-    out.add((dir / "BANDWIDTH_REPORT.csv").string(), format_scalesim_bandwidth_report(report));
+    out.set((dir / scalesim_reports[0]).string(), format_scalesim_compute_report(report));
+    out.set((dir / scalesim_reports[1]).string(), format_scalesim_bandwidth_report(report));
   }
   const std::string table = format_table(report);
   out.commit();

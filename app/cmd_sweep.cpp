@@ -28,7 +28,6 @@
 
 #include "app/cmd_simulate.h"
 #include "app/report.h"
-#include "app/report_output.h"
 #include "graph/error.h"
 #include "sim/analytical/analytical_backend.h"
 #include "sim/area_model.h"
@@ -108,6 +107,7 @@ std::string describe(const std::vector<Axis>& axes, const std::vector<std::size_
 }  // namespace
 
 int run_sweep(const SweepOptions& o) {
+  OutputFiles out = timing_inputs(o.hw, o.model, o.precision).output("--out", o.out).check();
   std::vector<Axis> axes;
   for (const std::string& s : o.hw.sets) {
     Axis a = parse_axis(s);
@@ -217,8 +217,7 @@ int run_sweep(const SweepOptions& o) {
   if (o.out.empty()) {
     std::cout << text;
   } else {
-    OutputFiles out;
-    out.add(o.out, std::move(text));
+    out.set(o.out, std::move(text));
     out.commit();
     std::cerr << fmt::format("qsim sweep: {} points on {} threads -> {}\n", run_points.size(), n_threads, o.out);
   }

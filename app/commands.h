@@ -203,12 +203,14 @@ struct SearchCliOptions {
   std::string labels;              // --labels FILE (npy data)
   std::string space;               // --space space.yaml (empty: the hardware is fixed)
   std::string sensitivity;         // --sensitivity S.json: est_drop of qsim sensitivity --json
-  double lambda = -1;              // --lambda L (< 0: the default)
-  double latency_target_ms = -1;   // --latency-target MS
-  double max_size_kib = -1;        // --max-size-kib X
-  double min_top1 = -1;            // --min-top1 PCT
-  double max_drop = -1;            // --max-drop POINTS
-  double max_energy_uj = -1;       // --max-energy-uj X
+  // Not given: the default (lambda), no limit. A given value is always checked, so a
+  // negative one is refused rather than read as "not given".
+  std::optional<double> lambda;             // --lambda L
+  std::optional<double> latency_target_ms;  // --latency-target MS
+  std::optional<double> max_size_kib;       // --max-size-kib X
+  std::optional<double> min_top1;           // --min-top1 PCT
+  std::optional<double> max_drop;           // --max-drop POINTS
+  std::optional<double> max_energy_uj;      // --max-energy-uj X
   int64_t steps = 10000;           // --steps N (per chain)
   int chains = 4;                  // --chains C
   int threads = 0;                 // --threads T (0: every core)
@@ -223,7 +225,7 @@ struct SearchCliOptions {
   int check_top = 4;               // --check-top M
   int64_t check_samples = 1000;    // --check-samples N (held-out calibration samples)
   int64_t test_limit = 0;          // --test-limit N (0: the whole test split)
-  double temp_start = -1, temp_end = -1;  // --temp-start, --temp-end
+  std::optional<double> temp_start, temp_end;  // --temp-start, --temp-end
   int front_points = 8;            // --front-points N
   bool no_random = false;          // --no-random: skip the random-search baseline
   uint64_t grid_limit = 4096;      // --grid-limit N

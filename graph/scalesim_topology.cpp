@@ -58,6 +58,7 @@ LayerGraph import_scalesim_topology_text(const std::string& text, const std::str
                                          TopologyForm form) {
   LayerGraph g;
   g.name = std::filesystem::path(source).stem().string();
+  g.source = source;
   std::istringstream in(text);
   std::string line;
   int lineno = 0;
@@ -71,11 +72,18 @@ LayerGraph import_scalesim_topology_text(const std::string& text, const std::str
     if (!header_seen) {
       // The header row is skipped, as SCALE-Sim does; it also tells the two forms apart.
       header_seen = true;
+      const auto h = split_fields(line);
       if (form == TopologyForm::kAuto) {
-        const auto h = split_fields(line);
         const bool gemm = h.size() >= 4 && lower(h[1]) == "m" && lower(h[2]) == "n" && lower(h[3]) == "k";
         form = gemm ? TopologyForm::kGemm : TopologyForm::kConv;
       }
+      // SCALE-Sim v3 adds a ninth column, the layer's sparsity ratio (N:M). As a
+      // number it would pass for SCALE-Sim v2's column stride: recognised by its header
+      // and refused, since qsim models dense layers only.
+      if (form == TopologyForm::kConv && h.size() >= 9 && lower(h[8]).find("sparsity") != std::string::npos)
+        fail("{}: column 9 is '{}' (SCALE-Sim v3's sparsity ratio); qsim models dense layers only: remove the "
+             "column to time the layers dense",
+             where, h[8]);
       continue;
     }
     if (trim(line).empty()) continue;
