@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/html_report.h"
+#include "app/provenance.h"
 #include "app/report.h"
 #include "app/report_output.h"
 #include "graph/error.h"
@@ -78,7 +80,15 @@ int run_simulate(const SimulateOptions& o) {
   // Everything is rendered before anything is written, and written all together.
   OutputFiles out;
   if (!o.csv.empty()) out.add(o.csv, format_csv(report));
-  if (!o.json.empty()) out.add(o.json, to_json(report).dump(2) + "\n");
+  if (!o.json.empty() || !o.report.empty()) {
+    nlohmann::json j = to_json(report);
+    j["provenance"] = provenance_json(o.command_line, o.hw, hw, o.model);
+    if (!o.report.empty()) {
+      const ReportInput in[] = {{report.model + " on " + report.hw, j}};
+      out.add(o.report, render_html_report(in));
+    }
+    if (!o.json.empty()) out.add(o.json, j.dump(2) + "\n");
+  }
   if (!o.scalesim_out.empty()) {
     const std::filesystem::path dir(o.scalesim_out);
     out.add_directory(o.scalesim_out);
@@ -88,6 +98,15 @@ int run_simulate(const SimulateOptions& o) {
   const std::string table = format_table(report);
   out.commit();
   std::cout << table;
+  return 0;
+}
+
+int run_report(const ReportOptions& o) {
+  const std::vector<ReportInput> inputs = load_report_inputs(o.from);
+  OutputFiles out;
+  out.add(o.out, render_html_report(inputs));
+  out.commit();
+  std::cerr << fmt::format("qsim report: {} result(s) -> {}\n", inputs.size(), o.out);
   return 0;
 }
 

@@ -75,6 +75,7 @@ void add_exports(CLI::App* c, SimulateOptions& s) {
   c->add_option("--json", s.json, "Write the report as JSON (layers and totals)");
   c->add_option("--scalesim-out", s.scalesim_out,
                 "Write SCALE-Sim v2's COMPUTE_REPORT.csv and BANDWIDTH_REPORT.csv into this directory");
+  c->add_option("--report", s.report, "Write the HTML report (latency bars, bits per layer, settings)");
 }
 
 void add_simulate_options(CLI::App* c, SimulateOptions& s) {
@@ -123,8 +124,9 @@ void add_measure(CLI::App* c, SensitivityCliOptions& s) {
 
 // The main job, qsim --hw HW.yaml --model M.onnx: options of the top level itself.
 // Without any of them (and no command) qsim prints its help.
-Command add_main_job(CLI::App& app) {
+Command add_main_job(CLI::App& app, const std::vector<std::string>& command_line) {
   auto o = std::make_shared<SimulateOptions>();
+  o->command_line = command_line;
   add_simulate_options(&app, *o);
   return {&app, [o, &app] {
             const bool given = !o->model.model.empty() || !o->model.topology.empty() || !o->hw.hw.empty() ||
@@ -147,8 +149,9 @@ Command add_info_command(CLI::App& app) {
   return {c, [o] { return run_info(*o); }};
 }
 
-Command add_simulate_command(CLI::App& app) {
+Command add_simulate_command(CLI::App& app, const std::vector<std::string>& command_line) {
   auto o = std::make_shared<SimulateOptions>();
+  o->command_line = command_line;
   auto* c = app.add_subcommand(
       "simulate", "Per-layer latency, memory traffic and energy of a model on an accelerator (the main job)");
   declare_when_used(c, [c, o] {
@@ -168,21 +171,71 @@ Command add_lut_command(CLI::App& app) {
         ->delimiter(',')
         ->required();
     c->add_option("--out", o->out, "Output file, lut.csv or lut.json (default: CSV on stdout)");
+    c->add_option("--npy", o->npy,
+                  "Also write NumPy float64 [layer][wbits][abits]: total cycles to FILE.npy, energy (pJ) to "
+                  "FILE.energy_pj.npy; NaN where the PE cannot run the pair");
   });
   return {c, [o] { return run_lut(*o); }};
 }
 
-Command add_sweep_command(CLI::App& app) {
+Command add_sweep_command(CLI::App& app, const std::vector<std::string>& command_line) {
   auto o = std::make_shared<SweepOptions>();
+  o->command_line = command_line;
   auto* c = app.add_subcommand("sweep", "Cartesian sweep of hardware keys, one CSV row of totals per point");
   declare_when_used(c, [c, o] {
     add_hw(c, o->hw, "An axis, KEY=V1,V2,... (dotted key); repeat for more axes");
     add_model(c, o->model);
     add_precision(c, o->precision);
-    c->add_option("--out", o->out, "Output CSV (default: stdout)");
+    c->add_option("--out", o->out, "Output CSV (default: stdout); resumable through its journal <out>.journal");
+    c->add_option("--json", o->json, "Write provenance, axes and every point as JSON (qsim report reads it)");
+    c->add_option("--report", o->report, "Write the HTML report (latency heatmap, Pareto scatter, settings)");
     c->add_option("--threads", o->threads, "Worker threads (default 0: every core)");
+    c->add_option("--pareto", o->pareto, "Mark the points no other point beats on all of COL,COL,... (minimised)")
+        ->delimiter(',');
+    c->add_option("--best", o->best, "Print the point with the smallest COL (e.g. latency_ms)");
+    c->add_flag("--yes", o->yes, "Run a grid above the size limit (100000 points) without asking");
+    c->add_flag("--no-journal", o->no_journal, "Do not resume from or keep <out>.journal");
   });
   return {c, [o] { return run_sweep(*o); }};
+}
+
+Command add_export_scalesim_command(CLI::App& app) {
+  auto o = std::make_shared<ExportScaleSimOptions>();
+  auto* c = app.add_subcommand("export-scalesim",
+                               "Write a SCALE-Sim v2 .cfg and topology CSV from a hardware config and a model");
+  declare_when_used(c, [c, o] {
+    add_hw(c, o->hw, kSetHelp);
+    add_model(c, o->model);
+    c->add_option("--out-dir", o->out_dir, "Directory for NAME.cfg and NAME.csv")->required();
+    c->add_option("--name", o->name, "Run name and file stem (default <hw name>_<model name>)");
+  });
+  return {c, [o] { return run_export_scalesim(*o); }};
+}
+
+Command add_report_command(CLI::App& app) {
+  auto o = std::make_shared<ReportOptions>();
+  auto* c = app.add_subcommand("report", "Result JSONs (qsim --json, qsim sweep --json) as one self-contained HTML page");
+  declare_when_used(c, [c, o] {
+    c->add_option("--from", o->from, "A result JSON, or a directory of them")->required();
+    c->add_option("--out", o->out, "Output HTML file")->required();
+  });
+  return {c, [o] { return run_report(*o); }};
+}
+
+Command add_compare_command(CLI::App& app) {
+  auto o = std::make_shared<CompareOptions>();
+  auto* c = app.add_subcommand(
+      "compare", "Two results side by side, per layer and in total: --hw A --hw B --model M, or two result JSONs");
+  declare_when_used(c, [c, o] {
+    c->add_option("results", o->results, "Two result JSON files (qsim --json FILE)");
+    c->add_option("--hw", o->hw, "Hardware config; give two")->allow_extra_args(false);
+    c->add_option("--set", o->sets, "Override a hardware key on both configs, KEY=VALUE; repeatable")
+        ->allow_extra_args(false);
+    add_model(c, o->model);
+    add_precision(c, o->precision);
+    c->add_option("--csv", o->csv, "Write layer,metric,a,b,diff_pct (totals as layer TOTAL)");
+  });
+  return {c, [o] { return run_compare(*o); }};
 }
 
 Command add_hw_command(CLI::App& app) {
@@ -331,13 +384,17 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
 
   std::string mem_limit;  // --mem-limit of run, eval, quantize, sensitivity, allocate
-  const Command main_job = add_main_job(app);
+  const std::vector<std::string> command_line(argv, argv + argc);
+  const Command main_job = add_main_job(app, command_line);
   // Registration order is the order `qsim --help` lists the commands in.
   const std::vector<Command> commands = {
       add_info_command(app),
-      add_simulate_command(app),
+      add_simulate_command(app, command_line),
       add_lut_command(app),
-      add_sweep_command(app),
+      add_sweep_command(app, command_line),
+      add_compare_command(app),
+      add_report_command(app),
+      add_export_scalesim_command(app),
       add_hw_command(app),
       add_run_command(app, mem_limit),
       add_eval_command(app, mem_limit),

@@ -13,6 +13,10 @@ PACKAGES=(
   libsystemc-dev verilator libyaml-cpp-dev libboost-graph-dev libfmt-dev libcli11-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev nlohmann-json3-dev zlib1g-dev
   libpng-dev libjpeg62-turbo-dev
+  # OpenSSL's libcrypto: SHA-256 of the model file in result JSON provenance
+  libssl-dev
+  # headless browser that renders qsim report's HTML in tests/app/interop_report_test.cpp
+  chromium
   libgtest-dev libgmock-dev libbenchmark-dev
   # OpenBLAS: the GEMM alternative bench/executor_gemm_bench measures against Eigen
   libopenblas-dev

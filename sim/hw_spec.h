@@ -113,6 +113,14 @@ struct HwSpec {
   friend bool operator==(const HwSpec&, const HwSpec&) = default;
 };
 
+// ---- Derived figures (qsim hw, sweep columns) ----
+
+inline int64_t pe_count(const HwSpec& hw) { return hw.array.rows * hw.array.cols; }
+// ifmap + filter + ofmap SRAM in KiB.
+inline double total_sram_kib(const HwSpec& hw) {
+  return hw.memory.ifmap_kib + hw.memory.filter_kib + hw.memory.ofmap_kib;
+}
+
 // ---- The PE and energy semantics every backend shares (docs/hardware-config.md) ----
 
 // The width an operand of `bits` runs at: the smallest entry of pe.widths that is
