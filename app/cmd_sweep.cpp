@@ -226,10 +226,9 @@ nlohmann::json sweep_json(const SweepPlan& plan, const SweepOptions& o, const st
 
 int run_sweep(const SweepOptions& o) {
   if (o.threads < 0) fail("--threads {}: must be 0 (every core) or more", o.threads);
-  std::vector<std::size_t> pareto_columns;
-  for (const std::string& c : o.pareto) pareto_columns.push_back(sweep_column(c, "--pareto"));
-  std::optional<std::size_t> best_column;
-  if (!o.best.empty()) best_column = sweep_column(o.best, "--best");
+  // Column names are checked before any work (write_sweep_outputs uses them).
+  for (const std::string& c : o.pareto) (void)sweep_column(c, "--pareto");
+  if (!o.best.empty()) (void)sweep_column(o.best, "--best");
 
   const SweepPlan plan(o);
   const std::size_t n_points = plan.size();
@@ -314,6 +313,18 @@ int run_sweep(const SweepOptions& o) {
   for (std::thread& t : pool) t.join();
   if (!error.empty()) fail("{}", error);
 
+  write_sweep_outputs(plan, o, results, fmt::format("{} threads", n_threads));
+  if (journal) journal->remove();
+  return 0;
+}
+
+void write_sweep_outputs(const SweepPlan& plan, const SweepOptions& o, const std::vector<SweepMetrics>& results,
+                         std::string_view workers) {
+  const std::size_t n_points = plan.size();
+  std::vector<std::size_t> pareto_columns;
+  for (const std::string& c : o.pareto) pareto_columns.push_back(sweep_column(c, "--pareto"));
+  std::optional<std::size_t> best_column;
+  if (!o.best.empty()) best_column = sweep_column(o.best, "--best");
   // Outputs: exact CSV/JSON; the chosen points rounded on screen.
   std::vector<bool> front;
   if (!pareto_columns.empty()) front = pareto_front(results, pareto_columns);
@@ -357,15 +368,13 @@ int run_sweep(const SweepOptions& o) {
     }
   }
   out.commit();
-  if (journal) journal->remove();
   if (o.out.empty()) {
     std::cout << text;
     std::cerr << summary;
   } else {
-    std::cerr << fmt::format("qsim sweep: {} points on {} threads -> {}\n", n_points, n_threads, o.out);
+    std::cerr << fmt::format("qsim sweep: {} points on {} -> {}\n", n_points, workers, o.out);
     std::cout << summary;
   }
-  return 0;
 }
 
 }  // namespace qsim::app

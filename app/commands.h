@@ -77,6 +77,9 @@ struct SweepOptions {
   std::vector<std::string> command_line;  // argv, recorded in the JSON's provenance
 };
 int run_sweep(const SweepOptions& o);
+// The same grid sharded over MPI ranks, gathered on rank 0 (app/sweep_mpi.cpp; only
+// in the qsim-mpi executable, built when CMake finds MPI).
+int run_sweep_mpi(const SweepOptions& o);
 
 // qsim export-scalesim: a SCALE-Sim v2 .cfg and topology CSV (cmd_export_scalesim.cpp).
 struct ExportScaleSimOptions {

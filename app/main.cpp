@@ -13,11 +13,13 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "app/commands.h"
+#include "app/exec_sibling.h"
 #include "app/version.h"
 #include "graph/error.h"
 #include "graph/limits.h"
@@ -196,7 +198,11 @@ Command add_sweep_command(CLI::App& app, const std::vector<std::string>& command
     c->add_flag("--yes", o->yes, "Run a grid above the size limit (100000 points) without asking");
     c->add_flag("--no-journal", o->no_journal, "Do not resume from or keep <out>.journal");
   });
+#ifdef QSIM_MPI_MAIN
+  return {c, [o] { return run_sweep_mpi(*o); }};
+#else
   return {c, [o] { return run_sweep(*o); }};
+#endif
 }
 
 Command add_export_scalesim_command(CLI::App& app) {
@@ -374,6 +380,17 @@ Command add_allocate_command(CLI::App& app, std::string& mem_limit) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifndef QSIM_MPI_MAIN
+  // Under an MPI launcher, `qsim sweep` is the dynamically linked sibling's
+  // (qsim-mpi): MPI cannot be linked into this static executable.
+  if (argc > 1 && std::string_view(argv[1]) == "sweep" && launched_by_mpi()) {
+    const std::string why = exec_sibling("qsim-mpi", argv);
+    std::cerr << "qsim: error: qsim sweep under MPI runs qsim-mpi, built beside qsim when CMake finds MPI "
+                 "(libopenmpi-dev): "
+              << why << "\n";
+    return kExitBadInput;
+  }
+#endif
   CLI::App app{
       "qsim — hardware/quantization co-design for CNN accelerators.\n"
       "Imports an ONNX model (or a SCALE-Sim topology) and reports per-layer latency, memory\n"

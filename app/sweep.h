@@ -84,6 +84,12 @@ class SweepPlan {
 // on every column of `columns` and < on at least one. O(n log n + n * front).
 std::vector<bool> pareto_front(const std::vector<SweepMetrics>& rows, std::span<const std::size_t> columns);
 
+// The sweep's outputs from every point's metrics: the CSV (--out, else stdout),
+// --json, --report (written together, atomically), and the --best/--pareto tables
+// for people. `workers` says what ran the points ("2 threads", "3 MPI ranks").
+void write_sweep_outputs(const SweepPlan& plan, const SweepOptions& o, const std::vector<SweepMetrics>& results,
+                         std::string_view workers);
+
 // A metric exactly as the CSV and the journal hold it (shortest round-trip digits).
 std::string format_metric(std::size_t column, double v);
 

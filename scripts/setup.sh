@@ -15,6 +15,8 @@ PACKAGES=(
   libpng-dev libjpeg62-turbo-dev
   # OpenSSL's libcrypto: SHA-256 of the model file in result JSON provenance
   libssl-dev
+  # OpenMPI: qsim-mpi, `mpirun -n N qsim sweep` (optional component; tests/app/mpi_sweep_test.cpp)
+  libopenmpi-dev openmpi-bin
   # headless browser that renders qsim report's HTML in tests/app/interop_report_test.cpp
   chromium
   libgtest-dev libgmock-dev libbenchmark-dev
