@@ -71,7 +71,9 @@ std::string diff_percent(double a, double b) {
   return fmt::format("{:+.1f}%", (b - a) / a * 100.0);
 }
 
-std::string cell(double v) { return std::floor(v) == v && std::abs(v) < 1e15 ? fmt::format("{}", v) : format_rounded(v); }
+std::string cell(double v) {
+  return std::floor(v) == v && std::abs(v) < 1e15 ? fmt::format("{}", v) : format_rounded(v);
+}
 
 }  // namespace
 
@@ -126,7 +128,8 @@ int run_compare(const CompareOptions& o) {
                            const nlohmann::json* b) {
     const double va = a ? number(*a, key) : 0, vb = b ? number(*b, key) : 0;
     csv += fmt::format("{},{},{},{},{}\n", csv_field(layer), key, a ? fmt::format("{}", va) : "",
-                       b ? fmt::format("{}", vb) : "", a && b && va != 0 ? fmt::format("{}", (vb - va) / va * 100.0) : "");
+                       b ? fmt::format("{}", vb) : "",
+                       a && b && va != 0 ? fmt::format("{}", (vb - va) / va * 100.0) : "");
   };
   for (const std::string& n : names) {
     const nlohmann::json* a = in_a.count(n) ? in_a[n] : nullptr;

@@ -36,7 +36,8 @@ std::string topology_name(std::string name) {
 }
 
 std::string topology_csv(const LayerGraph& g) {
-  std::string out = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n";
+  std::string out =
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n";
   for (const NodeId id : g.compute_layers()) {
     const Node& n = g.node(id);
     const std::string name = topology_name(n.name);

@@ -86,7 +86,8 @@ std::string latency_chart(const nlohmann::json& run) {
                      esc(name));
     double x = label_w;
     for (const auto& [part, colour, cls] :
-         {std::tuple{compute, kCompute, "compute"}, std::tuple{stall, kStall, "stall"}, std::tuple{vec, kVector, "vector"}}) {
+         {std::tuple{compute, kCompute, "compute"}, std::tuple{stall, kStall, "stall"},
+          std::tuple{vec, kVector, "vector"}}) {
       if (part <= 0 || max_total <= 0) continue;
       const double w = std::max(0.5, part / max_total * plot_w);
       s += fmt::format("<rect class=\"seg {}\" x=\"{:.2f}\" y=\"{}\" width=\"{:.2f}\" height=\"{}\" fill=\"{}\"/>\n",
@@ -94,11 +95,11 @@ std::string latency_chart(const nlohmann::json& run) {
       x += w;
     }
     s += fmt::format("<text class=\"value\" x=\"{:.2f}\" y=\"{}\">{}</text></g>\n", x + 4, y + row_h - 4,
-                     format_rounded(total));
+                     static_cast<int64_t>(total));  // cycles: whole numbers
     y += row_h;
   }
   s += fmt::format("<text x=\"{}\" y=\"{}\">cycles (longest {})</text>\n", label_w, y + 16,
-                   format_rounded(max_total));
+                   static_cast<int64_t>(max_total));
   return s + "</svg>\n";
 }
 
@@ -305,7 +306,8 @@ std::string sweep_section(const ReportInput& in) {
       const bool on_front = p.value("pareto", false);
       const double x = sx(num(p, cx.c_str())), y = sy(num(p, cy.c_str()));
       std::string label;
-      for (const auto& [k, v] : p["values"].items()) label += fmt::format("{}{}={}", label.empty() ? "" : ", ", k, text_of(v));
+      for (const auto& [k, v] : p["values"].items())
+        label += fmt::format("{}{}={}", label.empty() ? "" : ", ", k, text_of(v));
       s += fmt::format("<circle class=\"sweep-point{}\" cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"{}\" fill=\"{}\"><title>{}: "
                        "{} {}, {} {}</title></circle>\n",
                        on_front ? " front" : "", x, y, on_front ? 5 : 3.5, on_front ? kStall : kCompute, esc(label),

@@ -220,7 +220,8 @@ Command add_export_scalesim_command(CLI::App& app) {
 
 Command add_report_command(CLI::App& app) {
   auto o = std::make_shared<ReportOptions>();
-  auto* c = app.add_subcommand("report", "Result JSONs (qsim --json, qsim sweep --json) as one self-contained HTML page");
+  auto* c =
+      app.add_subcommand("report", "Result JSONs (qsim --json, qsim sweep --json) as one self-contained HTML page");
   declare_when_used(c, [c, o] {
     c->add_option("--from", o->from, "A result JSON, or a directory of them")->required();
     c->add_option("--out", o->out, "Output HTML file")->required();

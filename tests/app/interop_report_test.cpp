@@ -93,7 +93,8 @@ std::string chromium() {
 // chart elements whose rendered box is not empty; returns the counts.
 nlohmann::json rendered_counts(const TempDir& tmp, const fs::path& html) {
   const std::string probe = R"(<script>
-const n = s => [...document.querySelectorAll(s)].filter(e => { const b = e.getBBox(); return b.width > 0 && b.height > 0; }).length;
+const n = s => [...document.querySelectorAll(s)]
+  .filter(e => { const b = e.getBBox(); return b.width > 0 && b.height > 0; }).length;
 const out = {layer_bars: n('g.layer-bar'), segments: n('rect.seg'), bits_bars: n('rect.bits-bar'),
              heat_cells: n('rect.heat-cell'), points: n('circle.sweep-point'), front: n('circle.sweep-point.front'),
              scripts: document.scripts.length, external: [...document.querySelectorAll('[src],link[href]')].length};

@@ -279,7 +279,8 @@ TEST(SweepProgress, LineOnATerminalOnly) {
   std::string cmd = shell_quote(QSIM_BINARY);
   for (const auto& a : long_sweep(tmp, "s.csv")) cmd += fmt::format(" {}", shell_quote(a));
   const fs::path log = tmp / "tty.log";
-  const std::string wrapped = fmt::format("script -qefc {} /dev/null > {}", shell_quote(cmd), shell_quote(log.string()));
+  const std::string wrapped =
+      fmt::format("script -qefc {} /dev/null > {}", shell_quote(cmd), shell_quote(log.string()));
   ASSERT_EQ(std::system(wrapped.c_str()), 0);
   const std::string seen = slurp(log);
   EXPECT_NE(seen.find("qsim sweep: 1296/1296 points, "), std::string::npos) << seen;
