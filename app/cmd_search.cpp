@@ -16,6 +16,8 @@
 
 #include "app/cmd_simulate.h"
 #include "app/commands.h"
+#include "app/html_report.h"
+#include "app/provenance.h"
 #include "app/quant_cli.h"
 #include "app/report.h"
 #include "graph/error.h"
@@ -129,7 +131,7 @@ int run_search(const SearchCliOptions& o) {
   declared.input("--model", o.model).input("--hw", o.hw.hw).input("--scalesim-cfg", o.hw.scalesim_cfg);
   declared.input("--space", o.space).input("--sensitivity", o.sensitivity).input("--labels", o.labels);
   data_inputs(declared, "--data", o.data);
-  OutputFiles files = declared.output_folder("--out", o.out, out_names).check();
+  OutputFiles files = declared.output_folder("--out", o.out, out_names).output("--report", o.report).check();
   const auto proposal = o.proposal == "walk" ? ProposalKind::kWalk
                         : o.proposal == "amed" ? ProposalKind::kAmed
                                                : (fail("--proposal '{}': expected walk or amed", o.proposal), ProposalKind::kWalk);
@@ -338,7 +340,19 @@ int run_search(const SearchCliOptions& o) {
                           {"reference_check_top1", rep.reference_check_top1},
                           {"reference_test_top1", num(rep.reference_test_top1)},
                           {"estimate", drops.source}};
+  summary["provenance"] = provenance_json(o.command_line, o.hw, hw, ModelInput{o.model, {}});
   summary["best"] = point_json(rep.best, sp);
+  {
+    // The chosen widths by layer, for the report's bits chart.
+    nlohmann::json layers = nlohmann::json::array();
+    const auto compute = g.compute_layers();
+    for (std::size_t i = 0; i < compute.size() && i < rep.best.precision.size(); ++i)
+      layers.push_back({{"name", g.node(compute[i]).name},
+                        {"is_compute", true},
+                        {"wbits", rep.best.precision[i].wbits},
+                        {"abits", rep.best.precision[i].abits}});
+    summary["best"]["layers"] = std::move(layers);
+  }
   summary["chain_best"] = point_json(rep.chain_best, sp);
   nlohmann::json baselines = nlohmann::json::array();
   for (const SearchPoint& s : rep.baselines) baselines.push_back(point_json(s, sp));
@@ -377,6 +391,14 @@ int run_search(const SearchCliOptions& o) {
                        {"total_seconds", total_seconds},
                        {"threads", o.threads}};
 
+  nlohmann::json front = nlohmann::json::array();  // front.csv's rows, also in summary.json (the report)
+  for (const SearchPoint& s : rep.front) {
+    nlohmann::json p = point_json(s, sp);
+    p["front"] = s.front;
+    front.push_back(std::move(p));
+  }
+  summary["front"] = std::move(front);
+
   std::string csv = "front,latency_ms,energy_uj,est_top1,check_top1,true_top1,weight_kib,objective";
   if (sp)
     for (const HwAxis& a : sp->axes) csv += fmt::format(",{}", csv_field(a.key));
@@ -413,6 +435,10 @@ int run_search(const SearchCliOptions& o) {
                   hw_spec_to_yaml(out_hw));
   } else if (!o.space.empty()) {
     files.omit((dir / "hw.yaml").string());
+  }
+  if (!o.report.empty()) {
+    const ReportInput in[] = {{fmt::format("qsim search: {} on {}", g.name, hw.name), summary}};
+    files.set(o.report, render_html_report(in));
   }
   files.commit();
   std::cout << text;

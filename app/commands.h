@@ -55,6 +55,8 @@ struct SimulateOptions {
   bool verify = false;                 // --verify: real operands, outputs against the integer executor (systemc, rtl)
   std::string data;                    // --data SOURCE: calibration (and the input) of --verify
   bool no_fast_forward = false;        // --no-fast-forward: step every cycle (systemc)
+  std::string report;        // --report FILE: the HTML report (app/html_report.h)
+  std::vector<std::string> command_line;  // argv, recorded in the JSON's provenance
 };
 int run_simulate(const SimulateOptions& o);
 
@@ -64,6 +66,7 @@ struct LutOptions {
   ModelInput model;
   std::vector<int> bits;  // --bits 2,4,8
   std::string out;        // --out lut.csv | lut.json (stdout CSV when empty)
+  std::string npy;        // --npy FILE.npy: cycles [layer][wbits][abits], energy in FILE.energy_pj.npy
 };
 int run_lut(const LutOptions& o);
 
@@ -72,11 +75,48 @@ struct SweepOptions {
   HwInput hw;  // hw.sets: the axes (a single value is a fixed override, also listed)
   ModelInput model;
   PrecisionInput precision;
-  std::string out;  // --out sweep.csv (stdout when empty)
+  std::string out;  // --out sweep.csv (stdout when empty); its journal is <out>.journal
+  std::string json;  // --json FILE: provenance, axes and every point
+  std::string report;  // --report FILE: the HTML report (heatmap, Pareto scatter, settings)
   int threads = 0;  // --threads N (0: every core)
   std::optional<double> area_budget_kge;  // --area-budget-kge X: only points within this area (sim/area_model.h)
+  std::vector<std::string> pareto;  // --pareto COL,COL,...: mark the non-dominated points (all minimised)
+  std::string best;  // --best COL: print the point with the smallest COL
+  bool yes = false;  // --yes: run a grid above the size limit
+  bool no_journal = false;  // --no-journal: neither resume nor keep a journal
+  std::vector<std::string> command_line;  // argv, recorded in the JSON's provenance
 };
 int run_sweep(const SweepOptions& o);
+// The same grid sharded over MPI ranks, gathered on rank 0 (app/sweep_mpi.cpp; only
+// in the qsim-mpi executable, built when CMake finds MPI).
+int run_sweep_mpi(const SweepOptions& o);
+
+// qsim export-scalesim: a SCALE-Sim v2 .cfg and topology CSV (cmd_export_scalesim.cpp).
+struct ExportScaleSimOptions {
+  HwInput hw;
+  ModelInput model;
+  std::string out_dir;  // --out-dir DIR: DIR/NAME.cfg and DIR/NAME.csv
+  std::string name;     // --name NAME (default <hw name>_<model name>)
+};
+int run_export_scalesim(const ExportScaleSimOptions& o);
+
+// qsim report: result JSONs (runs, sweeps) as one self-contained HTML page.
+struct ReportOptions {
+  std::string from;  // --from DIR|FILE
+  std::string out;   // --out report.html
+};
+int run_report(const ReportOptions& o);
+
+// qsim compare: two results side by side (cmd_compare.cpp).
+struct CompareOptions {
+  std::vector<std::string> hw;       // --hw A.yaml --hw B.yaml (run on --model)
+  std::vector<std::string> sets;     // --set KEY=VALUE, applied to both
+  ModelInput model;
+  PrecisionInput precision;
+  std::vector<std::string> results;  // or two result JSON files (qsim --json)
+  std::string csv;                   // --csv FILE: layer,metric,a,b,diff_pct
+};
+int run_compare(const CompareOptions& o);
 
 // qsim hw: the validated hardware spec, every key with its value and derived
 // peak figures (cmd_hw.cpp).
@@ -231,6 +271,8 @@ struct SearchCliOptions {
   uint64_t grid_limit = 4096;      // --grid-limit N
   QuantCliOptions quant;           // --calib, --calib-samples, ...
   std::string out;                 // --out DIR
+  std::string report;              // --report FILE: the HTML report (app/html_report.h)
+  std::vector<std::string> command_line;  // argv, recorded in summary.json's provenance
 };
 int run_search(const SearchCliOptions& o);
 

@@ -17,6 +17,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +25,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "app/exec_sibling.h"
 #include "app/output_paths.h"
 #include "app/version.h"
 #include "graph/error.h"
@@ -78,13 +80,13 @@ CLI::Validator at_least(double min, double max = HUGE_VAL) {
       "", "at_least");
 }
 
-// Comma-separated lists (--bits 2,4,8, --mean, --std, --layers): CLI11 drops an empty item
+// Comma-separated lists (--bits 2,4,8, --mean, --std, --layers, --pareto): CLI11 drops an empty item
 // ("2,,8", a trailing comma, '') silently, so the text is checked before parsing.
 // Returns the message for the first list with an empty item, or "".
 std::string empty_list_item(int argc, const char* const* argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    for (const char* name : {"--bits", "--mean", "--std", "--layers"}) {
+    for (const char* name : {"--bits", "--mean", "--std", "--layers", "--pareto"}) {
       std::string value;
       if (a == name && i + 1 < argc) value = argv[i + 1];
       else if (a.rfind(std::string(name) + "=", 0) == 0) value = a.substr(std::strlen(name) + 1);
@@ -146,6 +148,8 @@ void add_exports(CLI::App* c, SimulateOptions& s) {
   c->add_option("--data", s.data, "--verify: calibration data and input, fashion-mnist[:DIR] or npy:FILE")
       ->check(path_name());
   c->add_flag("--no-fast-forward", s.no_fast_forward, "systemc: step every cycle (no fast-forward)");
+  c->add_option("--report", s.report, "Write the HTML report (latency bars, bits per layer, settings)")
+      ->check(path_name());
 }
 
 void add_simulate_options(CLI::App* c, SimulateOptions& s) {
@@ -203,8 +207,9 @@ void add_measure(CLI::App* c, SensitivityCliOptions& s) {
 
 // The main job, qsim --hw HW.yaml --model M.onnx: options of the top level itself.
 // Without any of them (and no command) qsim prints its help.
-Command add_main_job(CLI::App& app) {
+Command add_main_job(CLI::App& app, const std::vector<std::string>& command_line) {
   auto o = std::make_shared<SimulateOptions>();
+  o->command_line = command_line;
   add_simulate_options(&app, *o);
   return {&app, [o, &app] {
             const bool given = !o->model.model.empty() || !o->model.topology.empty() || !o->hw.hw.empty() ||
@@ -228,8 +233,9 @@ Command add_info_command(CLI::App& app) {
   return {c, [o] { return run_info(*o); }};
 }
 
-Command add_simulate_command(CLI::App& app) {
+Command add_simulate_command(CLI::App& app, const std::vector<std::string>& command_line) {
   auto o = std::make_shared<SimulateOptions>();
+  o->command_line = command_line;
   auto* c = app.add_subcommand(
       "simulate", "Per-layer latency, memory traffic and energy of a model on an accelerator (the main job)");
   declare_when_used(c, [c, o] {
@@ -249,23 +255,82 @@ Command add_lut_command(CLI::App& app) {
         ->delimiter(',')
         ->required();
     c->add_option("--out", o->out, "Output file, lut.csv or lut.json (default: CSV on stdout)")->check(path_name());
+    c->add_option("--npy", o->npy,
+                  "Also write NumPy float64 [layer][wbits][abits]: total cycles to FILE.npy, energy (pJ) to "
+                  "FILE.energy_pj.npy; NaN where the PE cannot run the pair")
+        ->check(path_name());
   });
   return {c, [o] { return run_lut(*o); }};
 }
 
-Command add_sweep_command(CLI::App& app) {
+Command add_sweep_command(CLI::App& app, const std::vector<std::string>& command_line) {
   auto o = std::make_shared<SweepOptions>();
+  o->command_line = command_line;
   auto* c = app.add_subcommand("sweep", "Cartesian sweep of hardware keys, one CSV row of totals per point");
   declare_when_used(c, [c, o] {
     add_hw(c, o->hw, "An axis, KEY=V1,V2,... (dotted key); repeat for more axes");
     add_model(c, o->model);
     add_precision(c, o->precision);
-    c->add_option("--out", o->out, "Output CSV (default: stdout)")->check(path_name());
+    c->add_option("--out", o->out, "Output CSV (default: stdout); resumable through its journal <out>.journal")
+        ->check(path_name());
+    c->add_option("--json", o->json, "Write provenance, axes and every point as JSON (qsim report reads it)")
+        ->check(path_name());
+    c->add_option("--report", o->report, "Write the HTML report (latency heatmap, Pareto scatter, settings)")
+        ->check(path_name());
     c->add_option("--threads", o->threads, "Worker threads (default 0: every core)")->check(at_least(0, kMaxThreads));
     c->add_option("--area-budget-kge", o->area_budget_kge,
                   "Only the points whose area (qsim hw's area figure, kGE) is at most this");
+    c->add_option("--pareto", o->pareto, "Mark the points no other point beats on all of COL,COL,... (minimised)")
+        ->delimiter(',');
+    c->add_option("--best", o->best, "Print the point with the smallest COL (e.g. latency_ms)");
+    c->add_flag("--yes", o->yes, "Run a grid above the size limit (100000 points) without asking");
+    c->add_flag("--no-journal", o->no_journal, "Do not resume from or keep <out>.journal");
   });
+#ifdef QSIM_MPI_MAIN
+  return {c, [o] { return run_sweep_mpi(*o); }};
+#else
   return {c, [o] { return run_sweep(*o); }};
+#endif
+}
+
+Command add_export_scalesim_command(CLI::App& app) {
+  auto o = std::make_shared<ExportScaleSimOptions>();
+  auto* c = app.add_subcommand("export-scalesim",
+                               "Write a SCALE-Sim v2 .cfg and topology CSV from a hardware config and a model");
+  declare_when_used(c, [c, o] {
+    add_hw(c, o->hw, kSetHelp);
+    add_model(c, o->model);
+    c->add_option("--out-dir", o->out_dir, "Directory for NAME.cfg and NAME.csv")->check(path_name())->required();
+    c->add_option("--name", o->name, "Run name and file stem (default <hw name>_<model name>)");
+  });
+  return {c, [o] { return run_export_scalesim(*o); }};
+}
+
+Command add_report_command(CLI::App& app) {
+  auto o = std::make_shared<ReportOptions>();
+  auto* c =
+      app.add_subcommand("report", "Result JSONs (qsim --json, qsim sweep --json) as one self-contained HTML page");
+  declare_when_used(c, [c, o] {
+    c->add_option("--from", o->from, "A result JSON, or a directory of them")->check(path_name())->required();
+    c->add_option("--out", o->out, "Output HTML file")->check(path_name())->required();
+  });
+  return {c, [o] { return run_report(*o); }};
+}
+
+Command add_compare_command(CLI::App& app) {
+  auto o = std::make_shared<CompareOptions>();
+  auto* c = app.add_subcommand(
+      "compare", "Two results side by side, per layer and in total: --hw A --hw B --model M, or two result JSONs");
+  declare_when_used(c, [c, o] {
+    c->add_option("results", o->results, "Two result JSON files (qsim --json FILE)")->check(path_name());
+    c->add_option("--hw", o->hw, "Hardware config; give two")->check(path_name())->allow_extra_args(false);
+    c->add_option("--set", o->sets, "Override a hardware key on both configs, KEY=VALUE; repeatable")
+        ->allow_extra_args(false);
+    add_model(c, o->model);
+    add_precision(c, o->precision);
+    c->add_option("--csv", o->csv, "Write layer,metric,a,b,diff_pct (totals as layer TOTAL)")->check(path_name());
+  });
+  return {c, [o] { return run_compare(*o); }};
 }
 
 Command add_hw_command(CLI::App& app) {
@@ -428,8 +493,9 @@ Command add_allocate_command(CLI::App& app, std::string& mem_limit) {
   return {c, [o] { return run_allocate(*o); }};
 }
 
-Command add_search_command(CLI::App& app, std::string& mem_limit) {
+Command add_search_command(CLI::App& app, std::string& mem_limit, const std::vector<std::string>& command_line) {
   auto o = std::make_shared<SearchCliOptions>();
+  o->command_line = command_line;
   auto* c = app.add_subcommand(
       "search", "Markov-chain co-design search: per-layer widths x hardware parameters -> alloc.json, front.csv");
   declare_when_used(c, [c, o, &mem_limit] {
@@ -482,6 +548,8 @@ Command add_search_command(CLI::App& app, std::string& mem_limit) {
     c->add_option("--out", o->out, "Output directory: alloc.json, front.csv, summary.json (hw.yaml)")
         ->check(path_name())
         ->required();
+    c->add_option("--report", o->report, "Write the HTML report (accuracy-latency front, bits per layer, settings)")
+        ->check(path_name());
     c->add_option("--mem-limit", mem_limit, kMemLimitHelp);
   });
   return {c, [o] { return run_search(*o); }};
@@ -500,20 +568,24 @@ int qsim::app::run_cli(int argc, const char* const* argv) {
   app.fallthrough(false);
 
   std::string mem_limit;  // --mem-limit of run, eval, quantize, sensitivity, allocate, search
-  const Command main_job = add_main_job(app);
+  const std::vector<std::string> command_line(argv, argv + argc);
+  const Command main_job = add_main_job(app, command_line);
   // Registration order is the order `qsim --help` lists the commands in.
   const std::vector<Command> commands = {
       add_info_command(app),
-      add_simulate_command(app),
+      add_simulate_command(app, command_line),
       add_lut_command(app),
-      add_sweep_command(app),
+      add_sweep_command(app, command_line),
+      add_compare_command(app),
+      add_report_command(app),
+      add_export_scalesim_command(app),
       add_hw_command(app),
       add_run_command(app, mem_limit),
       add_eval_command(app, mem_limit),
       add_quantize_command(app, mem_limit),
       add_sensitivity_command(app, mem_limit),
       add_allocate_command(app, mem_limit),
-      add_search_command(app, mem_limit),
+      add_search_command(app, mem_limit, command_line),
   };
 
   if (const std::string bad = empty_list_item(argc, argv); !bad.empty()) {
@@ -559,5 +631,18 @@ int qsim::app::run_cli(int argc, const char* const* argv) {
 }
 
 #ifndef QSIM_CLI_NO_MAIN  // the command-line fuzz target (tests/fuzz/fuzz_cli.cpp) calls run_cli itself
-int main(int argc, char** argv) { return qsim::app::run_cli(argc, argv); }
+int main(int argc, char** argv) {
+#ifndef QSIM_MPI_MAIN
+  // Under an MPI launcher, `qsim sweep` is the dynamically linked sibling's
+  // (qsim-mpi): MPI cannot be linked into this static executable.
+  if (argc > 1 && std::string_view(argv[1]) == "sweep" && qsim::app::launched_by_mpi()) {
+    const std::string why = qsim::app::exec_sibling("qsim-mpi");  // returns only on failure
+    std::cerr << "qsim: error: qsim sweep under MPI runs qsim-mpi, built beside qsim when CMake finds MPI "
+                 "(libopenmpi-dev): "
+              << qsim::one_line_message(why) << "\n";
+    return kExitBadInput;
+  }
+#endif
+  return qsim::app::run_cli(argc, argv);
+}
 #endif

@@ -122,6 +122,11 @@ CommandFiles& CommandFiles::output_tree(std::string_view option, const std::stri
   return *this;
 }
 
+CommandFiles& CommandFiles::working_file(std::string_view option, const std::string& path) {
+  if (!path.empty()) entries_.push_back({std::string(option), path, "", true, false, true});
+  return *this;
+}
+
 OutputFiles CommandFiles::check() const {
   struct Seen {
     const Entry* entry;
@@ -220,6 +225,7 @@ OutputFiles CommandFiles::check() const {
     const bool in_folder = !o.entry->folder.empty();
     if (o.problem)
       fail("{} {}: {}", o.entry->option, shown_path(in_folder ? o.entry->folder : o.entry->path), *o.problem);
+    if (o.entry->working) continue;
     out.files_.push_back({o.entry->option, o.entry->path, o.target, {}, false});
     if (!o.entry->folder.empty() &&
         std::find(out.folders_.begin(), out.folders_.end(), o.entry->folder) == out.folders_.end())

@@ -52,6 +52,10 @@ class CommandFiles {
   // into it (OutputFiles::set_in) is held to the same rules when it is set, before
   // anything is written.
   CommandFiles& output_tree(std::string_view option, const std::string& dir);
+  // A file the command keeps itself while it works and removes when done (qsim
+  // sweep's <out>.journal, appended one point at a time so a killed sweep resumes):
+  // held to every rule of an output, but written by the command, not by commit().
+  CommandFiles& working_file(std::string_view option, const std::string& path);
 
   // The policy above; throws qsim::Error. The result writes exactly the outputs declared.
   OutputFiles check() const;
@@ -64,6 +68,7 @@ class CommandFiles {
     std::string folder;  // output_folder: the folder the file is in, as given
     bool output = false;
     bool tree = false;  // output_tree: `path` is the folder
+    bool working = false;  // working_file: checked, not committed
   };
   std::vector<Entry> entries_;
 };

@@ -92,6 +92,13 @@ std::map<std::string, std::string> snapshot() {
 
 std::map<std::string, std::string> g_clean;  // the snapshot with the fixtures only
 
+// "" (the top level, whose --help lists the main job's options) and every command.
+std::vector<std::string> cat_empty(const std::vector<std::string>& commands) {
+  std::vector<std::string> all{""};
+  all.insert(all.end(), commands.begin(), commands.end());
+  return all;
+}
+
 void restore() {
   std::error_code ec;
   for (const auto& [rel, bytes] : snapshot())
@@ -105,6 +112,7 @@ void fuzz_init() {
   fs::remove_all(g_root);
   g_work = g_root / "a" / "work";  // two levels down: "..", "../.." stay inside g_root
   fs::create_directories(g_work);
+  fs::current_path(g_work);  // the set-up runs below name their files relative to it
 
   // A small Fashion-MNIST classifier and four samples of every data form.
   put("m.onnx", qsim::fuzz::source_file("models/fmnist_squeezenet.onnx"));
@@ -144,18 +152,23 @@ void fuzz_init() {
   if (run({"allocate", "--model", "m.onnx", "--sensitivity", "s.json", "--high-count", "2", "--out", "p.json"}) != 0)
     qsim::fuzz::invariant_failed("set-up", "qsim allocate failed on the fixtures");
   g_fixtures["p.json"] = qsim::read_file((g_work / "p.json").string());
+  // A run result, as qsim report and qsim compare read it.
+  if (run({"--hw", "hw.yaml", "--model", "t.csv", "--json", "res.json"}) != 0)
+    qsim::fuzz::invariant_failed("set-up", "qsim --json failed on the fixtures");
+  g_fixtures["res.json"] = qsim::read_file((g_work / "res.json").string());
   fs::create_directories(g_work / "dir");
-  fs::current_path(g_work);
   g_clean = snapshot();
 
   // The vocabulary: every command, every option the binary lists, and values.
-  std::set<std::string> words{"info",     "simulate",    "lut",      "sweep",  "hw",     "run",      "eval",
-                              "quantize", "sensitivity", "allocate", "search", "--help", "--version"};
-  for (const char* cmd : {"", "info", "simulate", "lut", "sweep", "hw", "run", "eval", "quantize", "sensitivity",
-                          "allocate", "search"}) {
+  const std::vector<std::string> commands = {"info",    "simulate", "lut",  "sweep",    "compare",     "report",
+                                             "export-scalesim", "hw", "run", "eval", "quantize", "sensitivity",
+                                             "allocate", "search"};
+  std::set<std::string> words(commands.begin(), commands.end());
+  words.insert({"--help", "--version"});
+  for (const std::string& cmd : cat_empty(commands)) {
     std::string out;
     std::vector<std::string> args;
-    if (*cmd) args.push_back(cmd);
+    if (!cmd.empty()) args.push_back(cmd);
     args.push_back("--help");
     run(args, &out);
     std::istringstream in(out);
@@ -179,7 +192,9 @@ void fuzz_init() {
         "fake", "int", "random", "nchw", "nhwc", "0.5", "0.5,0.5", "1,1,1,1", "array.rows", "'x'",
         // the cycle-level backends, the search, the sensitivity methods and allocators
         "analytical", "systemc", "rtl", "out.vcd", "Conv1,Conv2", "walk", "amed", "measured", "output-kl",
-        "isolated", "quantunev2", "rank", "knapsack", "greedy-measured"})
+        "isolated", "quantunev2", "rank", "knapsack", "greedy-measured",
+        // sweep columns, reports, SCALE-Sim export
+        "latency_ms", "latency_ms,pes", "area_kge", "total_sram_kib", "out.html", "out.csv.journal", "run"})
     g_vocab.push_back(v);
   g_vocab.push_back(std::string(300, 'n'));  // a name longer than NAME_MAX
   g_vocab.push_back(std::string(300, 'n') + ".csv");

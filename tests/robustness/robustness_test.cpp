@@ -106,6 +106,13 @@ Dataflow: os
 InterfaceBandwidth: CALC
 )";
 
+// A run result as qsim --json writes it, cut to what qsim report and compare read.
+const std::string kRunJson =
+    R"({"model": "t", "hw": "h", "total_cycles": 10, "compute_cycles": 10, "stall_cycles": 0, "vector_cycles": 0, )"
+    R"("latency_ms": 0.05, "energy_uj": 1.5, "sram_bytes": 64, "dram_bytes": 32, "layers": [{"name": "Conv1", )"
+    R"("is_compute": true, "total_cycles": 10, "stall_cycles": 0, "vector_cycles": 0, "wbits": 8, "abits": 8, )"
+    R"("dram_bytes": 32, "energy_pj": 1500000}]})";
+
 const std::string kTopoHeader =
     "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n";
 
@@ -178,6 +185,7 @@ Files base_files() {
           {"d.npy", qsim::npy_bytes(samples(4))},
           {"l.npy", labels_npy(4)},
           {"s.json", sensitivity_json()},
+          {"res.json", kRunJson},
           {"fm/t10k-images-idx3-ubyte", idx_images},
           {"fm/t10k-labels-idx1-ubyte", idx_labels},
           {"fm/train-images-idx3-ubyte", idx_images},
@@ -243,12 +251,19 @@ struct Command {
 std::vector<Command> commands() {
   return {
       {"qsim simulate", {"simulate", "--hw", "hw.yaml", "--topology", "t.csv"},
-       {{"--csv", "out.csv"}, {"--json", "out.json"}, {"--scalesim-out", "outdir"}}, "t.csv"},
+       {{"--csv", "out.csv"}, {"--json", "out.json"}, {"--scalesim-out", "outdir"}, {"--report", "out.html"}}, "t.csv"},
       {"qsim (main job)", {"--hw", "hw.yaml", "--model", "m.onnx"}, {{"--csv", "out.csv"}, {"--json", "out.json"}},
        "m.onnx"},
-      {"qsim lut", {"lut", "--hw", "hw.yaml", "--model", "t.csv", "--bits", "4,8"}, {{"--out", "out.csv"}}, "t.csv"},
+      {"qsim lut", {"lut", "--hw", "hw.yaml", "--model", "t.csv", "--bits", "4,8"},
+       {{"--out", "out.csv"}, {"--npy", "out.npy"}}, "t.csv"},
       {"qsim sweep", {"sweep", "--hw", "hw.yaml", "--model", "t.csv", "--set", "array.rows=4,8"},
-       {{"--out", "out.csv"}}, "hw.yaml"},
+       {{"--out", "out.csv"}, {"--json", "out.json"}, {"--report", "out.html"}}, "hw.yaml"},
+      {"qsim compare", {"compare", "--hw", "hw.yaml", "--hw", "hw.yaml", "--model", "t.csv"}, {{"--csv", "out.csv"}},
+       "t.csv"},
+      {"qsim compare (two results)", {"compare", "res.json", "res.json"}, {{"--csv", "out.csv"}}, "res.json"},
+      {"qsim report", {"report", "--from", "res.json"}, {{"--out", "out.html"}}, "res.json"},
+      {"qsim export-scalesim", {"export-scalesim", "--hw", "hw.yaml", "--model", "t.csv"}, {{"--out-dir", "expdir"}},
+       "t.csv"},
       {"qsim run", {"run", "--model", "m.onnx", "--input", "x.npy"}, {{"--output", "out.npy"}}, "x.npy"},
       {"qsim eval", {"eval", "--model", "m.onnx", "--data", "npy:d.npy", "--labels", "l.npy"},
        {{"--json", "out.json"}}, "l.npy"},
@@ -263,13 +278,14 @@ std::vector<Command> commands() {
       {"qsim simulate --backend systemc",
        {"simulate", "--backend", "systemc", "--hw", "hw.yaml", "--topology", "t.csv", "--layers", "Conv1"},
        {{"--vcd", "out.vcd"}, {"--trace", "tracedir"}, {"--csv", "out.csv"}}, "t.csv"},
-      {"qsim search", search_args(), {{"--out", "outdir"}}, "m.onnx"},
+      {"qsim search", cat(search_args(), {"--out", "outdir"}), {{"--out", "outdir"}, {"--report", "out.html"}},
+       "m.onnx"},
   };
 }
 
 // Options that name a folder the command writes into (created when missing).
 bool folder_output(const std::string& label, const std::string& opt) {
-  return opt == "--scalesim-out" || opt == "--trace" || (label == "qsim search" && opt == "--out");
+  return opt == "--scalesim-out" || opt == "--trace" || opt == "--out-dir" || (label == "qsim search" && opt == "--out");
 }
 
 std::string sensitivity_json() {
@@ -301,8 +317,11 @@ std::vector<Case> output_path_cases() {
       const std::string& good = cmd.outputs[i].second;
       const std::string who = cmd.label + " " + opt;
       const bool folder = folder_output(cmd.label, opt);
+      // The option set to `value` (replaced when the base command gives it, as search's --out).
       const auto run = [&](const std::string& value, const std::vector<std::string>& extra = {}) {
-        return cat(cat(cmd.args, {opt, value}), extra);
+        std::vector<std::string> a = set_opt(cmd.args, opt, value);
+        for (std::size_t k = 0; k + 1 < extra.size(); k += 2) a = set_opt(a, extra[k], extra[k + 1]);
+        return a;
       };
       c.push_back({"output path", who + ": the file of an input (" + cmd.input + ")", base, run(cmd.input)});
       if (!folder)
@@ -358,6 +377,20 @@ std::vector<Case> output_path_cases() {
   c.push_back({"output path", "qsim search --out: its summary.json is the --sensitivity input",
                with(base, {{"o/summary.json", sensitivity_json()}}),
                cat(search_args(), {"--sensitivity", "o/summary.json", "--out", "o"})});
+  c.push_back({"output path", "qsim sweep --out: its journal is the --hw input",
+               with(base, {{"o.csv.journal", kYaml}}),
+               {"sweep", "--hw", "o.csv.journal", "--model", "t.csv", "--set", "array.rows=4,8", "--out", "o.csv"}});
+  c.push_back({"output path", "qsim sweep --out: its journal is the --json output", base,
+               {"sweep", "--hw", "hw.yaml", "--model", "t.csv", "--set", "array.rows=4,8", "--out", "o.csv", "--json",
+                "o.csv.journal"}});
+  c.push_back({"output path", "qsim lut --npy: its energy file is the --out file", base,
+               {"lut", "--hw", "hw.yaml", "--model", "t.csv", "--bits", "4,8", "--out", "z.energy_pj.csv", "--npy",
+                "z.npy", "--npy", "z.energy_pj.npy"}});
+  c.push_back({"output path", "qsim report --out: a result JSON of the --from folder",
+               with(base, {{"rd/a.json", kRunJson}}), {"report", "--from", "rd", "--out", "rd/a.json"}});
+  c.push_back({"output path", "qsim export-scalesim --out-dir: its NAME.csv is the --topology input",
+               with(base, {{"ex/run.csv", kTopoHeader + "Conv1,8,8,3,3,3,4,1,\n"}}),
+               {"export-scalesim", "--hw", "hw.yaml", "--model", "ex/run.csv", "--out-dir", "ex", "--name", "run"}});
   c.push_back({"output path", "qsim search --out: its alloc.json is the --hw input (a link)",
                with(base, {{"o/alloc.json", std::string(kLink) + "../hw.yaml"}}),
                cat(search_args(), {"--out", "o"})});
@@ -404,6 +437,10 @@ std::vector<Case> input_path_cases() {
       {"qsim search --labels", cat(drop_opt(search_args(), "--labels"), {"--out", "o", "--labels"}), {}, "", {"l.npy"}},
       {"qsim search --space", cat(search_args(), {"--out", "o", "--space"}), {}, "", {}},
       {"qsim search --sensitivity", cat(search_args(), {"--out", "o", "--sensitivity"}), {}, "", {"s.json"}},
+      {"qsim report --from", {"report", "--out", "o.html", "--from"}, {}, "", {"res.json"}},
+      {"qsim compare --hw", {"compare", "--hw", "hw.yaml", "--model", "t.csv", "--hw"}, {}, "", {"hw.yaml"}},
+      {"qsim export-scalesim --model", {"export-scalesim", "--hw", "hw.yaml", "--out-dir", "o", "--model"}, {}, "",
+       {"m.onnx", "t.csv"}},
   };
   const std::vector<std::pair<std::string, std::string>> kinds = {
       {"m.onnx", "an ONNX model"}, {"hw.yaml", "a hardware YAML"}, {"r.cfg", "a SCALE-Sim .cfg"},
@@ -613,6 +650,23 @@ std::vector<Case> choice_cases() {
        {"allocate", "--model", "m.onnx", "--sensitivity", "s.json", "--high-count", "1", "--allocator",
         "greedy-measured"}},
       {"qsim search --proposal nothere", set_opt(set_opt(search_args(), "--out", "o"), "--proposal", "nothere")},
+      {"qsim sweep --pareto nothere (not a column)",
+       {"sweep", "--hw", "hw.yaml", "--model", "t.csv", "--set", "array.rows=4,8", "--pareto", "latency_ms,nothere"}},
+      {"qsim sweep --best nothere (not a column)",
+       {"sweep", "--hw", "hw.yaml", "--model", "t.csv", "--set", "array.rows=4,8", "--best", "nothere"}},
+      {"qsim sweep --best area_kge on a PE without an area figure",
+       {"sweep", "--hw", "hw.yaml", "--model", "t.csv", "--set", "array.rows=4,8", "--set", "pe.acc_bits=24",
+        "--best", "area_kge"}},
+      {"qsim compare: one --hw", {"compare", "--hw", "hw.yaml", "--model", "t.csv"}},
+      {"qsim compare: a result that does not exist", {"compare", "res.json", "nothere.json"}},
+      {"qsim compare: an alloc.json as a result", {"compare", "res.json", "a.json"}},
+      {"qsim compare: a sensitivity JSON as a result", {"compare", "s.json", "res.json"}},
+      {"qsim compare: results and --hw together", {"compare", "res.json", "res.json", "--hw", "hw.yaml"}},
+      {"qsim report --from: a folder without results", {"report", "--from", "dir", "--out", "o.html"}},
+      {"qsim export-scalesim --name ../x (not a file stem)",
+       {"export-scalesim", "--hw", "hw.yaml", "--model", "t.csv", "--out-dir", "o", "--name", "../x"}},
+      {"qsim export-scalesim: fractional SRAM kB",
+       {"export-scalesim", "--hw", "hw.yaml", "--set", "memory.ifmap_kib=1.5", "--model", "t.csv", "--out-dir", "o"}},
   };
   for (const auto& r : rows) c.push_back({"choice", r.label, base, r.args});
   return c;
@@ -669,6 +723,9 @@ std::vector<Case> file_kind_cases() {
     c.push_back({"sensitivity JSON", "of another model (its layers renamed)", with(base, {{"s2.json", other}}),
                  {"allocate", "--model", "m.onnx", "--sensitivity", "s2.json", "--high-count", "1"}});
   }
+  c.push_back({"sweep journal", "of another sweep (another fingerprint)",
+               with(base, {{"o.csv.journal", "qsim-sweep-journal 1 0000 2\n0 1 2 3\n"}}),
+               {"sweep", "--hw", "hw.yaml", "--model", "t.csv", "--set", "array.rows=4,8", "--out", "o.csv"}});
   c.push_back({"sensitivity JSON", "not one (an alloc.json)", base,
                {"allocate", "--model", "m.onnx", "--sensitivity", "a.json", "--high-count", "1"}});
   c.push_back({"HW YAML", "dotted top-level keys mixed with their section",
@@ -1076,7 +1133,7 @@ TEST(Robustness, BaseCommandsSucceed) {
   for (const Command& cmd : commands()) {
     SCOPED_TRACE(cmd.label);
     std::vector<std::string> args = cmd.args;
-    for (const auto& [opt, file] : cmd.outputs) args = cat(args, {opt, file});
+    for (const auto& [opt, file] : cmd.outputs) args = set_opt(args, opt, file);
     const fs::path dir = root / "w";
     make_files(dir, base_files());
     const auto before = snapshot(dir);
