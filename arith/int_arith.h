@@ -62,6 +62,9 @@ constexpr QRange qrange(int bits, bool is_signed, bool narrow = false) {
   return {0, static_cast<int32_t>((int64_t{1} << bits) - 1)};
 }
 
+// Quotient rounded up: counts of tiles, folds and panels (a >= 0, b > 0).
+constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 constexpr int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 // ------------------------------------------------------------------ rounding and quantization

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "quant/quant_ops.h"
+#include "arith/int_arith.h"
 
 #if defined(__AVX512VNNI__) && defined(__AVX512F__)
 #include <immintrin.h>
@@ -95,7 +96,7 @@ void kernel(const int8_t* a, const uint8_t* b, int64_t K4, int32_t* c) {
 namespace {
 
 inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-inline int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
+using intarith::ceil_div;
 
 // One kernel call: a tile of at most kMR x kNR accumulators over one K-group slice.
 struct TileArgs {

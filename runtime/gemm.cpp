@@ -1,4 +1,5 @@
 #include "runtime/gemm.h"
+#include "arith/int_arith.h"
 
 #include <algorithm>
 #include <array>
@@ -20,7 +21,7 @@ static_assert(kMaxCols % kNR == 0 && kMaxRows % kMR == 0);
 static_assert(kNR == 48, "the micro-kernel holds three vectors of 16 columns");
 
 inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-inline int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
+using intarith::ceil_div;
 
 // Scalar form of a fused activation (ONNX definitions).
 inline float act_scalar(const Activation& a, float x) {
@@ -162,6 +163,7 @@ constexpr const KernelFn (*kKernels[2])[3] = {KernelTable<false, 1, 2, 3, 4, 5, 
 // Rows [r0, r0 + rows) x K slice [k0, k0 + kc) of a strided A, times alpha, as
 // ceil(rows / kMR) panels of kc groups of kMR floats.
 void pack_a_slice(const Matrix& a, int64_t r0, int64_t rows, int64_t k0, int64_t kc, float alpha, float* dst) {
+  if (kc == 0) return;  // K = 0: nothing to pack, and A may be an empty (null) buffer
   const int64_t panels = ceil_div(rows, kMR);
   for (int64_t p = 0; p < panels; ++p) {
     float* d = dst + p * kc * kMR;
@@ -183,6 +185,7 @@ void pack_a_slice(const Matrix& a, int64_t r0, int64_t rows, int64_t k0, int64_t
 // Columns [n0, n0 + nc) (nc <= kNR) x K slice [k0, k0 + kc) of a strided B as one
 // panel of kc groups of kNR floats.
 void pack_b_panel(const Matrix& b, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) {
+  if (kc == 0) return;  // K = 0: nothing to pack, and B may be an empty (null) buffer
   if (b.trans) {
     if (nc < kNR) std::fill(dst, dst + kc * kNR, 0.0f);
     for (int64_t j = 0; j < nc; ++j) {

@@ -20,7 +20,7 @@ struct KeyLess {
   }
 };
 
-struct Node {
+struct StageNode {
   int64_t weight;
   double value;
   uint32_t prev;  // index into the previous stage's nodes
@@ -29,7 +29,7 @@ struct Node {
 
 // Keeps the Pareto front of `c` (weight ascending, value strictly descending), or
 // only the least value in scalar mode.
-void reduce(std::vector<Node>& c, bool pareto, std::size_t max_front, bool& exact) {
+void reduce(std::vector<StageNode>& c, bool pareto, std::size_t max_front, bool& exact) {
   if (!pareto) {
     std::size_t best = 0;
     for (std::size_t i = 1; i < c.size(); ++i)
@@ -37,18 +37,18 @@ void reduce(std::vector<Node>& c, bool pareto, std::size_t max_front, bool& exac
     c = {c[best]};
     return;
   }
-  std::stable_sort(c.begin(), c.end(), [](const Node& a, const Node& b) {
+  std::stable_sort(c.begin(), c.end(), [](const StageNode& a, const StageNode& b) {
     return a.weight != b.weight ? a.weight < b.weight : a.value < b.value;
   });
-  std::vector<Node> front;
+  std::vector<StageNode> front;
   double best = std::numeric_limits<double>::infinity();
-  for (const Node& n : c)
+  for (const StageNode& n : c)
     if (n.value < best) {
       front.push_back(n);
       best = n.value;
     }
   if (front.size() > max_front) {
-    std::vector<Node> thin;
+    std::vector<StageNode> thin;
     const std::size_t n = front.size();
     for (std::size_t i = 0; i < max_front; ++i) thin.push_back(front[i * (n - 1) / (max_front - 1)]);
     front.swap(thin);
@@ -100,17 +100,17 @@ KnapsackResult multiple_choice_knapsack(std::span<const std::vector<KnapsackOpti
         if (needed[g] && last_need[g] > i) open[i].push_back(g);
   }
 
-  std::vector<std::vector<Node>> stages;
+  std::vector<std::vector<StageNode>> stages;
   stages.reserve(n);
   // State: the options of the open groups (in open[i-1] order) -> the indices of its nodes.
   std::map<std::vector<uint8_t>, std::vector<uint32_t>, KeyLess> states;
-  std::vector<Node> start{{constant.weight, constant.value, 0, 0}};
+  std::vector<StageNode> start{{constant.weight, constant.value, 0, 0}};
   states[{}] = {0};
-  const std::vector<Node>* prev_nodes = &start;
+  const std::vector<StageNode>* prev_nodes = &start;
   std::vector<uint32_t> prev_open;
   std::vector<uint8_t> assign(n, 0), scope_opts;
   for (std::size_t i = 0; i < n; ++i) {
-    std::map<std::vector<uint8_t>, std::vector<Node>, KeyLess> next;
+    std::map<std::vector<uint8_t>, std::vector<StageNode>, KeyLess> next;
     for (const auto& [key, nodes] : states) {
       for (std::size_t k = 0; k < prev_open.size(); ++k) assign[prev_open[k]] = key[k];
       for (std::size_t o = 0; o < groups[i].size(); ++o) {
@@ -136,21 +136,21 @@ KnapsackResult multiple_choice_knapsack(std::span<const std::vector<KnapsackOpti
         for (uint32_t g : open[i]) nkey.push_back(assign[g]);
         auto& bucket = next[nkey];
         for (uint32_t p : nodes) {
-          const Node& pn = (*prev_nodes)[p];
+          const StageNode& pn = (*prev_nodes)[p];
           const int64_t tw = pn.weight + w;
           if (max_weight && tw > *max_weight) continue;
           bucket.push_back({tw, pn.value + v, p, static_cast<uint8_t>(o)});
         }
       }
     }
-    std::vector<Node> flat;
+    std::vector<StageNode> flat;
     states.clear();
     for (auto& [key, cand] : next) {
       if (cand.empty()) continue;
       reduce(cand, pareto, max_front, out.exact);
       out.largest_front = std::max<int64_t>(out.largest_front, static_cast<int64_t>(cand.size()));
       auto& idx = states[key];
-      for (const Node& c : cand) {
+      for (const StageNode& c : cand) {
         idx.push_back(static_cast<uint32_t>(flat.size()));
         flat.push_back(c);
       }
@@ -162,7 +162,7 @@ KnapsackResult multiple_choice_knapsack(std::span<const std::vector<KnapsackOpti
     if (states.empty()) return out;
   }
   // Every end state's nodes, reduced once more over all states.
-  std::vector<Node> ends;
+  std::vector<StageNode> ends;
   std::vector<uint32_t> where;
   for (const auto& [key, nodes] : states)
     for (uint32_t p : nodes) ends.push_back((*prev_nodes)[p]), where.push_back(p);
@@ -171,18 +171,18 @@ KnapsackResult multiple_choice_knapsack(std::span<const std::vector<KnapsackOpti
     return out;
   }
   // Tag each end with its index so the reduction keeps track of it.
-  std::vector<Node> tagged = ends;
+  std::vector<StageNode> tagged = ends;
   for (std::size_t k = 0; k < tagged.size(); ++k) tagged[k].prev = where[k];
   bool exact = out.exact;
   reduce(tagged, pareto, std::numeric_limits<std::size_t>::max(), exact);
-  for (const Node& e : tagged) {
+  for (const StageNode& e : tagged) {
     KnapsackPoint pt;
     pt.weight = e.weight;
     pt.value = e.value;
     pt.choice.assign(n, 0);
     std::size_t idx = e.prev;
     for (std::size_t s = n; s-- > 0;) {
-      const Node& nd = stages[s][idx];
+      const StageNode& nd = stages[s][idx];
       pt.choice[s] = nd.option;
       idx = nd.prev;
     }

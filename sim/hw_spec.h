@@ -129,6 +129,13 @@ struct HwSpec {
   friend bool operator==(const HwSpec&, const HwSpec&) = default;
 };
 
+// How messages name a hardware: the file it came from, else its name.
+inline std::string_view hw_where(const HwSpec& hw) {
+  if (!hw.source.empty()) return hw.source;
+  if (!hw.name.empty()) return hw.name;
+  return "hardware";
+}
+
 // ---- The PE and energy semantics every backend shares (docs/hardware-config.md) ----
 
 // The width an operand of `bits` runs at: the smallest entry of pe.widths that is

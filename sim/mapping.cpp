@@ -9,20 +9,15 @@
 #include <fmt/format.h>
 
 #include "graph/error.h"
+#include "arith/int_arith.h"
 
 namespace qsim {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using intarith::ceil_div;
 
 // Where messages about the hardware point: the config file, else its name.
-std::string_view hw_where(const HwSpec& hw) {
-  if (!hw.source.empty()) return hw.source;
-  if (!hw.name.empty()) return hw.name;
-  return "hardware";
-}
-
 Range tile(int64_t index, int64_t step, int64_t limit) {
   const int64_t b = index * step;
   return {b, std::min(limit, b + step)};

@@ -8,12 +8,6 @@ namespace qsim {
 
 namespace {
 
-std::string_view hw_where(const HwSpec& hw) {
-  if (!hw.source.empty()) return hw.source;
-  if (!hw.name.empty()) return hw.name;
-  return "hardware";
-}
-
 void check_memory(const HwSpec& hw) {
   const MemorySpec& m = hw.memory;
   if (!m.dram_unlimited && !(m.dram_bytes_per_cycle > 0.0))

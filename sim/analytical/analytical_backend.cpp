@@ -12,12 +12,6 @@ namespace qsim {
 
 namespace {
 
-std::string_view hw_where(const HwSpec& hw) {
-  if (!hw.source.empty()) return hw.source;
-  if (!hw.name.empty()) return hw.name;
-  return "hardware";
-}
-
 // Energy of one MAC at the widths the PE runs (sim/hw_spec.h semantics). An
 // empty table means energy is not modelled (hand-built specs).
 double mac_pj(const HwSpec& hw, const PeRate& pe, std::string_view layer) {

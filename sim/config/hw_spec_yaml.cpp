@@ -18,7 +18,8 @@ std::string at(const std::string& source, const YAML::Mark& m) {
   return m.is_null() ? source : fmt::format("{}:{}", source, m.line + 1);
 }
 
-std::string trim(std::string_view s) {
+// Blanks (spaces and tabs) off both ends, as YAML scalars are written.
+std::string trim_blanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return std::string(s);
@@ -207,7 +208,7 @@ HwConfig read_hw_config(const std::string& path) { return hw_config_from_yaml_te
 HwOverride parse_hw_override(const std::string& text) {
   const std::string where = "--set " + text;
   const auto eq = text.find('=');
-  const std::string key = trim(std::string_view(text).substr(0, eq));
+  const std::string key = trim_blanks(std::string_view(text).substr(0, eq));
   if (eq == std::string::npos || key.empty())
     fail("{}: expected KEY=VALUE with a dotted key, e.g. --set memory.ifmap_kib=32", where);
   if (!find_hw_key(key) && !is_hw_table_entry(key)) fail("{}: {}", where, hw_unknown_key(key));

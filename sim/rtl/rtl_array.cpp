@@ -9,6 +9,7 @@
 #include "Vqsim_array_16x16_a32.h"
 #include "Vqsim_array_4x4_a16.h"
 #include "Vqsim_array_8x8_a32.h"
+#include "arith/int_arith.h"
 
 // Verilator's runtime asks the program for the simulation time (no timing here).
 double sc_time_stamp() { return 0; }
@@ -17,7 +18,7 @@ namespace qsim {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using intarith::ceil_div;
 
 // Encodings of rtl/qsim_rtl_pkg.sv.
 uint8_t dataflow_code(Dataflow d) { return d == Dataflow::kOS ? 0 : (d == Dataflow::kWS ? 1 : 2); }

@@ -5,12 +5,13 @@
 #include <stdexcept>
 
 #include "graph/error.h"
+#include "arith/int_arith.h"
 
 namespace qsim {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using intarith::ceil_div;
 
 // Multiples of s (plus `offset`, 0 <= offset < s) in [lo, hi).
 int64_t count_congruent(int64_t lo, int64_t hi, int64_t s, int64_t offset) {

@@ -1,4 +1,5 @@
 #include "sim/systolic/tile_vectors.h"
+#include "arith/int_arith.h"
 
 #include <algorithm>
 #include <random>
@@ -9,7 +10,7 @@ namespace qsim {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+using intarith::ceil_div;
 
 const char* kind_name(LaneKind k) {
   switch (k) {

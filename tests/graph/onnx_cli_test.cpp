@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/graph/onnx_test_util.h"
+#include "tests/test_files.h"
 
 namespace qsim {
 namespace {
@@ -26,13 +27,6 @@ struct QsimRun {
   int code = -1;
   std::string out, err;
 };
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 fs::path temp_dir() {
   const fs::path d = fs::path(::testing::TempDir()) / ("qsim_onnx_cli_" + std::to_string(::getpid()));

@@ -17,6 +17,7 @@
 
 #include "graph/error.h"
 #include "graph/onnx_import.h"
+#include "tests/test_files.h"
 
 namespace qsim {
 namespace {
@@ -52,13 +53,6 @@ const std::map<std::string, std::string>& expected_refusals() {
 
 bool refused_type(const std::string& name) {  // float16 / bfloat16 / string have no DType
   return name.find("FLOAT16") != std::string::npos || name.find("STRING") != std::string::npos;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 TEST(OnnxConformance, SupportedOperatorCasesImport) {

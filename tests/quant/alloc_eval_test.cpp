@@ -15,23 +15,10 @@
 #include "quant/alloc_eval.h"
 #include "quant/group_probe.h"
 #include "quant/quant_eval.h"
+#include "tests/bundled_models.h"
 
 namespace qsim {
 namespace {
-
-std::string model_path(const std::string& f) { return std::string(QSIM_SOURCE_DIR) + "/models/" + f; }
-
-const Dataset& test100() {
-  static const auto d = load_npy_dataset(model_path("fmnist_test100.npy"), model_path("fmnist_test100_labels.npy"));
-  return *d;
-}
-
-const LayerGraph& model(const std::string& name) {
-  static std::map<std::string, LayerGraph> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) it = cache.emplace(name, import_model(model_path(name + ".onnx"))).first;
-  return it->second;
-}
 
 std::vector<int64_t> all100() {
   std::vector<int64_t> idx(100);
@@ -54,10 +41,10 @@ PrecisionAlloc to_alloc(const LayerGraph& g, const std::vector<LayerPrecision>& 
 
 // What `qsim quantize --precision` computes for the allocation.
 QuantEvalResult reference(const LayerGraph& g, const std::vector<LayerPrecision>& p) {
-  const QuantSpec spec = calibrate(g, to_alloc(g, p), "alloc", test100(), quant_options());
+  const QuantSpec spec = calibrate(g, to_alloc(g, p), "alloc", fmnist_test100(), quant_options());
   QuantEvalOptions eo;
   eo.threads = 2;
-  return evaluate_quantized(g, spec, test100(), eo);
+  return evaluate_quantized(g, spec, fmnist_test100(), eo);
 }
 
 // High w8a8; low w2a8, or w3a3 when activations follow the weights.
@@ -76,7 +63,7 @@ std::vector<LayerPrecision> random_alloc(std::size_t n, std::mt19937& rng, bool 
 }
 
 TEST(Subgraph, LiveValuesAndSuffix) {
-  const LayerGraph& g = model("fmnist_resnet");
+  const LayerGraph& g = bundled_model("fmnist_resnet");
   EXPECT_EQ(live_values(g, 0), std::vector<ValueId>{g.inputs()[0]});
   // Inside a residual block two values cross (the block input and conv1's output).
   bool two = false;
@@ -95,9 +82,9 @@ TEST(Subgraph, LiveValuesAndSuffix) {
 TEST(AllocationEvaluator, CutRunsEqualQuantizeOnEveryBundledModel) {
   std::mt19937 rng(3);
   for (const char* name : {"fmnist_resnet", "fmnist_mobilenetv2", "fmnist_squeezenet", "fmnist_vgg"}) {
-    const LayerGraph& g = model(name);
-    const ActivationStats stats = ActivationStats::collect(g, test100(), quant_options());
-    AllocationEvaluator ev(g, test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16});
+    const LayerGraph& g = bundled_model(name);
+    const ActivationStats stats = ActivationStats::collect(g, fmnist_test100(), quant_options());
+    AllocationEvaluator ev(g, fmnist_test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16});
     ASSERT_GT(ev.kept_cuts(), 2) << name;
     const std::size_t n = g.compute_layers().size();
     for (bool act_follows : {false, true}) {
@@ -128,10 +115,10 @@ TEST(AllocationEvaluator, CutRunsEqualQuantizeOnEveryBundledModel) {
 }
 
 TEST(AllocationEvaluator, MoveBaseAndManyAgreeWithFreshRuns) {
-  const LayerGraph& g = model("fmnist_resnet");
-  const ActivationStats stats = ActivationStats::collect(g, test100(), quant_options());
-  AllocationEvaluator ev(g, test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16});
-  AllocationEvaluator fresh(g, test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16, .cache_bytes = 0});
+  const LayerGraph& g = bundled_model("fmnist_resnet");
+  const ActivationStats stats = ActivationStats::collect(g, fmnist_test100(), quant_options());
+  AllocationEvaluator ev(g, fmnist_test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16});
+  AllocationEvaluator fresh(g, fmnist_test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16, .cache_bytes = 0});
   EXPECT_EQ(fresh.kept_cuts(), 0);
   std::mt19937 rng(11);
   const std::size_t n = g.compute_layers().size();
@@ -163,10 +150,10 @@ TEST(AllocationEvaluator, MoveBaseAndManyAgreeWithFreshRuns) {
 }
 
 TEST(GroupProber, CachedPrefixChangesNothingAndWidthsOrder) {
-  const LayerGraph& g = model("fmnist_squeezenet");
-  const ActivationStats stats = ActivationStats::collect(g, test100(), quant_options());
-  GroupProber cached(g, test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16});
-  GroupProber plain(g, test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16, .cache_bytes = 0});
+  const LayerGraph& g = bundled_model("fmnist_squeezenet");
+  const ActivationStats stats = ActivationStats::collect(g, fmnist_test100(), quant_options());
+  GroupProber cached(g, fmnist_test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16});
+  GroupProber plain(g, fmnist_test100(), all100(), stats, AllocEvalOptions{.threads = 2, .batch = 16, .cache_bytes = 0});
   EXPECT_GT(cached.kept_cuts(), 5);
   EXPECT_EQ(plain.kept_cuts(), 0);
   EXPECT_EQ(cached.batches().float_score().agree, 100);

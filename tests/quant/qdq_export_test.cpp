@@ -17,13 +17,13 @@
 #include "quant/qdq_export.h"
 #include "quant/quant_fake.h"
 #include "quant/quant_model.h"
+#include "tests/bundled_models.h"
 
 namespace qsim {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string model_path(const std::string& name) { return std::string(QSIM_SOURCE_DIR) + "/models/" + name + ".onnx"; }
 const std::string kTest100 = std::string(QSIM_SOURCE_DIR) + "/models/fmnist_test100.npy";
 
 struct Setting {
@@ -55,8 +55,8 @@ constexpr double kFloatRounding = 1e-5;
 
 TEST_P(QdqRoundTrip, ImportedExportReproducesFakeQuant) {
   const Setting p = GetParam();
-  if (!fs::exists(model_path(p.name)) || !fs::exists(kTest100)) GTEST_SKIP() << "needs the bundled models";
-  const LayerGraph g = import_onnx(model_path(p.name));
+  if (!fs::exists(bundled_onnx(p.name)) || !fs::exists(kTest100)) GTEST_SKIP() << "needs the bundled models";
+  const LayerGraph g = import_onnx(bundled_onnx(p.name));
   const auto calib = load_npy_dataset(kTest100, "", 0);
   QuantOptions o;
   o.calib_samples = 16;

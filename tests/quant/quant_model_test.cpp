@@ -25,6 +25,7 @@
 #include "sim/analytical/analytical_backend.h"
 #include "sim/config/hw_spec_yaml.h"
 #include "tests/test_util.h"
+#include "tests/bundled_models.h"
 
 namespace qsim {
 namespace {
@@ -32,8 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::GraphBuilder;
 
-std::string model_path(const std::string& name) { return std::string(QSIM_SOURCE_DIR) + "/models/" + name + ".onnx"; }
-bool have_data() { return fs::exists(kFashionMnistDir) && fs::exists(model_path("fmnist_resnet")); }
+bool have_data() { return fs::exists(kFashionMnistDir) && fs::exists(bundled_onnx("fmnist_resnet")); }
 
 // Samples along axis 0 of a tensor as a labelled Dataset (labels: all 0).
 class TensorDataset final : public Dataset {
@@ -213,8 +213,8 @@ class BundledModels : public ::testing::TestWithParam<Bundled> {};
 // scripts/ptq_table.sh --check-modes (docs/quantization.md).
 TEST_P(BundledModels, FakeAndIntegerAgree) {
   const Bundled p = GetParam();
-  if (!fs::exists(model_path(p.name))) GTEST_SKIP() << "needs " << model_path(p.name);
-  const LayerGraph g = import_onnx(model_path(p.name));
+  if (!fs::exists(bundled_onnx(p.name))) GTEST_SKIP() << "needs " << bundled_onnx(p.name);
+  const LayerGraph g = import_onnx(bundled_onnx(p.name));
   const std::string test100 = std::string(QSIM_SOURCE_DIR) + "/models/fmnist_test100";
   std::unique_ptr<Dataset> train, test;
   if (have_data()) {

@@ -24,28 +24,16 @@
 #include "search/allocate.h"
 #include "search/quantune.h"
 #include "search/sensitivity.h"
+#include "tests/bundled_models.h"
 
 namespace qsim {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string model_path(const std::string& f) { return std::string(QSIM_SOURCE_DIR) + "/models/" + f; }
-
-const Dataset& test100() {
-  static const auto d = load_npy_dataset(model_path("fmnist_test100.npy"), model_path("fmnist_test100_labels.npy"));
-  return *d;
-}
 const Dataset& unlabelled100() {
-  static const auto d = load_npy_dataset(model_path("fmnist_test100.npy"), "");
+  static const auto d = load_npy_dataset(bundled_file("fmnist_test100.npy"), "");
   return *d;
-}
-
-const LayerGraph& model(const std::string& name) {
-  static std::map<std::string, LayerGraph> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) it = cache.emplace(name, import_model(model_path(name + ".onnx"))).first;
-  return it->second;
 }
 
 SensitivityOptions options(SensitivityMethod m, std::vector<int> bits, int abits = 8) {
@@ -62,7 +50,7 @@ const SensitivityResult& table(const std::string& name, SensitivityMethod m) {
   static std::map<std::pair<std::string, int>, SensitivityResult> cache;
   const auto key = std::make_pair(name, static_cast<int>(m));
   auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, measure_sensitivity(model(name), test100(), options(m, {2, 8}))).first;
+  if (it == cache.end()) it = cache.emplace(key, measure_sensitivity(bundled_model(name), fmnist_test100(), options(m, {2, 8}))).first;
   return it->second;
 }
 
@@ -126,7 +114,7 @@ TEST(SensitivityMethods, OutputKlAndMeasured) {
 
 TEST(SensitivityMethods, MeasuredNeedsLabelsAndJsonRoundTrip) {
   try {
-    measure_sensitivity(model("fmnist_vgg"), unlabelled100(), options(SensitivityMethod::kMeasured, {2}));
+    measure_sensitivity(bundled_model("fmnist_vgg"), unlabelled100(), options(SensitivityMethod::kMeasured, {2}));
     FAIL() << "measured on unlabelled data";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("label-free methods are output-kl, isolated and quantunev2"), std::string::npos);
@@ -156,7 +144,7 @@ TEST(SensitivityMethods, MeasuredNeedsLabelsAndJsonRoundTrip) {
 // ------------------------------------------------------------------ knapsack
 
 TEST(Allocators, KnapsackIsOptimalOverTheEstimates) {
-  const LayerGraph& g = model("fmnist_resnet");  // two-layer groups: costs differ
+  const LayerGraph& g = bundled_model("fmnist_resnet");  // two-layer groups: costs differ
   SensitivityResult s = table("fmnist_resnet", SensitivityMethod::kMeasured);
   // Synthetic estimates: a hand-made table of distinct values per group.
   for (std::size_t l = 0; l < s.layers.size(); ++l) {
@@ -220,14 +208,14 @@ TEST(Allocators, KnapsackIsOptimalOverTheEstimates) {
 // ------------------------------------------------------------------ greedy-measured
 
 TEST(Allocators, GreedyMeasuredStepsAndDirection) {
-  const LayerGraph& g = model("fmnist_vgg");
+  const LayerGraph& g = bundled_model("fmnist_vgg");
   QuantOptions qo;
   qo.calib_samples = 100;
   qo.threads = 2;
-  const ActivationStats stats = ActivationStats::collect(g, test100(), qo);
+  const ActivationStats stats = ActivationStats::collect(g, fmnist_test100(), qo);
   std::vector<int64_t> idx(100);
   std::iota(idx.begin(), idx.end(), 0);
-  AllocationEvaluator ev(g, test100(), idx, stats, AllocEvalOptions{.threads = 2});
+  AllocationEvaluator ev(g, fmnist_test100(), idx, stats, AllocEvalOptions{.threads = 2});
   AllocateOptions o;
   o.high_bits = 8;
   o.low_bits = 2;
@@ -287,9 +275,9 @@ int run_qsim(const std::string& args, std::string* out = nullptr, std::string* e
 TEST(MethodsCli, DefaultsCostAndBadInput) {
   const fs::path dir = fs::temp_directory_path() / ("methods_cli_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string m = model_path("fmnist_vgg.onnx");
-  const std::string data = "npy:" + model_path("fmnist_test100.npy");
-  const std::string labels = " --labels " + model_path("fmnist_test100_labels.npy");
+  const std::string m = bundled_file("fmnist_vgg.onnx");
+  const std::string data = "npy:" + bundled_file("fmnist_test100.npy");
+  const std::string labels = " --labels " + bundled_file("fmnist_test100_labels.npy");
   const std::string common = " --model " + m + " --data " + data + " --calib-samples 64 --threads 2 --low 2 --abits 8";
   const std::string a = (dir / "a.json").string(), rep = (dir / "r.json").string();
   std::string out, err;

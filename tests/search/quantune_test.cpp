@@ -29,26 +29,12 @@
 #include "search/sensitivity.h"
 #include "sim/analytical/analytical_backend.h"
 #include "sim/config/hw_spec_yaml.h"
+#include "tests/bundled_models.h"
 
 namespace qsim {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string model_path(const std::string& f) { return std::string(QSIM_SOURCE_DIR) + "/models/" + f; }
-
-const Dataset& test100() {
-  static const auto d =
-      load_npy_dataset(model_path("fmnist_test100.npy"), model_path("fmnist_test100_labels.npy"));
-  return *d;
-}
-
-const LayerGraph& model(const std::string& name) {
-  static std::map<std::string, LayerGraph> cache;
-  auto it = cache.find(name);
-  if (it == cache.end()) it = cache.emplace(name, import_model(model_path(name + ".onnx"))).first;
-  return it->second;
-}
 
 SensitivityOptions options(std::vector<int> bits, int64_t samples, int abits = 0) {
   SensitivityOptions o;
@@ -67,7 +53,7 @@ TEST(Sensitivity, TwoPassesPerBatchLinearInBatchesIndependentOfLayers) {
   // and width: the executor runs seen by the observer hooks.
   for (const char* name : {"fmnist_vgg", "fmnist_mobilenetv2"}) {  // 8 and 23 compute layers
     for (int64_t samples : {16, 48}) {
-      const auto r = measure_sensitivity(model(name), test100(), options({2, 4, 8}, samples));
+      const auto r = measure_sensitivity(bundled_model(name), fmnist_test100(), options({2, 4, 8}, samples));
       const int64_t batches = (samples + 15) / 16;
       EXPECT_EQ(r.batches, batches) << name;
       EXPECT_EQ(r.float_runs, batches) << name << " " << samples;
@@ -75,7 +61,7 @@ TEST(Sensitivity, TwoPassesPerBatchLinearInBatchesIndependentOfLayers) {
       EXPECT_EQ(r.samples, samples);
     }
   }
-  const auto one = measure_sensitivity(model("fmnist_resnet"), test100(), options({4}, 48));
+  const auto one = measure_sensitivity(bundled_model("fmnist_resnet"), fmnist_test100(), options({4}, 48));
   EXPECT_EQ(one.float_runs, 3);
   EXPECT_EQ(one.quant_runs, 3);  // one width: exactly two passes per batch
 }
@@ -83,8 +69,8 @@ TEST(Sensitivity, TwoPassesPerBatchLinearInBatchesIndependentOfLayers) {
 // ------------------------------------------------------------------ metrics
 
 TEST(Sensitivity, MetricsBehaveAndMatchIndependentFigures) {
-  const LayerGraph& g = model("fmnist_resnet");
-  const auto r = measure_sensitivity(g, test100(), options({2, 4, 8}, 100));
+  const LayerGraph& g = bundled_model("fmnist_resnet");
+  const auto r = measure_sensitivity(g, fmnist_test100(), options({2, 4, 8}, 100));
   ASSERT_EQ(r.layers.size(), 12u);
   ASSERT_EQ(r.rows.size(), 36u);
   for (std::size_t l = 0; l < r.layers.size(); ++l) {
@@ -105,10 +91,10 @@ TEST(Sensitivity, MetricsBehaveAndMatchIndependentFigures) {
   // evaluate_quantized measures independently over the same 100 samples.
   for (std::size_t w = 0; w < 3; ++w) {
     const int b = r.bits[w];
-    const QuantSpec spec = calibrate(g, PrecisionAlloc::uniform(g, b, b, true), "t", test100(), options({b}, 100).quant);
+    const QuantSpec spec = calibrate(g, PrecisionAlloc::uniform(g, b, b, true), "t", fmnist_test100(), options({b}, 100).quant);
     QuantEvalOptions eo;
     eo.threads = 1;
-    const auto e = evaluate_quantized(g, spec, test100(), eo);
+    const auto e = evaluate_quantized(g, spec, fmnist_test100(), eo);
     EXPECT_NEAR(r.at(w, 11).a_sqnr_db(), e.modes[0].sqnr_db(), 1e-3) << b;
   }
   // The graph input is read at 8 bits: Fashion-MNIST pixels (k/255) are exact up to
@@ -117,7 +103,7 @@ TEST(Sensitivity, MetricsBehaveAndMatchIndependentFigures) {
 }
 
 TEST(Sensitivity, ScoreIsNormalisedPerWidth) {
-  auto r = measure_sensitivity(model("fmnist_vgg"), test100(), options({2, 8}, 32, 8));
+  auto r = measure_sensitivity(bundled_model("fmnist_vgg"), fmnist_test100(), options({2, 8}, 32, 8));
   score_sensitivity(r, ScoreWeights{1, 0, 0, 0, 0});
   for (std::size_t w = 0; w < 2; ++w) {
     std::size_t lo = 0, hi = 0;
@@ -137,7 +123,7 @@ TEST(Sensitivity, ScoreIsNormalisedPerWidth) {
 }
 
 TEST(Sensitivity, JsonRoundTripAndCsv) {
-  const auto r = measure_sensitivity(model("fmnist_vgg"), test100(), options({2, 4}, 16));
+  const auto r = measure_sensitivity(bundled_model("fmnist_vgg"), fmnist_test100(), options({2, 4}, 16));
   const auto back = SensitivityResult::from_json(nlohmann::json::parse(r.to_json().dump()), "s.json");
   ASSERT_EQ(back.rows.size(), r.rows.size());
   for (std::size_t i = 0; i < r.rows.size(); ++i) {
@@ -150,8 +136,8 @@ TEST(Sensitivity, JsonRoundTripAndCsv) {
   EXPECT_EQ(csv.substr(0, csv.find('\n')).rfind("layer,bits,w_sqnr_db,a_sqnr_db,w_mse,a_mse,score", 0), 0u);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 16);
   EXPECT_THROW(SensitivityResult::from_json(nlohmann::json::parse(R"({"format":"x"})"), "s.json"), Error);
-  EXPECT_THROW(measure_sensitivity(model("fmnist_vgg"), test100(), options({2, 2}, 16)), Error);
-  EXPECT_THROW(measure_sensitivity(model("fmnist_vgg"), test100(), options({1}, 16)), Error);
+  EXPECT_THROW(measure_sensitivity(bundled_model("fmnist_vgg"), fmnist_test100(), options({2, 2}, 16)), Error);
+  EXPECT_THROW(measure_sensitivity(bundled_model("fmnist_vgg"), fmnist_test100(), options({1}, 16)), Error);
 }
 
 TEST(Sensitivity, Spearman) {
@@ -169,7 +155,7 @@ HwSpec eyeriss(bool fuse = true) {
 }
 
 TEST(Quantune, FusedGroupsFollowTheTimingModel) {
-  const LayerGraph& g = model("fmnist_resnet");
+  const LayerGraph& g = bundled_model("fmnist_resnet");
   const auto groups = fused_groups(g, true);
   ASSERT_EQ(groups.size(), 10u);  // the two projection shortcuts share their block's Add
   std::set<std::string> fused;
@@ -195,7 +181,7 @@ TEST(Quantune, FusedGroupsFollowTheTimingModel) {
 // ------------------------------------------------------------------ allocation
 
 const SensitivityResult& resnet_w2() {
-  static const SensitivityResult r = measure_sensitivity(model("fmnist_resnet"), test100(), options({2}, 64, 8));
+  static const SensitivityResult r = measure_sensitivity(bundled_model("fmnist_resnet"), fmnist_test100(), options({2}, 64, 8));
   return r;
 }
 
@@ -208,7 +194,7 @@ AllocateOptions alloc_options() {
 }
 
 TEST(Quantune, CountOrderAndKeptLayers) {
-  const LayerGraph& g = model("fmnist_resnet");
+  const LayerGraph& g = bundled_model("fmnist_resnet");
   const auto& s = resnet_w2();
   AllocateOptions o = alloc_options();
   o.high_count = 6;
@@ -244,7 +230,7 @@ TEST(Quantune, CountOrderAndKeptLayers) {
 }
 
 TEST(Quantune, RandomOrderIsSeededAndKeepsTheCount) {
-  const LayerGraph& g = model("fmnist_resnet");
+  const LayerGraph& g = bundled_model("fmnist_resnet");
   AllocateOptions o = alloc_options();
   o.high_count = 6;
   o.random_order = true;
@@ -261,9 +247,9 @@ TEST(Quantune, RandomOrderIsSeededAndKeepsTheCount) {
 }
 
 TEST(Quantune, LatencyAndSizeBudgetsAreMaximalFirstFit) {
-  const LayerGraph& g = model("fmnist_vgg");
+  const LayerGraph& g = bundled_model("fmnist_vgg");
   const HwSpec hw = eyeriss();
-  const auto s = measure_sensitivity(g, test100(), options({2}, 32));  // w2a2 low, w8a8 high
+  const auto s = measure_sensitivity(g, fmnist_test100(), options({2}, 32));  // w2a2 low, w8a8 high
   AllocateOptions o = alloc_options();
   o.abits = 0;
   o.hw = &hw;
@@ -294,9 +280,9 @@ TEST(Quantune, LatencyAndSizeBudgetsAreMaximalFirstFit) {
 
 TEST(Quantune, PreferFewerBoundariesAmongTies) {
   // Every layer equally sensitive: the tie-break alone decides. Low w2a2, high w8a8.
-  const LayerGraph& g = model("fmnist_vgg");
+  const LayerGraph& g = bundled_model("fmnist_vgg");
   // Layers 3 and 4 score a hair higher: the plain order raises them, in the middle.
-  SensitivityResult s = measure_sensitivity(g, test100(), options({2}, 16));
+  SensitivityResult s = measure_sensitivity(g, fmnist_test100(), options({2}, 16));
   for (std::size_t l = 0; l < s.rows.size(); ++l) s.rows[l].score = l == 3 || l == 4 ? 0.5 + 1e-9 : 0.5;
   AllocateOptions o = alloc_options();
   o.abits = 0;
@@ -324,16 +310,16 @@ TEST(Quantune, PreferFewerBoundariesAmongTies) {
 // count on every bundled model. The full-test-set figures: scripts/quantune_validate.py.
 TEST(QuantuneValidation, BeatsRandomOnTheCommittedImages) {
   for (const char* name : {"fmnist_resnet", "fmnist_mobilenetv2", "fmnist_squeezenet", "fmnist_vgg"}) {
-    const LayerGraph& g = model(name);
-    const auto s = measure_sensitivity(g, test100(), options({2}, 100, 8));
+    const LayerGraph& g = bundled_model(name);
+    const auto s = measure_sensitivity(g, fmnist_test100(), options({2}, 100, 8));
     AllocateOptions o = alloc_options();
     o.high_count = static_cast<int64_t>(std::llround(0.5 * static_cast<double>(g.compute_layers().size())));
     QuantOptions qo = options({2}, 100).quant;
     QuantEvalOptions eo;
     eo.threads = 2;
     auto top1 = [&](const AllocateResult& r) {
-      const QuantSpec spec = calibrate(g, r.alloc, "alloc", test100(), qo);
-      const auto e = evaluate_quantized(g, spec, test100(), eo);
+      const QuantSpec spec = calibrate(g, r.alloc, "alloc", fmnist_test100(), qo);
+      const auto e = evaluate_quantized(g, spec, fmnist_test100(), eo);
       return static_cast<double>(e.modes[0].top1_correct) / static_cast<double>(e.samples);
     };
     const auto q = allocate_precision(g, s, o);
@@ -369,8 +355,8 @@ int run_qsim(const std::string& args, std::string* out = nullptr) {
 TEST(QuantuneCli, SensitivityAllocateSimulateQuantize) {
   const fs::path dir = fs::temp_directory_path() / ("quantune_cli_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string m = model_path("fmnist_resnet.onnx");
-  const std::string data = "npy:" + model_path("fmnist_test100.npy");
+  const std::string m = bundled_file("fmnist_resnet.onnx");
+  const std::string data = "npy:" + bundled_file("fmnist_test100.npy");
   const std::string s = (dir / "s.json").string(), csv = (dir / "s.csv").string(), a = (dir / "a.json").string();
   std::string out;
   ASSERT_EQ(run_qsim("sensitivity --method quantunev2 --model " + m + " --data " + data + " --bits 2,8 --abits 8 --calib-samples 32 --csv " +
@@ -391,7 +377,7 @@ TEST(QuantuneCli, SensitivityAllocateSimulateQuantize) {
   EXPECT_EQ(alloc.find_section("allocation")->at("high_layers"), 6);
   EXPECT_EQ(run_qsim("--hw " + std::string(QSIM_SOURCE_DIR) + "/configs/eyeriss.yaml --model " + m + " --precision " + a, &out), 0)
       << out;
-  EXPECT_EQ(run_qsim("quantize --model " + m + " --data " + data + " --labels " + model_path("fmnist_test100_labels.npy") +
+  EXPECT_EQ(run_qsim("quantize --model " + m + " --data " + data + " --labels " + bundled_file("fmnist_test100_labels.npy") +
                          " --precision " + a + " --calib-data " + data + " --limit 20 --threads 2",
                      &out),
             0)

@@ -14,20 +14,6 @@
 namespace qsim {
 namespace {
 
-HwSpec small_hw(Dataflow df, int64_t rows, int64_t cols, double kib = 64.0) {
-  HwSpec hw;
-  hw.name = "test";
-  hw.source = "test.yaml";
-  hw.array = {rows, cols, df, 100.0};
-  hw.pe.precision = PeModel::kFixed;
-  hw.pe.base_bits = 8;
-  hw.pe.widths = {8};
-  hw.memory.ifmap_kib = hw.memory.filter_kib = hw.memory.ofmap_kib = kib;
-  hw.memory.dram_unlimited = true;
-  hw.vector.lanes = cols;
-  return hw;
-}
-
 Schedule map_gemm(HwSpec& hw, int64_t M, int64_t N, int64_t K, int64_t repeats = 1) {
   return map_with_fitting_buffers({{M, N, K, repeats}, 0, 8, 8, 8}, hw);
 }

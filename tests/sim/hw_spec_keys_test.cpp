@@ -16,6 +16,7 @@
 #include "graph/error.h"
 #include "sim/config/hw_spec_yaml.h"
 #include "sim/hw_keys.h"
+#include "tests/sim/hw_yaml_test_util.h"
 
 namespace qsim {
 namespace {
@@ -35,18 +36,10 @@ const char* const kMinimal =
     "memory.ofmap_kib: 36\n"
     "memory.dram_bytes_per_cycle: 10\n";
 
-HwSpec minimal(const std::vector<std::string>& overrides = {}) {
+HwSpec minimal_hw(const std::vector<std::string>& overrides = {}) {
   return hw_spec_from_yaml_text(kMinimal, "hw.yaml", overrides);
 }
 
-std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  try {
-    hw_spec_from_yaml_text(text, "hw.yaml", overrides);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // For each key, overrides that give it a valid value other than its value in
 // kMinimal (and what else that value needs). The test fails for a key missing here.
@@ -104,7 +97,7 @@ HwValue other_value(const HwKey& k, const HwValue& v) {
 }
 
 TEST(HwKeys, EveryKeySetsOnlyItsOwnField) {
-  const HwSpec base = minimal({"pe.precision=bitserial", "name=n"});
+  const HwSpec base = minimal_hw({"pe.precision=bitserial", "name=n"});
   for (const HwKey& k : hw_spec_keys()) {
     SCOPED_TRACE(std::string(k.key));
     HwSpec s = base;
@@ -125,13 +118,13 @@ TEST(HwKeys, EveryKeySetsOnlyItsOwnField) {
 
 TEST(HwKeys, EveryKeyRoundTripsThroughYaml) {
   std::set<std::string> covered;
-  const HwSpec before = minimal();
+  const HwSpec before = minimal_hw();
   for (const HwKey& k : hw_spec_keys()) {
     SCOPED_TRACE(std::string(k.key));
     const auto it = moves().find(std::string(k.key));
     ASSERT_NE(it, moves().end()) << "add a valid value for " << k.key << " to moves()";
     covered.insert(it->first);
-    const HwSpec moved = minimal(it->second);
+    const HwSpec moved = minimal_hw(it->second);
     EXPECT_NE(hw_get(moved, k.key), hw_get(before, k.key));  // the override reached the key
     const std::string yaml = hw_spec_to_yaml(moved);
     HwSpec back = hw_spec_from_yaml_text(yaml, "back.yaml");
@@ -143,7 +136,7 @@ TEST(HwKeys, EveryKeyRoundTripsThroughYaml) {
 }
 
 TEST(HwKeys, TypedAccessByDottedKey) {
-  HwSpec s = minimal();
+  HwSpec s = minimal_hw();
   hw_set(s, "array.rows", 16);  // an int literal is an integer value
   EXPECT_EQ(s.array.rows, 16);
   EXPECT_EQ(hw_get(s, "array.rows"), HwValue(int64_t{16}));
@@ -255,7 +248,7 @@ TEST(HwKeys, EveryRangeViolationHasItsDocumentedMessage) {
     for (const auto& [value, problem] : cases) {
       ++checked;
       const std::string set = key + "=" + value;
-      EXPECT_EQ(error_of(kMinimal, {set}), fmt::format("--set {}: {} {}", set, key, problem));
+      EXPECT_EQ(hw_yaml_error(kMinimal, {set}), fmt::format("--set {}: {} {}", set, key, problem));
       // The same value in the file (the table as a whole, with an entry for every width).
       const std::string line =
           k.type == HwType::kMacTable
@@ -264,39 +257,39 @@ TEST(HwKeys, EveryRangeViolationHasItsDocumentedMessage) {
       const std::string text = std::string(kMinimal) + line;
       const std::string where = k.required ? "" : "hw.yaml:10";
       if (k.required) continue;  // stated twice: a duplicate, not a range error
-      EXPECT_EQ(error_of(text), fmt::format("{}: {} {}", where, key, problem));
+      EXPECT_EQ(hw_yaml_error(text), fmt::format("{}: {} {}", where, key, problem));
     }
   }
   EXPECT_GE(checked, 40);
   // Required keys from the file too: the value on its own line.
-  EXPECT_EQ(error_of(std::string("array.rows: 0\n") + std::string(kMinimal).substr(15)),
+  EXPECT_EQ(hw_yaml_error(std::string("array.rows: 0\n") + std::string(kMinimal).substr(15)),
             "hw.yaml:1: array.rows must be positive, got 0");
-  EXPECT_EQ(error_of(std::string(kMinimal).replace(std::string(kMinimal).find("200"), 3, "20000")),
+  EXPECT_EQ(hw_yaml_error(std::string(kMinimal).replace(std::string(kMinimal).find("200"), 3, "20000")),
             "hw.yaml:4: array.clock_mhz must be at most 10000 MHz, got 20000");
 }
 
 TEST(HwKeys, RulesBetweenKeysBlameTheOverride) {
   // The file gives pe.widths; the override of pe.precision breaks it.
   const std::string widths = std::string(kMinimal) + "pe.widths: [2, 4, 8]\n";
-  EXPECT_EQ(error_of(widths, {"pe.precision=fixed"}),
+  EXPECT_EQ(hw_yaml_error(widths, {"pe.precision=fixed"}),
             "--set pe.precision=fixed: pe.widths must be [8] for pe.precision: fixed (one width, pe.base_bits; "
             "narrower operands run at it), got [2, 4, 8]");
-  EXPECT_EQ(error_of(widths), "");
+  EXPECT_EQ(hw_yaml_error(widths), "");
   // The file gives pe.serial for a bitserial PE; the override changes the PE.
   const std::string serial =
       std::string(kMinimal).replace(std::string(kMinimal).find("bitfusion"), 9, "bitserial") + "pe.serial: both\n";
-  EXPECT_EQ(error_of(serial), "");
-  EXPECT_EQ(error_of(serial, {"pe.precision=fixed"}),
+  EXPECT_EQ(hw_yaml_error(serial), "");
+  EXPECT_EQ(hw_yaml_error(serial, {"pe.precision=fixed"}),
             "--set pe.precision=fixed: pe.serial applies only to pe.precision: bitserial (this PE is fixed)");
   // Stated in the file where it does not apply: the file's line.
-  EXPECT_EQ(error_of(std::string(kMinimal) + "pe.serial: activation\n"),
+  EXPECT_EQ(hw_yaml_error(std::string(kMinimal) + "pe.serial: activation\n"),
             "hw.yaml:10: pe.serial applies only to pe.precision: bitserial (this PE is bitfusion)");
   // A key whose default follows the override: pe.widths from pe.base_bits.
-  EXPECT_EQ(error_of(kMinimal, {"pe.base_bits=6"}),
+  EXPECT_EQ(hw_yaml_error(kMinimal, {"pe.base_bits=6"}),
             "--set pe.base_bits=6: pe.base_bits must be a power of two >= 2 for pe.precision: bitfusion (2-bit "
             "bricks fuse into it), got 6");
-  EXPECT_EQ(error_of(kMinimal, {"pe.base_bits=16"}), "");  // widths [2..16], acc 32, the default table follows
-  EXPECT_EQ(error_of(kMinimal, {"vector.lanes=0"}), "--set vector.lanes=0: vector.lanes must be positive, got 0");
+  EXPECT_EQ(hw_yaml_error(kMinimal, {"pe.base_bits=16"}), "");  // widths [2..16], acc 32, the default table follows
+  EXPECT_EQ(hw_yaml_error(kMinimal, {"vector.lanes=0"}), "--set vector.lanes=0: vector.lanes must be positive, got 0");
 }
 
 // A config read once, overrides typed once and stated on copies, gives exactly
@@ -387,15 +380,15 @@ TEST(HwYamlSpelling, DottedTopLevelKeysAreTheNestedKeys) {
   const std::string dotted = std::string(kMinimal) + "energy.mac_pj: {2: 0.01, 4: 0.05, 8: 0.2}\n";
   EXPECT_EQ(hw_spec_from_yaml_text(dotted, "hw.yaml"), hw_spec_from_yaml_text(nested, "hw.yaml"));
   // Mixed spellings, each key once.
-  EXPECT_EQ(error_of("array:\n  rows: 12\n" + std::string(kMinimal).substr(15)), "");
-  EXPECT_EQ(error_of("array:\n  rows: 12\narray.rows: 13\n"),
+  EXPECT_EQ(hw_yaml_error("array:\n  rows: 12\n" + std::string(kMinimal).substr(15)), "");
+  EXPECT_EQ(hw_yaml_error("array:\n  rows: 12\narray.rows: 13\n"),
             "hw.yaml:3: duplicate key array.rows (first given at line 2)");
-  EXPECT_EQ(error_of("arry.rows: 12\n"), "hw.yaml:1: unknown key arry.rows (did you mean array.rows?)");
-  EXPECT_EQ(error_of("array.rws: 12\n"), "hw.yaml:1: unknown key array.rws (did you mean array.rows?)");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "energy.mac_pj.4: 0.06\n"),
+  EXPECT_EQ(hw_yaml_error("arry.rows: 12\n"), "hw.yaml:1: unknown key arry.rows (did you mean array.rows?)");
+  EXPECT_EQ(hw_yaml_error("array.rws: 12\n"), "hw.yaml:1: unknown key array.rws (did you mean array.rows?)");
+  EXPECT_EQ(hw_yaml_error(std::string(kMinimal) + "energy.mac_pj.4: 0.06\n"),
             "hw.yaml:10: energy.mac_pj.4 is one entry of energy.mac_pj; in a file give it inside the table: "
             "energy: {mac_pj: {4: ...}}");
-  EXPECT_EQ(error_of(std::string(kMinimal) + "energy:\n  mac_pj.4: 0.06\n"),
+  EXPECT_EQ(hw_yaml_error(std::string(kMinimal) + "energy:\n  mac_pj.4: 0.06\n"),
             "hw.yaml:11: energy.mac_pj.4 is one entry of energy.mac_pj; in a file give it inside the table: "
             "energy: {mac_pj: {4: ...}}");
   // The writer keeps the nested spelling.

@@ -13,6 +13,7 @@
 #include "graph/error.h"
 #include "graph/file_util.h"
 #include "sim/config/hw_spec_yaml.h"
+#include "tests/sim/hw_yaml_test_util.h"
 
 namespace qsim {
 namespace {
@@ -84,12 +85,7 @@ HwSpec load_text(const std::string& text, const std::vector<std::string>& overri
 
 // The message of the qsim::Error loading `text` throws, or "" if it loads.
 std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  try {
-    load_text(text, overrides);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return hw_yaml_error(text, overrides);
 }
 
 std::string error_of(const Pairs& pairs, const std::vector<std::string>& overrides = {}) {
