@@ -12,7 +12,10 @@
 
 namespace qsim {
 
-namespace {
+// The parts of the evaluator's State. A named namespace, not an anonymous one: State
+// has external linkage, and GCC warns (-Wsubobject-linkage) when its fields' types have
+// none, which it checks wherever this file is included (the unity build includes it).
+namespace evaluator_parts {
 
 // What one step adds to the totals.
 struct StepCost {
@@ -40,7 +43,9 @@ struct Csr {
   }
 };
 
-}  // namespace
+}  // namespace evaluator_parts
+
+using namespace evaluator_parts;
 
 struct AnalyticalEvaluator::State {
   const LayerGraph* g = nullptr;

@@ -14,18 +14,12 @@
 #include <gtest/gtest.h>
 
 #include "graph/error.h"
+#include "tests/test_files.h"
 
 namespace qsim::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void put(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary);

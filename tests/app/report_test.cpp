@@ -11,6 +11,7 @@
 
 #include "app/report.h"
 #include "graph/error.h"
+#include "tests/test_files.h"
 
 namespace qsim::app {
 namespace {
@@ -58,13 +59,6 @@ TimingReport sample() {
   b.bound = Bound::kCompute;
   r.layers = {a, v, b};
   return r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 TEST(PythonFloat, MatchesPythonStr) {
