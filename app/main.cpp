@@ -558,6 +558,13 @@ Command add_search_command(CLI::App& app, std::string& mem_limit, const std::vec
 }  // namespace
 
 int qsim::app::run_cli(int argc, const char* const* argv) {
+  // `qsim --version` alone answers before the parser is built: building every
+  // command's options and CLI11's version exception were most of its user time
+  // (docs/benchmarks.md, "Start-up"). Same text as the flag below prints.
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::fputs("qsim " QSIM_VERSION_STRING "\n", stdout);
+    return 0;
+  }
   CLI::App app{
       "qsim — hardware/quantization co-design for CNN accelerators.\n"
       "Imports an ONNX model (or a SCALE-Sim topology) and reports per-layer latency, memory\n"
