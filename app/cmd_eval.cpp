@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "app/quant_cli.h"
 #include "graph/error.h"
-#include "graph/file_util.h"
 #include "graph/model_import.h"
 #include "data/dataset.h"
 #include "quant/eval.h"
@@ -52,6 +52,10 @@ Preprocess image_preprocess(const EvalCliOptions& o, const LayerGraph& g) {
 }  // namespace
 
 int run_eval(const EvalCliOptions& o) {
+  CommandFiles declared;
+  declared.input("--model", o.model).input("--labels", o.labels);
+  data_inputs(declared, "--data", o.data);
+  OutputFiles files = declared.output("--json", o.json).check();
   const DataSpec spec = parse_data_spec(o.data);
   if (spec.kind == DataSpec::Kind::kImages && o.labels.empty()) fail("--data images:DIR needs --labels FILE");
   if (o.limit < 0) fail("--limit {}: must be positive", o.limit);
@@ -78,10 +82,11 @@ int run_eval(const EvalCliOptions& o) {
   std::string mode = r.rebatched ? fmt::format("re-batched to {}", r.batch)
                                  : fmt::format("batch {}{}", r.batch,
                                                r.why_not_rebatched.empty() ? "" : " (" + r.why_not_rebatched + ")");
-  std::cout << fmt::format("{} on {}: {} samples, {} classes\n", g.name, data->description(), r.samples, r.classes);
-  std::cout << fmt::format("fp32 top-1: {:.2f}% ({}/{})", 100.0 * r.top1(), r.top1_correct, r.samples);
-  if (r.has_top5) std::cout << fmt::format("  top-5: {:.2f}% ({}/{})", 100.0 * r.top5(), r.top5_correct, r.samples);
-  std::cout << fmt::format("\n{:.3f} s ({:.0f} samples/s, {:.3f} s CPU), {} workers, {}\n", r.seconds,
+  std::string text;  // printed once the files are written
+  text += fmt::format("{} on {}: {} samples, {} classes\n", g.name, data->description(), r.samples, r.classes);
+  text += fmt::format("fp32 top-1: {:.2f}% ({}/{})", 100.0 * r.top1(), r.top1_correct, r.samples);
+  if (r.has_top5) text += fmt::format("  top-5: {:.2f}% ({}/{})", 100.0 * r.top5(), r.top5_correct, r.samples);
+  text += fmt::format("\n{:.3f} s ({:.0f} samples/s, {:.3f} s CPU), {} workers, {}\n", r.seconds,
                            r.seconds > 0 ? r.samples / r.seconds : 0.0, r.cpu_seconds, r.workers, mode);
 
   if (!o.json.empty()) {
@@ -101,8 +106,10 @@ int run_eval(const EvalCliOptions& o) {
     j["batch"] = r.batch;
     j["rebatched"] = r.rebatched;
     j["workers"] = r.workers;
-    write_file_atomic(o.json, j.dump(2) + "\n");
+    files.set(o.json, j.dump(2) + "\n");
   }
+  files.commit();
+  std::cout << text;
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "app/cmd_simulate.h"
 #include "app/commands.h"
+#include "app/provenance.h"
 #include "sim/area_model.h"
 #include "sim/config/hw_spec_yaml.h"
 #include "sim/hw_figures.h"
@@ -29,7 +30,7 @@ struct PairFigures {
 
 std::vector<PairFigures> pair_figures(const HwSpec& hw) {
   std::vector<PairFigures> out;
-  const double pes = static_cast<double>(hw.array.rows * hw.array.cols);
+  const double pes = hw_figure(hw, "pes");
   for (int w : hw.pe.widths)
     for (int a : hw.pe.widths) {
       PairFigures f{w, a, macs_per_pe_per_cycle(hw, w, a), 0, 0, mac_energy_pj(hw, w, a)};
@@ -38,29 +39,6 @@ std::vector<PairFigures> pair_figures(const HwSpec& hw) {
       out.push_back(f);
     }
   return out;
-}
-
-double total_sram_kib(const HwSpec& hw) { return hw.memory.ifmap_kib + hw.memory.filter_kib + hw.memory.ofmap_kib; }
-
-// A key's value as JSON, typed as the registry holds it. A whole number prints as
-// an integer (36, as in the YAML, not 36.0).
-nlohmann::json value_json(const HwValue& value) {
-  return std::visit(
-      [](const auto& v) -> nlohmann::json {
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, double>) {
-          if (std::floor(v) == v && std::abs(v) < 1e15) return static_cast<int64_t>(v);
-          return v;
-        } else if constexpr (std::is_same_v<T, MacEnergyTable>) {
-          nlohmann::json m = nlohmann::json::object();
-          for (const auto& [wa, pj] : v)
-            m[wa.first == wa.second ? std::to_string(wa.first) : fmt::format("{}x{}", wa.first, wa.second)] = pj;
-          return m;
-        } else {
-          return v;
-        }
-      },
-      value);
 }
 
 }  // namespace
@@ -73,7 +51,7 @@ int run_hw(const HwOptions& o) {
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
   const auto values = hw_spec_values(hw);
   const auto pairs = pair_figures(hw);
-  const int64_t pes = hw.array.rows * hw.array.cols;
+  const auto pes = static_cast<int64_t>(hw_figure(hw, "pes"));
   const double dram_gb_per_s = hw.memory.dram_bytes_per_cycle * hw.array.clock_mhz * 1e-3;
   const std::optional<AreaEstimate> area = estimate_area(hw);
 
@@ -81,9 +59,7 @@ int run_hw(const HwOptions& o) {
     nlohmann::json j;
     j["name"] = hw.name;
     j["source"] = hw.source;
-    nlohmann::json keys = nlohmann::json::object();
-    for (const auto& [key, text] : values) keys[key] = value_json(hw_get(hw, key));
-    j["keys"] = std::move(keys);
+    j["keys"] = hw_keys_json(hw);
     nlohmann::json d;
     for (const HwFigure& f : hw_figures()) {  // the figures budgets are stated on (qsim search)
       const double v = f.value(hw);
@@ -114,7 +90,7 @@ int run_hw(const HwOptions& o) {
   for (const auto& [key, value] : values) std::cout << fmt::format("  {:<30} {}\n", key, value);
   std::cout << "derived\n";
   std::cout << fmt::format("  {:<30} {} ({} x {})\n", "PEs", pes, hw.array.rows, hw.array.cols);
-  std::cout << fmt::format("  {:<30} {} KiB ({} + {} + {})\n", "total SRAM", total_sram_kib(hw), hw.memory.ifmap_kib,
+  std::cout << fmt::format("  {:<30} {} KiB ({} + {} + {})\n", "total SRAM", hw_figure(hw, "total_sram_kib"), hw.memory.ifmap_kib,
                            hw.memory.filter_kib, hw.memory.ofmap_kib);
   if (hw.memory.dram_unlimited)
     std::cout << fmt::format("  {:<30} unlimited (transfers never stall)\n", "DRAM bandwidth");

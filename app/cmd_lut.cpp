@@ -10,6 +10,7 @@
 // so a consumer sees the hole instead of a made-up number. Widths between two
 // supported ones run at the next wider one (run_wbits / run_abits say which).
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <map>
 
@@ -18,7 +19,7 @@
 
 #include "app/cmd_simulate.h"
 #include "app/report.h"
-#include "app/report_output.h"
+#include "data/npy.h"
 #include "graph/error.h"
 #include "sim/analytical/analytical_backend.h"
 
@@ -43,6 +44,13 @@ int run_lut(const LutOptions& o) {
   std::sort(bits.begin(), bits.end());
   bits.erase(std::unique(bits.begin(), bits.end()), bits.end());
 
+  // --npy FILE.npy writes FILE.energy_pj.npy beside it.
+  const std::string npy_energy = o.npy.ends_with(".npy") ? o.npy.substr(0, o.npy.size() - 4) + ".energy_pj.npy" : "";
+  OutputFiles out = timing_inputs(o.hw, o.model, {})
+                        .output("--out", o.out)
+                        .output("--npy", o.npy)
+                        .output("--npy", npy_energy)
+                        .check();
   std::string format = "csv";
   if (!o.out.empty()) {
     const std::string ext = o.out.size() >= 5 ? o.out.substr(o.out.size() - 5) : "";
@@ -55,6 +63,7 @@ int run_lut(const LutOptions& o) {
     }
   }
 
+  if (!o.npy.empty() && !o.npy.ends_with(".npy")) fail("--npy {}: name the file FILE.npy", o.npy);
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
   const LayerGraph g = load_model(o.model);
   const AnalyticalBackend backend;
@@ -155,11 +164,27 @@ int run_lut(const LutOptions& o) {
     text = j.dump(2) + "\n";
   }
 
+  if (!o.npy.empty()) {
+    // NumPy arrays [layer][wbits][abits] (float64; NaN where the PE cannot run the
+    // pair): total cycles in FILE.npy, energy in FILE.energy_pj.npy.
+    const Shape shape{static_cast<int64_t>(layers.size()), static_cast<int64_t>(bits.size()),
+                      static_cast<int64_t>(bits.size())};
+    std::vector<double> cycles, energy;
+    for (const std::string& name : layers)
+      for (int w : bits)
+        for (int a : bits) {
+          const Cell c = cell(name, w, a);
+          cycles.push_back(c.supported ? static_cast<double>(c.row->total_cycles) : std::nan(""));
+          energy.push_back(c.supported ? c.row->energy_pj() : std::nan(""));
+        }
+    out.set(o.npy, npy_bytes(Tensor::from(shape, cycles)));
+    out.set(npy_energy, npy_bytes(Tensor::from(shape, energy)));
+  }
   if (o.out.empty()) {
+    out.commit();
     std::cout << text;
   } else {
-    OutputFiles out;
-    out.add(o.out, std::move(text));
+    out.set(o.out, std::move(text));
     out.commit();
     std::cerr << fmt::format("qsim lut: {} layers x {} x {} widths ({} pairs supported) -> {}\n", layers.size(),
                              bits.size(), bits.size(), reports.size(), o.out);

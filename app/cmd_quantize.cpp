@@ -9,7 +9,6 @@
 
 #include "app/commands.h"
 #include "app/quant_cli.h"
-#include "app/report_output.h"
 #include "graph/error.h"
 #include "graph/model_import.h"
 #include "data/npy.h"
@@ -41,6 +40,26 @@ QuantMode quant_mode(const QuantCliOptions& q) {
   const auto m = parse_quant_mode(q.mode);
   if (!m) fail("--mode '{}': expected fake or int", q.mode);
   return *m;
+}
+
+void data_inputs(CommandFiles& files, std::string_view option, const std::string& spec) {
+  if (spec.empty()) return;
+  DataSpec d;
+  try {
+    d = parse_data_spec(spec);
+  } catch (const Error&) {
+    return;
+  }
+  if (d.kind != DataSpec::Kind::kFashionMnist) {
+    files.input(option, d.path);
+    return;
+  }
+  const std::string dir = d.path.empty() ? std::string(kFashionMnistDir) : d.path;
+  files.input(option, dir);
+  for (const char* split : {"train", "t10k"})
+    for (const char* part : {"-images-idx3-ubyte", "-labels-idx1-ubyte"})
+      for (const char* ext : {"", ".gz"})
+        files.input(option, (std::filesystem::path(dir) / (std::string(split) + part + ext)).string());
 }
 
 std::unique_ptr<Dataset> open_quant_data(const std::string& spec, const std::string& labels, Split split,
@@ -97,6 +116,15 @@ std::string pct(int64_t k, int64_t n) { return fmt::format("{:6.2f}%  ({}/{})", 
 }  // namespace
 
 int run_quantize(const QuantizeOptions& o) {
+  std::string text;  // printed once the files are written: nothing on stdout when they cannot be
+  CommandFiles declared;
+  declared.input("--model", o.model).input("--labels", o.labels).input("--precision", o.precision.precision);
+  data_inputs(declared, "--data", o.data);
+  data_inputs(declared, "--calib-data", o.quant.calib_data);
+  declared.output("--out", o.out);
+  if (!o.out.empty()) declared.output("--out", alloc_path_for(o.out));
+  declared.output("--save-precision", o.save_precision).output("--json", o.json).output("--dump-logits", o.dump_logits);
+  OutputFiles files = declared.check();
   const QuantMode mode = quant_mode(o.quant);
   (void)quant_options(o.quant, o.threads);  // reject bad flags before any work
   if (o.limit < 0) fail("--limit {}: must be positive", o.limit);
@@ -140,17 +168,16 @@ int run_quantize(const QuantizeOptions& o) {
   const QuantModeResult& q = r.modes[0];
   const QuantizedModel qm(g, src.spec);
 
-  std::cout << fmt::format("{}: {}, {}\n", g.name, widths, src.how);
-  std::cout << fmt::format("evaluated on {}: {} samples, mode {}\n", test->description(), r.samples, quant_mode_name(mode));
-  std::cout << fmt::format("fp32 top-1:    {}\n", pct(r.fp32_correct, r.samples));
-  std::cout << fmt::format("quant top-1:   {}\n", pct(q.top1_correct, r.samples));
-  std::cout << fmt::format("agreement:     {}  (same top-1 as fp32)\n", pct(q.agree_fp32, r.samples));
-  std::cout << fmt::format("output SQNR:   {:.2f} dB\n", q.sqnr_db());
+  text += fmt::format("{}: {}, {}\n", g.name, widths, src.how);
+  text += fmt::format("evaluated on {}: {} samples, mode {}\n", test->description(), r.samples, quant_mode_name(mode));
+  text += fmt::format("fp32 top-1:    {}\n", pct(r.fp32_correct, r.samples));
+  text += fmt::format("quant top-1:   {}\n", pct(q.top1_correct, r.samples));
+  text += fmt::format("agreement:     {}  (same top-1 as fp32)\n", pct(q.agree_fp32, r.samples));
+  text += fmt::format("output SQNR:   {:.2f} dB\n", q.sqnr_db());
   if (o.compare_modes)
-    std::cout << fmt::format("fake vs int:   {}  (same top-1), largest logit difference {} ({} output steps)\n",
+    text += fmt::format("fake vs int:   {}  (same top-1), largest logit difference {} ({} output steps)\n",
                              pct(r.modes_agree, r.samples), r.modes_max_abs_diff, r.modes_max_diff_steps);
 
-  OutputFiles files;
   const PrecisionAlloc used = src.spec.to_alloc();
   if (!o.json.empty()) {
     nlohmann::json j;
@@ -189,15 +216,16 @@ int run_quantize(const QuantizeOptions& o) {
       j["modes_seconds"] = {{std::string(quant_mode_name(q.mode)), q.seconds},
                             {std::string(quant_mode_name(other.mode)), other.seconds}};
     }
-    files.add(o.json, j.dump(2) + "\n");
+    files.set(o.json, j.dump(2) + "\n");
   }
   if (!o.out.empty()) {
-    files.add(o.out, export_qdq_onnx(qm));
-    files.add(alloc_path_for(o.out), used.to_json().dump(2) + "\n");
+    files.set(o.out, export_qdq_onnx(qm));
+    files.set(alloc_path_for(o.out), used.to_json().dump(2) + "\n");
   }
-  if (!o.save_precision.empty()) files.add(o.save_precision, used.to_json().dump(2) + "\n");
-  if (!o.dump_logits.empty()) files.add(o.dump_logits, npy_bytes(*r.logits));
+  if (!o.save_precision.empty()) files.set(o.save_precision, used.to_json().dump(2) + "\n");
+  if (!o.dump_logits.empty()) files.set(o.dump_logits, npy_bytes(*r.logits));
   files.commit();
+  std::cout << text;
   if (!o.out.empty()) std::cout << fmt::format("wrote {} and {}\n", o.out, alloc_path_for(o.out));
   return 0;
 }

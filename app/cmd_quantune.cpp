@@ -4,10 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <mutex>
-#include <sstream>
 
 #include <unistd.h>
 
@@ -17,8 +15,8 @@
 #include "app/cmd_simulate.h"
 #include "app/commands.h"
 #include "app/quant_cli.h"
-#include "app/report_output.h"
 #include "graph/error.h"
+#include "graph/file_util.h"
 #include "graph/model_import.h"
 #include "quant/alloc_eval.h"
 #include "search/allocate.h"
@@ -107,6 +105,11 @@ void print_cost(const std::string& what, const SensitivityResult& r) {
 }  // namespace
 
 int run_sensitivity(const SensitivityCliOptions& o) {
+  std::string text;  // printed once the files are written: nothing on stdout when they cannot be
+  CommandFiles declared;
+  declared.input("--model", o.model).input("--labels", o.labels);
+  data_inputs(declared, "--data", o.data);
+  OutputFiles files = declared.output("--csv", o.csv).output("--json", o.json).check();
   if (!o.method.empty()) (void)sensitivity_method_or_fail(o.method, "--method");  // before any work
   const auto data = open_data(o);
   const SensitivityMethod method = resolve_method(o.method, data.get());
@@ -116,37 +119,43 @@ int run_sensitivity(const SensitivityCliOptions& o) {
   so.progress = progress.callback();
   const SensitivityResult r = measure_sensitivity(g, *data, so);
 
-  std::cout << fmt::format("{}: {} layers x widths {} (activations at {}), {} samples of {} in {} batches of {}\n",
+  text += fmt::format("{}: {} layers x widths {} (activations at {}), {} samples of {} in {} batches of {}\n",
                            g.name, r.layers.size(), fmt::join(r.bits, ","),
                            r.abits ? std::to_string(r.abits) + " bits" : "the candidate width", r.samples,
                            r.calibration.value("data", std::string("the data")), r.batches, r.batch);
-  std::cout << fmt::format("method {}; executor runs: {} float32 + {} quantized; score weights {} (w_sqnr,a_sqnr,w_mse,a_mse,a_delta)\n",
+  text += fmt::format("method {}; executor runs: {} float32 + {} quantized; score weights {} (w_sqnr,a_sqnr,w_mse,a_mse,a_delta)\n",
                            sensitivity_method_name(r.method), r.float_runs, r.quant_runs, r.weights.str());
   std::size_t wname = 5;
   for (const auto& l : r.layers) wname = std::max(wname, l.size());
-  std::cout << fmt::format("{:<{}}  {:>4}  {:>9}  {:>9}  {:>9}  {:>10}  {:>10}  {:>6}  {:>8}  {:>8}  {:>8}\n", "layer", wname, "bits",
+  text += fmt::format("{:<{}}  {:>4}  {:>9}  {:>9}  {:>9}  {:>10}  {:>10}  {:>6}  {:>8}  {:>8}  {:>8}\n", "layer", wname, "bits",
                            "w_sqnr_dB", "a_sqnr_dB", "a_delta", "w_mse", "a_mse", "score", "kl", "top1_drop", "est_drop");
   for (std::size_t l = 0; l < r.layers.size(); ++l)
     for (std::size_t w = 0; w < r.bits.size(); ++w) {
       const LayerSensitivity& s = r.at(w, l);
-      std::cout << fmt::format("{:<{}}  {:>4}  {:>9}  {:>9}  {:>9}  {:>10.3e}  {:>10.3e}  {:>6.3f}  {:>8}  {:>8}  {:>8}\n", s.layer,
+      text += fmt::format("{:<{}}  {:>4}  {:>9}  {:>9}  {:>9}  {:>10.3e}  {:>10.3e}  {:>6.3f}  {:>8}  {:>8}  {:>8}\n", s.layer,
                                wname, s.bits, fmt_db(s.w_sqnr_db()), fmt_db(s.a_sqnr_db()), fmt_db(s.a_sqnr_delta_db()),
                                s.w_mse(), s.a_mse(), s.score, fmt_opt(s.kl, "{:.4f}"), fmt_opt(s.top1_drop, "{:.2f}"),
                                fmt_opt(s.est_drop, "{:.2f}"));
     }
-  OutputFiles files;
-  if (!o.csv.empty()) files.add(o.csv, r.to_csv());
+  if (!o.csv.empty()) files.set(o.csv, r.to_csv());
   if (!o.json.empty()) {
     nlohmann::json j = r.to_json();
     j["source_model"] = o.model;
-    files.add(o.json, j.dump(2) + "\n");
+    files.set(o.json, j.dump(2) + "\n");
   }
   files.commit();
+  std::cout << text;
   print_cost("qsim sensitivity", r);
   return 0;
 }
 
 int run_allocate(const AllocateCliOptions& o) {
+  std::string text;  // printed once the files are written: nothing on stdout when they cannot be
+  CommandFiles declared;
+  declared.input("--model", o.measure.model).input("--sensitivity", o.sensitivity).input("--labels", o.measure.labels);
+  declared.input("--hw", o.hw.hw).input("--scalesim-cfg", o.hw.scalesim_cfg);
+  data_inputs(declared, "--data", o.measure.data);
+  OutputFiles files = declared.output("--out", o.out).output("--json", o.json).check();
   AllocateOptions ao;
   ao.high_bits = o.high;
   ao.low_bits = o.low;
@@ -251,13 +260,10 @@ int run_allocate(const AllocateCliOptions& o) {
                            *method == SensitivityMethod::kMeasured ? "cross-entropy" : "output KL");
     measured_here = true;
   } else if (!o.sensitivity.empty()) {
-    std::ifstream f(o.sensitivity, std::ios::binary);
-    if (!f) fail("{}: cannot open", o.sensitivity);
-    std::stringstream ss;
-    ss << f.rdbuf();
+    const std::string text_in = read_file(o.sensitivity);  // names a folder, a missing file, a name too long
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(ss.str());
+      j = nlohmann::json::parse(text_in);
     } catch (const nlohmann::json::exception& e) {
       fail("{}: not JSON: {}", o.sensitivity, e.what());
     }
@@ -292,20 +298,20 @@ int run_allocate(const AllocateCliOptions& o) {
                           : alloc_kind == Allocator::kKnapsack
                               ? fmt::format("knapsack over {} est_drop", sensitivity_method_name(s.method))
                               : fmt::format("greedy-measured ({}, {} evaluations)", r.direction, r.evaluations);
-  std::cout << fmt::format("{}: {} compute layers in {} fused groups; {}; high w{}/a{}, low w{}/a{}; sensitivity {}\n",
+  text += fmt::format("{}: {} compute layers in {} fused groups; {}; high w{}/a{}, low w{}/a{}; sensitivity {}\n",
                            g.name, g.compute_layers().size(), r.groups.size(), how, o.high, ao.abits ? ao.abits : o.high,
                            o.low, ao.abits ? ao.abits : o.low, s_source);
   std::size_t wname = 5;
   for (const auto& gr : r.groups) wname = std::max(wname, fmt::format("{}", fmt::join(gr.names, " + ")).size());
-  std::cout << fmt::format("{:<{}}  {:>6}  {:>5}  {}\n", "group", wname, "score", "wbits", "why");
+  text += fmt::format("{:<{}}  {:>6}  {:>5}  {}\n", "group", wname, "score", "wbits", "why");
   for (std::size_t gi = 0; gi < r.groups.size(); ++gi) {
     const auto& gr = r.groups[gi];
     const auto it = std::find(r.raised.begin(), r.raised.end(), gi);
     const std::string why = r.forced[gi] ? "kept" : it != r.raised.end() ? fmt::format("raised #{}", it - r.raised.begin() + 1) : "low";
-    std::cout << fmt::format("{:<{}}  {:>6.3f}  {:>5}  {}{}\n", fmt::format("{}", fmt::join(gr.names, " + ")), wname, gr.score,
+    text += fmt::format("{:<{}}  {:>6.3f}  {:>5}  {}{}\n", fmt::format("{}", fmt::join(gr.names, " + ")), wname, gr.score,
                              r.group_bits[gi], why, gr.fused.empty() ? "" : fmt::format("  (fused: {})", fmt::join(gr.fused, ", ")));
   }
-  std::cout << fmt::format("high layers: {} of {}; requant boundaries: {}; total score: {:.4f}; weights: {:.2f} KiB{}{}\n",
+  text += fmt::format("high layers: {} of {}; requant boundaries: {}; total score: {:.4f}; weights: {:.2f} KiB{}{}\n",
                            r.high_layers, g.compute_layers().size(), r.boundaries, r.total_score, r.weight_kib,
                            r.latency_ms ? fmt::format("; latency {:.6f} ms on {}", *r.latency_ms, hw->name) : "",
                            std::isnan(r.est_drop) ? "" : fmt::format("; estimated top-1 drop {:.2f} points", r.est_drop));
@@ -353,11 +359,10 @@ int run_allocate(const AllocateCliOptions& o) {
     summary["latency_ms"] = *r.latency_ms;
     summary["hw"] = hw->name;
   }
-  OutputFiles files;
   if (!o.out.empty()) {
     PrecisionAlloc a = r.alloc;
     a.section("allocation") = summary;
-    files.add(o.out, a.to_json().dump(2) + "\n");
+    files.set(o.out, a.to_json().dump(2) + "\n");
   }
   if (!o.json.empty()) {
     nlohmann::json j = summary;
@@ -365,9 +370,10 @@ int run_allocate(const AllocateCliOptions& o) {
     j["groups"] = groups;
     j["raised_order"] = nlohmann::json::array();
     for (std::size_t gi : r.raised) j["raised_order"].push_back(r.groups[gi].names);
-    files.add(o.json, j.dump(2) + "\n");
+    files.set(o.json, j.dump(2) + "\n");
   }
   files.commit();
+  std::cout << text;
   if (!o.out.empty()) std::cout << fmt::format("wrote {}\n", o.out);
   if (measured_here)
     std::cerr << fmt::format("qsim allocate: {} with {} on {} samples: {} executor runs ({} for calibration), {:.1f} "

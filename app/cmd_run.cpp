@@ -28,7 +28,8 @@ struct Binding {
 // "NAME=FILE" names a tensor; a plain FILE (or an existing file containing '=') is positional.
 Binding parse_binding(const std::string& s) {
   const auto eq = s.find('=');
-  if (eq == std::string::npos || eq == 0 || std::filesystem::exists(s)) return {"", s};
+  std::error_code ec;  // a name the system refuses (too long) is no file: its reader or writer says so
+  if (eq == std::string::npos || eq == 0 || std::filesystem::exists(s, ec)) return {"", s};
   return {s.substr(0, eq), s.substr(eq + 1)};
 }
 
@@ -45,13 +46,17 @@ bool is_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat64; }
 int run_run(const RunOptions& o) {
   if (o.outputs.empty()) fail("qsim run needs at least one --output FILE.npy");
   std::vector<Binding> in_specs;
-  std::vector<Tensor> in_tensors;
-  for (const std::string& s : o.inputs) {
-    in_specs.push_back(parse_binding(s));
-    in_tensors.push_back(read_npy(in_specs.back().file));
-  }
+  for (const std::string& s : o.inputs) in_specs.push_back(parse_binding(s));
   std::vector<Binding> out_specs;
   for (const std::string& s : o.outputs) out_specs.push_back(parse_binding(s));
+  CommandFiles declared;
+  declared.input("--model", o.model).input("--precision", o.quant.precision);
+  for (const Binding& b : in_specs) declared.input("--input", b.file);
+  data_inputs(declared, "--calib-data", o.quant.calib_data);
+  for (const Binding& b : out_specs) declared.output("--output", b.file);
+  OutputFiles files = declared.check();
+  std::vector<Tensor> in_tensors;
+  for (const Binding& b : in_specs) in_tensors.push_back(read_npy(b.file));
 
   // A symbolic batch dimension takes the batch of the first input given.
   OnnxImportOptions io;
@@ -137,6 +142,7 @@ int run_run(const RunOptions& o) {
   }
 
   std::vector<Tensor> outputs;
+  std::string text;  // printed once the files are written
   if (o.quant.precision.empty()) {
     Executor ex(run_graph, ExecOptions{.threads = o.threads});
     outputs = ex.run(inputs);
@@ -153,14 +159,16 @@ int run_run(const RunOptions& o) {
       FakeQuantExecutor ex(qm, ExecOptions{.threads = o.threads});
       outputs = ex.run(inputs);
     }
-    std::cout << fmt::format("quantized ({}), {}\n", quant_mode_name(mode), src.how);
+    text += fmt::format("quantized ({}), {}\n", quant_mode_name(mode), src.how);
   }
   for (std::size_t i = 0; i < out_specs.size(); ++i) {
     const Tensor& t = outputs[out_index[i]];
-    write_npy(out_specs[i].file, t);
-    std::cout << fmt::format("output '{}' {} {} -> {}\n", run_graph.value(gout[out_index[i]]).name,
-                             dtype_name(t.dtype()), shape_str(t.shape()), out_specs[i].file);
+    files.set(out_specs[i].file, npy_bytes(t));
+    text += fmt::format("output '{}' {} {} -> {}\n", run_graph.value(gout[out_index[i]]).name,
+                        dtype_name(t.dtype()), shape_str(t.shape()), out_specs[i].file);
   }
+  files.commit();
+  std::cout << text;
   return 0;
 }
 

@@ -16,9 +16,10 @@
 
 #include "app/cmd_simulate.h"
 #include "app/commands.h"
+#include "app/html_report.h"
+#include "app/provenance.h"
 #include "app/quant_cli.h"
 #include "app/report.h"
-#include "app/report_output.h"
 #include "graph/error.h"
 #include "graph/file_util.h"
 #include "graph/model_import.h"
@@ -123,6 +124,14 @@ int run_search(const SearchCliOptions& o) {
   // ---- options, checked before any work
   if (o.out.empty()) fail("--out DIR: give the directory for alloc.json, front.csv and summary.json");
   if (o.data.empty()) fail("--data: give the labelled data (fashion-mnist[:DIR] or npy:FILE with --labels)");
+  // hw.yaml only when the hardware moves, which needs a --space.
+  std::vector<std::string> out_names = {"alloc.json", "front.csv", "summary.json"};
+  if (!o.space.empty()) out_names.push_back("hw.yaml");
+  CommandFiles declared;
+  declared.input("--model", o.model).input("--hw", o.hw.hw).input("--scalesim-cfg", o.hw.scalesim_cfg);
+  declared.input("--space", o.space).input("--sensitivity", o.sensitivity).input("--labels", o.labels);
+  data_inputs(declared, "--data", o.data);
+  OutputFiles files = declared.output_folder("--out", o.out, out_names).output("--report", o.report).check();
   const auto proposal = o.proposal == "walk" ? ProposalKind::kWalk
                         : o.proposal == "amed" ? ProposalKind::kAmed
                                                : (fail("--proposal '{}': expected walk or amed", o.proposal), ProposalKind::kWalk);
@@ -135,23 +144,22 @@ int run_search(const SearchCliOptions& o) {
   if (o.test_limit < 0) fail("--test-limit {}: must be zero (all) or positive", o.test_limit);
   if (o.front_points < 0) fail("--front-points {}: must be zero or positive", o.front_points);
   ObjectiveSpec obj;
-  if (o.lambda != -1) {
-    if (!(o.lambda >= 0) || !std::isfinite(o.lambda)) fail("--lambda {}: must be zero or positive", o.lambda);
-    obj.lambda = o.lambda;
+  if (o.lambda) {
+    if (!(*o.lambda >= 0) || !std::isfinite(*o.lambda)) fail("--lambda {}: must be zero or positive", *o.lambda);
+    obj.lambda = *o.lambda;
   }
-  const auto limit = [](double v, const char* flag) -> std::optional<double> {
-    if (v == -1) return std::nullopt;
-    if (!(v > 0) || !std::isfinite(v)) fail("{} {}: must be positive", flag, v);
+  const auto limit = [](std::optional<double> v, const char* flag) -> std::optional<double> {
+    if (v && (!(*v > 0) || !std::isfinite(*v))) fail("{} {}: must be positive", flag, *v);
     return v;
   };
   obj.limits.latency_ms = limit(o.latency_target_ms, "--latency-target");
   obj.limits.size_kib = limit(o.max_size_kib, "--max-size-kib");
   obj.limits.energy_uj = limit(o.max_energy_uj, "--max-energy-uj");
   obj.limits.min_top1 = limit(o.min_top1, "--min-top1");
-  if (obj.limits.min_top1 && *obj.limits.min_top1 > 100) fail("--min-top1 {}: a top-1 in percent is at most 100", o.min_top1);
-  if (o.max_drop != -1) {
-    if (!(o.max_drop >= 0) || !std::isfinite(o.max_drop)) fail("--max-drop {}: must be zero or positive", o.max_drop);
-    obj.limits.max_drop = o.max_drop;
+  if (obj.limits.min_top1 && *obj.limits.min_top1 > 100) fail("--min-top1 {}: a top-1 in percent is at most 100", *o.min_top1);
+  if (o.max_drop) {
+    if (!(*o.max_drop >= 0) || !std::isfinite(*o.max_drop)) fail("--max-drop {}: must be zero or positive", *o.max_drop);
+    obj.limits.max_drop = *o.max_drop;
   }
   SearchOptions so;
   so.steps = o.steps;
@@ -164,8 +172,8 @@ int run_search(const SearchCliOptions& o) {
   so.front_points = o.front_points;
   so.random_baseline = !o.no_random;
   so.grid_limit = o.grid_limit;
-  if (o.temp_start != -1) so.t_start = o.temp_start;
-  if (o.temp_end != -1) so.t_end = o.temp_end;
+  if (o.temp_start) so.t_start = *o.temp_start;
+  if (o.temp_end) so.t_end = *o.temp_end;
   if (!(so.t_start > 0) || !(so.t_end > 0) || !std::isfinite(so.t_start) || !std::isfinite(so.t_end))
     fail("--temp-start/--temp-end: temperatures must be positive");
   const QuantOptions qo = quant_options(o.quant, o.threads);
@@ -261,36 +269,37 @@ int run_search(const SearchCliOptions& o) {
   line.done();
   const double total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  // ---- report on stdout
+  // ---- report on stdout, printed once the files are written
+  std::string text;
   const SearchSpaceSpec* sp = space ? &*space : nullptr;
   std::string options_text;
   for (const WidthOption& w : problem.choices())
     options_text += fmt::format("{}{}/{}", options_text.empty() ? "" : ",", w.wbits, w.abits);
-  std::cout << fmt::format("{}: {} compute layers in {} groups ({} free), options {}; {} chains x {} steps ({}), seed {}\n",
+  text += fmt::format("{}: {} compute layers in {} groups ({} free), options {}; {} chains x {} steps ({}), seed {}\n",
                            g.name, problem.layers(), problem.groups(), problem.free_groups().size(), options_text,
                            so.chains, so.steps, proposal_name(proposal), so.seed);
-  std::cout << fmt::format("estimate: {}\n", drops.source);
+  text += fmt::format("estimate: {}\n", drops.source);
   if (!rep.corrections.empty())
-    std::cout << fmt::format("correction after {} checks on {} states: rms error {:.3f} points (table alone {:.3f})\n",
+    text += fmt::format("correction after {} checks on {} states: rms error {:.3f} points (table alone {:.3f})\n",
                              rep.checks, rep.corrections.back().states, rep.corrections.back().rms_corrected,
                              rep.corrections.back().rms_raw);
-  std::cout << fmt::format("reference (every free layer at its widest option) top-1: {:.2f}% check, {}% test\n",
+  text += fmt::format("reference (every free layer at its widest option) top-1: {:.2f}% check, {}% test\n",
                            rep.reference_check_top1, fmt_pct(rep.reference_test_top1));
-  std::cout << fmt::format("{:<18} {:>11} {:>11} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9}\n", "", "latency_ms", "energy_uj",
+  text += fmt::format("{:<18} {:>11} {:>11} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9}\n", "", "latency_ms", "energy_uj",
                            "speedup", "est", "check", "true", "evals", "opt_gap");
   const auto row = [&](const SearchPoint& s) {
     if (s.precision.empty()) {
-      std::cout << fmt::format("{:<18} {}\n", s.name, s.note);
+      text += fmt::format("{:<18} {}\n", s.name, s.note);
       return;
     }
-    std::cout << fmt::format("{:<18} {:>11.5f} {:>11.3f} {:>8.3f} {:>8} {:>8} {:>8} {:>10} {:>9}\n", s.name, s.latency_ms,
+    text += fmt::format("{:<18} {:>11.5f} {:>11.3f} {:>8.3f} {:>8} {:>8} {:>8} {:>10} {:>9}\n", s.name, s.latency_ms,
                              s.energy_uj, s.speedup_vs_w8(),
                              fmt_pct(s.est_top1), fmt_pct(s.check_top1), fmt_pct(s.true_top1), s.evaluations,
                              std::isfinite(s.optimum_gap) ? fmt::format("{:.4f}", s.optimum_gap) : "-");
   };
   row(rep.best);
   for (const SearchPoint& s : rep.baselines) row(s);
-  std::cout << fmt::format("acceptance {:.1f}%, {} checks, {} check and {} test evaluations, {:.1f} s\n",
+  text += fmt::format("acceptance {:.1f}%, {} checks, {} check and {} test evaluations, {:.1f} s\n",
                            100.0 * rep.acceptance(),
                            rep.checks, rep.check_evaluations, rep.test_evaluations, total_seconds);
 
@@ -331,7 +340,19 @@ int run_search(const SearchCliOptions& o) {
                           {"reference_check_top1", rep.reference_check_top1},
                           {"reference_test_top1", num(rep.reference_test_top1)},
                           {"estimate", drops.source}};
+  summary["provenance"] = provenance_json(o.command_line, o.hw, hw, ModelInput{o.model, {}});
   summary["best"] = point_json(rep.best, sp);
+  {
+    // The chosen widths by layer, for the report's bits chart.
+    nlohmann::json layers = nlohmann::json::array();
+    const auto compute = g.compute_layers();
+    for (std::size_t i = 0; i < compute.size() && i < rep.best.precision.size(); ++i)
+      layers.push_back({{"name", g.node(compute[i]).name},
+                        {"is_compute", true},
+                        {"wbits", rep.best.precision[i].wbits},
+                        {"abits", rep.best.precision[i].abits}});
+    summary["best"]["layers"] = std::move(layers);
+  }
   summary["chain_best"] = point_json(rep.chain_best, sp);
   nlohmann::json baselines = nlohmann::json::array();
   for (const SearchPoint& s : rep.baselines) baselines.push_back(point_json(s, sp));
@@ -370,6 +391,14 @@ int run_search(const SearchCliOptions& o) {
                        {"total_seconds", total_seconds},
                        {"threads", o.threads}};
 
+  nlohmann::json front = nlohmann::json::array();  // front.csv's rows, also in summary.json (the report)
+  for (const SearchPoint& s : rep.front) {
+    nlohmann::json p = point_json(s, sp);
+    p["front"] = s.front;
+    front.push_back(std::move(p));
+  }
+  summary["front"] = std::move(front);
+
   std::string csv = "front,latency_ms,energy_uj,est_top1,check_top1,true_top1,weight_kib,objective";
   if (sp)
     for (const HwAxis& a : sp->axes) csv += fmt::format(",{}", csv_field(a.key));
@@ -396,18 +425,23 @@ int run_search(const SearchCliOptions& o) {
                              {"hw", rep.hw_moved ? std::string("hw.yaml") : (hw.source.empty() ? hw.name : hw.source)}};
 
   const std::filesystem::path dir(o.out);
-  OutputFiles files;
-  files.add_directory(o.out);
-  files.add((dir / "alloc.json").string(), alloc.to_json().dump(2) + "\n");
-  files.add((dir / "front.csv").string(), csv);
-  files.add((dir / "summary.json").string(), summary.dump(2) + "\n");
+  files.set((dir / "alloc.json").string(), alloc.to_json().dump(2) + "\n");
+  files.set((dir / "front.csv").string(), csv);
+  files.set((dir / "summary.json").string(), summary.dump(2) + "\n");
   if (rep.hw_moved) {
     HwSpec out_hw = rep.best.hw;
-    files.add((dir / "hw.yaml").string(),
+    files.set((dir / "hw.yaml").string(),
               fmt::format("# The hardware point qsim search chose ({}, space {}).\n", hw.name, o.space) +
                   hw_spec_to_yaml(out_hw));
+  } else if (!o.space.empty()) {
+    files.omit((dir / "hw.yaml").string());
+  }
+  if (!o.report.empty()) {
+    const ReportInput in[] = {{fmt::format("qsim search: {} on {}", g.name, hw.name), summary}};
+    files.set(o.report, render_html_report(in));
   }
   files.commit();
+  std::cout << text;
   std::cout << fmt::format("wrote {}/alloc.json, front.csv, summary.json{}\n", o.out, rep.hw_moved ? ", hw.yaml" : "");
   return 0;
 }

@@ -1,5 +1,6 @@
 // qsim [simulate]: one model on one accelerator, the per-layer timing table and
-// its exports. Also the input helpers the lut and sweep commands share.
+// its exports (the input helpers the timing commands share: timing_inputs.cpp);
+// qsim report.
 #include "app/cmd_simulate.h"
 
 #include <unistd.h>
@@ -9,8 +10,10 @@
 #include <iostream>
 
 #include "app/cycle_backend.h"
+#include "app/html_report.h"
+#include "app/provenance.h"
+#include "app/quant_cli.h"
 #include "app/report.h"
-#include "app/report_output.h"
 #include "app/verify.h"
 #include "graph/error.h"
 #include "graph/file_util.h"
@@ -21,56 +24,6 @@
 #include "sim/config/scalesim_cfg.h"
 
 namespace qsim::app {
-
-HwBase load_hw_base(const HwInput& in) {
-  if (in.hw.empty() == in.scalesim_cfg.empty())
-    fail("give exactly one hardware description: --hw HW.yaml or --scalesim-cfg FILE.cfg");
-  if (!in.hw.empty()) return read_hw_config(in.hw);
-  return load_scalesim_cfg(in.scalesim_cfg).config;
-}
-
-HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides) {
-  HwConfig config = base;
-  for (const std::string& o : overrides) apply_hw_override(config, parse_hw_override(o));
-  return finish_hw_spec(config);
-}
-
-LayerGraph load_model(const ModelInput& in) {
-  if (in.model.empty() == in.topology.empty())
-    fail("give exactly one model: --model M.onnx or --topology layers.csv");
-  if (!in.topology.empty()) return import_scalesim_topology(in.topology);
-  OnnxImportOptions io;
-  io.keep_weights = false;  // timing needs shapes only
-  return import_model(in.model, io);
-}
-
-std::vector<LayerPrecision> resolve_precision(const PrecisionInput& in, const LayerGraph& g) {
-  if (!in.precision.empty()) {
-    if (in.bits != 0 || in.wbits != 0 || in.abits != 0)
-      fail("--precision {} cannot be combined with --bits, --wbits or --abits", in.precision);
-    return PrecisionAlloc::load(in.precision).resolve(g, in.precision);
-  }
-  const auto check = [](std::string_view flag, int v) {
-    if (v < 0 || v > 32) fail("{} {}: a width must be between 1 and 32", flag, v);
-  };
-  check("--bits", in.bits);
-  check("--wbits", in.wbits);
-  check("--abits", in.abits);
-  const int base = in.bits != 0 ? in.bits : 8;
-  const int w = in.wbits != 0 ? in.wbits : base;
-  const int a = in.abits != 0 ? in.abits : base;
-  return std::vector<LayerPrecision>(g.compute_layers().size(), LayerPrecision{w, a, false});
-}
-
-void check_widths(const LayerGraph& g, std::span<const LayerPrecision> p, const HwSpec& hw) {
-  const auto layers = g.compute_layers();
-  for (std::size_t i = 0; i < layers.size() && i < p.size(); ++i) {
-    if (effective_width(hw.pe, p[i].wbits) != 0 && effective_width(hw.pe, p[i].abits) != 0) continue;
-    fail("{}: layer '{}': {}-bit weights x {}-bit activations do not fit the {} PE (pe.widths {})", hw.source,
-         g.node(layers[i]).name, p[i].wbits, p[i].abits, pe_model_name(hw.pe.precision),
-         fmt::join(hw.pe.widths, ","));
-  }
-}
 
 namespace {
 
@@ -108,6 +61,16 @@ int run_simulate(const SimulateOptions& o) {
   check_backend_options(o);
   // The static qsim hands a cycle-level run to qsim-cycle here (execv), before any work.
   const CycleBackend cycle = o.backend == "analytical" ? CycleBackend{} : cycle_backend(o.backend);
+  const std::vector<std::string> scalesim_reports = {"COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv"};
+  CommandFiles declared = timing_inputs(o.hw, o.model, o.precision);
+  data_inputs(declared, "--data", o.data);
+  OutputFiles out = declared.output("--csv", o.csv)
+                        .output("--json", o.json)
+                        .output("--report", o.report)
+                        .output_folder("--scalesim-out", o.scalesim_out, scalesim_reports)
+                        .output("--vcd", o.vcd)
+                        .output_tree("--trace", o.trace)
+                        .check();
   const HwSpec hw = build_hw(load_hw_base(o.hw), o.hw.sets);
   if (cycle.check_hw) cycle.check_hw(hw);  // before any heavy work
   LayerGraph g;
@@ -136,7 +99,6 @@ int run_simulate(const SimulateOptions& o) {
     return selected.empty() || std::find(selected.begin(), selected.end(), row) != selected.end();
   };
 
-  OutputFiles out;
   TimingReport report;
   std::unique_ptr<Verifier> verifier;
   if (o.backend == "analytical") {
@@ -148,7 +110,10 @@ int run_simulate(const SimulateOptions& o) {
     if (!selected.empty()) so.select = select;
     so.values = verifier.get();
     so.fast_forward = !o.no_fast_forward;
-    const std::string vcd_base = o.vcd.empty() ? "" : o.vcd + ".tmp." + std::to_string(::getpid());
+    // SystemC names the waveform <base>.vcd: a short hidden name beside the target.
+    const std::string vcd_base =
+        o.vcd.empty() ? ""
+                      : (std::filesystem::path(o.vcd).parent_path() / fmt::format(".qsim.vcd.{}", ::getpid())).string();
     so.vcd = vcd_base;
     struct RemoveOnExit {  // SystemC writes the waveform beside the target; it never stays there
       std::string path;
@@ -159,21 +124,18 @@ int run_simulate(const SimulateOptions& o) {
     } vcd_temp{vcd_base.empty() ? "" : vcd_base + ".vcd"};
     std::string trace_index;  // layer<i>,name
     if (!o.trace.empty()) {
-      const std::filesystem::path dir(o.trace);
-      out.add_directory(o.trace);
-      const auto compute = g.compute_layers();
-      // compute is captured by value: the backend calls this after this block has ended
-      so.trace = [&, dir, compute](std::size_t i, std::vector<std::pair<std::string, std::string>> files) {
-        const std::filesystem::path sub = dir / fmt::format("layer{}", i);
-        out.add_directory(sub.string());
-        for (auto& [file, text] : files) out.add((sub / file).string(), std::move(text));
+      // `compute` by value: the callback runs after this block.
+      so.trace = [&, compute = g.compute_layers()](std::size_t i,
+                                                   std::vector<std::pair<std::string, std::string>> files) {
+        const std::string sub = fmt::format("layer{}", i);
+        for (auto& [file, text] : files) out.set_in(o.trace, sub + "/" + file, std::move(text));
         trace_index += fmt::format("layer{},{}\n", i, csv_field(g.node(compute[i]).name));
       };
     }
     const CycleOptions co{so, [](const std::string& m) { std::cerr << "qsim: " << m << "\n"; }};
     report = cycle.make(co)->run(g, std::span<const LayerPrecision>(precision), hw);
-    if (!o.trace.empty()) out.add((std::filesystem::path(o.trace) / "layers.csv").string(), "layer,name\n" + trace_index);
-    if (!vcd_base.empty()) out.add(o.vcd, read_file(vcd_temp.path));
+    if (!o.trace.empty()) out.set_in(o.trace, "layers.csv", "layer,name\n" + trace_index);
+    if (!vcd_base.empty()) out.set(o.vcd, read_file(vcd_temp.path));
     if (verifier && !verifier->failure().empty()) {
       std::cerr << "qsim: verify failed: " << verifier->failure() << "\n";
       return 1;
@@ -182,13 +144,20 @@ int run_simulate(const SimulateOptions& o) {
   report.rows_omitted = full.layers.size() - report.layers.size();
 
   // Everything is rendered before anything is written, and written all together.
-  if (!o.csv.empty()) out.add(o.csv, format_csv(report));
-  if (!o.json.empty()) out.add(o.json, to_json(report).dump(2) + "\n");
+  if (!o.csv.empty()) out.set(o.csv, format_csv(report));
+  if (!o.json.empty() || !o.report.empty()) {
+    nlohmann::json j = to_json(report);
+    j["provenance"] = provenance_json(o.command_line, o.hw, hw, o.model);
+    if (!o.report.empty()) {
+      const ReportInput in[] = {{report.model + " on " + report.hw, j}};
+      out.set(o.report, render_html_report(in));
+    }
+    if (!o.json.empty()) out.set(o.json, j.dump(2) + "\n");
+  }
   if (!o.scalesim_out.empty()) {
     const std::filesystem::path dir(o.scalesim_out);
-    out.add_directory(o.scalesim_out);
-    out.add((dir / "COMPUTE_REPORT.csv").string(), format_scalesim_compute_report(report));
-    out.add((dir / "BANDWIDTH_REPORT.csv").string(), format_scalesim_bandwidth_report(report));
+    out.set((dir / scalesim_reports[0]).string(), format_scalesim_compute_report(report));
+    out.set((dir / scalesim_reports[1]).string(), format_scalesim_bandwidth_report(report));
   }
   const std::string table = format_table(report);
   out.commit();
@@ -196,6 +165,21 @@ int run_simulate(const SimulateOptions& o) {
   if (verifier)
     std::cerr << fmt::format("verify: {} layers, {} outputs equal to the integer executor's ({})\n",
                              verifier->layers(), verifier->outputs(), verifier->input());
+  return 0;
+}
+
+int run_report(const ReportOptions& o) {
+  CommandFiles declared;
+  declared.input("--from", o.from);
+  std::error_code ec;
+  if (std::filesystem::is_directory(o.from, ec))  // the result JSONs it reads (load_report_inputs)
+    for (const auto& e : std::filesystem::directory_iterator(o.from, ec))
+      if (e.path().extension() == ".json") declared.input("--from", e.path().string());
+  OutputFiles out = declared.output("--out", o.out).check();
+  const std::vector<ReportInput> inputs = load_report_inputs(o.from);
+  out.set(o.out, render_html_report(inputs));
+  out.commit();
+  std::cerr << fmt::format("qsim report: {} result(s) -> {}\n", inputs.size(), o.out);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/output_paths.h"
 #include "graph/layer_graph.h"
 #include "graph/precision_alloc.h"
 #include "sim/hw_keys.h"
@@ -22,6 +23,10 @@ using HwBase = HwConfig;
 HwBase load_hw_base(const HwInput& in);
 // The validated spec with `overrides` ("KEY=VALUE", parse_hw_override) stated in order.
 HwSpec build_hw(const HwBase& base, std::span<const std::string> overrides);
+
+// The files a timing command reads (--hw, --scalesim-cfg, --model, --topology,
+// --precision), for the output-path policy (app/output_paths.h).
+CommandFiles timing_inputs(const HwInput& hw, const ModelInput& model, const PrecisionInput& precision);
 
 // --model (.onnx or topology .csv) or --topology (SCALE-Sim CSV), shapes only.
 LayerGraph load_model(const ModelInput& in);

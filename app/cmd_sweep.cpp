@@ -1,231 +1,398 @@
 // qsim sweep: the cartesian grid of hardware parameters, one CSV row per point.
 //
-// Every --set KEY=V1,V2,... is an axis (commas inside [...], {...} or quotes
-// belong to the value: --set pe.widths=[2,4,8] is one value); the first axis
-// varies slowest. The hardware config is read once and every axis value typed
-// once; each point states its values on a copy (the registry's typed setter,
-// sim/hw_keys.h) and validates it, with no YAML read per point. The model is
-// imported once and shared read-only by the worker threads; each point builds its
-// own HwSpec and TimingReport.
+// The grid, its validation and the evaluation of one point are app/sweep.h's
+// SweepPlan; this file runs the points on every local core, keeps the journal that
+// makes a sweep resumable, shows progress, and writes the outputs.
 //
-// An invalid point (a value the config rejects, widths its PE cannot run, a
-// backend error) fails the whole sweep before anything is written: the message
-// names the point and the problem, and no CSV is left behind. A sweep is
-// usually scripted, and a silently skipped row would read as a result.
+// Journal (<out>.journal, docs/sweeps.md): a header naming the sweep's fingerprint,
+// then one line per finished point with every metric in shortest round-trip digits.
+// A sweep killed at any point (even SIGKILL) and re-run with the same arguments
+// reads it back, simulates only the missing points, and writes exactly the rows an
+// uninterrupted run writes; the journal is removed once the outputs are in place.
+// Each line is appended with one write(2) under a lock, so a killed run leaves at
+// most a torn last line, which the next run drops.
+//
+// An invalid point fails the whole sweep before anything is simulated or written
+// (the message names the point): a sweep is usually scripted, and a silently
+// skipped row would read as a result.
 //
 // Each row carries the point's area (sim/area_model.h, empty without synthesized
 // RTL). --area-budget-kge X is the co-design search's area budget: points above it
 // are not simulated and have no row, and stderr says how many were left out; a
 // point without an area figure cannot be held to a budget and fails the sweep.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <chrono>
+#include <cstring>
 #include <exception>
 #include <iostream>
-#include <optional>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
 
-#include "app/cmd_simulate.h"
+#include "app/html_report.h"
 #include "app/report.h"
-#include "app/report_output.h"
+#include "app/sweep.h"
 #include "graph/error.h"
-#include "sim/analytical/analytical_backend.h"
-#include "sim/area_model.h"
-#include "sim/config/hw_spec_yaml.h"
+#include "graph/file_util.h"
 
 namespace qsim::app {
 
 namespace {
 
-struct Axis {
-  std::string key;
-  std::vector<std::string> values;     // as given, for the CSV and messages
-  std::vector<HwOverride> overrides;   // the same, typed
-};
+// A grid above this many points runs only with --yes; without it the sweep stops
+// and prints its estimated time.
+constexpr std::size_t kConfirmPoints = 100'000;
+constexpr std::string_view kJournalMagic = "qsim-sweep-journal 1";
 
-// "KEY=V1,V2" -> axis. A comma nested in brackets, braces or a quoted string stays
-// in its value; a bracket, brace or quote that does not close is an error, so no
-// value is silently dropped or split.
-Axis parse_axis(const std::string& text) {
-  const auto eq = text.find('=');
-  if (eq == std::string::npos || eq == 0)
-    fail("--set {}: expected KEY=VALUE[,VALUE...], e.g. --set memory.ifmap_kib=16,32,64", text);
-  Axis a;
-  a.key = text.substr(0, eq);
-  std::string current;
-  std::string open;  // the brackets and braces open in `current`, innermost last
-  char quote = 0;
-  for (std::size_t i = eq + 1; i <= text.size(); ++i) {
-    if (i == text.size() || (text[i] == ',' && open.empty() && quote == 0)) {
-      if (quote != 0) fail("--set {}: the value '{}' opens a quote ({}) and never closes it", text, current, quote);
-      if (!open.empty())
-        fail("--set {}: the value '{}' opens '{}' and never closes it", text, current, open.back());
-      if (current.empty()) fail("--set {}: empty value in the list", text);
-      a.values.push_back(current);
-      current.clear();
-      continue;
-    }
-    const char c = text[i];
-    if (quote != 0) {  // inside a quoted string only its closing quote counts
-      if (c == '\\' && quote == '"' && i + 1 < text.size()) {  // an escaped character, e.g. \"
-        current += c;
-        current += text[++i];
-        continue;
-      }
-      if (c == quote) quote = 0;
-      current += c;
-      continue;
-    }
-    // A quote opens a string only where a YAML scalar starts (O'Brien is plain).
-    const auto last = current.find_last_not_of(' ');
-    const bool scalar_start =
-        last == std::string::npos || std::string_view("[{,:").find(current[last]) != std::string_view::npos;
-    if ((c == '\'' || c == '"') && scalar_start) quote = c;
-    if (c == '[' || c == '{') open += c;
-    if (c == ']' || c == '}') {
-      const char opener = c == ']' ? '[' : '{';
-      if (open.empty()) fail("--set {}: the value '{}{}' closes '{}' that was never opened", text, current, c, c);
-      if (open.back() != opener)
-        fail("--set {}: the value '{}{}' closes '{}' with '{}'", text, current, c, open.back(), c);
-      open.pop_back();
-    }
-    current += c;
-  }
-  for (const std::string& v : a.values) a.overrides.push_back(parse_hw_override(a.key + "=" + v));
-  return a;
+using Clock = std::chrono::steady_clock;
+
+std::string format_duration(double seconds) {
+  if (seconds < 90) return fmt::format("{:.1f} s", seconds);
+  if (seconds < 5400) return fmt::format("{:.1f} min", seconds / 60);
+  return fmt::format("{:.1f} h", seconds / 3600);
 }
 
-std::string describe(const std::vector<Axis>& axes, const std::vector<std::size_t>& pick) {
-  std::string s;
-  for (std::size_t i = 0; i < axes.size(); ++i) {
-    if (i) s += ", ";
-    s += axes[i].key + "=" + axes[i].values[pick[i]];
+// The finished points of one sweep, on disk.
+class Journal {
+ public:
+  // Reads back the points a previous run with the same fingerprint finished (into
+  // `results`/`done`). Throws qsim::Error when the file belongs to another sweep or
+  // a complete line is malformed. Creates nothing: start() does.
+  Journal(std::string path, const std::string& fingerprint, std::size_t n_points, std::vector<SweepMetrics>& results,
+          std::vector<char>& done)
+      : path_(std::move(path)), header_(fmt::format("{} {} {}\n", kJournalMagic, fingerprint, n_points)) {
+    if (::access(path_.c_str(), F_OK) != 0) return;
+    const std::string text = read_file(path_);
+    const std::size_t newline = text.rfind('\n');
+    complete_ = newline == std::string::npos ? 0 : newline + 1;  // bytes of complete lines
+    if (complete_ == 0) return;  // killed before its header was complete: start again
+    if (text.compare(0, header_.size(), header_) != 0)
+      fail("{}: the journal of a different sweep (other arguments, or input files changed since); remove it to "
+           "start again, or pass --no-journal",
+           path_);
+    std::size_t line_no = 2;
+    for (std::size_t pos = header_.size(); pos < complete_; ++line_no) {
+      const std::size_t eol = text.find('\n', pos);
+      parse_line(std::string_view(text).substr(pos, eol - pos), line_no, n_points, results, done);
+      pos = eol + 1;
+    }
   }
-  return s;
+  // Opens the journal for appending: a torn last line is dropped, a new journal gets
+  // its header.
+  void start() {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail("{}: cannot write the sweep journal: {}", path_, std::strerror(errno));
+    if (::ftruncate(fd_, static_cast<off_t>(complete_)) != 0)
+      fail("{}: cannot write the sweep journal: {}", path_, std::strerror(errno));
+    if (complete_ == 0) append(header_);
+  }
+  ~Journal() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  void record(std::size_t point, const SweepMetrics& m) {
+    std::string line = std::to_string(point);
+    for (std::size_t c = 0; c < kSweepMetricCount; ++c) {
+      line += ' ';
+      line += std::isnan(m[c]) ? std::string("nan") : format_metric(c, m[c]);  // area_kge without a figure
+    }
+    line += "\n";
+    const std::lock_guard lock(mu_);
+    append(line);
+  }
+  // The outputs are in place: the journal has served its purpose.
+  void remove() {
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(path_.c_str());
+  }
+
+ private:
+  void append(std::string_view s) {
+    while (!s.empty()) {
+      const ssize_t n = ::write(fd_, s.data(), s.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("{}: cannot write the sweep journal: {}", path_, std::strerror(errno));
+      s.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  void parse_line(std::string_view line, std::size_t line_no, std::size_t n_points,
+                  std::vector<SweepMetrics>& results, std::vector<char>& done) const {
+    const auto bad = [&] {
+      fail("{}:{}: malformed journal line; remove the file to start the sweep again", path_, line_no);
+    };
+    const char* p = line.data();
+    const char* const e = line.data() + line.size();
+    std::size_t point = 0;
+    auto r = std::from_chars(p, e, point);
+    if (r.ec != std::errc() || point >= n_points) bad();
+    p = r.ptr;
+    SweepMetrics m{};
+    for (double& v : m) {
+      if (p == e || *p != ' ') bad();
+      r = std::from_chars(p + 1, e, v);
+      if (r.ec != std::errc()) bad();
+      p = r.ptr;
+    }
+    if (p != e) bad();
+    if (!done[point]) {
+      results[point] = m;
+      done[point] = 1;
+    }
+  }
+
+  std::string path_;
+  std::string header_;
+  std::size_t complete_ = 0;  // bytes of complete lines already in the file
+  int fd_ = -1;
+  std::mutex mu_;
+};
+
+// Rows for people: the point, its axis values and the main metrics, rounded.
+std::string format_points_table(const SweepPlan& plan, const std::vector<SweepMetrics>& results,
+                                std::span<const std::size_t> points, std::span<const std::size_t> extra_columns) {
+  std::vector<std::size_t> columns;
+  for (std::string_view name : {"latency_ms", "energy_uj", "energy_mac_uj", "energy_sram_uj", "energy_dram_uj",
+                                "pes", "total_sram_kib"})
+    columns.push_back(sweep_column(name, "column"));
+  for (std::size_t c : extra_columns)
+    if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
+
+  std::vector<std::vector<std::string>> cells;
+  std::vector<std::string> head = {"point"};
+  for (const SweepAxis& a : plan.axes()) head.push_back(a.key);
+  for (std::size_t c : columns) head.emplace_back(kSweepColumns[c].name);
+  cells.push_back(head);
+  for (std::size_t p : points) {
+    std::vector<std::string> row = {std::to_string(p + 1)};
+    const auto picked = plan.pick(p);
+    for (std::size_t i = 0; i < plan.axes().size(); ++i) row.push_back(plan.axes()[i].values[picked[i]]);
+    for (std::size_t c : columns)
+      row.push_back(kSweepColumns[c].integer ? format_metric(c, results[p][c]) : format_rounded(results[p][c]));
+    cells.push_back(std::move(row));
+  }
+  std::vector<std::size_t> width(head.size(), 0);
+  for (const auto& row : cells)
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  std::string out;
+  for (const auto& row : cells) {
+    out += " ";
+    for (std::size_t i = 0; i < row.size(); ++i) out += fmt::format(" {:>{}}", row[i], width[i]);
+    out += "\n";
+  }
+  return out;
+}
+
+nlohmann::json sweep_json(const SweepPlan& plan, const SweepOptions& o, const std::vector<SweepMetrics>& results,
+                          const std::vector<bool>& front, std::optional<std::size_t> best) {
+  nlohmann::json j;
+  j["kind"] = "sweep";
+  j["provenance"] = plan.provenance(o);
+  auto axes = nlohmann::json::array();
+  for (const SweepAxis& a : plan.axes()) axes.push_back({{"key", a.key}, {"values", a.values}});
+  j["axes"] = std::move(axes);
+  auto columns = nlohmann::json::array();
+  for (const SweepColumn& c : kSweepColumns) columns.push_back(c.name);
+  j["columns"] = std::move(columns);
+  j["pareto_columns"] = o.pareto;
+  if (best) j["best"] = {{"column", o.best}, {"point", *best}};
+  if (o.area_budget_kge) j["area_budget_kge"] = *o.area_budget_kge;
+  auto points = nlohmann::json::array();
+  for (const std::size_t p : plan.points()) {
+    nlohmann::json row;
+    row["point"] = p;
+    const auto picked = plan.pick(p);
+    nlohmann::json values = nlohmann::json::object();
+    for (std::size_t i = 0; i < plan.axes().size(); ++i) values[plan.axes()[i].key] = plan.axes()[i].values[picked[i]];
+    row["values"] = std::move(values);
+    for (std::size_t c = 0; c < kSweepMetricCount; ++c) {
+      if (std::isnan(results[p][c]))
+        row[std::string(kSweepColumns[c].name)] = nullptr;  // area_kge without an area figure
+      else if (kSweepColumns[c].integer)
+        row[std::string(kSweepColumns[c].name)] = static_cast<int64_t>(results[p][c]);
+      else
+        row[std::string(kSweepColumns[c].name)] = results[p][c];
+    }
+    if (!o.pareto.empty()) row["pareto"] = static_cast<bool>(front[p]);
+    points.push_back(std::move(row));
+  }
+  j["points"] = std::move(points);
+  return j;
 }
 
 }  // namespace
 
 int run_sweep(const SweepOptions& o) {
-  std::vector<Axis> axes;
-  for (const std::string& s : o.hw.sets) {
-    Axis a = parse_axis(s);
-    for (const Axis& b : axes)
-      if (b.overrides[0].key == a.overrides[0].key)
-        fail("--set {}: {} is already swept; give its values in one list", s, a.overrides[0].key);
-    axes.push_back(std::move(a));
-  }
-  if (o.threads < 0) fail("--threads {}: must be 0 (every core) or more", o.threads);
+  OutputFiles out = check_sweep_files(o);
+  // Column names are checked before any work (write_sweep_outputs uses them).
+  for (const std::string& c : o.pareto) (void)sweep_column(c, "--pareto");
+  if (!o.best.empty()) (void)sweep_column(o.best, "--best");
 
-  std::size_t n_points = 1;
-  for (const Axis& a : axes) {
-    n_points *= a.values.size();
-    if (n_points > 1'000'000) fail("--set: the grid has more than 1000000 points");
-  }
+  const SweepPlan plan(o);
+  const std::size_t n_points = plan.size();
+  std::vector<SweepMetrics> results(n_points);
+  std::vector<char> done(n_points, 0);
 
-  // Every point's HwSpec is built (and validated) before any is simulated: the
-  // config read once, each point's values stated on a copy.
-  const HwBase base = load_hw_base(o.hw);
-  std::vector<std::vector<std::size_t>> picks(n_points, std::vector<std::size_t>(axes.size()));
-  std::vector<HwSpec> specs;
-  specs.reserve(n_points);
-  for (std::size_t p = 0; p < n_points; ++p) {
-    std::size_t rest = p;
-    for (std::size_t i = axes.size(); i-- > 0;) {
-      picks[p][i] = rest % axes[i].values.size();
-      rest /= axes[i].values.size();
-    }
-    try {
-      HwConfig point = base;
-      for (std::size_t i = 0; i < axes.size(); ++i) apply_hw_override(point, axes[i].overrides[picks[p][i]]);
-      specs.push_back(finish_hw_spec(point));
-    } catch (const Error& e) {
-      fail("sweep point {} of {} ({}): {}", p + 1, n_points, describe(axes, picks[p]), e.what());
-    }
-  }
+  std::unique_ptr<Journal> journal;
+  if (!o.out.empty() && !o.no_journal)
+    journal = std::make_unique<Journal>(sweep_journal_path(o.out), plan.fingerprint(), n_points, results, done);
+  std::vector<std::size_t> todo;
+  for (const std::size_t p : plan.points())
+    if (!done[p]) todo.push_back(p);
+  if (todo.size() < plan.points().size())
+    std::cerr << fmt::format("qsim sweep: resuming {}: {} of {} points already done\n", sweep_journal_path(o.out),
+                             plan.points().size() - todo.size(), plan.points().size());
 
-  const LayerGraph g = load_model(o.model);
-  const std::vector<LayerPrecision> precision = resolve_precision(o.precision, g);
-  for (std::size_t p = 0; p < n_points; ++p) {
-    try {
-      check_widths(g, precision, specs[p]);
-    } catch (const Error& e) {
-      fail("sweep point {} of {} ({}): {}", p + 1, n_points, describe(axes, picks[p]), e.what());
-    }
-  }
-
-  // The area of every point, and the points within the budget (all without one).
-  if (o.area_budget_kge && !(*o.area_budget_kge > 0))
-    fail("--area-budget-kge {}: must be a positive area in kGE", *o.area_budget_kge);
-  std::vector<std::optional<AreaEstimate>> areas(n_points);
-  std::vector<std::size_t> run_points;
-  for (std::size_t p = 0; p < n_points; ++p) {
-    areas[p] = estimate_area(specs[p]);
-    if (o.area_budget_kge && !areas[p])
-      fail("--area-budget-kge: sweep point {} of {} ({}) has no area figure (no synthesized RTL for a {} PE of {} "
-           "bits with {}-bit accumulators)",
-           p + 1, n_points, describe(axes, picks[p]), pe_model_name(specs[p].pe.precision), specs[p].pe.base_bits,
-           specs[p].pe.acc_bits);
-    if (!o.area_budget_kge || areas[p]->total_kge <= *o.area_budget_kge) run_points.push_back(p);
-  }
-  if (run_points.empty())
-    fail("--area-budget-kge {}: every one of the {} points is larger (the smallest is {:.1f} kGE)",
-         *o.area_budget_kge, n_points,
-         std::min_element(areas.begin(), areas.end(), [](const auto& a, const auto& b) {
-           return a->total_kge < b->total_kge;
-         })->value().total_kge);
-
-  // Workers take points from a shared counter; results land in their own slots.
-  const AnalyticalBackend backend;
-  std::vector<std::optional<TimingReport>> reports(n_points);
-  std::vector<std::string> errors(n_points);
-  std::atomic<std::size_t> next{0};
-  const auto work = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < run_points.size();) {
-      const std::size_t p = run_points[i];
-      try {
-        reports[p] = backend.run(g, std::span<const LayerPrecision>(precision), specs[p]);
-      } catch (const std::exception& e) {
-        errors[p] = e.what();
-      }
-    }
-  };
   std::size_t n_threads = o.threads > 0 ? static_cast<std::size_t>(o.threads)
                                         : std::max(1u, std::thread::hardware_concurrency());
-  n_threads = std::min(n_threads, run_points.size());
-  std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < n_threads; ++t) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
-  for (const std::size_t p : run_points)
-    if (!reports[p]) fail("sweep point {} of {} ({}): {}", p + 1, n_points, describe(axes, picks[p]), errors[p]);
+  n_threads = std::max<std::size_t>(1, std::min(n_threads, todo.size()));
 
-  std::string text;
-  for (const Axis& a : axes) text += csv_field(a.key) + ",";
-  text +=
-      "total_cycles,compute_cycles,stall_cycles,vector_cycles,latency_ms,energy_uj,sram_bytes,dram_bytes,"
-      "requant_boundaries,area_kge\n";
-  for (const std::size_t p : run_points) {
-    for (std::size_t i = 0; i < axes.size(); ++i) text += csv_field(axes[i].values[picks[p][i]]) + ",";
-    const TimingReport& r = *reports[p];
-    text += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.total_cycles(), r.compute_cycles(), r.stall_cycles(),
-                        r.vector_cycles(), r.latency_ms(), r.energy_uj(), r.sram_bytes(), r.dram_bytes(),
-                        r.requant_boundaries(), areas[p] ? fmt::format("{}", areas[p]->total_kge) : "");
+  // Big grids: time one point to estimate the whole, and ask for --yes.
+  std::atomic<std::size_t> next{0};
+  if (todo.size() > kConfirmPoints) {
+    const auto t0 = Clock::now();
+    const std::size_t p = todo[next++];
+    results[p] = plan.evaluate(p);
+    const double per_point = std::chrono::duration<double>(Clock::now() - t0).count();
+    const std::string estimate = format_duration(per_point * static_cast<double>(todo.size()) /
+                                                 static_cast<double>(n_threads));
+    if (!o.yes)
+      fail("--set: the grid has {} points to simulate, estimated {} on {} threads; add --yes to run it", todo.size(),
+           estimate, n_threads);
+    std::cerr << fmt::format("qsim sweep: {} points, estimated {} on {} threads\n", todo.size(), estimate, n_threads);
+  }
+  if (journal) {
+    journal->start();
+    if (next > 0) journal->record(todo[0], results[todo[0]]);
   }
 
+  // Workers take points from a shared counter; results land in their own slots.
+  std::atomic<std::size_t> finished{next.load()};
+  std::atomic<bool> stop{false};
+  std::mutex error_mu;
+  std::string error;
+  const auto work = [&] {
+    for (std::size_t i; !stop && (i = next.fetch_add(1)) < todo.size();) {
+      try {
+        const std::size_t p = todo[i];
+        results[p] = plan.evaluate(p);
+        if (journal) journal->record(p, results[p]);
+      } catch (const std::exception& e) {
+        const std::lock_guard lock(error_mu);
+        if (error.empty()) error = e.what();
+        stop = true;
+      }
+      ++finished;
+    }
+  };
+  const bool progress = ::isatty(STDERR_FILENO) == 1 && !todo.empty();
+  std::vector<std::thread> pool;
+  for (std::size_t t = progress ? 0 : 1; t < n_threads; ++t) pool.emplace_back(work);
+  if (progress) {
+    // A progress line on a terminal: points done, rate, time left.
+    const auto t0 = Clock::now();
+    const std::size_t start = finished;
+    for (;;) {
+      const std::size_t f = finished;
+      const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double rate = s > 0 ? static_cast<double>(f - start) / s : 0;
+      const std::string eta =
+          rate > 0 ? format_duration(static_cast<double>(todo.size() - f) / rate) : std::string("?");
+      std::cerr << fmt::format("\rqsim sweep: {}/{} points, {}/s, ETA {}   ",
+                               f + plan.points().size() - todo.size(), plan.points().size(), format_rounded(rate, 3),
+                               eta)
+                << std::flush;
+      if (f >= todo.size() || stop) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    std::cerr << "\n";
+  } else {
+    work();
+  }
+  for (std::thread& t : pool) t.join();
+  if (!error.empty()) fail("{}", error);
+
+  write_sweep_outputs(plan, o, results, fmt::format("{} threads", n_threads), out);
+  if (journal) journal->remove();
+  return 0;
+}
+
+void write_sweep_outputs(const SweepPlan& plan, const SweepOptions& o, const std::vector<SweepMetrics>& results,
+                         std::string_view workers, OutputFiles& out) {
+  const std::size_t n_points = plan.size();
+  const std::vector<std::size_t>& points = plan.points();  // the rows: within --area-budget-kge
+  std::vector<std::size_t> pareto_columns;
+  for (const std::string& c : o.pareto) pareto_columns.push_back(sweep_column(c, "--pareto"));
+  std::optional<std::size_t> best_column;
+  if (!o.best.empty()) best_column = sweep_column(o.best, "--best");
+  // Outputs: exact CSV/JSON; the chosen points rounded on screen.
+  std::vector<bool> front;  // by grid point
+  if (!pareto_columns.empty()) {
+    std::vector<SweepMetrics> rows;
+    for (const std::size_t p : points) rows.push_back(results[p]);
+    const std::vector<bool> on = pareto_front(rows, pareto_columns);
+    front.assign(n_points, false);
+    for (std::size_t i = 0; i < points.size(); ++i) front[points[i]] = on[i];
+  }
+  std::optional<std::size_t> best;
+  if (best_column) {
+    best = points.front();
+    for (const std::size_t p : points)
+      if (results[p][*best_column] < results[*best][*best_column]) best = p;
+  }
+  std::string text = plan.csv_header(!front.empty());
+  for (const std::size_t p : points)
+    text += plan.csv_row(p, results[p], front.empty() ? std::nullopt : std::optional<bool>(front[p]));
+  std::string summary;
+  if (best) {
+    summary += fmt::format("best {} (point {} of {}):\n", o.best, *best + 1, n_points);
+    const std::size_t one[] = {*best};
+    const std::size_t col[] = {*best_column};
+    summary += format_points_table(plan, results, one, col);
+  }
+  if (!front.empty()) {
+    std::vector<std::size_t> members;
+    for (const std::size_t p : points)
+      if (front[p]) members.push_back(p);
+    std::sort(members.begin(), members.end(), [&](std::size_t a, std::size_t b) {
+      return results[a][pareto_columns[0]] < results[b][pareto_columns[0]] ||
+             (results[a][pareto_columns[0]] == results[b][pareto_columns[0]] && a < b);
+    });
+    summary += fmt::format("pareto front over {}: {} of {} points\n", fmt::join(o.pareto, ", "), members.size(),
+                           points.size());
+    summary += format_points_table(plan, results, members, pareto_columns);
+  }
+
+  if (!o.out.empty()) out.set(o.out, text);
+  if (!o.json.empty() || !o.report.empty()) {
+    const nlohmann::json j = sweep_json(plan, o, results, front, best);
+    if (!o.json.empty()) out.set(o.json, j.dump(2) + "\n");
+    if (!o.report.empty()) {
+      const ReportInput in[] = {{"sweep", j}};
+      out.set(o.report, render_html_report(in));
+    }
+  }
+  out.commit();
   if (o.out.empty()) {
     std::cout << text;
+    std::cerr << summary;
   } else {
-    OutputFiles out;
-    out.add(o.out, std::move(text));
-    out.commit();
-    std::cerr << fmt::format("qsim sweep: {} points on {} threads -> {}\n", run_points.size(), n_threads, o.out);
+    std::cerr << fmt::format("qsim sweep: {} points on {} -> {}\n", points.size(), workers, o.out);
+    std::cout << summary;
   }
-  if (run_points.size() < n_points)
+  if (points.size() < n_points)
     std::cerr << fmt::format("qsim sweep: {} of {} points above the area budget of {} kGE left out\n",
-                             n_points - run_points.size(), n_points, *o.area_budget_kge);
-  return 0;
+                             n_points - points.size(), n_points, *o.area_budget_kge);
 }
 
 }  // namespace qsim::app

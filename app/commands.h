@@ -55,6 +55,8 @@ struct SimulateOptions {
   bool verify = false;                 // --verify: real operands, outputs against the integer executor (systemc, rtl)
   std::string data;                    // --data SOURCE: calibration (and the input) of --verify
   bool no_fast_forward = false;        // --no-fast-forward: step every cycle (systemc)
+  std::string report;        // --report FILE: the HTML report (app/html_report.h)
+  std::vector<std::string> command_line;  // argv, recorded in the JSON's provenance
 };
 int run_simulate(const SimulateOptions& o);
 
@@ -64,6 +66,7 @@ struct LutOptions {
   ModelInput model;
   std::vector<int> bits;  // --bits 2,4,8
   std::string out;        // --out lut.csv | lut.json (stdout CSV when empty)
+  std::string npy;        // --npy FILE.npy: cycles [layer][wbits][abits], energy in FILE.energy_pj.npy
 };
 int run_lut(const LutOptions& o);
 
@@ -72,11 +75,48 @@ struct SweepOptions {
   HwInput hw;  // hw.sets: the axes (a single value is a fixed override, also listed)
   ModelInput model;
   PrecisionInput precision;
-  std::string out;  // --out sweep.csv (stdout when empty)
+  std::string out;  // --out sweep.csv (stdout when empty); its journal is <out>.journal
+  std::string json;  // --json FILE: provenance, axes and every point
+  std::string report;  // --report FILE: the HTML report (heatmap, Pareto scatter, settings)
   int threads = 0;  // --threads N (0: every core)
   std::optional<double> area_budget_kge;  // --area-budget-kge X: only points within this area (sim/area_model.h)
+  std::vector<std::string> pareto;  // --pareto COL,COL,...: mark the non-dominated points (all minimised)
+  std::string best;  // --best COL: print the point with the smallest COL
+  bool yes = false;  // --yes: run a grid above the size limit
+  bool no_journal = false;  // --no-journal: neither resume nor keep a journal
+  std::vector<std::string> command_line;  // argv, recorded in the JSON's provenance
 };
 int run_sweep(const SweepOptions& o);
+// The same grid sharded over MPI ranks, gathered on rank 0 (app/sweep_mpi.cpp; only
+// in the qsim-mpi executable, built when CMake finds MPI).
+int run_sweep_mpi(const SweepOptions& o);
+
+// qsim export-scalesim: a SCALE-Sim v2 .cfg and topology CSV (cmd_export_scalesim.cpp).
+struct ExportScaleSimOptions {
+  HwInput hw;
+  ModelInput model;
+  std::string out_dir;  // --out-dir DIR: DIR/NAME.cfg and DIR/NAME.csv
+  std::string name;     // --name NAME (default <hw name>_<model name>)
+};
+int run_export_scalesim(const ExportScaleSimOptions& o);
+
+// qsim report: result JSONs (runs, sweeps) as one self-contained HTML page.
+struct ReportOptions {
+  std::string from;  // --from DIR|FILE
+  std::string out;   // --out report.html
+};
+int run_report(const ReportOptions& o);
+
+// qsim compare: two results side by side (cmd_compare.cpp).
+struct CompareOptions {
+  std::vector<std::string> hw;       // --hw A.yaml --hw B.yaml (run on --model)
+  std::vector<std::string> sets;     // --set KEY=VALUE, applied to both
+  ModelInput model;
+  PrecisionInput precision;
+  std::vector<std::string> results;  // or two result JSON files (qsim --json)
+  std::string csv;                   // --csv FILE: layer,metric,a,b,diff_pct
+};
+int run_compare(const CompareOptions& o);
 
 // qsim hw: the validated hardware spec, every key with its value and derived
 // peak figures (cmd_hw.cpp).
@@ -203,12 +243,14 @@ struct SearchCliOptions {
   std::string labels;              // --labels FILE (npy data)
   std::string space;               // --space space.yaml (empty: the hardware is fixed)
   std::string sensitivity;         // --sensitivity S.json: est_drop of qsim sensitivity --json
-  double lambda = -1;              // --lambda L (< 0: the default)
-  double latency_target_ms = -1;   // --latency-target MS
-  double max_size_kib = -1;        // --max-size-kib X
-  double min_top1 = -1;            // --min-top1 PCT
-  double max_drop = -1;            // --max-drop POINTS
-  double max_energy_uj = -1;       // --max-energy-uj X
+  // Not given: the default (lambda), no limit. A given value is always checked, so a
+  // negative one is refused rather than read as "not given".
+  std::optional<double> lambda;             // --lambda L
+  std::optional<double> latency_target_ms;  // --latency-target MS
+  std::optional<double> max_size_kib;       // --max-size-kib X
+  std::optional<double> min_top1;           // --min-top1 PCT
+  std::optional<double> max_drop;           // --max-drop POINTS
+  std::optional<double> max_energy_uj;      // --max-energy-uj X
   int64_t steps = 10000;           // --steps N (per chain)
   int chains = 4;                  // --chains C
   int threads = 0;                 // --threads T (0: every core)
@@ -223,12 +265,14 @@ struct SearchCliOptions {
   int check_top = 4;               // --check-top M
   int64_t check_samples = 1000;    // --check-samples N (held-out calibration samples)
   int64_t test_limit = 0;          // --test-limit N (0: the whole test split)
-  double temp_start = -1, temp_end = -1;  // --temp-start, --temp-end
+  std::optional<double> temp_start, temp_end;  // --temp-start, --temp-end
   int front_points = 8;            // --front-points N
   bool no_random = false;          // --no-random: skip the random-search baseline
   uint64_t grid_limit = 4096;      // --grid-limit N
   QuantCliOptions quant;           // --calib, --calib-samples, ...
   std::string out;                 // --out DIR
+  std::string report;              // --report FILE: the HTML report (app/html_report.h)
+  std::vector<std::string> command_line;  // argv, recorded in summary.json's provenance
 };
 int run_search(const SearchCliOptions& o);
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "app/commands.h"
+#include "app/output_paths.h"
 #include "graph/layer_graph.h"
 #include "graph/precision_alloc.h"
 #include "data/dataset.h"
@@ -17,6 +18,11 @@ namespace qsim::app {
 // Checked options (qsim::Error naming the flag for unknown names or bad values).
 QuantOptions quant_options(const QuantCliOptions& q, int threads);
 QuantMode quant_mode(const QuantCliOptions& q);
+
+// The files a data source reads, as inputs of the output-path policy: the IDX files
+// of fashion-mnist[:DIR] (both splits), the folder of images:DIR, the file of
+// npy:FILE. A malformed `spec` declares nothing (its reader reports it).
+void data_inputs(CommandFiles& files, std::string_view option, const std::string& spec);
 
 // fashion-mnist[:DIR] (the given split) or npy:FILE (labels from `labels`, required
 // when need_labels). images:DIR is not a quantization data source.

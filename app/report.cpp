@@ -1,6 +1,7 @@
 #include "app/report.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -30,6 +31,14 @@ std::string csv_field(std::string_view s) {
     q += c;
   }
   return q + "\"";
+}
+
+std::string format_rounded(double v, int significant) {
+  if (!std::isfinite(v)) return fmt::format("{}", v);
+  if (v == 0) return "0";
+  const int magnitude = static_cast<int>(std::floor(std::log10(std::abs(v))));  // 62175 -> 4
+  const int decimals = std::max(0, significant - 1 - magnitude);
+  return fmt::format("{:.{}f}", v, decimals);
 }
 
 std::string_view bound_name(Bound b) { return b == Bound::kMemory ? "memory" : "compute"; }
@@ -85,6 +94,13 @@ std::string format_table(const TimingReport& r) {
       r.latency_ms(), r.clock_mhz);
   out += fmt::format("       SRAM {} bytes, DRAM {} bytes, energy {:.3f} uJ, {} requantization boundaries\n",
                      r.sram_bytes(), r.dram_bytes(), r.energy_uj(), r.requant_boundaries());
+  const EnergyBreakdown e = r.energy();
+  const double total = e.total() > 0 ? e.total() : 1.0;
+  const auto part = [&](double pj) {
+    return fmt::format("{} uJ ({:.1f}%)", format_rounded(uj(pj)), percent(pj / total));
+  };
+  out += fmt::format("       energy split: MAC {}, SRAM {}, DRAM {}, vector {}\n", part(e.mac), part(e.sram),
+                     part(e.dram), part(e.vector));
   if (r.rows_omitted > 0)
     out += fmt::format("       totals of the {} selected rows only: {} rows of the network not run (--layers)\n",
                        r.layers.size(), r.rows_omitted);

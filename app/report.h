@@ -33,6 +33,11 @@ std::string format_scalesim_bandwidth_report(const TimingReport& r);
 // A CSV field, quoted (RFC 4180) when it holds a comma, quote or line break.
 std::string csv_field(std::string_view s);
 
+// A number for people: `significant` digits in fixed notation, no exponent
+// (62175.494005479944 -> "62175", 0.0123456 -> "0.01235", 1234567.8 -> "1234568").
+// Tables on screen use it; CSV and JSON keep every digit.
+std::string format_rounded(double v, int significant = 4);
+
 // Python's str(float): shortest round-trip digits, "10.0" not "10", "1e-05".
 std::string python_float(double v);
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "graph/error.h"
+#include "graph/file_util.h"
 #include "data/idx.h"
 #include "data/npy.h"
 
@@ -79,7 +80,8 @@ class ImageFolderDataset final : public Dataset {
 std::string find_idx(const fs::path& dir, const std::string& stem) {
   for (const char* ext : {".gz", ""}) {
     const fs::path p = dir / (stem + ext);
-    if (fs::exists(p)) return p.string();
+    std::error_code ec;
+    if (fs::exists(p, ec)) return p.string();
   }
   fail("{}: no {}[.gz] (Fashion-MNIST IDX files; Debian package dataset-fashion-mnist)", dir.string(), stem);
 }
@@ -101,8 +103,10 @@ std::string lower(std::string s) {
 
 std::unique_ptr<Dataset> load_fashion_mnist(const std::string& dir_in, Split split, int64_t limit) {
   const fs::path dir = dir_in.empty() ? fs::path(kFashionMnistDir) : fs::path(dir_in);
-  if (!fs::is_directory(dir))
-    fail("{}: no such folder (Fashion-MNIST; Debian package dataset-fashion-mnist)", dir.string());
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    fail("{}: no such folder (Fashion-MNIST; Debian package dataset-fashion-mnist){}", dir.string(),
+         ec && ec != std::errc::no_such_file_or_directory ? ": " + ec.message() : std::string());
   const std::string prefix = split == Split::kTrain ? "train" : "t10k";
   const std::string img_path = find_idx(dir, prefix + "-images-idx3-ubyte");
   const std::string lbl_path = find_idx(dir, prefix + "-labels-idx1-ubyte");
@@ -128,8 +132,7 @@ std::unique_ptr<Dataset> load_fashion_mnist(const std::string& dir_in, Split spl
 
 std::vector<int64_t> read_labels(const std::string& path, const std::vector<std::string>& names) {
   if (lower(fs::path(path).extension().string()) == ".npy") return tensor_labels(read_npy(path), path);
-  std::ifstream f(path);
-  if (!f) fail("{}: cannot open", path);
+  std::istringstream f(read_file(path));  // names the reason: missing, a folder, a name too long
   std::vector<int64_t> in_order;
   std::map<std::string, int64_t> by_name;
   std::string line;
@@ -174,13 +177,19 @@ std::vector<int64_t> read_labels(const std::string& path, const std::vector<std:
 
 std::unique_ptr<Dataset> load_image_folder(const std::string& dir, const std::string& labels_file,
                                            const Preprocess& p, int64_t limit) {
-  if (!fs::is_directory(dir)) fail("{}: no such folder", dir);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    fail("{}: no such folder{}", dir, ec && ec != std::errc::no_such_file_or_directory ? ": " + ec.message() : "");
   std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
+  fs::directory_iterator it(dir, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::directory_entry& e = *it;
+    std::error_code type_ec;
+    if (!e.is_regular_file(type_ec)) continue;
     const std::string ext = lower(e.path().extension().string());
     if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") files.push_back(e.path().filename().string());
   }
+  if (ec) fail("{}: cannot list the folder: {}", dir, ec.message());
   std::sort(files.begin(), files.end());
   if (files.empty()) fail("{}: no .png/.jpg/.jpeg images", dir);
   std::vector<int64_t> labels = read_labels(labels_file, files);

@@ -196,7 +196,8 @@ class LayerGraph {
   };
   using Bgl = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, VertexProp, EdgeProp>;
 
-  std::string name;  // model name (file stem or graph name)
+  std::string name;    // model name (file stem or graph name)
+  std::string source;  // the file it was imported from, for messages ("" when built in code)
 
   // ---- construction (importers and passes) ----
   ValueId add_value(Value v);

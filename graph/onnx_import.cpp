@@ -1470,6 +1470,7 @@ LayerGraph Importer::run() {
   thunks_.clear();
 
   g_.name = std::filesystem::path(src_).stem().string();
+  g_.source = src_;
   if (g_.name.empty()) g_.name = graph.name();
   g_.set_inputs(graph_inputs_);
   g_.set_outputs(graph_outputs_);

@@ -139,17 +139,42 @@ std::vector<LayerPrecision> PrecisionAlloc::resolve(const LayerGraph& g, std::st
   std::vector<LayerPrecision> out;
   out.reserve(g.compute_layers().size());
   std::unordered_set<std::string_view> names;
+  std::vector<std::string_view> missing, unknown;
   for (NodeId n : g.compute_layers()) {
     const std::string& name = g.node(n).name;
     names.insert(name);
-    const auto* p = find(name);
-    if (!p) fail("{}: layer '{}' is missing from the precision allocation", source, name);
-    out.push_back(*p);
+    if (const auto* p = find(name)) {
+      out.push_back(*p);
+    } else {
+      missing.push_back(name);
+    }
   }
   for (const auto& [name, p] : entries_)
-    if (!names.count(name))
-      fail("{}: layer '{}' is not a compute layer of model '{}'", source, name, g.name);
-  return out;
+    if (!names.count(name)) unknown.push_back(name);
+  if (missing.empty() && unknown.empty()) return out;
+
+  // A file made for another model usually misses many layers: name them all (a
+  // long list shortened), and say which model the file was made for.
+  const auto listed = [](const std::vector<std::string_view>& v) {
+    constexpr std::size_t kShown = 8;
+    std::string s;
+    for (std::size_t i = 0; i < v.size() && i < kShown; ++i) s += fmt::format("{}'{}'", i ? ", " : "", v[i]);
+    if (v.size() > kShown) s += fmt::format(" and {} more", v.size() - kShown);
+    return s;
+  };
+  std::string why;
+  if (!model.empty() && model != g.name)
+    why = fmt::format("made for model '{}' (its \"model\"), not '{}': ", model, g.name);
+  if (missing.size() == 1 && unknown.empty() && why.empty())
+    fail("{}: layer '{}' is missing from the precision allocation", source, missing[0]);
+  if (!missing.empty())
+    why += fmt::format("{} of the {} compute layers of '{}' {} missing ({})", missing.size(), names.size(), g.name,
+                       missing.size() == 1 ? "is" : "are", listed(missing));
+  if (!unknown.empty())
+    why += fmt::format("{}{} {} not {} of '{}' ({})", missing.empty() ? "" : "; ", unknown.size(),
+                       unknown.size() == 1 ? "layer it lists is" : "layers it lists are",
+                       unknown.size() == 1 ? "a compute layer" : "compute layers", g.name, listed(unknown));
+  fail("{}: {}", source, why);
 }
 
 }  // namespace qsim

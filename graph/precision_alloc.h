@@ -59,11 +59,14 @@ class PrecisionAlloc {
   const std::vector<std::pair<std::string, LayerPrecision>>& entries() const { return entries_; }
 
   // Precision of each compute layer of `g`, in g.compute_layers() order. Throws
-  // qsim::Error("<source>: layer '<name>' is missing ...") for the first absent layer,
-  // and for entries naming layers that are not compute layers of `g`.
+  // qsim::Error naming `source` when layers are absent or entries name layers that
+  // are not compute layers of `g`: every one of them (the first 8 of a long list, with
+  // the count), and the model the file was made for when its "model" differs from
+  // g.name. A file whose layers all match is used whatever its "model" says: a
+  // renamed or re-exported copy of a model keeps its layer names.
   std::vector<LayerPrecision> resolve(const LayerGraph& g, std::string_view source) const;
 
-  std::string model;  // informative
+  std::string model;  // the model it was made for; named when its layers do not match
 
   // Extra per-layer JSON (e.g. scales) carried through load/save untouched.
   nlohmann::json& extra(const std::string& layer) { return extra_[layer]; }

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <unordered_set>
 
@@ -47,6 +48,26 @@ int64_t parse_positive(const std::string& field, const std::string& what, const 
   return v;
 }
 
+// A SCALE-Sim v3 sparsity field: "N:M" (N non-zero of every M). Dense layers (N ==
+// M, or an empty field) run as usual; a sparse one is refused, since qsim's timing
+// model has no sparse dataflow and reading it densely would overstate its cycles.
+void check_dense(const std::string& field, const std::string& layer, const std::string& where) {
+  if (field.empty()) return;
+  const auto colon = field.find(':');
+  int64_t n = 0, m = 0;
+  const char* b = field.data();
+  const char* e = field.data() + field.size();
+  const char* c = colon == std::string::npos ? e : field.data() + colon;
+  const auto rn = std::from_chars(b, c, n);
+  const auto rm = colon == std::string::npos ? std::from_chars_result{c, std::errc::invalid_argument}
+                                             : std::from_chars(c + 1, e, m);
+  if (rn.ec != std::errc() || rn.ptr != c || rm.ec != std::errc() || rm.ptr != e || n <= 0 || m <= 0 || n > m)
+    fail("{}: layer '{}': Sparsity '{}' is not N:M (N non-zero of every M, 1 <= N <= M)", where, layer, field);
+  if (n != m)
+    fail("{}: layer '{}': Sparsity {} (SCALE-Sim v3) is not modelled by qsim; only dense layers ({}:{}) run", where,
+         layer, field, m, m);
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -58,12 +79,16 @@ LayerGraph import_scalesim_topology_text(const std::string& text, const std::str
                                          TopologyForm form) {
   LayerGraph g;
   g.name = std::filesystem::path(source).stem().string();
+  g.source = source;
   std::istringstream in(text);
   std::string line;
   int lineno = 0;
   bool header_seen = false;
   std::unordered_set<std::string> names;
   std::vector<ValueId> graph_inputs, graph_outputs;
+  // SCALE-Sim v3 adds an N:M sparsity column, found by its header (never by its
+  // position, where v2's optional column stride sits).
+  std::optional<std::size_t> sparsity_column;
   while (std::getline(in, line)) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -71,15 +96,22 @@ LayerGraph import_scalesim_topology_text(const std::string& text, const std::str
     if (!header_seen) {
       // The header row is skipped, as SCALE-Sim does; it also tells the two forms apart.
       header_seen = true;
+      const auto header = split_fields(line);
+      for (std::size_t i = 1; i < header.size(); ++i)
+        if (lower(header[i]).find("sparsity") != std::string::npos) sparsity_column = i;
       if (form == TopologyForm::kAuto) {
-        const auto h = split_fields(line);
+        const auto& h = header;
         const bool gemm = h.size() >= 4 && lower(h[1]) == "m" && lower(h[2]) == "n" && lower(h[3]) == "k";
         form = gemm ? TopologyForm::kGemm : TopologyForm::kConv;
       }
       continue;
     }
     if (trim(line).empty()) continue;
-    const auto f = split_fields(line);
+    auto f = split_fields(line);
+    if (sparsity_column && *sparsity_column < f.size()) {
+      check_dense(f[*sparsity_column], f.empty() ? std::string() : f[0], where);
+      f.erase(f.begin() + static_cast<std::ptrdiff_t>(*sparsity_column));
+    }
     const std::string name = f.empty() ? std::string() : f[0];
     if (name.empty()) fail("{}: layer name is empty", where);
     if (!names.insert(name).second) fail("{}: layer name '{}' appears twice", where, name);

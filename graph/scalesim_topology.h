@@ -5,6 +5,9 @@
 // with an optional 9th column for a separate column stride. GEMM form (SCALE-Sim's
 // `-i gemm`):  Layer, M, N, K,
 // The first row is a header; blank rows are skipped; a trailing comma is allowed.
+// SCALE-Sim v3's sparsity column is recognised by its header ("Sparsity", values
+// N:M) in either form: dense layers (N == M or empty) import as usual, a sparse
+// layer is refused naming it (qsim does not model sparse dataflows).
 // As in SCALE-Sim, convolutions are unpadded ("valid"), batch 1, and a layer whose
 // name contains "DP" is depthwise: Channels independent single-channel convolutions
 // (imported as one Conv with group = Channels).

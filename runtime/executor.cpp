@@ -51,8 +51,11 @@ struct Build {
   const Node& n;
   int threads;
 
+  // Names the model's file: the executor runs after the import, far from the option
+  // that named the model ("m.onnx: node 'fc' (MatMul): float64 ...").
   [[noreturn]] void error(const std::string& what) const {
-    fail("node '{}' ({}): {}", n.name, op_name(n.op), what);
+    fail("{}: node '{}' ({}): {}", g.source.empty() ? fmt::format("model '{}'", g.name) : g.source, n.name,
+         op_name(n.op), what);
   }
   ValueId in(std::size_t i) const { return i < n.inputs.size() ? n.inputs[i] : ValueId{-1}; }
   ValueId out(std::size_t i) const { return i < n.outputs.size() ? n.outputs[i] : ValueId{-1}; }
@@ -932,8 +935,9 @@ void check_run_inputs(const LayerGraph& g, std::span<const Tensor> inputs) {
   for (std::size_t i = 0; i < gin.size(); ++i) {
     const Value& v = g.value(gin[i]);
     if (inputs[i].dtype() != v.dtype || inputs[i].shape() != v.shape)
-      fail("input '{}' must be {} {}, got {} {}", v.name, dtype_name(v.dtype), shape_str(v.shape),
-           dtype_name(inputs[i].dtype()), shape_str(inputs[i].shape()));
+      fail("{}: input '{}' must be {} {}, got {} {}", g.source.empty() ? fmt::format("model '{}'", g.name) : g.source,
+           v.name, dtype_name(v.dtype), shape_str(v.shape), dtype_name(inputs[i].dtype()),
+           shape_str(inputs[i].shape()));
   }
 }
 

@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [TARGET...]
 #
-# TARGET: onnx hw_yaml scalesim_cfg topology alloc npy idx (default: all, one after
+# TARGET: onnx hw_yaml scalesim_cfg topology alloc npy idx cli (default: all, one after
 # another, SECONDS each; default 600). Builds the fuzz targets of build-san/ first
 # (clang++, -DQSIM_FUZZ=ON: the sanitizer build dir of scripts/test.sh stage 2,
 # configured the same way; QSIM_FUZZ_BUILD_DIR picks another). Each target starts
@@ -26,7 +26,7 @@ while getopts "t:j:h" opt; do
   esac
 done
 shift $((OPTIND - 1))
-ALL=(onnx hw_yaml scalesim_cfg topology alloc npy idx)
+ALL=(onnx hw_yaml scalesim_cfg topology alloc npy idx cli)
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=("${ALL[@]}")
 
@@ -35,6 +35,7 @@ max_len() {
   case $1 in
     onnx) echo 16384 ;;
     npy | idx) echo 8192 ;;
+    cli) echo 512 ;;  # up to 24 arguments
     *) echo 4096 ;;
   esac
 }

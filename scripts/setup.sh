@@ -13,6 +13,12 @@ PACKAGES=(
   libsystemc-dev verilator libyaml-cpp-dev libboost-graph-dev libfmt-dev libcli11-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev nlohmann-json3-dev zlib1g-dev
   libpng-dev libjpeg62-turbo-dev
+  # OpenSSL's libcrypto: SHA-256 of the model file in result JSON provenance
+  libssl-dev
+  # OpenMPI: qsim-mpi, `mpirun -n N qsim sweep` (optional component; tests/app/mpi_sweep_test.cpp)
+  libopenmpi-dev openmpi-bin
+  # headless browser that renders qsim report's HTML in tests/app/interop_report_test.cpp
+  chromium
   libgtest-dev libgmock-dev libbenchmark-dev
   # RTL synthesis for the area figures (scripts/rtl_area.sh)
   yosys

@@ -218,13 +218,12 @@ AllocateResult allocate_knapsack(const LayerGraph& g, const SensitivityResult& s
   for (std::size_t l = 0; l < s.layers.size(); ++l) {
     const auto it = by_name.find(s.layers[l]);
     if (it == by_name.end())
-      fail("the sensitivity (model '{}') names layer '{}', which is not a compute layer of '{}'", s.model, s.layers[l],
-           g.name);
+      fail("{} (model '{}') names layer '{}', which is not a compute layer of '{}'", s.shown_name(), s.model,
+           s.layers[l], g.name);
     const LayerSensitivity& row = s.at(static_cast<std::size_t>(wl), l);
     if (std::isnan(row.est_drop))
-      fail("the sensitivity has no est_drop for layer '{}' (measure it again with this qsim); --allocator knapsack "
-           "needs it",
-           s.layers[l]);
+      fail("{} has no est_drop for layer '{}' (measure it again with this qsim); --allocator knapsack needs it",
+           s.shown_name(), s.layers[l]);
     scored[it->second] = 1;
     est_low[it->second] = row.est_drop;
     if (wh >= 0 && !std::isnan(s.at(static_cast<std::size_t>(wh), l).est_drop))

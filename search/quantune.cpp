@@ -40,12 +40,13 @@ double weight_bytes(const LayerGraph& g, std::span<const LayerPrecision> precisi
 
 int sensitivity_low_width(const LayerGraph& g, const SensitivityResult& s, const AllocateOptions& o) {
   if (g.compute_layers().empty()) fail("model '{}' has no compute layers to allocate", g.name);
+  const std::string sens = s.shown_name();
   const int wi = s.width_index(o.low_bits);
   if (wi < 0)
-    fail("the sensitivity has no rows at the low width {} (it has {}); measure it with --bits including {}", o.low_bits,
+    fail("{} has no rows at the low width {} (it has {}); measure it with --bits including {}", sens, o.low_bits,
          fmt::join(s.bits, ","), o.low_bits);
   if (s.abits != o.abits)
-    fail("the sensitivity was measured with activations at {}, the allocation asks for {}",
+    fail("{} was measured with activations at {}, the allocation asks for {}", sens,
          s.abits ? std::to_string(s.abits) + " bits" : "the candidate width",
          o.abits ? std::to_string(o.abits) + " bits" : "the weight width");
   return wi;
@@ -62,8 +63,8 @@ AllocateResult allocate_precision(const LayerGraph& g, const SensitivityResult& 
   for (std::size_t l = 0; l < s.layers.size(); ++l) {
     const auto it = by_name.find(s.layers[l]);
     if (it == by_name.end())
-      fail("the sensitivity (model '{}') names layer '{}', which is not a compute layer of '{}'", s.model, s.layers[l],
-           g.name);
+      fail("{} (model '{}') names layer '{}', which is not a compute layer of '{}'", s.shown_name(), s.model,
+           s.layers[l], g.name);
     score[it->second] = s.at(static_cast<std::size_t>(wi), l).score;
   }
   std::vector<char> scored(compute.size());

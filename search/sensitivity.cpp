@@ -655,6 +655,7 @@ SensitivityResult SensitivityResult::from_json(const nlohmann::json& j, std::str
       fail("{}: not a sensitivity file (\"format\": \"qsim-sensitivity\" expected; write it with qsim sensitivity --json)",
            source);
     r.model = j.value("model", std::string());
+    r.source = std::string(source);
     const std::string method = j.value("method", std::string("quantunev2"));
     const auto m = parse_sensitivity_method(method);
     if (!m) fail("{}: unknown \"method\" '{}'", source, method);

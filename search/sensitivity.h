@@ -146,6 +146,7 @@ struct SensitivityGroup {
 struct SensitivityResult {
   SensitivityMethod method = SensitivityMethod::kQuantuneV2;
   std::string model;
+  std::string source;  // the file it was read from (from_json), for messages; "" when measured
   std::vector<std::string> layers;  // compute layers measured, topological order
   std::vector<int> bits;
   int abits = 0;
@@ -168,6 +169,9 @@ struct SensitivityResult {
   }
   // Index of `bits` in bits, or -1.
   int width_index(int bits) const;
+  // How messages name it: its file when read from one (it may be another model's or
+  // another run's), else "the sensitivity".
+  std::string shown_name() const { return source.empty() ? std::string("the sensitivity") : source; }
 
   nlohmann::json to_json() const;
   // The JSON written by to_json(); throws qsim::Error("<source>: ...") when malformed.

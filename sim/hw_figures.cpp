@@ -1,5 +1,8 @@
 #include "sim/hw_figures.h"
 
+#include <stdexcept>
+#include <string>
+
 namespace qsim {
 
 std::vector<HwFigure> hw_figures() {
@@ -15,6 +18,12 @@ std::optional<HwFigure> find_hw_figure(std::string_view name) {
   for (const HwFigure& f : hw_figures())
     if (f.name == name) return f;
   return std::nullopt;
+}
+
+double hw_figure(const HwSpec& hw, std::string_view name) {
+  const std::optional<HwFigure> f = find_hw_figure(name);
+  if (!f) throw std::logic_error("hw_figure: no figure named '" + std::string(name) + "'");
+  return f->value(hw);
 }
 
 }  // namespace qsim

@@ -24,5 +24,8 @@ struct HwFigure {
 std::vector<HwFigure> hw_figures();
 // The figure named `name`, or nullopt.
 std::optional<HwFigure> find_hw_figure(std::string_view name);
+// The value of the figure named `name` on `hw` (qsim hw, sweep columns); a name that
+// is not a figure is a bug (std::logic_error).
+double hw_figure(const HwSpec& hw, std::string_view name);
 
 }  // namespace qsim

@@ -987,6 +987,7 @@ HwSpec finish_hw_spec(const HwConfig& config) {
       if (const std::string why = k.inapplicable(spec); !why.empty())
         fail("{}: {}", locate.any({k.key, k.applies_by}), why);
   validate_hw_spec(spec, where);
+  spec.places.stated = std::make_shared<const std::map<std::string, std::string, std::less<>>>(config.stated);
   return spec;
 }
 

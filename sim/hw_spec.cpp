@@ -17,6 +17,16 @@ std::string_view name_of(const std::string_view (&names)[N], E e) {
 
 }  // namespace
 
+std::string HwKeyPlaces::culprit(std::initializer_list<std::string_view> keys, std::string_view fallback) const {
+  if (stated) {
+    for (const bool overrides : {true, false})
+      for (std::string_view k : keys)
+        if (const auto it = stated->find(k); it != stated->end() && it->second.starts_with("--set ") == overrides)
+          return it->second;
+  }
+  return std::string(fallback);
+}
+
 std::string_view dataflow_name(Dataflow d) { return name_of(kDataflowNames, d); }
 std::string_view pe_model_name(PeModel m) { return name_of(kPeModelNames, m); }
 std::string_view serial_operand_name(SerialOperand s) { return name_of(kSerialOperandNames, s); }

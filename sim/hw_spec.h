@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -101,9 +103,23 @@ struct MappingSpec {
   friend bool operator==(const MappingSpec&, const MappingSpec&) = default;
 };
 
+// Where each key of a spec was stated ("hw.yaml:12", "--set memory.ifmap_kib=0.5"),
+// so a check made after validation (the buffer floor of sim/mapping.cpp) names the
+// culprit the way validation does. Not part of the spec's value: specs with the
+// same keys are equal wherever their keys were stated. Shared, so copying a spec
+// (one per sweep point) does not copy the map.
+struct HwKeyPlaces {
+  std::shared_ptr<const std::map<std::string, std::string, std::less<>>> stated;
+  // The first of `keys` stated by an override (--set), else the first stated in a
+  // file, else `fallback` (HwSpecLocator::any's rule, for a spec already finished).
+  std::string culprit(std::initializer_list<std::string_view> keys, std::string_view fallback) const;
+  friend bool operator==(const HwKeyPlaces&, const HwKeyPlaces&) { return true; }
+};
+
 struct HwSpec {
   std::string name;    // config name: the `name:` key, else the file stem
   std::string source;  // file it came from, for messages
+  HwKeyPlaces places;  // where its keys were stated (empty for a spec built in code)
   ArraySpec array;
   PeSpec pe;
   MemorySpec memory;

@@ -318,9 +318,12 @@ void check_fold_fits(const Schedule& s, const HwSpec& hw, std::string_view layer
     const double min_kib = std::ceil(static_cast<double>(bytes) / share / 1024.0 * 1000.0) / 1000.0;
     const std::string what = n.b == 0 ? fmt::format("one wavefront of {} {} elements", n.a, n.noun)
                                       : fmt::format("its {} x {} {}", n.a, n.b, n.noun);
+    // The buffer, or the array or buffering that decided its need, named where it was stated.
+    const std::string key = fmt::format("memory.{}_kib", n.key);
+    const std::string where = hw.places.culprit({key, "array.rows", "array.cols", "memory.double_buffer"}, hw_where(hw));
     fail("{}: memory.{}_kib {} leaves {} working bytes{}, less than one fold of layer '{}' holds: {} at {} bits "
          "({} bytes); memory.{}_kib must be at least {}",
-         hw_where(hw), n.key, n.kib, n.have, hw.memory.double_buffer ? " (half the buffer: double-buffered)" : "",
+         where, n.key, n.kib, n.have, hw.memory.double_buffer ? " (half the buffer: double-buffered)" : "",
          layer, what, n.store->bits, bytes, n.key, min_kib);
   }
 }

@@ -32,6 +32,16 @@ int64_t TimingReport::dram_bytes() const {
 double TimingReport::energy_pj() const {
   return layers.empty() ? 0.0 : sum(layers, [](const LayerTiming& r) { return r.energy_pj(); });
 }
+EnergyBreakdown TimingReport::energy() const {
+  EnergyBreakdown e;
+  for (const auto& r : layers) {
+    e.mac += r.energy.mac;
+    e.sram += r.energy.sram;
+    e.dram += r.energy.dram;
+    e.vector += r.energy.vector;
+  }
+  return e;
+}
 double TimingReport::latency_ms() const {
   return clock_mhz > 0 ? static_cast<double>(total_cycles()) / (clock_mhz * 1e3) : 0.0;
 }

@@ -78,6 +78,7 @@ struct TimingReport {
   int64_t sram_bytes() const;
   int64_t dram_bytes() const;
   double energy_pj() const;
+  EnergyBreakdown energy() const;  // the parts summed over layers (pJ)
   double energy_uj() const { return energy_pj() * 1e-6; }
   double latency_ms() const;  // total_cycles / clock
   int requant_boundaries() const;

@@ -12,10 +12,10 @@
 
 namespace qsim {
 
-// The types State holds are named, not in an anonymous namespace: a type with
-// internal linkage inside State would be a -Wsubobject-linkage warning when this file
-// is compiled in a unity batch (GCC then sees it as an included file).
-namespace evaluator_detail {
+// The parts of the evaluator's State. A named namespace, not an anonymous one: State
+// has external linkage, and GCC warns (-Wsubobject-linkage) when its fields' types have
+// none, which it checks wherever this file is included (the unity build includes it).
+namespace evaluator_parts {
 
 // What one step adds to the totals.
 struct StepCost {
@@ -23,22 +23,12 @@ struct StepCost {
   double energy = 0.0;
 };
 
-}  // namespace evaluator_detail
-
-using evaluator_detail::StepCost;
-
-namespace {
-
 StepCost cost_of(const LayerTiming& t) {
   return {t.total_cycles, t.compute_cycles, t.stall_cycles, t.vector_cycles, t.sram_bytes(), t.dram_bytes(),
           t.energy_pj()};
 }
 
 constexpr int kMaxBits = 32;  // widths 1..32 are memoised (PrecisionAlloc's range)
-
-}  // namespace
-
-namespace evaluator_detail {
 
 // Compressed rows: row i of a CSR table.
 struct Csr {
@@ -53,9 +43,9 @@ struct Csr {
   }
 };
 
-}  // namespace evaluator_detail
+}  // namespace evaluator_parts
 
-using evaluator_detail::Csr;
+using namespace evaluator_parts;
 
 struct AnalyticalEvaluator::State {
   const LayerGraph* g = nullptr;

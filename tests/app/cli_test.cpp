@@ -149,7 +149,29 @@ TEST(Simulate, BuffersSmallerThanOneFoldAreRefused) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find("memory.ifmap_kib"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("must be at least"), std::string::npos) << r.err;
+  // The override that made the buffer too small is the culprit, not the YAML file.
+  EXPECT_EQ(r.err.rfind("qsim: error: --set memory.ifmap_kib=0.0009765625: memory.ifmap_kib ", 0), 0u) << r.err;
   EXPECT_FALSE(fs::exists(tmp / "r.csv"));
+}
+
+// The buffer floor names where the culprit was stated: the override, else the line
+// of the file, and an override of the array that raised the need when the buffer
+// itself comes from the file.
+TEST(Simulate, BufferFloorNamesWhereTheKeyWasStated) {
+  TempDir tmp;
+  write_text(tmp / "hw.yaml",
+             "array: {rows: 8, cols: 8, dataflow: os, clock_mhz: 200}\npe: {precision: fixed, base_bits: 8}\n"
+             "memory:\n  ifmap_kib: 16\n  filter_kib: 16\n  ofmap_kib: 0.0009765625\n  dram_bytes_per_cycle: 8\n");
+  const std::string hw = (tmp / "hw.yaml").string();
+  RunResult r = run_qsim({"--topology", kTopo, "--hw", hw}, tmp);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("qsim: error: " + hw + ":6: memory.ofmap_kib ", 0), 0u) << r.err;
+  r = run_qsim({"--topology", kTopo, "--hw", hw, "--set", "array.cols=16"}, tmp);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("qsim: error: --set array.cols=16: memory.ofmap_kib ", 0), 0u) << r.err;
+  r = run_qsim({"--topology", kTopo, "--hw", hw, "--set", "memory.ofmap_kib=0.001"}, tmp);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("qsim: error: --set memory.ofmap_kib=0.001: memory.ofmap_kib ", 0), 0u) << r.err;
 }
 
 TEST(Simulate, PrecisionAndBitsAreExclusive) {

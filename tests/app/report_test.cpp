@@ -1,5 +1,5 @@
 // Report writers: they format a TimingReport exactly, in SCALE-Sim's conventions
-// where they promise to, and OutputFiles writes everything or nothing.
+// where they promise to (OutputFiles: tests/app/output_paths_test.cpp).
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "app/report.h"
-#include "app/report_output.h"
 #include "graph/error.h"
+#include "tests/test_files.h"
 
 namespace qsim::app {
 namespace {
@@ -59,13 +59,6 @@ TimingReport sample() {
   b.bound = Bound::kCompute;
   r.layers = {a, v, b};
   return r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 TEST(PythonFloat, MatchesPythonStr) {
@@ -154,31 +147,6 @@ TEST(Table, RowsAndTotals) {
             std::string::npos)
       << s;
   EXPECT_NE(s.find("energy 0.01"), std::string::npos) << s;
-}
-
-TEST(OutputFiles, CommitsAllFilesAndDirectories) {
-  const fs::path dir = fs::temp_directory_path() / ("qsim_out_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  OutputFiles out;
-  out.add_directory((dir / "a/b").string());
-  out.add((dir / "a/b/x.csv").string(), "x\n");
-  out.add((dir / "a/y.json").string(), "{}\n");
-  out.commit();
-  EXPECT_EQ(slurp(dir / "a/b/x.csv"), "x\n");
-  EXPECT_EQ(slurp(dir / "a/y.json"), "{}\n");
-  fs::remove_all(dir);
-}
-
-TEST(OutputFiles, FailureLeavesNothing) {
-  const fs::path dir = fs::temp_directory_path() / ("qsim_out_fail_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  OutputFiles out;
-  out.add_directory((dir / "new").string());
-  out.add((dir / "new/first.csv").string(), "1\n");
-  out.add((dir / "missing/second.csv").string(), "2\n");  // its directory does not exist
-  EXPECT_THROW(out.commit(), Error);
-  EXPECT_FALSE(fs::exists(dir / "new/first.csv"));
-  EXPECT_FALSE(fs::exists(dir));  // both directories were created for this commit and removed again
 }
 
 }  // namespace

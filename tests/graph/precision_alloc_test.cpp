@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "graph/error.h"
@@ -57,6 +58,39 @@ TEST(PrecisionAlloc, MissingLayerIsNamed) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "alloc.json: layer 'fc2' is missing from the precision allocation");
   }
+}
+
+// A file made for another model: every missing layer and every foreign entry is
+// named (a long list shortened, with its count), and so is the model it was made for.
+TEST(PrecisionAlloc, AnotherModelsFileNamesEveryLayerAndItsModel) {
+  LayerGraph g;
+  g.name = "wide";
+  auto x = g.add_value({"x", DType::kFloat32, {1, 4}, false, {}});
+  ValueId prev = x;
+  for (int i = 0; i < 10; ++i) {
+    // Names built with fmt: "literal" + std::string&& trips GCC 12's -Wrestrict (a false positive).
+    auto w = g.add_value({fmt::format("w{}", i), DType::kFloat32, {4, 4}, true, {}});
+    auto y = g.add_value({fmt::format("y{}", i), DType::kFloat32, {1, 4}, false, {}});
+    g.add_node({fmt::format("l{}", i), OpKind::kGemm, {prev, w}, {y}, GemmAttrs{}, {}, {}});
+    prev = y;
+  }
+  g.set_inputs({x});
+  g.set_outputs({prev});
+  g.finalize();
+  auto a = PrecisionAlloc::uniform(two_gemms(), 8, 8);  // model "mlp": fc1, fc2
+  try {
+    a.resolve(g, "a.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "a.json: made for model 'mlp' (its \"model\"), not 'wide': 10 of the 10 compute layers of 'wide' are "
+              "missing ('l0', 'l1', 'l2', 'l3', 'l4', 'l5', 'l6', 'l7' and 2 more); 2 layers it lists are not compute "
+              "layers of 'wide' ('fc1', 'fc2')");
+  }
+  // The same layers under another model name (a renamed copy) are used as they are.
+  auto b = PrecisionAlloc::uniform(g, 4, 8);
+  b.model = "wide_v2";
+  EXPECT_EQ(b.resolve(g, "b.json").size(), 10u);
 }
 
 TEST(PrecisionAlloc, UnknownLayerIsNamed) {

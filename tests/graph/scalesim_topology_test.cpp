@@ -45,6 +45,24 @@ TEST(ScaleSimTopology, DepthwiseLayersRepeatPerChannel) {
   EXPECT_EQ(s.gemm.K, 9);
 }
 
+// A ninth column is SCALE-Sim v2's column stride, unless its header says it is
+// SCALE-Sim v3's sparsity ratio: then it is read as N:M (dense runs, sparse is
+// refused) and a plain number there is refused, never read as a stride.
+TEST(ScaleSimTopology, NinthColumnIsAStrideUnlessHeadedSparsity) {
+  const std::string head =
+      "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides, ";
+  LayerGraph g = import_scalesim_topology_text(head + "Col stride,\nConv1,9,9,3,3,3,4,1,2,\n", "v2.csv");
+  EXPECT_EQ(g.stats(g.compute_layers()[0]).gemm.M, 7 * 4);  // rows at stride 1, columns at 2
+  for (const char* name : {"Sparsity", "sparsity ratio", "Sparsity (N:M)"}) {
+    try {
+      import_scalesim_topology_text(head + name + ",\nConv1,9,9,3,3,3,4,1,2,\n", "v3.csv");
+      ADD_FAILURE() << name << " was read as a stride";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("v3.csv:2: layer 'Conv1': Sparsity '2' is not N:M", 0), 0u) << e.what();
+    }
+  }
+}
+
 TEST(ScaleSimTopology, ErrorsNameFileAndLine) {
   const std::string hdr =
       "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n";
