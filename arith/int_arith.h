@@ -264,9 +264,12 @@ constexpr Bricks to_bricks(int32_t v, int bits, bool is_signed) {
   Bricks b;
   b.count = brick_count(bits);
   for (int i = 0; i < b.count; ++i) {
-    const int32_t shifted = v >> (2 * i);  // arithmetic shift (C++20)
+    // A brick sees two bits: the top digit of a signed operand is those two bits
+    // sign-extended, so an operand outside the range its signedness says is
+    // multiplied as the hardware would, not as its integer value.
+    const int32_t d = (v >> (2 * i)) & 3;
     const bool top = i == b.count - 1;
-    b.digit[i] = static_cast<int8_t>(top && is_signed ? shifted : (shifted & 3));
+    b.digit[i] = static_cast<int8_t>(top && is_signed ? (d ^ 2) - 2 : d);
   }
   return b;
 }

@@ -184,7 +184,7 @@ class VerilatedArray final : public RtlArray {
         t.cmd_dataflow = dataflow_code(f.dataflow);
         t.cmd_wmode = width_code(fixed ? 8 : f.pe.wbits);
         t.cmd_amode = width_code(fixed ? 8 : f.pe.abits);
-        t.cmd_w_signed = 1;
+        t.cmd_w_signed = f.pe.w_signed;
         t.cmd_a_signed = f.pe.a_signed;
         t.cmd_accumulate = !f.work.first_k;
         t.cmd_rows = static_cast<uint16_t>(f.rows);

@@ -25,7 +25,7 @@ namespace qsim {
 struct RtlFold {
   Dataflow dataflow = Dataflow::kOS;
   int64_t rows = 1, cols = 1;  // the active array (<= the model's size)
-  PeArith pe;                  // fixed (runs 8 x 8) or bitfusion at 2/4/8 bits; weights signed
+  PeArith pe;                  // fixed (runs 8 x 8) or bitfusion at 2/4/8 bits; signed or unsigned operands
   FoldWork work;
   // The operands of work.repeat; the array's outputs are written to y (and read
   // back from it as partial sums). Null: zeros (timing only).

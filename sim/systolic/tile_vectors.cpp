@@ -49,7 +49,8 @@ struct Recorder : EdgeObserver {
 std::string TileVector::describe() const {
   std::ostringstream s;
   s << dataflow_name(dataflow) << " " << rows << "x" << cols << " array, " << pe_model_name(pe.model) << " w"
-    << pe.wbits << " a" << pe.abits << (pe.a_signed ? " signed" : " unsigned") << " pack " << pe.pack << " acc "
+    << pe.wbits << (pe.w_signed ? " signed" : " unsigned") << " a" << pe.abits
+    << (pe.a_signed ? " signed" : " unsigned") << " pack " << pe.pack << " acc "
     << pe.acc_bits << ", used " << fold.rows_used << "x" << fold.cols_used << ", m [" << fold.m.begin << ","
     << fold.m.end << ") n [" << fold.n.begin << "," << fold.n.end << ") k [" << fold.k.begin << "," << fold.k.end
     << ")" << (fold.first_k ? "" : " accumulate");
@@ -71,6 +72,7 @@ std::vector<TileVector> generate_tiles(const TileGenSpec& spec) {
     PeArith& pe = t.pe;
     pe.acc_bits = spec.acc_bits;
     pe.a_signed = pick(0, 1) == 1;
+    pe.w_signed = pick(0, 1) == 1;
     if (pick(0, 4) == 0) {
       pe.model = PeModel::kFixed;
       pe.wbits = pe.abits = 8;
@@ -116,7 +118,7 @@ std::vector<TileVector> generate_tiles(const TileGenSpec& spec) {
     t.K = f.k.end + pick(0, 2);
 
     const bool extreme = pick(0, 4) == 0;
-    const intarith::QRange ar = intarith::qrange(pe.abits, pe.a_signed), wr = intarith::qrange(pe.wbits, true);
+    const intarith::QRange ar = intarith::qrange(pe.abits, pe.a_signed), wr = intarith::qrange(pe.wbits, pe.w_signed);
     const bool a_hi = pick(0, 1) == 1, w_hi = pick(0, 1) == 1;
     auto value = [&](intarith::QRange r, bool hi) {
       return extreme ? (hi ? r.hi : r.lo) : static_cast<int32_t>(pick(r.lo, r.hi));

@@ -18,11 +18,11 @@ namespace qsim {
 struct TileVector {
   Dataflow dataflow = Dataflow::kOS;
   int64_t rows = 1, cols = 1;  // the array
-  PeArith pe;                  // widths, activation signedness, pack, acc_bits (weights signed)
+  PeArith pe;                  // widths, operand signedness, pack, acc_bits
   FoldWork fold;
   int64_t M = 0, N = 0, K = 0;
   std::vector<int32_t> a;  // M x K activations (pe.abits, signed when pe.a_signed)
-  std::vector<int32_t> b;  // K x N weights (signed pe.wbits)
+  std::vector<int32_t> b;  // K x N weights (pe.wbits, signed when pe.w_signed)
   std::vector<int64_t> y;  // M x N stored partial sums (read when !fold.first_k), wrapped to acc_bits
   std::string describe() const;
 };
@@ -37,7 +37,8 @@ struct TileGenSpec {
 };
 
 // Random tiles over every Bit Fusion mode (2/4/8-bit weights x activations) and
-// the fixed 8-bit PE, signed and unsigned activations, partial and full arrays;
+// the fixed 8-bit PE, signed and unsigned weights and activations (the four
+// combinations equally likely), partial and full arrays;
 // about one in five with extreme operands (all at the most negative or largest
 // value of their range) and stored partial sums near +-2^(acc_bits-1), so sums and
 // the read-modify-write of partial sums wrap.

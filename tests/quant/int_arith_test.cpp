@@ -137,6 +137,11 @@ TEST(IntArith, BrickProductIsTheProduct) {
           EXPECT_EQ(wrong, 0) << wb << "x" << ab << " bits, signed " << ws << "/" << as;
         }
   EXPECT_GT(pairs, 1000000);
+  // The signedness is the bricks' configuration, not a hint: an unsigned 2-bit 3
+  // taken as signed is -1 (what a Bit Fusion PE with the wrong flag computes).
+  static_assert(intarith::brick_product(3, 2, false, 1, 2, false) == 3);
+  static_assert(intarith::brick_product(3, 2, true, 1, 2, false) == -1);
+  static_assert(intarith::brick_product(255, 8, true, 1, 8, false) == -1);
 }
 
 // Every operand pair of every width pair from 1x1 to 8x8 bits (2/4/8 and the widths

@@ -20,6 +20,7 @@ struct Case {
   GemmView gemm;
   int wbits = 8, abits = 8;
   bool a_signed = false;
+  bool w_signed = true;
 };
 
 Case random_case(std::mt19937& rng, Dataflow df) {
@@ -54,6 +55,7 @@ Case random_case(std::mt19937& rng, Dataflow df) {
   hw.memory.dram_unlimited = true;
   c.gemm = {pick(1, 13), pick(1, 11), pick(1, 29), pick(1, 2)};
   c.a_signed = pick(0, 1) == 1;
+  c.w_signed = pick(0, 1) == 1;
   return c;
 }
 
@@ -84,7 +86,7 @@ struct Layer {
   Schedule s;
   std::vector<int32_t> a, b;  // per repeat: M x K, K x N
   ArrayConfig config() const {
-    return {s.dataflow, s.rows, s.cols, PeArith::of(c.hw, s.pe, c.a_signed)};
+    return {s.dataflow, s.rows, s.cols, PeArith::of(c.hw, s.pe, c.a_signed, c.w_signed)};
   }
   GemmOperands operands(int64_t repeat, std::vector<int64_t>& y) const {
     const GemmView& g = c.gemm;
@@ -100,7 +102,7 @@ Layer make_layer(std::mt19937& rng, Dataflow df) {
   const GemmView& g = l.c.gemm;
   // Operands in the ranges of the widths the layer has (the PE runs them at its own).
   l.a = random_values(rng, g.repeats * g.M * g.K, l.c.abits, l.c.a_signed);
-  l.b = random_values(rng, g.repeats * g.K * g.N, l.c.wbits, true);
+  l.b = random_values(rng, g.repeats * g.K * g.N, l.c.wbits, l.c.w_signed);
   return l;
 }
 
