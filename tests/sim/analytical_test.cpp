@@ -16,18 +16,9 @@
 namespace qsim {
 namespace {
 
+// small_hw with narrow operands packed and 8 vector lanes (the analytical tests' hardware).
 HwSpec hw_spec(Dataflow df, int64_t rows, int64_t cols) {
-  HwSpec hw;
-  hw.name = "test";
-  hw.source = "test.yaml";
-  hw.array = {rows, cols, df, 100.0};
-  hw.pe.precision = PeModel::kFixed;
-  hw.pe.base_bits = 8;
-  hw.pe.widths = {8};
-  hw.memory.ifmap_kib = hw.memory.filter_kib = hw.memory.ofmap_kib = 64.0;
-  hw.memory.double_buffer = true;
-  hw.memory.dram_unlimited = true;
-  hw.memory.word_bits = 8;
+  HwSpec hw = small_hw(df, rows, cols);
   hw.memory.pack_narrow = true;
   hw.vector.lanes = 8;
   return hw;
