@@ -28,8 +28,20 @@ struct QsimRun {
   std::string out, err;
 };
 
+fs::path temp_dir_path() {
+  return fs::path(::testing::TempDir()) / ("qsim_onnx_cli_" + std::to_string(::getpid()));
+}
+
+// The directory goes when the test process exits (ctest runs each test as its own process).
+struct TempDirRemoval {
+  ~TempDirRemoval() {
+    std::error_code ec;
+    fs::remove_all(temp_dir_path(), ec);
+  }
+} temp_dir_removal;
+
 fs::path temp_dir() {
-  const fs::path d = fs::path(::testing::TempDir()) / ("qsim_onnx_cli_" + std::to_string(::getpid()));
+  const fs::path d = temp_dir_path();
   fs::create_directories(d);
   return d;
 }
