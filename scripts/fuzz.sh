@@ -53,13 +53,14 @@ status=0
 for t in "${TARGETS[@]}"; do
   bin="$BUILD/tests/fuzz/fuzz_$t"
   [ -x "$bin" ] || { echo "fuzz: unknown target '$t' (targets: ${ALL[*]})" >&2; exit 2; }
-  work=".cache/fuzz/$t"
-  crashes=".cache/fuzz/crashes/$t"
+  # Absolute paths: fuzz_cli runs in a directory of its own (tests/fuzz/fuzz_cli.cpp).
+  work="$PWD/.cache/fuzz/$t"
+  crashes="$PWD/.cache/fuzz/crashes/$t"
   mkdir -p "$work" "$crashes"
-  seeds=("tests/fuzz/corpus/$t")
-  [ -d "tests/fuzz/regressions/$t" ] && seeds+=("tests/fuzz/regressions/$t")
+  seeds=("$PWD/tests/fuzz/corpus/$t")
+  [ -d "tests/fuzz/regressions/$t" ] && seeds+=("$PWD/tests/fuzz/regressions/$t")
   dict=()
-  [ -f "tests/fuzz/dict/$t.dict" ] && dict=(-dict="tests/fuzz/dict/$t.dict")
+  [ -f "tests/fuzz/dict/$t.dict" ] && dict=(-dict="$PWD/tests/fuzz/dict/$t.dict")
   par=()
   ((JOBS > 1)) && par=(-jobs="$JOBS" -workers="$JOBS")
   echo "fuzz: $t for ${SECONDS_PER_TARGET}s (log .cache/fuzz/$t.log)"
