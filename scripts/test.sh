@@ -26,6 +26,11 @@ scripts/export_torchvision.sh
 
 if [[ " $STAGES " == *" 1 "* ]]; then
   begin "stage 1: test suite (build/)"
+  # setup.sh installs OpenMPI: the MPI sweep test must run, not vanish with a missing qsim-mpi.
+  if [ ! -x "${QSIM_BUILD_DIR:-build}/qsim-mpi" ]; then
+    echo "test.sh: ${QSIM_BUILD_DIR:-build}/qsim-mpi is missing (CMake found no MPI): the MPI sweep test cannot run" >&2
+    exit 1
+  fi
   (cd "${QSIM_BUILD_DIR:-build}" && ctest --output-on-failure -j"$JOBS" "$@")
   end "stage 1"
 fi
