@@ -10,7 +10,8 @@
 # from its committed seed corpus (tests/fuzz/corpus/<target>/) plus the crash inputs
 # already fixed (tests/fuzz/regressions/<target>/); new interesting inputs go to
 # .cache/fuzz/<target>/ (not committed), crash inputs to .cache/fuzz/crashes/<target>/
-# and a per-target log to .cache/fuzz/<target>.log. Exit status 1 if any target
+# and a per-target log to .cache/fuzz/<target>.log. QSIM_FUZZ_TIMEOUT (seconds, default 10)
+# is the per-input limit; raise it on a loaded machine. Exit status 1 if any target
 # found a crash: commit its input under tests/fuzz/regressions/<target>/ with the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,7 +68,7 @@ for t in "${TARGETS[@]}"; do
   set +e
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" "$work" "${seeds[@]}" "${dict[@]}" -max_total_time="$SECONDS_PER_TARGET" \
-    -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+    -max_len="$(max_len "$t")" -timeout="${QSIM_FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     "${par[@]}" -print_final_stats=1 \
     -artifact_prefix="$crashes/" >".cache/fuzz/$t.log" 2>&1
   rc=$?
