@@ -13,24 +13,6 @@ namespace qsim {
 
 namespace {
 
-template <typename F>
-decltype(auto) with_dtype(DType t, F&& f) {
-  switch (t) {
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    case DType::kInt8: return f(int8_t{});
-    case DType::kUInt8: return f(uint8_t{});
-    case DType::kInt16: return f(int16_t{});
-    case DType::kUInt16: return f(uint16_t{});
-    case DType::kInt32: return f(int32_t{});
-    case DType::kUInt32: return f(uint32_t{});
-    case DType::kInt64: return f(int64_t{});
-    case DType::kUInt64: return f(uint64_t{});
-    case DType::kBool: return f(bool{});
-  }
-  return f(float{});
-}
-
 // Row-major strides of `s`, with 0 where `s` is broadcast to `out` (s right-aligned).
 std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& out) {
   std::vector<int64_t> st(out.size(), 0);
@@ -103,7 +85,7 @@ Tensor fold_binary(OpKind op, const Tensor& a, const Tensor& b) {
   Tensor out(a.dtype(), out_shape);
   const auto sa = broadcast_strides(a.shape(), out_shape);
   const auto sb = broadcast_strides(b.shape(), out_shape);
-  with_dtype(a.dtype(), [&](auto tag) {
+  visit_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const auto pa = a.data<T>();
     const auto pb = b.data<T>();
@@ -132,7 +114,7 @@ Tensor fold_binary(OpKind op, const Tensor& a, const Tensor& b) {
 
 Tensor fold_activation(const Activation& act, const Tensor& x) {
   Tensor out(x.dtype(), x.shape());
-  with_dtype(x.dtype(), [&](auto tag) {
+  visit_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const auto px = x.data<T>();
     auto po = out.data<T>();
@@ -254,7 +236,7 @@ Tensor fold_quantize_linear(const Tensor& x, const Tensor& scale, const Tensor* 
     fail("QuantizeLinear folds float32 inputs and scales only");
   const AxisIndex ax = axis_index(x.shape(), scale, axis);
   Tensor out(to, x.shape());
-  with_dtype(to, [&](auto tag) {
+  visit_dtype(to, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> && sizeof(T) <= 2) {
       const auto xs = x.data<float>();

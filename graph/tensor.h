@@ -48,6 +48,26 @@ template <> constexpr DType dtype_of<int64_t>() { return DType::kInt64; }
 template <> constexpr DType dtype_of<uint64_t>() { return DType::kUInt64; }
 template <> constexpr DType dtype_of<bool>() { return DType::kBool; }
 
+// Calls f with a value of the C++ type of `t` (f(float{}) for kFloat32, ...): one
+// switch for every reader, kernel and fold that handles each element type.
+template <typename F>
+decltype(auto) visit_dtype(DType t, F&& f) {
+  switch (t) {
+    case DType::kFloat32: return f(float{});
+    case DType::kFloat64: return f(double{});
+    case DType::kInt8: return f(int8_t{});
+    case DType::kUInt8: return f(uint8_t{});
+    case DType::kInt16: return f(int16_t{});
+    case DType::kUInt16: return f(uint16_t{});
+    case DType::kInt32: return f(int32_t{});
+    case DType::kUInt32: return f(uint32_t{});
+    case DType::kInt64: return f(int64_t{});
+    case DType::kUInt64: return f(uint64_t{});
+    case DType::kBool: return f(bool{});
+  }
+  return f(float{});
+}
+
 // Number of elements of a shape; throws qsim::Error on negative dims or overflow.
 int64_t shape_numel(const Shape& s);
 std::string shape_str(const Shape& s);  // "1x3x224x224" ("scalar" for rank 0)

@@ -18,22 +18,16 @@ namespace qsim::kernels {
 
 namespace {
 
+// visit_dtype (graph/tensor.h) over the numeric types: bool is refused.
 template <typename F>
 decltype(auto) dispatch_numeric(DType t, F&& f) {
-  switch (t) {
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    case DType::kInt8: return f(int8_t{});
-    case DType::kUInt8: return f(uint8_t{});
-    case DType::kInt16: return f(int16_t{});
-    case DType::kUInt16: return f(uint16_t{});
-    case DType::kInt32: return f(int32_t{});
-    case DType::kUInt32: return f(uint32_t{});
-    case DType::kInt64: return f(int64_t{});
-    case DType::kUInt64: return f(uint64_t{});
-    case DType::kBool: break;
-  }
-  fail("element type {} is not supported by this operator", dtype_name(t));
+  if (t == DType::kBool) fail("element type {} is not supported by this operator", dtype_name(t));
+  return visit_dtype(t, [&](auto v) -> decltype(f(float{})) {
+    if constexpr (std::is_same_v<decltype(v), bool>)
+      return f(float{});  // not reached: refused above
+    else
+      return f(v);
+  });
 }
 
 // Splits [0, n) into about `pool.size()` chunks when n is large enough to pay for it.

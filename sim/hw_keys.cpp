@@ -774,25 +774,6 @@ bool is_hw_section(std::string_view name) {
   });
 }
 
-namespace {
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-}  // namespace
-
 // Compared with full dotted keys, so "memory.rows" suggests array.rows and a bare
 // "rows" does too.
 std::string hw_unknown_key(std::string_view key, bool sections_allowed) {
@@ -809,12 +790,12 @@ std::string hw_unknown_key(std::string_view key, bool sections_allowed) {
     // A bare leaf ("rows") or section ("array") stands for its dotted key ("array.rows").
     const bool leaf = dot != std::string_view::npos && key == k.key.substr(dot + 1);
     const bool section = dot != std::string_view::npos && key == k.key.substr(0, dot);
-    consider(k.key, leaf || (section && !sections_allowed) ? 0 : edit_distance(key, k.key));
+    consider(k.key, leaf || (section && !sections_allowed) ? 0 : name_distance(key, k.key));
   }
   if (sections_allowed && key.find('.') == std::string_view::npos)  // a misspelt section ("memroy:")
     for (const HwKey& k : kKeys)
       if (const auto dot = k.key.find('.'); dot != std::string_view::npos)
-        consider(k.key.substr(0, dot), edit_distance(key, k.key.substr(0, dot)));
+        consider(k.key.substr(0, dot), name_distance(key, k.key.substr(0, dot)));
   return fmt::format("unknown key {} (did you mean {}?)", key, best);
 }
 
