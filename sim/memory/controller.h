@@ -103,7 +103,7 @@ class Controller : public sc_core::sc_module {
   static constexpr int64_t kRequestAhead = 2;
   // A vector step's transfers are requested this many chunks ahead (the reads'
   // latency is paid once, as in the closed form; their data still moves only once
-  // the half they fill is free).
+  // the slot they fill is free).
   static constexpr int64_t kChunksAhead = VectorStream::kMinChunks;
 
   int64_t vcd_fold = -1;  // the fold on the array (waveforms)
