@@ -6,7 +6,10 @@
 // One line per (model, config, dataflow), the worst errors last (also the worst
 // Requantize/Vector row); exit 1 when a bound is broken.
 //
-//   build/bench/systemc_crosscheck [--bits N] [--set KEY=VALUE ...] [MODEL.onnx ...]
+//   build/bench/systemc_crosscheck [--bits N [--mixed]] [--set KEY=VALUE ...] [MODEL.onnx ...]
+//
+// --mixed: every other compute layer at 8 bits instead of N, so the Program has
+// Requantize steps where the widths change.
 //
 // --set applies to every config (e.g. memory.dram_latency_cycles=0 isolates the
 // latency effect). The signed extremes say in which direction the models differ.
@@ -43,11 +46,14 @@ struct Worst {
 
 int sc_main(int argc, char* argv[]) {
   int bits = 8;
+  bool mixed = false;  // layers alternate between `bits` and 8 bits: Requantize steps between them
   std::vector<std::string> models, sets;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--bits" && i + 1 < argc) {
       bits = std::stoi(argv[++i]);
+    } else if (a == "--mixed") {
+      mixed = true;
     } else if (a == "--set" && i + 1 < argc) {
       sets.push_back(argv[++i]);
     } else {
@@ -71,7 +77,9 @@ int sc_main(int argc, char* argv[]) {
     OnnxImportOptions io;
     io.keep_weights = false;
     const LayerGraph g = import_model(path, io);
-    const std::vector<LayerPrecision> p(g.compute_layers().size(), LayerPrecision{bits, bits, false});
+    std::vector<LayerPrecision> p(g.compute_layers().size(), LayerPrecision{bits, bits, false});
+    if (mixed)
+      for (std::size_t i = 1; i < p.size(); i += 2) p[i] = LayerPrecision{8, 8, false};
     for (const std::string& cfg : configs)
       for (Dataflow df : {Dataflow::kOS, Dataflow::kWS, Dataflow::kIS}) {
         HwSpec hw = load_hw_spec(cfg, sets);
