@@ -117,9 +117,10 @@ int sc_main(int, char*[]) {
     r50 = std::chrono::duration<double>(Clock::now() - t0).count();
     const SystemcStats st = b.last_stats();
     std::printf("\nresnet50 on eyeriss.yaml (8/8, timing): %.2f s wall for %ld simulated cycles (%.1f M/s effective), "
-                "%ld array cycles stepped, %ld fast-forwarded\n",
+                "%ld array cycles stepped, %ld fast-forwarded; %ld Requantize/Vector steps simulated (%ld cycles)\n",
                 r50, static_cast<long>(r.total_cycles()), static_cast<double>(r.total_cycles()) / r50 / 1e6,
-                static_cast<long>(st.stepped_cycles), static_cast<long>(st.forwarded_cycles));
+                static_cast<long>(st.stepped_cycles), static_cast<long>(st.forwarded_cycles),
+                static_cast<long>(st.vector_steps), static_cast<long>(st.vector_cycles));
   } else {
     std::printf("\nresnet50: %s is absent (scripts/export_torchvision.sh)\n", model.c_str());
   }

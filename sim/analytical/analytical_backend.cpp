@@ -153,9 +153,15 @@ LayerTiming time_vector_op(int64_t ops, int64_t read_bytes, int64_t write_bytes,
   }
   t.total_cycles = t.vector_cycles + t.stall_cycles;
   t.utilization = 0.0;
-  t.energy.vector = static_cast<double>(ops) * hw.energy.vector_op_pj;
-  t.energy.dram = static_cast<double>(read_bytes + write_bytes) * hw.energy.dram_pj_per_byte;
+  t.energy = vector_energy(ops, read_bytes + write_bytes, hw);
   return t;
+}
+
+EnergyBreakdown vector_energy(int64_t ops, int64_t dram_bytes, const HwSpec& hw) {
+  EnergyBreakdown e;
+  e.vector = static_cast<double>(ops) * hw.energy.vector_op_pj;
+  e.dram = static_cast<double>(dram_bytes) * hw.energy.dram_pj_per_byte;
+  return e;
 }
 
 

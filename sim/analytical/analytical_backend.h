@@ -41,4 +41,9 @@ LayerTiming time_schedule(const Schedule& s, const HwSpec& hw, std::string_view 
 LayerTiming time_vector_op(int64_t ops, int64_t read_bytes, int64_t write_bytes, const HwSpec& hw,
                            std::string_view what);
 
+// The energy of a vector-unit pass from its counts: `ops` element operations
+// (energy.vector_op_pj each, the unit's buffer accesses included) and `dram_bytes`
+// moved. The one rule for every backend's Requantize and Vector rows.
+EnergyBreakdown vector_energy(int64_t ops, int64_t dram_bytes, const HwSpec& hw);
+
 }  // namespace qsim

@@ -15,7 +15,10 @@ void Controller::post(const ControllerJob* job) {
 void Controller::run() {
   for (;;) {
     while (!job_) sc_core::wait(posted_);
-    execute(*job_);
+    if (job_->stream)
+      stream(*job_->stream);
+    else
+      execute(*job_);
     end_ = sc_core::sc_time_stamp();
     job_ = nullptr;
   }
@@ -23,7 +26,7 @@ void Controller::run() {
 
 template <typename Ready>
 void Controller::wait_until(Ready ready) {
-  while (!ready()) sc_core::wait(array->fold_done_event() | dram->progress_event());
+  while (!ready()) sc_core::wait(array->fold_done_event() | vector->chunk_done_event() | dram->progress_event());
 }
 
 namespace {
@@ -157,6 +160,84 @@ void Controller::execute(const ControllerJob& job) {
     });
   }
   vcd_fold = -1;
+}
+
+}  // namespace qsim
+
+namespace qsim {
+
+namespace {
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Part i of n of `total`, spread evenly (the first part is never empty when total > 0,
+// so a step that reads anything pays the read latency before its first chunk):
+// the parts sum to `total`.
+int64_t share(int64_t total, int64_t i, int64_t n) { return ceil_div(total * (i + 1), n) - ceil_div(total * i, n); }
+}  // namespace
+
+VectorStream::VectorStream(const VectorWork& w, int64_t lanes, const MemorySpec& m)
+    : w_(w), lanes_(std::max<int64_t>(1, lanes)), cycles_(ceil_div(w.ops, lanes_)), overlap_(overlap_of(m)) {
+  const int64_t halves = m.double_buffer ? 2 : 1;
+  const int64_t in_buffer = std::max<int64_t>(halves, static_cast<int64_t>(m.ifmap_kib * 1024.0));
+  const int64_t out_buffer = std::max<int64_t>(halves, static_cast<int64_t>(m.ofmap_kib * 1024.0));
+  n_ = std::max({int64_t{1}, ceil_div(w.read_bytes, in_buffer / halves), ceil_div(w.write_bytes, out_buffer / halves)});
+  if (overlap_ == Overlap::kDoubleBuffer) n_ = std::max(n_, std::min(kMinChunks, cycles_));
+  // Chunks a buffer holds at once: single-buffered one; else as many of the largest
+  // chunk (the first: ceil(bytes / n)) as fit, at least the two halves.
+  auto slots = [&](int64_t bytes, int64_t buffer) {
+    if (halves == 1) return int64_t{1};
+    if (bytes <= 0) return n_;
+    return std::min(n_, std::max<int64_t>(2, buffer / ceil_div(bytes, n_)));
+  };
+  in_slots_ = slots(w.read_bytes, in_buffer);
+  out_slots_ = slots(w.write_bytes, out_buffer);
+}
+
+VectorChunk VectorStream::chunk(int64_t i) const {
+  VectorChunk c;
+  const int64_t first = ceil_div(cycles_ * i, n_);  // the chunk's first lane cycle
+  c.cycles = share(cycles_, i, n_);
+  c.ops = std::min(w_.ops, (first + c.cycles) * lanes_) - std::min(w_.ops, first * lanes_);
+  c.in = share(w_.read_bytes, i, n_);
+  c.out = share(w_.write_bytes, i, n_);
+  return c;
+}
+
+// Chunk i computes once its inputs are in, the chunk before it is done and its
+// output slot is free (the outputs of chunk i - out_slots have left); its inputs move
+// once their slot is free (chunk i - in_slots is done), its outputs once it is done;
+// the channel serves them by urgency (the first chunk that cannot start without them).
+void Controller::stream(const VectorStream& v) {
+  const int64_t n = v.chunks();
+  const int64_t ki = v.in_slots(), ko = v.out_slots();
+  std::vector<int64_t> in(static_cast<std::size_t>(n), -1), out(static_cast<std::size_t>(n), -1);
+  auto at = [](std::vector<int64_t>& t, int64_t i) -> int64_t& { return t[static_cast<std::size_t>(i)]; };
+  auto moved = [&](int64_t ticket) { return ticket < 0 || dram->done(ticket); };
+  auto request = [&](int64_t i) {
+    if (i >= n) return;
+    const VectorChunk c = v.chunk(i);
+    if (c.in > 0) {
+      DramRequest r{Operand::kIfmap, false, false, i, c.in, i - ki, i, {}, true};
+      at(in, i) = dram->submit(std::move(r));
+    }
+    if (c.out > 0) {
+      DramRequest r{Operand::kOfmap, true, false, i, c.out, i, i + ko, {}, true};
+      at(out, i) = dram->submit(std::move(r));
+    }
+  };
+  for (int64_t i = 0; i < std::min(n, kChunksAhead); ++i) request(i);
+  for (int64_t i = 0; i < n; ++i) {
+    wait_until([&] {
+      return vector->chunks_done() >= i && moved(at(in, i)) && (i < ko || moved(at(out, i - ko)));
+    });
+    vector->start_chunk(i, v.chunk(i).ops);
+    request(i + kChunksAhead);
+  }
+  wait_until([&] {
+    if (vector->chunks_done() < n) return false;
+    for (int64_t i = std::max<int64_t>(0, n - ko); i < n; ++i)
+      if (!moved(at(out, i))) return false;
+    return true;
+  });
 }
 
 }  // namespace qsim

@@ -23,6 +23,14 @@ long double DramChannel::cycles_at(const sc_core::sc_time& t) const {
   return static_cast<long double>((t - setup_.origin).value()) / static_cast<long double>(setup_.period.value());
 }
 
+int64_t DramChannel::units_done(const DramRequest& r) const {
+  return r.vector ? vector->chunks_done() : array->folds_done();
+}
+
+sc_time DramChannel::unit_end(const DramRequest& r, int64_t index) const {
+  return r.vector ? vector->chunk_end(index) : array->fold_end(index);
+}
+
 long double DramChannel::now_cycles() const { return cycles_at(sc_core::sc_time_stamp()); }
 
 int64_t DramChannel::submit(DramRequest r) {
@@ -52,7 +60,7 @@ void DramChannel::serve() {
     long double pick_start = 0, first_ready = -1;
     for (std::size_t i = 0; i < queue_.size(); ++i) {
       const Pending& p = queue_[i];
-      if (p.r.after_fold >= 0 && array->folds_done() <= p.r.after_fold) continue;
+      if (p.r.after_fold >= 0 && units_done(p.r) <= p.r.after_fold) continue;
       long double ready = p.issued;
       if (!p.r.write && !setup_.unlimited) ready += static_cast<long double>(setup_.latency_cycles);
       if (ready > free_at) {
@@ -63,11 +71,11 @@ void DramChannel::serve() {
     }
     if (pick == queue_.size()) {
       if (first_ready < 0) {
-        sc_core::wait(submitted_ | array->fold_done_event());
+        sc_core::wait(submitted_ | array->fold_done_event() | vector->chunk_done_event());
       } else {
         const long double until = std::ceil(first_ready);
         sc_core::wait(setup_.period * static_cast<double>(std::max<long double>(1, until - now)),
-                      submitted_ | array->fold_done_event());
+                      submitted_ | array->fold_done_event() | vector->chunk_done_event());
       }
       continue;
     }
@@ -76,8 +84,8 @@ void DramChannel::serve() {
       pick_start = std::max(bus_free_, p.issued);
       if (!p.r.write && !setup_.unlimited)
         pick_start = std::max(pick_start, p.issued + static_cast<long double>(setup_.latency_cycles));
-      if (p.r.after_fold >= 0)  // not before the fold it waits for ended
-        pick_start = std::max(pick_start, cycles_at(array->fold_end(p.r.after_fold)));
+      if (p.r.after_fold >= 0)  // not before the fold (chunk) it waits for ended
+        pick_start = std::max(pick_start, cycles_at(unit_end(p.r, p.r.after_fold)));
     }
     Pending p = std::move(queue_[pick]);
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(pick));

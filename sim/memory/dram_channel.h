@@ -4,7 +4,7 @@
 // A read is issued to DRAM when it is submitted and its data can move once the
 // latency has passed; a prefetch into a buffer half still in use also waits for the
 // array to finish the fold using that half; a drain waits for the fold whose outputs
-// it carries. Whenever the bus is free it moves the oldest request that can move
+// it carries (for a vector step's transfers: the vector unit's chunks). Whenever the bus is free it moves the oldest request that can move
 // (its dependencies met), so requests issued ahead hide their latency behind the
 // transfers before them and the latency shows only where the channel runs dry.
 // Bytes flow at the exact rate: a request may end in the middle of a cycle and the
@@ -22,6 +22,7 @@
 #include "sim/memory/memory_if.h"
 #include "sim/systemc/layer_trace.h"
 #include "sim/systolic/array_if.h"
+#include "sim/vector/vector_if.h"
 
 namespace qsim {
 
@@ -45,6 +46,7 @@ class DramChannel : public sc_core::sc_module, public dram_if {
  public:
   sc_core::sc_port<sram_dram_if> ifmap_sram, filter_sram, ofmap_sram;
   sc_core::sc_port<array_if> array;  // a prefetch waits for the fold that frees its half
+  sc_core::sc_port<vector_if> vector;  // ... or, in a vector step, the chunk that frees it
 
   SC_HAS_PROCESS(DramChannel);
   explicit DramChannel(sc_core::sc_module_name name);
@@ -73,6 +75,9 @@ class DramChannel : public sc_core::sc_module, public dram_if {
   long double now_cycles() const;
   long double cycles_at(const sc_core::sc_time& t) const;
   void record(const Pending& p, long double start, long double end);
+  // Folds (chunks) the request's unit has finished, and when `index` of them ended.
+  int64_t units_done(const DramRequest& r) const;
+  sc_core::sc_time unit_end(const DramRequest& r, int64_t index) const;
 
   DramSetup setup_;
   std::vector<Pending> queue_;  // submission order

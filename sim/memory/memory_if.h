@@ -1,7 +1,8 @@
 // The interfaces of the memory hierarchy (docs/systemc.md, "Memory"):
 //   sram_array_if  the array side of an operand SRAM (edge lanes, banks, counts)
 //   sram_dram_if   the DRAM side of an operand SRAM (fills and drains of buffer halves)
-//   dram_if        the one DRAM channel (requests served in order)
+//   dram_if        the one DRAM channel (requests served in order), for the
+//                  array's folds and the vector unit's chunks alike
 // implemented by Sram (sim/memory/sram.h) and DramChannel (sim/memory/dram_channel.h).
 #pragma once
 
@@ -56,6 +57,9 @@ struct DramRequest {
   int64_t after_fold = -1;  // the data may move only once the array finished this fold (-1: at once)
   int64_t needed_by = 0;    // the first fold that cannot start before it is done (its urgency)
   std::vector<int64_t> addresses;  // element addresses, for traces only
+  // A Requantize or Vector step's transfer: `fold`, `after_fold` and `needed_by`
+  // count the vector unit's chunks (sim/vector/vector_if.h), not the array's folds.
+  bool vector = false;
 };
 
 class dram_if : public virtual sc_core::sc_interface {

@@ -12,12 +12,14 @@ Accelerator::Accelerator(sc_core::sc_module_name name)
     : sc_module(name),
       controller("controller"),
       array("array"),
+      vector("vector"),
       ifmap_sram("ifmap_sram", Operand::kIfmap),
       filter_sram("filter_sram", Operand::kFilter),
       ofmap_sram("ofmap_sram", Operand::kOfmap),
       dram("dram") {
   controller.array(array);
   controller.dram(dram);
+  controller.vector(vector);
   array.ifmap_sram(ifmap_sram);
   array.filter_sram(filter_sram);
   array.ofmap_sram(ofmap_sram);
@@ -25,15 +27,31 @@ Accelerator::Accelerator(sc_core::sc_module_name name)
   dram.filter_sram(filter_sram);
   dram.ofmap_sram(ofmap_sram);
   dram.array(array);
+  dram.vector(vector);
 }
 
 void Accelerator::record_waveform(sc_core::sc_trace_file* tf, int64_t rows, int64_t cols) {
   waveform_ = true;
   array.record_waveform(tf, rows, cols);
   sc_core::sc_trace(tf, controller.vcd_fold, "controller.fold");
+  sc_core::sc_trace(tf, vector.vcd_chunk, "vector.chunk");
   sc_core::sc_trace(tf, dram.vcd_bytes, "dram.transfer_bytes");
   sc_core::sc_trace(tf, dram.vcd_operand, "dram.transfer_operand");
 }
+
+namespace {
+
+DramSetup dram_setup(const MemorySpec& m, const sc_time& period, const sc_time& origin) {
+  DramSetup ds;
+  ds.unlimited = m.dram_unlimited;
+  ds.bytes_per_cycle = m.dram_bytes_per_cycle;
+  ds.latency_cycles = m.dram_latency_cycles;
+  ds.period = period;
+  ds.origin = origin;
+  return ds;
+}
+
+}  // namespace
 
 LayerTotals Accelerator::run(const LayerRun& r) {
   const Schedule& s = r.walk->schedule();
@@ -73,12 +91,7 @@ LayerTotals Accelerator::run(const LayerRun& r) {
              r.trace ? &r.trace->filter_sram : nullptr);
   sram_setup(ofmap_sram, s.ofmap_buffer_bytes, s.cols, s.ofmap_store, r.trace ? &r.trace->ofmap_sram : nullptr);
 
-  DramSetup ds;
-  ds.unlimited = hw.memory.dram_unlimited;
-  ds.bytes_per_cycle = hw.memory.dram_bytes_per_cycle;
-  ds.latency_cycles = hw.memory.dram_latency_cycles;
-  ds.period = period;
-  ds.origin = origin;
+  DramSetup ds = dram_setup(hw.memory, period, origin);
   ds.trace = r.trace != nullptr;
   dram.configure(ds);
 
@@ -110,6 +123,43 @@ LayerTotals Accelerator::run(const LayerRun& r) {
     t.overfull_folds += c.overfull_folds;
   }
   if (r.trace) r.trace->dram = dram.trace_rows();
+  return t;
+}
+
+VectorTotals Accelerator::run(const VectorRun& r) {
+  const HwSpec& hw = *r.hw;
+  const sc_time period(kPeriodNs, SC_NS);
+  const sc_time origin = sc_core::sc_time_stamp();
+  VectorSetup vs;
+  vs.lanes = hw.vector.lanes;
+  vs.fast_forward = r.fast_forward;
+  vs.cycle_sync = waveform_;
+  vs.period = period;
+  vector.configure(vs);
+  dram.configure(dram_setup(hw.memory, period, origin));
+
+  const VectorStream stream(r.work, hw.vector.lanes, hw.memory);
+  ControllerJob job;
+  job.stream = &stream;
+  controller.post(&job);
+  sc_core::sc_start();  // runs until every process waits: the step is done
+  if (!controller.finished() || !dram.idle())
+    throw std::logic_error("Accelerator: the simulation stopped before the step was done");
+
+  VectorTotals t;
+  const VectorCounts& v = vector.counts();
+  t.ops = v.ops;
+  t.vector_cycles = v.busy_cycles;
+  t.total_cycles = static_cast<int64_t>((controller.layer_end() - origin).value() / period.value());
+  t.chunks = v.chunks;
+  t.stepped_cycles = v.stepped_cycles;
+  t.forwarded_cycles = v.forwarded_cycles;
+  const DramCounts& d = dram.counts();
+  for (int o = 0; o < 3; ++o) {
+    t.dram_read += d.read_bytes[o];
+    t.dram_write += d.write_bytes[o];
+  }
+  t.dram_busy_cycles = d.busy_cycles;
   return t;
 }
 

@@ -1,8 +1,9 @@
-// Accelerator — the top module: the systolic array, the three operand SRAMs, the
-// DRAM channel and the controller, their ports bound here (as in the Accellera
-// examples). Elaborated once per process; run() simulates one layer after another
-// on the same modules without re-elaboration (each module is re-configured between
-// runs: sizes live in plain arrays, not in the module structure).
+// Accelerator — the top module: the systolic array, the vector unit, the three
+// operand SRAMs, the DRAM channel and the controller, their ports bound here (as in
+// the Accellera examples). Elaborated once per process; run() simulates one step of
+// the Program after another on the same modules without re-elaboration (each module
+// is re-configured between runs: sizes live in plain arrays, not in the module
+// structure); a step starts when the previous one has finished.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "sim/memory/sram.h"
 #include "sim/systemc/layer_trace.h"
 #include "sim/systolic/systolic_array.h"
+#include "sim/vector/vector_unit.h"
 
 namespace qsim {
 
@@ -46,10 +48,30 @@ struct LayerTotals {
   int64_t overfull_folds = 0;         // fills larger than the working half
 };
 
+// One Requantize or Vector step to simulate.
+struct VectorRun {
+  VectorWork work;
+  const HwSpec* hw = nullptr;
+  bool fast_forward = true;  // a chunk's cycles at once (else cycle by cycle)
+};
+
+struct VectorTotals {
+  int64_t ops = 0;            // element operations the unit did
+  int64_t vector_cycles = 0;  // the unit busy
+  int64_t total_cycles = 0;   // from the step's first DRAM request to its last byte out
+  int64_t chunks = 0;
+  int64_t stepped_cycles = 0;
+  int64_t forwarded_cycles = 0;
+  int64_t dram_read = 0;   // bytes the channel moved
+  int64_t dram_write = 0;
+  int64_t dram_busy_cycles = 0;  // cycles with bytes on the bus
+};
+
 class Accelerator : public sc_core::sc_module {
  public:
   Controller controller;
   SystolicArray array;
+  VectorUnit vector;
   Sram ifmap_sram, filter_sram, ofmap_sram;
   DramChannel dram;
 
@@ -59,6 +81,8 @@ class Accelerator : public sc_core::sc_module {
   void end_trace() { waveform_ = false; }  // the waveform file was closed
   // Simulates one layer (outside any process: it calls sc_start).
   LayerTotals run(const LayerRun& r);
+  // Simulates one Requantize or Vector step (outside any process).
+  VectorTotals run(const VectorRun& r);
 
   static constexpr double kPeriodNs = 1.0;  // one cycle = 1 ns of simulated time
 

@@ -17,8 +17,9 @@ CrossCheck cross_check(const TimingReport& a, const TimingReport& s) {
   for (std::size_t i = 0; i < a.layers.size(); ++i) {
     const LayerTiming &x = a.layers[i], &y = s.layers[i];
     if (x.name != y.name) throw std::invalid_argument("cross_check: reports of different runs");
-    if (!x.is_compute) continue;
-    LayerCrossCheck l{x.name, x.compute_cycles, y.compute_cycles, x.total_cycles, y.total_cycles};
+    LayerCrossCheck l{x.name, !x.is_compute, x.is_compute ? x.compute_cycles : x.vector_cycles,
+                      x.is_compute ? y.compute_cycles : y.vector_cycles, x.total_cycles, y.total_cycles};
+    if (x.is_compute != y.is_compute) throw std::invalid_argument("cross_check: reports of different runs");
     if (l.compute_analytical != l.compute_systemc) ++c.compute_mismatches;
     if (l.error() > c.worst_layer_error || c.worst_layer.empty()) {
       c.worst_layer_error = l.error();

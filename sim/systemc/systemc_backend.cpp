@@ -43,6 +43,28 @@ Accelerator& elaborate(Kernel& k, const SystemcOptions& o, const HwSpec& hw) {
   return *k.model;
 }
 
+// A Requantize or Vector row from what the simulation measured: the unit's busy
+// cycles, the stalls around them, the bytes the channel moved, and the energy of
+// those counts (vector_energy, the rule every backend uses).
+LayerTiming vector_row(const LayerTiming& labels, const VectorTotals& t, const HwSpec& hw) {
+  LayerTiming out;
+  out.name = labels.name;
+  out.op = labels.op;
+  out.is_compute = false;
+  out.requant = labels.requant;
+  out.wbits = labels.wbits;
+  out.abits = labels.abits;
+  out.vector_ops = t.ops;
+  out.vector_cycles = t.vector_cycles;
+  out.total_cycles = t.total_cycles;
+  out.stall_cycles = t.total_cycles - t.vector_cycles;
+  out.dram_read.ifmap = t.dram_read;
+  out.dram_write.ofmap = t.dram_write;
+  out.energy = vector_energy(t.ops, t.dram_read + t.dram_write, hw);
+  out.bound = !hw.memory.dram_unlimited && t.dram_busy_cycles > t.vector_cycles ? Bound::kMemory : Bound::kCompute;
+  return out;
+}
+
 }  // namespace
 
 SystemcBackend::SystemcBackend(SystemcOptions o) : opts_(std::move(o)) {}
@@ -54,15 +76,15 @@ SystemcStats SystemcBackend::last_stats() const {
 
 TimingReport SystemcBackend::run(const LayerGraph& g, std::span<const LayerPrecision> precision,
                                  const HwSpec& hw) const {
-  // The rows, and everything that is not the array's: requantization and vector-unit
-  // rows, energy, the widths each layer runs at.
-  const TimingReport base = AnalyticalBackend().run(g, precision, hw);
-  // What the array runs: the Program's compute steps, by compute index, each with
-  // its Schedule and fold walk (the plan the analytical model sums).
-  const Program program = lower(g, precision, hw);
-  std::vector<const ComputeStep*> steps(precision.size(), nullptr);
-  for (const Step& step : program.steps)
-    if (const auto* c = std::get_if<ComputeStep>(&step)) steps[c->layer] = c;
+  const auto compute = g.compute_layers();
+  if (precision.size() != compute.size())
+    fail("precision: {} entries for the {} compute layers of model '{}'", precision.size(), compute.size(), g.name);
+  // The Program: what the accelerator executes, step by step (the plan the analytical
+  // model sums). The analytical rows of the same Program give each row its name,
+  // widths and the compute rows' energy; everything timed comes from the simulation.
+  const Lowering low(g, hw);
+  const Program program = low.lower(precision);
+  const TimingReport base = AnalyticalBackend().run(low, program);
 
   Kernel& k = kernel();
   std::lock_guard<std::mutex> lock(k.mutex);
@@ -74,15 +96,28 @@ TimingReport SystemcBackend::run(const LayerGraph& g, std::span<const LayerPreci
   rep.model = base.model;
   rep.hw = base.hw;
   rep.clock_mhz = base.clock_mhz;
-  std::size_t index = 0;  // compute layer of the next compute row
-  for (const LayerTiming& row : base.layers) {
-    const std::size_t i = row.is_compute ? index++ : 0;
+  // The steps in order, each starting when the previous one has finished.
+  for (std::size_t si = 0; si < program.steps.size(); ++si) {
+    const Step& any = program.steps[si];
+    const LayerTiming& row = base.layers[si];
     if (opts_.select && !opts_.select(row.name)) continue;
     if (!row.is_compute) {
-      rep.layers.push_back(row);
+      VectorRun run;
+      if (const auto* r = std::get_if<RequantizeStep>(&any))
+        run.work = {r->elems, r->read_bytes, r->write_bytes};
+      else
+        run.work = {std::get<VectorStep>(any).ops, std::get<VectorStep>(any).read_bytes,
+                    std::get<VectorStep>(any).write_bytes};
+      run.hw = &hw;
+      run.fast_forward = opts_.fast_forward;
+      const VectorTotals t = model.run(run);
+      rep.layers.push_back(vector_row(row, t, hw));
+      ++stats_.vector_steps;
+      stats_.vector_cycles += t.total_cycles;
       continue;
     }
-    const ComputeStep& step = *steps[i];
+    const ComputeStep& step = std::get<ComputeStep>(any);
+    const std::size_t i = step.layer;
     const NodeId id = step.node;
     const Schedule& s = step.schedule;
     const FoldWalk walk = step.walk(hw.memory);

@@ -1,11 +1,17 @@
 // SystemcBackend — the cycle-level timing backend (docs/systemc.md).
 //
-// Every compute layer runs, fold by fold, on a SystemC model of the accelerator
-// (sim/systemc/accelerator.h: the systolic array, per-operand SRAMs, the DRAM
-// channel and a controller executing the mapper's plan); requantization and vector
-// rows are charged as the analytical backend charges them (time_vector_op). The
-// report has the analytical backend's rows and columns, with the compute rows'
-// cycles, stalls, utilization and traffic measured by the simulation.
+// The Program (sim/program.h) runs step by step, each step starting when the
+// previous one has finished, on a SystemC model of the accelerator
+// (sim/systemc/accelerator.h: the systolic array, the vector unit, per-operand
+// SRAMs, the DRAM channel and a controller executing the Program's plan):
+//   Compute steps fold by fold (their FoldWalk);
+//   Requantize and Vector steps chunk by chunk on the vector unit (VectorStream,
+//   sim/memory/controller.h), their bytes through the same DRAM channel.
+// The report has the analytical backend's rows and columns; every row's cycles,
+// stalls and DRAM traffic are measured by the simulation (compute rows also their
+// SRAM traffic and utilization). Energy: compute rows keep the analytical energy
+// (their counts are checked equal to the plan's), Requantize/Vector rows have the
+// energy of their simulated counts (vector_energy, the one rule).
 //
 // Reentrancy: SystemC has one simulation kernel per process and is not reentrant.
 // The model is elaborated once per process, on first use, and run() holds a
@@ -63,6 +69,8 @@ struct SystemcStats {
   int64_t forwarded_cycles = 0;  // array cycles fast-forwarded
   int64_t conflict_cycles = 0;   // bank-conflict waits
   int64_t overfull_folds = 0;    // fills larger than the working half of their SRAM
+  int64_t vector_steps = 0;      // Requantize and Vector steps simulated
+  int64_t vector_cycles = 0;     // their total cycles (stalls included)
 };
 
 class SystemcBackend : public TimingBackend {

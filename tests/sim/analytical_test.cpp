@@ -2,6 +2,7 @@
 // a memory-bound layer, energy, requantization and vector-unit rows; and the
 // closed form against a brute-force walk of every fold.
 #include "sim/analytical/analytical_backend.h"
+#include "tests/sim/graph_builder.h"
 #include "tests/sim/sim_test_util.h"
 
 #include <cmath>
@@ -346,25 +347,6 @@ TEST(Analytical, ClosedFormEqualsFoldByFoldWalk) {
 }
 
 // ---- graph level: requantization and vector-unit rows ----
-
-struct GraphBuilder {
-  LayerGraph g;
-  ValueId act(const std::string& name, Shape s) { return g.add_value({name, DType::kFloat32, std::move(s), false, {}}); }
-  ValueId weight(const std::string& name, Shape s) { return g.add_value({name, DType::kFloat32, std::move(s), true, {}}); }
-  // 1x1 convolution with `out` filters, no padding.
-  ValueId conv1x1(const std::string& name, ValueId x, int64_t out) {
-    const Shape xs = g.value(x).shape;
-    const ValueId w = weight(name + ".w", {out, xs[1], 1, 1});
-    const ValueId y = act(name + ".y", {xs[0], out, xs[2], xs[3]});
-    g.add_node({name, OpKind::kConv, {x, w}, {y}, ConvAttrs{{1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, 1, false}, {}, {}});
-    return y;
-  }
-  ValueId op(const std::string& name, OpKind kind, std::vector<ValueId> in, Shape out, OpAttrs attrs = {}) {
-    const ValueId y = act(name + ".y", std::move(out));
-    g.add_node({name, kind, std::move(in), {y}, std::move(attrs), {}, {}});
-    return y;
-  }
-};
 
 std::vector<LayerPrecision> widths(std::initializer_list<std::pair<int, int>> wa) {
   std::vector<LayerPrecision> p;

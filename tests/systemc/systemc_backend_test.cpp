@@ -14,6 +14,9 @@
 #include "graph/scalesim_topology.h"
 #include "sim/mapping.h"
 #include "sim/analytical/analytical_backend.h"
+#include "sim/systemc/cross_check.h"
+#include "tests/sim/graph_builder.h"
+#include "tests/systemc/vector_test_util.h"
 
 namespace qsim {
 namespace {
@@ -305,6 +308,75 @@ TEST(SystemcBackend, BankConflictsStallTheArray) {
     extra += four.layers[i].total_cycles - one.layers[i].total_cycles;
   }
   EXPECT_EQ(extra, b.last_stats().conflict_cycles);
+}
+
+// x -> conv1 -> h -> MaxPool 2x2/2 -> p -> conv2 (4 bits: p is requantized) -> q
+LayerGraph pool_net() {
+  GraphBuilder b;
+  const ValueId x = b.act("x", {1, 8, 16, 16});
+  const ValueId h = b.conv1x1("conv1", x, 16);
+  const ValueId p = b.op("pool", OpKind::kMaxPool, {h}, {1, 16, 8, 8},
+                         PoolAttrs{{2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, false, false, 0});
+  const ValueId q = b.conv1x1("conv2", p, 8);
+  b.g.set_inputs({x});
+  b.g.set_outputs({q});
+  b.g.finalize();
+  return std::move(b.g);
+}
+
+// The Program's Requantize and Vector steps run on the vector unit, between the
+// compute steps: rows measured by the simulation (tests/systemc/vector_unit_test.cpp
+// has the steps alone).
+TEST(SystemcBackend, RequantizeAndVectorRowsComeFromTheSimulation) {
+  const LayerGraph g = pool_net();
+  const std::vector<LayerPrecision> p = {{8, 8, false}, {4, 4, false}};
+  for (Mode mode : {Mode::kDoubleBuffer, Mode::kSerial, Mode::kUnlimited})
+    for (int64_t latency : {0, 40}) {
+      HwSpec hw = vector_hw(8, mode, 4.0, latency, 4.0);
+      hw.pe.precision = PeModel::kBitFusion;
+      hw.pe.widths = {2, 4, 8};
+      hw.memory.pack_narrow = true;
+      hw.energy = default_energy_spec(hw.pe);
+      const TimingReport a = AnalyticalBackend().run(g, p, hw);
+      SystemcBackend be;
+      const TimingReport s = be.run(g, p, hw);
+      ASSERT_EQ(s.layers.size(), 4u);  // conv1, pool, conv2.requant, conv2
+      EXPECT_EQ(be.last_stats().vector_steps, 2);
+      const CrossCheck c = cross_check(a, s);
+      EXPECT_EQ(c.compute_mismatches, 0);
+      int vector_rows = 0;
+      for (std::size_t i = 0; i < s.layers.size(); ++i) {
+        const LayerTiming &x = s.layers[i], &y = a.layers[i];
+        EXPECT_EQ(x.name, y.name);
+        EXPECT_EQ(x.op, y.op);
+        if (x.is_compute) {
+          EXPECT_EQ(x.compute_cycles, y.compute_cycles) << x.name;
+          continue;
+        }
+        ++vector_rows;
+        EXPECT_EQ(x.requant, y.requant) << x.name;
+        EXPECT_EQ(x.vector_ops, y.vector_ops) << x.name;
+        EXPECT_EQ(x.vector_cycles, y.vector_cycles) << x.name;
+        EXPECT_EQ(x.total_cycles, x.vector_cycles + x.stall_cycles) << x.name;
+        EXPECT_EQ(x.dram_read.ifmap, y.dram_read.ifmap) << x.name;
+        EXPECT_EQ(x.dram_write.ofmap, y.dram_write.ofmap) << x.name;
+        EXPECT_DOUBLE_EQ(x.energy.vector, y.energy.vector) << x.name;
+        EXPECT_DOUBLE_EQ(x.energy.dram, y.energy.dram) << x.name;
+        EXPECT_GE(x.total_cycles, y.total_cycles) << x.name;
+        const VectorWork w{y.vector_ops, y.dram_read.ifmap, y.dram_write.ofmap};
+        EXPECT_LE(x.total_cycles, y.total_cycles + vector_step_bound(VectorStream(w, 8, hw.memory), hw)) << x.name;
+        if (mode == Mode::kUnlimited) {
+          EXPECT_EQ(x.total_cycles, y.total_cycles) << x.name;
+        }
+      }
+      EXPECT_EQ(vector_rows, 2);
+      // --layers: a vector row alone.
+      SystemcOptions o;
+      o.select = [](std::string_view row) { return row == "pool"; };
+      const TimingReport only = SystemcBackend(o).run(g, p, hw);
+      ASSERT_EQ(only.layers.size(), 1u);
+      EXPECT_EQ(only.layers[0].total_cycles, s.layers[1].total_cycles);
+    }
 }
 
 }  // namespace
