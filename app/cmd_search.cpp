@@ -418,6 +418,7 @@ int run_search(const SearchCliOptions& o) {
                        {"baseline_seconds", rep.baseline_seconds},
                        {"final_seconds", rep.final_seconds},
                        {"optimum_seconds", rep.optimum.seconds},
+                       {"grid_seconds", rep.grid_seconds},
                        {"total_seconds", total_seconds},
                        {"threads", o.threads}};
 
