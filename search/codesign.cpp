@@ -7,8 +7,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <stdexcept>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
