@@ -402,7 +402,8 @@ class Chain {
   }
   // The chain's evaluations after `step` steps (0: the start).
   int64_t evaluations_at(int64_t step) const {
-    return evals_at_[static_cast<std::size_t>(std::clamp<int64_t>(step, 0, static_cast<int64_t>(evals_at_.size()) - 1))];
+    const int64_t last = static_cast<int64_t>(evals_at_.size()) - 1;
+    return evals_at_[static_cast<std::size_t>(std::clamp<int64_t>(step, 0, last))];
   }
 
   const Archive& latency_front() const { return lat_; }

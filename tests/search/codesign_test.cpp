@@ -312,7 +312,8 @@ TEST_F(SearchCli, CoDesignWritesTheChosenHardware) {
   std::ofstream(space) << "space:\n  array.rows: [8, 12, 16]\n  array.cols: [8, 14, 16]\n"
                           "  memory.ifmap_kib: [8, 16, 32]\nbudgets:\n  total_sram_kib: 120\n  pes: 200\n";
   std::string out;
-  ASSERT_EQ(run(base_args() + " --space " + space.string() + " --out " + (dir_ / "c").string(), &out), 0) << out;
+  ASSERT_EQ(run(base_args() + " --space " + space.string() + " --threads 2 --out " + (dir_ / "c").string(), &out), 0)
+      << out;
   const auto j = nlohmann::json::parse(read(dir_ / "c" / "summary.json"));
   EXPECT_TRUE(j["best"].contains("hw"));
   bool grid = false;
@@ -342,6 +343,13 @@ TEST_F(SearchCli, CoDesignWritesTheChosenHardware) {
   EXPECT_EQ(ev["grid"].get<int64_t>(), parts["references"].get<int64_t>() + parts["compute_timings"].get<int64_t>() +
                                            parts["factor_timings"].get<int64_t>());
   EXPECT_LT(parts["references"].get<int64_t>(), 27);  // the points over the budgets cost nothing
+  // The same counts, reach and result on one thread (the memo and the reach are per chain).
+  ASSERT_EQ(run(base_args() + " --space " + space.string() + " --threads 1 --out " + (dir_ / "d").string(), &out), 0)
+      << out;
+  const auto k = nlohmann::json::parse(read(dir_ / "d" / "summary.json"));
+  EXPECT_EQ(k["evaluations"], j["evaluations"]);
+  EXPECT_EQ(k["best"], j["best"]);
+  EXPECT_EQ(k["baselines"], j["baselines"]);
   for (const auto& x : j["baselines"])
     if (x["name"] == "grid") {
       EXPECT_EQ(x["evaluations"], ev["grid"]);
