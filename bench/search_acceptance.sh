@@ -5,8 +5,9 @@
 #   lowmem    the same on configs/edge-lowmem.yaml (bits per layer under both hardware;
 #             2 front points per front and no random baseline, to save test evaluations);
 #   codesign  configs/spaces/eyeriss.yaml: the joint search against the grid sweep, once per
-#             seed of SEEDS (default 1) with CODESIGN_STEPS steps per chain (default STEPS),
-#             final figures on TEST_LIMIT test samples (default: all 10k).
+#             seed of SEEDS (default 1) with CODESIGN_STEPS steps per chain (default 1000: a
+#             run's evaluations then stay below the grid's, docs/search.md section 7), final
+#             figures on TEST_LIMIT test samples (default: all 10k).
 # Then the tables (bench/search_acceptance.py). Each run prints its wall and CPU seconds
 # and the load average: on a loaded machine wall time is indicative only.
 # Usage: [PARTS="eyeriss lowmem codesign"] [OUT=DIR] [SEEDS="1 2 ..."] [CODESIGN_STEPS=N] [TEST_LIMIT=N]
@@ -19,7 +20,7 @@ STEPS=${STEPS:-10000}
 THREADS=${THREADS:-2}
 PARTS=${PARTS:-eyeriss lowmem codesign}
 SEEDS=${SEEDS:-1}
-CODESIGN_STEPS=${CODESIGN_STEPS:-$STEPS}
+CODESIGN_STEPS=${CODESIGN_STEPS:-1000}
 TEST_LIMIT=${TEST_LIMIT:-}
 MODELS=("$@")
 if ((${#MODELS[@]} == 0)); then MODELS=(fmnist_resnet fmnist_mobilenetv2 fmnist_squeezenet fmnist_vgg); fi
