@@ -302,6 +302,15 @@ int run_search(const SearchCliOptions& o) {
   text += fmt::format("acceptance {:.1f}%, {} checks, {} check and {} test evaluations, {:.1f} s\n",
                            100.0 * rep.acceptance(),
                            rep.checks, rep.check_evaluations, rep.test_evaluations, total_seconds);
+  text += fmt::format("model evaluations: {} ({} states, {} hardware references, {} step timings; {} revisits "
+                      "and {} proposals over the budgets cost none); best objective first reached after {}\n",
+                      rep.evaluations.total, rep.evaluations.states, rep.evaluations.references,
+                      rep.evaluations.group_timings, rep.evaluations.revisits, rep.evaluations.over_budget,
+                      rep.reach_best.evaluations);
+  if (rep.reach_grid)
+    text += fmt::format("grid: {} evaluations; the chains first reached its objective {:.6g} after {} ({})\n",
+                        rep.grid_evaluations, rep.reach_grid->objective, rep.reach_grid->evaluations,
+                        rep.reach_grid->evaluations < 0 ? "never" : fmt::format("step {}", rep.reach_grid->step));
 
   // ---- outputs, written together
   nlohmann::json summary;
@@ -370,13 +379,34 @@ int run_search(const SearchCliOptions& o) {
                       {"acceptance", c.acceptance()},
                       {"final_objective", num(c.final_cost)}});
   summary["chains"] = chains;
+  const auto reach_json = [](const ReachReport& r) {
+    return nlohmann::json{{"objective", num(r.objective)},
+                          {"step", r.step},
+                          {"evaluations", r.evaluations},
+                          {"chain_steps", r.chain_steps},
+                          {"chain_evaluations", r.chain_evaluations}};
+  };
   summary["evaluations"] = {{"chain_steps", rep.steps},
+                            {"total", rep.evaluations.total},
+                            {"states", rep.evaluations.states},
+                            {"references", rep.evaluations.references},
+                            {"group_timings", rep.evaluations.group_timings},
+                            {"revisits", rep.evaluations.revisits},
+                            {"over_budget", rep.evaluations.over_budget},
+                            {"to_best", reach_json(rep.reach_best)},
                             {"accepted", rep.accepted},
                             {"invalid_states", rep.invalid_states},
                             {"checks", rep.checks},
                             {"check_evaluations", rep.check_evaluations},
                             {"test_evaluations", rep.test_evaluations},
                             {"estimate_evaluations", drops.evaluations}};
+  if (rep.reach_grid) {
+    summary["evaluations"]["grid"] = rep.grid_evaluations;
+    summary["evaluations"]["grid_parts"] = {{"references", rep.grid_references},
+                                            {"compute_timings", rep.grid_compute_timings},
+                                            {"factor_timings", rep.grid_factor_timings}};
+    summary["evaluations"]["to_grid"] = reach_json(*rep.reach_grid);
+  }
   summary["hw_moved"] = rep.hw_moved;
   summary["estimate"] = drops.to_json(problem);
   for (std::size_t gi = 0; gi < problem.groups(); ++gi)
@@ -388,6 +418,7 @@ int run_search(const SearchCliOptions& o) {
                        {"baseline_seconds", rep.baseline_seconds},
                        {"final_seconds", rep.final_seconds},
                        {"optimum_seconds", rep.optimum.seconds},
+                       {"grid_seconds", rep.grid_seconds},
                        {"total_seconds", total_seconds},
                        {"threads", o.threads}};
 

@@ -4,10 +4,14 @@
 #             chain, 4 chains, every baseline, final figures on the full 10k test set;
 #   lowmem    the same on configs/edge-lowmem.yaml (bits per layer under both hardware;
 #             2 front points per front and no random baseline, to save test evaluations);
-#   codesign  configs/spaces/eyeriss.yaml: the joint search against the grid sweep.
+#   codesign  configs/spaces/eyeriss.yaml: the joint search against the grid sweep, once per
+#             seed of SEEDS (default 1) with CODESIGN_STEPS steps per chain (default 1000: a
+#             run's evaluations then stay below the grid's, docs/search.md section 7), final
+#             figures on TEST_LIMIT test samples (default: all 10k).
 # Then the tables (bench/search_acceptance.py). Each run prints its wall and CPU seconds
 # and the load average: on a loaded machine wall time is indicative only.
-# Usage: [PARTS="eyeriss lowmem codesign"] [OUT=DIR] bench/search_acceptance.sh [MODEL ...]
+# Usage: [PARTS="eyeriss lowmem codesign"] [OUT=DIR] [SEEDS="1 2 ..."] [CODESIGN_STEPS=N] [TEST_LIMIT=N]
+#        bench/search_acceptance.sh [MODEL ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QSIM=${QSIM:-build/qsim}
@@ -15,26 +19,32 @@ OUT=${OUT:-build/search_acceptance}
 STEPS=${STEPS:-10000}
 THREADS=${THREADS:-2}
 PARTS=${PARTS:-eyeriss lowmem codesign}
+SEEDS=${SEEDS:-1}
+CODESIGN_STEPS=${CODESIGN_STEPS:-1000}
+TEST_LIMIT=${TEST_LIMIT:-}
 MODELS=("$@")
 if ((${#MODELS[@]} == 0)); then MODELS=(fmnist_resnet fmnist_mobilenetv2 fmnist_squeezenet fmnist_vgg); fi
 mkdir -p "$OUT"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-run() {  # NAME ARGS...
-  local name=$1
-  shift
-  /usr/bin/time -f "%e %U %S" -o "$OUT/$name.time" "$QSIM" search "$@" --data fashion-mnist --steps "$STEPS" \
-    --chains 4 --threads "$THREADS" --seed 1 --out "$OUT/$name" >"$OUT/$name.log"
+run() {  # NAME STEPS SEED ARGS...
+  local name=$1 steps=$2 seed=$3
+  shift 3
+  /usr/bin/time -f "%e %U %S" -o "$OUT/$name.time" "$QSIM" search "$@" --data fashion-mnist --steps "$steps" \
+    --chains 4 --threads "$THREADS" --seed "$seed" ${TEST_LIMIT:+--test-limit "$TEST_LIMIT"} --out "$OUT/$name" \
+    >"$OUT/$name.log"
   read -r wall user sys <"$OUT/$name.time"
   echo "$name: wall $wall s, CPU $(echo "$user + $sys" | bc) s, load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 for part in $PARTS; do
   for m in "${MODELS[@]}"; do
     case $part in
-      eyeriss) run "$m-eyeriss" --hw configs/eyeriss.yaml --model "models/$m.onnx" ;;
-      lowmem) run "$m-edge-lowmem" --hw configs/edge-lowmem.yaml --model "models/$m.onnx" --front-points 2 --no-random ;;
+      eyeriss) run "$m-eyeriss" "$STEPS" 1 --hw configs/eyeriss.yaml --model "models/$m.onnx" ;;
+      lowmem) run "$m-edge-lowmem" "$STEPS" 1 --hw configs/edge-lowmem.yaml --model "models/$m.onnx" --front-points 2 --no-random ;;
       codesign)
-        run "$m-codesign" --hw configs/eyeriss.yaml --space configs/spaces/eyeriss.yaml --model "models/$m.onnx" \
-          --front-points 2 --no-random ;;
+        for seed in $SEEDS; do
+          run "$m-codesign-seed$seed" "$CODESIGN_STEPS" "$seed" --hw configs/eyeriss.yaml \
+            --space configs/spaces/eyeriss.yaml --model "models/$m.onnx" --front-points 2 --no-random
+        done ;;
       *) echo "unknown part $part" >&2; exit 2 ;;
     esac
   done

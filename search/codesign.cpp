@@ -7,8 +7,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -86,24 +88,33 @@ struct HwPoint {
   std::vector<uint16_t> index;
   HwSpec hw;
   AnalyticalEvaluator ev;
+  bool prepared = false;  // the evaluator was prepared and the all-8 reference timed (one evaluation)
   bool valid = false;
   std::string why;
   double excess = 0;
   int64_t cycles8 = 0;
   double latency8_ms = 0;
-  std::vector<std::vector<int64_t>> group_cycles;  // [group][option]: its compute steps; -1 cannot run
+  std::vector<std::vector<int64_t>> group_cycles;  // [group][option]: its compute steps; -1 cannot run (amed only)
   IndependenceTable table;                         // the amed proposal's, at (table_version, table_t)
   int table_version = -1;
   double table_t = kNaN;
   uint64_t last_used = 0;
 };
 
-std::unique_ptr<HwPoint> make_point(const Context& c, const std::vector<uint16_t>& idx) {
+// A hardware point. Its budgets read the HwSpec alone (no model); the evaluator is
+// prepared and the all-8 reference timed only when the point is within the budgets
+// or `over_budget_too` (a chain that starts outside walks in through such points).
+std::unique_ptr<HwPoint> make_point(const Context& c, const std::vector<uint16_t>& idx, bool over_budget_too = true) {
   auto pt = std::make_unique<HwPoint>();
   pt->index = idx;
   try {
     pt->hw = c.space ? hw_point(c.base, *c.space, idx) : finish_hw_spec(c.base);
     pt->excess = c.space ? budget_excess(*c.space, pt->hw) : 0;
+    if (pt->excess > 0 && !over_budget_too) {
+      pt->why = "over the budgets";
+      return pt;
+    }
+    pt->prepared = true;
     pt->ev.prepare(c.p.graph(), pt->hw);
     const std::vector<LayerPrecision> all8(c.p.layers(), {8, 8, c.p.options().per_channel});
     const Evaluation e = pt->ev.evaluate(all8);
@@ -113,20 +124,6 @@ std::unique_ptr<HwPoint> make_point(const Context& c, const std::vector<uint16_t
     }
     pt->cycles8 = e.totals.total_cycles;
     pt->latency8_ms = e.totals.latency_ms;
-    pt->group_cycles.resize(c.p.groups());
-    for (std::size_t g = 0; g < c.p.groups(); ++g)
-      for (const WidthOption& w : c.p.options(g)) {
-        int64_t sum = 0;
-        for (uint32_t l : c.layers[g]) {
-          const auto cy = pt->ev.compute_step_cycles(l, w.wbits, w.abits);
-          if (!cy) {
-            sum = -1;
-            break;
-          }
-          sum += *cy;
-        }
-        pt->group_cycles[g].push_back(sum);
-      }
     pt->valid = pt->cycles8 > 0;
     if (!pt->valid) pt->why = "the model takes no cycles";
   } catch (const Error& e) {
@@ -135,12 +132,39 @@ std::unique_ptr<HwPoint> make_point(const Context& c, const std::vector<uint16_t
   return pt;
 }
 
+// The groups' compute-step cycles per option at a valid point (the amed proposal's
+// scores); returns the number of step timings it took (0 when already known).
+int64_t time_group_options(const Context& c, HwPoint& pt) {
+  if (!pt.group_cycles.empty()) return 0;
+  int64_t timings = 0;
+  pt.group_cycles.resize(c.p.groups());
+  for (std::size_t g = 0; g < c.p.groups(); ++g)
+    for (const WidthOption& w : c.p.options(g)) {
+      int64_t sum = 0;
+      for (uint32_t l : c.layers[g]) {
+        ++timings;
+        const auto cy = pt.ev.compute_step_cycles(l, w.wbits, w.abits);
+        if (!cy) {
+          sum = -1;
+          break;
+        }
+        sum += *cy;
+      }
+      pt.group_cycles[g].push_back(sum);
+    }
+  return timings;
+}
+
 // The prepared points of one chain; the least recently used is dropped beyond the cap.
 class PointCache {
  public:
-  HwPoint* get(const Context& c, const std::vector<uint16_t>& idx, const HwPoint* keep) {
+  HwPoint* get(const Context& c, const std::vector<uint16_t>& idx, const HwPoint* keep, bool over_budget_too = true) {
     ++clock_;
     auto it = map_.find(idx);
+    if (it != map_.end() && !it->second->prepared && over_budget_too) {  // known over budget, now needed
+      map_.erase(it);
+      it = map_.end();
+    }
     if (it == map_.end()) {
       if (map_.size() >= std::max<std::size_t>(c.hw_cache, 2)) {
         auto victim = map_.end();
@@ -149,8 +173,8 @@ class PointCache {
             victim = j;
         if (victim != map_.end()) map_.erase(victim);
       }
-      it = map_.emplace(idx, make_point(c, idx)).first;
-      ++prepared_;
+      it = map_.emplace(idx, make_point(c, idx, over_budget_too)).first;
+      if (it->second->prepared) ++prepared_;
     }
     it->second->last_used = clock_;
     return it->second.get();
@@ -235,6 +259,32 @@ class Archive {
 
 // ---------------------------------------------------------------- one chain
 
+// What the model answered for one state (docs/search.md section 5, "evaluations"):
+// its figures apart from the estimate, which changes at the checks.
+struct Visit {
+  bool valid = false;
+  int64_t cycles = 0, cycles8 = 0;
+  double latency_ms = 0, latency8_ms = 0, energy_uj = 0, hw_excess = 0;
+  int64_t evaluation = 0;  // the chain's evaluation count once it was evaluated (1-based)
+  int64_t step = 0;        // the chain step that proposed it (0: the start)
+};
+
+struct StateHash {
+  std::size_t operator()(const SearchState& s) const {
+    uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over the options, then the hardware indices
+    for (uint8_t o : s.option) h = (h ^ o) * 0x100000001b3ULL;
+    for (uint16_t v : s.hw) h = (h ^ (v + 0x100u)) * 0x100000001b3ULL;
+    return static_cast<std::size_t>(h);
+  }
+};
+
+// Where a chain or a run first evaluated a state whose objective (by the final
+// estimate) is at most a target.
+struct Reach {
+  int64_t step = -1;         // -1: never
+  int64_t evaluation = -1;   // the chain's own count at that state / the run's (every chain up to `step`)
+};
+
 class Chain {
  public:
   Chain(const Context& c, std::unique_ptr<SearchAlgorithm> alg, Rng rng, bool amed)
@@ -245,14 +295,19 @@ class Chain {
     s_.option = c_.p.reference();
     s_.hw = hw0;
     prec_ = c_.p.precision(s_.option);
-    cur_ = cache_.get(c_, s_.hw, nullptr);
+    cur_ = cache_.get(c_, s_.hw, nullptr);  // the start is evaluated even outside the budgets
+    note_reference(*cur_);
     double cost = kInf;
-    if (cur_->valid && cur_->ev.evaluate(prec_).ok()) {
-      const Figures f = figures(*cur_, s_);
-      cost = objective(c_, f, f.est);
-      record(f);
+    if (cur_->valid) {
+      const Visit& v = visit(*cur_, s_, [&] { return cur_->ev.evaluate(prec_).ok(); });
+      if (v.valid) {
+        const Figures f = figures(v, s_);
+        cost = objective(c_, f, f.est);
+        record(f);
+      }
     }
     alg_->start(cost);
+    evals_at_.assign(1, evals_);
   }
 
   void run(int64_t steps, std::atomic<int64_t>& done, std::atomic<int64_t>& kept) {
@@ -260,14 +315,17 @@ class Chain {
       version_ = c_.version;
       lat_.rekey(c_);
       energy_.rekey(c_);
-      if (cur_->valid && std::isfinite(alg_->current_cost())) {
-        const Figures f = figures(*cur_, s_);
+      const auto it = visits_.find(s_);
+      if (it != visits_.end() && it->second.valid && std::isfinite(alg_->current_cost())) {
+        const Figures f = figures(it->second, s_);
         alg_->start(objective(c_, f, f.est));
       }
     }
     for (int64_t k = 0; k < steps; ++k) {
+      ++step_;
       const IndependenceTable* table = nullptr;
       if (amed_ && cur_->valid) {
+        evals_ += time_group_options(c_, *cur_);
         build_table(c_, *cur_, alg_->temperature());
         table = &cur_->table;
       }
@@ -275,17 +333,29 @@ class Chain {
       next_ = s_;
       apply_move(next_, m);
       HwPoint* np = cur_;
-      bool valid = true;
+      const Visit* v = nullptr;
+      bool ev_moved = false;  // cur_'s evaluator holds next_'s widths (a width move evaluated now)
       if (!m.hw.empty()) {
-        np = cache_.get(c_, next_.hw, cur_);
-        valid = np->valid && np->ev.evaluate(prec_).ok();
-      } else {
-        valid = cur_->valid && set_options(*cur_, m.options);
+        // A point over the budgets is rejected before any evaluation, unless the
+        // chain is itself outside them (it started there and walks in).
+        np = cache_.get(c_, next_.hw, cur_, cur_->excess > 0);
+        if (!np->prepared) {
+          ++over_budget_;
+        } else {
+          note_reference(*np);
+          if (np->valid) v = &visit(*np, next_, [&] { return np->ev.evaluate(prec_).ok(); });
+        }
+      } else if (cur_->valid) {
+        v = &visit(*cur_, next_, [&] {
+          ev_moved = true;
+          return set_options(*cur_, m.options);
+        });
       }
+      const bool valid = v && v->valid;
       double cost = kInf;
       Figures f;
       if (valid) {
-        f = figures(*np, next_);
+        f = figures(*v, next_);
         cost = objective(c_, f, f.est);
       } else {
         ++invalid_;
@@ -296,17 +366,44 @@ class Chain {
           const WidthOption w = c_.p.options(g)[o];
           for (uint32_t l : c_.layers[g]) prec_[l] = {w.wbits, w.abits, c_.p.options().per_channel};
         }
+        // A state answered from the memo: the incremental evaluator follows the chain
+        // (its figures are known, so this is no new evaluation).
+        if (!m.hw.empty() && !fresh_)
+          (void)np->ev.evaluate(prec_);
+        else if (m.hw.empty() && !ev_moved)
+          set_options(*cur_, m.options);
         std::swap(s_, next_);
         cur_ = np;
         record(f);
         kept.fetch_add(1, std::memory_order_relaxed);
-      } else if (m.hw.empty()) {
+      } else if (ev_moved) {
         revert_.clear();
         for (const auto& [g, o] : m.options) revert_.emplace_back(g, s_.option[g]);
         set_options(*cur_, revert_);
       }
+      evals_at_.push_back(evals_);
       done.fetch_add(1, std::memory_order_relaxed);
     }
+  }
+
+  // The first state this chain evaluated whose objective under the current estimate
+  // is at most `target` (ties: a relative 1e-12).
+  Reach first_reach(double target) const {
+    Reach r;
+    const double tol = 1e-12 * std::max(1.0, std::abs(target));
+    for (const auto& [s, v] : visits_) {
+      if (!v.valid || (r.evaluation >= 0 && v.evaluation >= r.evaluation)) continue;
+      const Figures f = figures(v, s);
+      bool feasible = false;
+      const double cost = objective(c_, f, f.est, &feasible);
+      if (feasible && cost <= target + tol) r = {v.step, v.evaluation};
+    }
+    return r;
+  }
+  // The chain's evaluations after `step` steps (0: the start).
+  int64_t evaluations_at(int64_t step) const {
+    const int64_t last = static_cast<int64_t>(evals_at_.size()) - 1;
+    return evals_at_[static_cast<std::size_t>(std::clamp<int64_t>(step, 0, last))];
   }
 
   const Archive& latency_front() const { return lat_; }
@@ -314,6 +411,11 @@ class Chain {
   ChainStats stats() const { return {alg_->steps(), alg_->accepted(), alg_->current_cost()}; }
   int64_t invalid() const { return invalid_; }
   int64_t prepared() const { return cache_.prepared(); }
+  int64_t evaluations() const { return evals_; }
+  int64_t states() const { return static_cast<int64_t>(visits_.size()); }
+  int64_t references() const { return static_cast<int64_t>(referenced_.size()); }
+  int64_t revisits() const { return revisits_; }
+  int64_t over_budget() const { return over_budget_; }
 
  private:
   bool set_options(HwPoint& pt, const std::vector<std::pair<uint32_t, uint8_t>>& changes) {
@@ -325,17 +427,49 @@ class Chain {
     return ok;
   }
 
-  Figures figures(const HwPoint& pt, const SearchState& s) const {
+  // The first preparation of a hardware point times its all-8 reference: one
+  // evaluation (a point dropped from the cache and prepared again is not counted:
+  // its reference is known).
+  void note_reference(const HwPoint& pt) {
+    if (pt.prepared && referenced_.insert(pt.index).second) ++evals_;
+  }
+
+  // The state's figures: from the memo when this chain evaluated it before (no new
+  // evaluation), else `evaluate` runs the model on `pt` (one evaluation).
+  template <class F>
+  const Visit& visit(const HwPoint& pt, const SearchState& s, F&& evaluate) {
+    auto [it, fresh] = visits_.try_emplace(s);
+    fresh_ = fresh;
+    Visit& v = it->second;
+    if (!fresh) {
+      ++revisits_;
+      return v;
+    }
+    v.evaluation = ++evals_;
+    v.step = step_;
+    v.valid = evaluate();
+    if (v.valid) {
+      const EvalTotals& t = pt.ev.totals();
+      v.cycles = t.total_cycles;
+      v.latency_ms = t.latency_ms;
+      v.energy_uj = t.energy_uj();
+      v.cycles8 = pt.cycles8;
+      v.latency8_ms = pt.latency8_ms;
+      v.hw_excess = pt.excess;
+    }
+    return v;
+  }
+
+  Figures figures(const Visit& v, const SearchState& s) const {
     Figures f;
     f.est = c_.estimate(s.option);
     for (std::size_t g = 0; g < c_.p.groups(); ++g) f.weight_kib += c_.p.weight_kib(g, s.option[g]);
-    const EvalTotals& t = pt.ev.totals();
-    f.cycles = t.total_cycles;
-    f.latency_ms = t.latency_ms;
-    f.energy_uj = t.energy_uj();
-    f.cycles8 = pt.cycles8;
-    f.latency8_ms = pt.latency8_ms;
-    f.hw_excess = pt.excess;
+    f.cycles = v.cycles;
+    f.latency_ms = v.latency_ms;
+    f.energy_uj = v.energy_uj;
+    f.cycles8 = v.cycles8;
+    f.latency8_ms = v.latency8_ms;
+    f.hw_excess = v.hw_excess;
     return f;
   }
 
@@ -363,6 +497,13 @@ class Chain {
   std::vector<std::pair<uint32_t, uint8_t>> revert_;
   Archive lat_, energy_;
   int64_t invalid_ = 0;
+  // Evaluations (docs/search.md section 5): every state this chain evaluated, with its
+  // figures; the hardware points whose reference it timed; the count after each step.
+  std::unordered_map<SearchState, Visit, StateHash> visits_;
+  std::set<std::vector<uint16_t>> referenced_;
+  std::vector<int64_t> evals_at_;
+  int64_t evals_ = 0, revisits_ = 0, over_budget_ = 0, step_ = 0;
+  bool fresh_ = false;
 };
 
 // ---------------------------------------------------------------- a run of chains
@@ -379,8 +520,29 @@ struct RunResult {
   std::vector<CorrectionStep> corrections;
   std::vector<ChainStats> chains;
   int64_t steps = 0, accepted = 0, checks = 0, invalid = 0, prepared = 0;
+  EvaluationCount evaluations;
   double seconds = 0;
+  std::vector<std::unique_ptr<Chain>> runs;  // kept for first_reach (their evaluated states)
 };
+
+// Where the run first reached `target`: the earliest step at which some chain
+// evaluated such a state, and every chain's evaluations up to that step (the chains
+// run side by side); per chain, its own first step and evaluation count.
+ReachReport reach(const RunResult& r, double target) {
+  ReachReport out;
+  out.objective = target;
+  for (const auto& ch : r.runs) {
+    const Reach x = ch->first_reach(target);
+    out.chain_steps.push_back(x.step);
+    out.chain_evaluations.push_back(x.evaluation);
+    if (x.step >= 0 && (out.step < 0 || x.step < out.step)) out.step = x.step;
+  }
+  if (out.step >= 0) {
+    out.evaluations = 0;
+    for (const auto& ch : r.runs) out.evaluations += ch->evaluations_at(out.step);
+  }
+  return out;
+}
 
 struct Monitor {
   std::atomic<int64_t> done{0}, kept{0};
@@ -508,6 +670,11 @@ RunResult run_chains(Context& c, const SearchOptions& o, bool random, Allocation
     r.lat.rekey(c);
   }
   for (const auto& ch : chains) {
+    r.evaluations.total += ch->evaluations();
+    r.evaluations.states += ch->states();
+    r.evaluations.references += ch->references();
+    r.evaluations.revisits += ch->revisits();
+    r.evaluations.over_budget += ch->over_budget();
     for (const Entry& e : ch->energy_front().entries()) {
       Figures f = e.f;
       f.est = c.estimate(e.state.option);
@@ -519,6 +686,8 @@ RunResult run_chains(Context& c, const SearchOptions& o, bool random, Allocation
     r.invalid += ch->invalid();
     r.prepared += ch->prepared();
   }
+  r.evaluations.group_timings = r.evaluations.total - r.evaluations.states - r.evaluations.references;
+  r.runs = std::move(chains);
   r.seconds = seconds_since(t0);
   return r;
 }
@@ -585,8 +754,6 @@ std::vector<uint8_t> optimum_on(const Context& c, HwPoint& pt, OptimumInfo& info
   const auto t0 = std::chrono::steady_clock::now();
   info = {};
   info.computed = true;
-  for (std::size_t gi = 0; gi < c.p.groups(); ++gi)
-    info.timings += static_cast<int64_t>(c.p.options(gi).size() * c.layers[gi].size());
   std::optional<int64_t> max_cycles;
   if (c.obj.limits.latency_ms)
     max_cycles = static_cast<int64_t>(std::floor(*c.obj.limits.latency_ms * pt.hw.array.clock_mhz * 1e3 * (1 + 1e-12)));
@@ -595,6 +762,9 @@ std::vector<uint8_t> optimum_on(const Context& c, HwPoint& pt, OptimumInfo& info
   info.factors = opt.factors;
   info.largest_states = opt.largest_states;
   info.largest_front = opt.largest_front;
+  info.compute_timings = opt.compute_timings;
+  info.factor_timings = opt.factor_timings;
+  info.timings = opt.compute_timings + opt.factor_timings;
   if (!opt.option.empty()) {
     const Evaluation e = pt.ev.evaluate(c.p.precision(opt.option));
     Figures f;
@@ -739,7 +909,8 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
     if (!it->second->valid) fail("hardware point {}: {}", c.space ? c.space->describe(idx) : "base", it->second->why);
     return *it->second;
   };
-  const int64_t search_evals = run.steps + o.chains;
+  rep.evaluations = run.evaluations;
+  const int64_t search_evals = run.evaluations.total;
 
   HwPoint& best_pt = point(chosen->first.hw);
   rep.best = make_search_point(c, best_pt, "search", p.precision(chosen->first.option));
@@ -760,6 +931,7 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
       rep.chain_best = make_search_point(c, point(cb->hw), "chain_best", p.precision(cb->option));
       rep.chain_best.evaluations = search_evals;
       if (const auto it = run.checked.find(*cb); it != run.checked.end()) rep.chain_best.check_top1 = it->second.top1;
+      rep.reach_best = reach(run, best_f);
     }
   }
   {
@@ -845,7 +1017,7 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
     if (const auto* rchosen = choose(rc, rr)) {
       SearchPoint s = make_search_point(c, point(rchosen->first.hw), "random", p.precision(rchosen->first.option));
       s.check_top1 = rchosen->second.top1;
-      s.evaluations = rr.steps + o.chains;
+      s.evaluations = rr.evaluations.total;
       s.note = fmt::format("{} uniform draws, {} checked on the held-out samples", rr.steps, rr.checked.size());
       rep.baselines.push_back(std::move(s));
     } else {
@@ -863,19 +1035,25 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
     struct GridResult {
       std::vector<uint8_t> state;
       double f = kInf;
-      int64_t evals = 0;
+      int64_t evals = 0, references = 0, compute_timings = 0, factor_timings = 0;
       bool valid = false;
     };
     std::vector<GridResult> grid(n);
+    const auto t_grid = std::chrono::steady_clock::now();
     pool.parallel_for(static_cast<int64_t>(n), [&](int64_t i, int) {
       const std::vector<uint16_t> idx = in.space->point(static_cast<uint64_t>(i));
-      auto pt = make_point(c, idx);
+      // The chains' rule (EvaluationCount): a point over the budgets costs nothing; a
+      // point within them costs its all-8 reference, then the DP's step timings.
+      auto pt = make_point(c, idx, false);
       GridResult& gr = grid[static_cast<std::size_t>(i)];
-      gr.evals = 1;
+      gr.references = pt->prepared ? 1 : 0;
+      gr.evals = gr.references;
       if (pt->valid && pt->excess <= 0) {
         OptimumInfo info;
         gr.state = optimum_on(c, *pt, info);
-        gr.evals += info.timings + 1;
+        gr.evals += info.timings;
+        gr.compute_timings = info.compute_timings;
+        gr.factor_timings = info.factor_timings;
         gr.f = info.objective;
         gr.valid = !gr.state.empty();
       }
@@ -885,6 +1063,9 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
     std::size_t best_i = n;
     for (std::size_t i = 0; i < n; ++i) {
       evals += grid[i].evals;
+      rep.grid_references += grid[i].references;
+      rep.grid_compute_timings += grid[i].compute_timings;
+      rep.grid_factor_timings += grid[i].factor_timings;
       if (!grid[i].valid) continue;
       ++valid;
       if (best_i == n || grid[i].f < grid[best_i].f) best_i = i;
@@ -892,9 +1073,15 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
     if (best_i < n) {
       SearchPoint s = make_search_point(c, point(in.space->point(best_i)), "grid", p.precision(grid[best_i].state));
       s.evaluations = evals;
-      s.note = fmt::format("{} points ({} valid within the budgets), each at the exact optimum of the estimate", n, valid);
+      s.note = fmt::format(
+          "{} points ({} valid within the budgets), each at the exact optimum of the estimate; evaluations: {} "
+          "all-8 references + {} Compute-step and {} Requantize/Vector timings",
+          n, valid, rep.grid_references, rep.grid_compute_timings, rep.grid_factor_timings);
+      rep.reach_grid = reach(run, grid[best_i].f);
       rep.baselines.push_back(std::move(s));
     }
+    rep.grid_evaluations = evals;
+    rep.grid_seconds = seconds_since(t_grid);
   }
   for (SearchPoint& s : rep.baselines) s.optimum_gap = gap(s.objective, rep.optimum.objective);
   rep.chain_best.optimum_gap = gap(rep.chain_best.objective, rep.optimum.objective);

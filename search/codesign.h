@@ -130,7 +130,9 @@ struct OptimumInfo {
   int64_t factors = 0;         // requantization and vector steps coupling groups
   int64_t largest_states = 0;  // most DP states at one group
   int64_t largest_front = 0;
-  int64_t timings = 0;         // compute-step timings (layer x option)
+  int64_t timings = 0;         // step timings of the DP: compute_timings + factor_timings
+  int64_t compute_timings = 0; // Compute steps, one per (layer, option)
+  int64_t factor_timings = 0;  // Requantize/Vector sites, one per combination of their groups' options
   double seconds = 0;
 };
 
@@ -139,6 +141,32 @@ struct CorrectionStep {
   int64_t states = 0;         // checked states it was fitted on
   double rms_raw = 0;         // rms of (measured drop - table estimate) over them
   double rms_corrected = 0;   // rms of (measured drop - corrected estimate)
+};
+
+// What the chains' evaluations were (docs/search.md section 5). One evaluation is one
+// answer of the analytical model the searcher did not have yet: the latency of a whole
+// allocation on a hardware point (a state, or a point's all-8 reference), or the
+// cycles of one step (a layer's Compute step at one option; a Requantize or Vector
+// site at one combination of its groups' options). A state a chain evaluated before
+// is answered from its memo, and a hardware point over the budgets (read from the
+// HwSpec alone) is rejected before any evaluation; the grid counts by the same rule.
+struct EvaluationCount {
+  int64_t total = 0;          // states + references + group_timings
+  int64_t states = 0;         // distinct (hardware point, allocation) states evaluated, over the chains
+  int64_t references = 0;     // hardware points whose all-8 reference was timed
+  int64_t group_timings = 0;  // the amed proposal's compute-step timings per point
+  int64_t revisits = 0;       // proposals answered from the memo (not counted)
+  int64_t over_budget = 0;    // hardware proposals over the budgets, rejected unevaluated (not counted)
+};
+
+// When the run first evaluated a state of objective (by the final estimate) at most
+// `objective`: `step` is the first chain step at which any chain did, `evaluations`
+// the evaluations of every chain up to that step; per chain, its own step and count
+// (-1: never).
+struct ReachReport {
+  double objective = std::numeric_limits<double>::quiet_NaN();
+  int64_t step = -1, evaluations = -1;
+  std::vector<int64_t> chain_steps, chain_evaluations;
 };
 
 struct SearchReport {
@@ -152,7 +180,13 @@ struct SearchReport {
   double reference_test_top1 = std::numeric_limits<double>::quiet_NaN();
   std::vector<ChainStats> chains;
   int64_t steps = 0, accepted = 0, checks = 0, check_evaluations = 0, test_evaluations = 0;
-  int64_t invalid_states = 0;  // proposals the hardware could not run
+  int64_t invalid_states = 0;  // proposals the hardware could not run (or over the budgets)
+  EvaluationCount evaluations;  // the search's chains
+  ReachReport reach_best;       // until the chains' best objective (chain_best) was first evaluated
+  std::optional<ReachReport> reach_grid;  // until the grid's best objective was (with a grid)
+  int64_t grid_evaluations = 0;  // = grid_references + grid_compute_timings + grid_factor_timings
+  int64_t grid_references = 0, grid_compute_timings = 0, grid_factor_timings = 0;
+  double grid_seconds = 0;
   OptimumInfo optimum;         // on the chosen state's hardware
   bool hw_moved = false;
   double search_seconds = 0, baseline_seconds = 0, final_seconds = 0;

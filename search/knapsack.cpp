@@ -76,6 +76,7 @@ KnapsackResult multiple_choice_knapsack(std::span<const std::vector<KnapsackOpti
     for (std::size_t i = 0; i < s.size(); ++i)
       if (s[i] >= n || (i && s[i] <= s[i - 1])) throw std::logic_error("knapsack factor scope not ascending groups");
     if (s.empty()) {
+      ++out.factor_evaluations;
       const KnapsackOption c = factors[f].cost({});
       if (!c.allowed) return out;
       constant.weight += c.weight;
@@ -109,6 +110,9 @@ KnapsackResult multiple_choice_knapsack(std::span<const std::vector<KnapsackOpti
   const std::vector<StageNode>* prev_nodes = &start;
   std::vector<uint32_t> prev_open;
   std::vector<uint8_t> assign(n, 0), scope_opts;
+  // Each factor is evaluated once per combination of its scope's options (several DP
+  // states can carry the same combination).
+  std::vector<std::map<std::vector<uint8_t>, KnapsackOption, KeyLess>> factor_seen(factors.size());
   for (std::size_t i = 0; i < n; ++i) {
     std::map<std::vector<uint8_t>, std::vector<StageNode>, KeyLess> next;
     for (const auto& [key, nodes] : states) {
@@ -123,7 +127,12 @@ KnapsackResult multiple_choice_knapsack(std::span<const std::vector<KnapsackOpti
         for (std::size_t f : charged[i]) {
           scope_opts.clear();
           for (uint32_t g : factors[f].scope) scope_opts.push_back(assign[g]);
-          const KnapsackOption c = factors[f].cost(scope_opts);
+          auto seen = factor_seen[f].find(scope_opts);
+          if (seen == factor_seen[f].end()) {
+            ++out.factor_evaluations;
+            seen = factor_seen[f].emplace(scope_opts, factors[f].cost(scope_opts)).first;
+          }
+          const KnapsackOption c = seen->second;
           if (!c.allowed) {
             ok = false;
             break;

@@ -53,6 +53,7 @@ struct KnapsackResult {
   bool exact = true;           // false when a front was thinned at max_front
   int64_t largest_states = 0;  // most DP states at one stage
   int64_t largest_front = 0;   // longest front of one state
+  int64_t factor_evaluations = 0;  // factor costs asked for: one per factor and combination of its scope's options
 };
 
 // Empty `points` when no selection is allowed (or none fits the limit). Ties keep

@@ -31,6 +31,7 @@ EstimateOptimum estimate_optimum(const SearchProblem& p, const HwSpec& hw, Analy
       int64_t cy = 0;
       bool ok = true;
       for (uint32_t l : layers[gi]) {
+        ++out.compute_timings;
         const auto c = ev.compute_step_cycles(l, w.wbits, w.abits);
         ok = ok && c.has_value();
         cy += c.value_or(0);
@@ -114,6 +115,7 @@ EstimateOptimum estimate_optimum(const SearchProblem& p, const HwSpec& hw, Analy
   out.exact = dp.exact;
   out.largest_states = dp.largest_states;
   out.largest_front = dp.largest_front;
+  out.factor_timings = dp.factor_evaluations;
   if (dp.points.empty()) return out;
   // Pareto mode: the least value within the limit is the front's last point.
   const KnapsackPoint& q = dp.points.back();

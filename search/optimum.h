@@ -31,6 +31,8 @@ struct EstimateOptimum {
   double value = 0;             // the minimised sum
   bool exact = true;            // false only if a DP front was thinned (search/knapsack.h max_front)
   int64_t factors = 0, largest_states = 0, largest_front = 0;
+  int64_t compute_timings = 0;  // Compute steps timed: one per (layer, option)
+  int64_t factor_timings = 0;   // Requantize/Vector sites timed: one per combination of their groups' options
 };
 
 // `ev` must be prepared on (p.graph(), hw); its allocation is changed. `est` is

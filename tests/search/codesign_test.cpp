@@ -289,6 +289,7 @@ TEST_F(SearchCli, WritesOutputsReproduciblyAtAnyThreadCount) {
       EXPECT_TRUE(j->at("best").contains(k)) << k;
   EXPECT_EQ(a["best"], b["best"]);
   EXPECT_EQ(a["baselines"], b["baselines"]);
+  EXPECT_EQ(a["evaluations"], b["evaluations"]);
   EXPECT_EQ(read(dir_ / "a" / "alloc.json"), read(dir_ / "b" / "alloc.json"));
   EXPECT_EQ(read(dir_ / "a" / "front.csv"), read(dir_ / "b" / "front.csv"));
   std::vector<std::string> names;
@@ -309,15 +310,54 @@ TEST_F(SearchCli, WritesOutputsReproduciblyAtAnyThreadCount) {
 TEST_F(SearchCli, CoDesignWritesTheChosenHardware) {
   const fs::path space = dir_ / "space.yaml";
   std::ofstream(space) << "space:\n  array.rows: [8, 12, 16]\n  array.cols: [8, 14, 16]\n"
-                          "  memory.ifmap_kib: [8, 16, 32]\nbudgets:\n  total_sram_kib: 120\n";
+                          "  memory.ifmap_kib: [8, 16, 32]\nbudgets:\n  total_sram_kib: 120\n  pes: 200\n";
   std::string out;
-  ASSERT_EQ(run(base_args() + " --space " + space.string() + " --out " + (dir_ / "c").string(), &out), 0) << out;
+  ASSERT_EQ(run(base_args() + " --space " + space.string() + " --threads 2 --out " + (dir_ / "c").string(), &out), 0)
+      << out;
   const auto j = nlohmann::json::parse(read(dir_ / "c" / "summary.json"));
   EXPECT_TRUE(j["best"].contains("hw"));
   bool grid = false;
   for (const auto& x : j["baselines"]) grid = grid || x["name"] == "grid";
   EXPECT_TRUE(grid);
   EXPECT_EQ(fs::exists(dir_ / "c" / "hw.yaml"), j["hw_moved"].get<bool>());
+  // Evaluations (docs/search.md section 5): the chains' total is its parts; a revisit
+  // and a point over the budgets cost none, so the states evaluated are fewer than the
+  // proposals; the run reached its own best within its evaluations, and the grid's
+  // count is its parts too.
+  const auto& ev = j["evaluations"];
+  const int64_t steps = ev["chain_steps"].get<int64_t>();
+  EXPECT_EQ(ev["total"].get<int64_t>(), ev["states"].get<int64_t>() + ev["references"].get<int64_t>() +
+                                            ev["group_timings"].get<int64_t>());
+  EXPECT_EQ(ev["group_timings"].get<int64_t>(), 0);  // walk: no per-point option table
+  EXPECT_GT(ev["revisits"].get<int64_t>(), 0);
+  EXPECT_GT(ev["over_budget"].get<int64_t>(), 0);   // 16 x 14 and 16 x 16 exceed 200 PEs
+  EXPECT_LE(ev["states"].get<int64_t>() + ev["revisits"].get<int64_t>() + ev["over_budget"].get<int64_t>(),
+            steps + 3);
+  EXPECT_EQ(j["best"]["evaluations"].get<int64_t>(), ev["total"].get<int64_t>());
+  const auto& to_best = ev["to_best"];
+  ASSERT_GE(to_best["evaluations"].get<int64_t>(), 1);
+  EXPECT_LE(to_best["evaluations"].get<int64_t>(), ev["total"].get<int64_t>());
+  EXPECT_EQ(to_best["chain_steps"].size(), 3u);
+  ASSERT_TRUE(ev.contains("to_grid"));
+  const auto& parts = ev["grid_parts"];
+  EXPECT_EQ(ev["grid"].get<int64_t>(), parts["references"].get<int64_t>() + parts["compute_timings"].get<int64_t>() +
+                                           parts["factor_timings"].get<int64_t>());
+  EXPECT_LT(parts["references"].get<int64_t>(), 27);  // the points over the budgets cost nothing
+  // The same counts, reach and result on one thread (the memo and the reach are per chain).
+  ASSERT_EQ(run(base_args() + " --space " + space.string() + " --threads 1 --out " + (dir_ / "d").string(), &out), 0)
+      << out;
+  const auto k = nlohmann::json::parse(read(dir_ / "d" / "summary.json"));
+  EXPECT_EQ(k["evaluations"], j["evaluations"]);
+  EXPECT_EQ(k["best"], j["best"]);
+  EXPECT_EQ(k["baselines"], j["baselines"]);
+  for (const auto& x : j["baselines"])
+    if (x["name"] == "grid") {
+      EXPECT_EQ(x["evaluations"], ev["grid"]);
+      // The chains' best is at least as good as the grid's whenever they reached it.
+      if (ev["to_grid"]["step"].get<int64_t>() >= 0) {
+        EXPECT_LE(j["chain_best"]["objective"].get<double>(), x["objective"].get<double>() + 1e-9);
+      }
+    }
   if (fs::exists(dir_ / "c" / "hw.yaml")) {
     EXPECT_EQ(run("--hw " + (dir_ / "c" / "hw.yaml").string() + " --model " + src("models/fmnist_vgg.onnx") +
                       " --precision " + (dir_ / "c" / "alloc.json").string(),
