@@ -297,6 +297,8 @@ int run_allocate(const AllocateCliOptions& o) {
                               ? fmt::format("rank: {} sensitivity order", sensitivity_method_name(s.method))
                           : alloc_kind == Allocator::kKnapsack
                               ? fmt::format("knapsack over {} est_drop", sensitivity_method_name(s.method))
+                          : r.direction_loss.size() > 1
+                              ? fmt::format("greedy-measured (up and down, kept {}, {} evaluations)", r.direction, r.evaluations)
                               : fmt::format("greedy-measured ({}, {} evaluations)", r.direction, r.evaluations);
   text += fmt::format("{}: {} compute layers in {} fused groups; {}; high w{}/a{}, low w{}/a{}; sensitivity {}\n",
                            g.name, g.compute_layers().size(), r.groups.size(), how, o.high, ao.abits ? ao.abits : o.high,
@@ -351,6 +353,9 @@ int run_allocate(const AllocateCliOptions& o) {
   if (alloc_kind == Allocator::kGreedyMeasured) {
     summary["direction"] = r.direction;
     summary["step_loss"] = r.step_loss;
+    // The final loss of each pass run; the allocation is the pass of lowest loss.
+    summary["direction_loss"] = nlohmann::json::object();
+    for (const auto& [d, l] : r.direction_loss) summary["direction_loss"][d] = l;
   }
   if (ao.high_count) summary["high_count"] = *ao.high_count;
   if (ao.latency_budget_ms) summary["latency_budget_ms"] = *ao.latency_budget_ms;

@@ -480,7 +480,8 @@ Command add_allocate_command(CLI::App& app, std::string& mem_limit) {
     c->add_option("--tie-tolerance", o->tie_tolerance, "Scores within T count as equal (default 0)");
     c->add_option("--allocator", o->allocator,
                   "rank (sensitivity order), knapsack (est_drop per unit of budget) or greedy-measured (whole "
-                  "allocations measured step by step; needs --data); default: greedy-measured with --data, "
+                  "allocations measured step by step, up from all low and down from all high, the lower loss kept; "
+                  "needs --data); default: greedy-measured with --data, "
                   "knapsack with --sensitivity");
     c->add_option("--order", o->order, "sensitivity (QuantuneV2, default) or random (a baseline; --seed)");
     c->add_option("--seed", o->seed, "Seed of --order random (default 0)")->check(at_least(0));

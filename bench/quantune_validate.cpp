@@ -396,6 +396,15 @@ class Validator {
         const double t = now_s();
         const AllocateResult r = allocate_greedy_measured(g, calib_ev, o, GreedyOptions{.use_labels = labels});
         record(labels ? "measured+greedy-measured" : "output-kl+greedy-measured", ci, r, now_s() - t);
+        for (const auto& [d, l] : r.direction_loss) allocs[labels ? "measured+greedy-measured" : "output-kl+greedy-measured"]["direction_loss"][d].push_back(l);
+      }
+      {
+        // The single pass of greedy-measured before it ran both directions (the
+        // direction of fewer steps), for comparison.
+        const double t = now_s();
+        const AllocateResult r =
+            allocate_greedy_measured(g, calib_ev, o, GreedyOptions{.direction = GreedyDirection::kAuto});
+        record("measured+greedy-measured(one pass)", ci, r, now_s() - t);
       }
       // Random baselines.
       for (int seed = 1; seed <= o_.randoms; ++seed) {

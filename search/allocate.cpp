@@ -320,31 +320,22 @@ AllocateResult allocate_knapsack(const LayerGraph& g, const SensitivityResult& s
 
 // ------------------------------------------------------------------ greedy-measured
 
-AllocateResult allocate_greedy_measured(const LayerGraph& g, AllocationEvaluator& ev, const AllocateOptions& o,
-                                        const GreedyOptions& go) {
-  const auto compute = g.compute_layers();
-  std::vector<char> scored(compute.size());
-  for (std::size_t i = 0; i < compute.size(); ++i) scored[i] = layer_weights(g, compute[i]).has_value();
-  const AllocationProblem prob(g, scored, o);
-  const EvalCost before = ev.cost();
-  const bool labels = go.use_labels && ev.batches().labelled();
+namespace {
+
+// One greedy pass of greedy-measured in one direction (search/allocate.h).
+struct GreedyPass {
+  std::vector<int> group_bits;
+  std::vector<std::size_t> raised;
+  std::vector<double> steps;  // the loss of the base, then after each step
+};
+
+GreedyPass greedy_pass(const AllocationProblem& prob, AllocationEvaluator& ev, bool labels, GreedyDirection dir) {
+  const AllocateOptions& o = prob.options();
   const auto loss = [labels](const OutputScore& s) { return labels ? s.mean_ce() : s.mean_kl(); };
   const std::vector<std::size_t> free = prob.free_groups();
-
-  GreedyDirection dir = go.direction;
-  if (dir == GreedyDirection::kAuto) {
-    dir = GreedyDirection::kUp;
-    if (o.high_count && !o.size_budget_kib && !o.latency_budget_ms) {
-      int64_t free_layers = 0;
-      for (std::size_t gi : free) free_layers += static_cast<int64_t>(prob.groups()[gi].layers.size());
-      const int64_t up = std::max<int64_t>(*o.high_count - prob.high_layers(prob.initial()), 0);
-      if (free_layers - up < up) dir = GreedyDirection::kDown;
-    }
-  }
-  AllocateResult r;
-  std::vector<int> gb = prob.initial();
-  std::vector<std::size_t> raised;
-  std::vector<double> steps;
+  GreedyPass p;
+  std::vector<int>& gb = p.group_bits;
+  gb = prob.initial();
   // One step: among the groups `movable` (at width `from`), the one whose move to `to`
   // changes the loss least per unit of budget (raising: most decrease per unit taken;
   // lowering: least increase per unit freed).
@@ -377,45 +368,90 @@ AllocateResult allocate_greedy_measured(const LayerGraph& g, AllocationEvaluator
     }
     return cands[best];
   };
+  const auto raise_while_room = [&](double cur) {
+    for (;;) {
+      if (o.high_count && prob.high_layers(gb) >= *o.high_count) break;
+      const auto pick = step(o.low_bits, o.high_bits, true, cur);
+      if (!pick) break;
+      gb[*pick] = o.high_bits;
+      p.raised.push_back(*pick);
+      cur = loss(ev.move_base(prob.precision(gb)));
+      p.steps.push_back(cur);
+    }
+  };
   if (dir == GreedyDirection::kUp) {
-    double cur = loss(ev.set_base(prob.precision(gb)));
-    steps.push_back(cur);
-    for (;;) {
-      if (o.high_count && prob.high_layers(gb) >= *o.high_count) break;
-      const auto pick = step(o.low_bits, o.high_bits, true, cur);
-      if (!pick) break;
-      gb[*pick] = o.high_bits;
-      raised.push_back(*pick);
-      cur = loss(ev.move_base(prob.precision(gb)));
-      steps.push_back(cur);
-    }
-  } else {
-    for (std::size_t gi : free) gb[gi] = o.high_bits;
-    double cur = loss(ev.set_base(prob.precision(gb)));
-    steps.push_back(cur);
-    while (!prob.fits(gb)) {
-      const auto pick = step(o.high_bits, o.low_bits, false, cur);
-      if (!pick) break;
-      gb[*pick] = o.low_bits;
-      cur = loss(ev.move_base(prob.precision(gb)));
-      steps.push_back(cur);
-    }
-    // Room left (groups of several layers): fill it as going up would.
-    for (;;) {
-      if (o.high_count && prob.high_layers(gb) >= *o.high_count) break;
-      const auto pick = step(o.low_bits, o.high_bits, true, cur);
-      if (!pick) break;
-      gb[*pick] = o.high_bits;
-      cur = loss(ev.move_base(prob.precision(gb)));
-      steps.push_back(cur);
-    }
-    for (std::size_t gi : free)
-      if (gb[gi] == o.high_bits) raised.push_back(gi);
+    const double cur = loss(ev.set_base(prob.precision(gb)));
+    p.steps.push_back(cur);
+    raise_while_room(cur);
+    return p;
   }
-  r = prob.result(std::move(gb), std::move(raised));
+  for (std::size_t gi : free) gb[gi] = o.high_bits;
+  double cur = loss(ev.set_base(prob.precision(gb)));
+  p.steps.push_back(cur);
+  while (!prob.fits(gb)) {
+    const auto pick = step(o.high_bits, o.low_bits, false, cur);
+    if (!pick) break;
+    gb[*pick] = o.low_bits;
+    cur = loss(ev.move_base(prob.precision(gb)));
+    p.steps.push_back(cur);
+  }
+  // Room left (groups of several layers): fill it as going up would.
+  raise_while_room(cur);
+  p.raised.clear();
+  for (std::size_t gi : free)
+    if (gb[gi] == o.high_bits) p.raised.push_back(gi);
+  return p;
+}
+
+}  // namespace
+
+AllocateResult allocate_greedy_measured(const LayerGraph& g, AllocationEvaluator& ev, const AllocateOptions& o,
+                                        const GreedyOptions& go) {
+  const auto compute = g.compute_layers();
+  std::vector<char> scored(compute.size());
+  for (std::size_t i = 0; i < compute.size(); ++i) scored[i] = layer_weights(g, compute[i]).has_value();
+  const AllocationProblem prob(g, scored, o);
+  const EvalCost before = ev.cost();
+  const bool labels = go.use_labels && ev.batches().labelled();
+
+  // kBoth: both passes, the lower final loss kept (ties: the pass of fewer steps, up
+  // without a count). The passes fail in opposite cases: going up from almost all low
+  // cannot see groups that help only together (raising one alone raises the loss),
+  // going down from all high cannot see errors that compound once most groups are low;
+  // the loss of the whole allocation ranks the two results it has to choose between.
+  std::vector<GreedyDirection> dirs;
+  if (go.direction == GreedyDirection::kUp || go.direction == GreedyDirection::kDown) {
+    dirs.push_back(go.direction);
+  } else {
+    GreedyDirection fewer = GreedyDirection::kUp;
+    if (o.high_count && !o.size_budget_kib && !o.latency_budget_ms) {
+      int64_t free_layers = 0;
+      for (std::size_t gi : prob.free_groups()) free_layers += static_cast<int64_t>(prob.groups()[gi].layers.size());
+      const int64_t up = std::max<int64_t>(*o.high_count - prob.high_layers(prob.initial()), 0);
+      if (free_layers - up < up) fewer = GreedyDirection::kDown;
+    }
+    dirs.push_back(fewer);
+    if (go.direction == GreedyDirection::kBoth)
+      dirs.push_back(fewer == GreedyDirection::kUp ? GreedyDirection::kDown : GreedyDirection::kUp);
+  }
+  std::optional<GreedyPass> best;
+  GreedyDirection best_dir = dirs.front();
+  std::vector<std::pair<std::string, double>> direction_loss;
+  for (GreedyDirection d : dirs) {
+    GreedyPass p = greedy_pass(prob, ev, labels, d);
+    const double final_loss = p.steps.back();
+    direction_loss.emplace_back(d == GreedyDirection::kUp ? "up" : "down", final_loss);
+    // NaN (a loss that cannot be computed) never wins over a number.
+    if (!best || final_loss < best->steps.back() || (std::isnan(best->steps.back()) && !std::isnan(final_loss))) {
+      best = std::move(p);
+      best_dir = d;
+    }
+  }
+  AllocateResult r = prob.result(std::move(best->group_bits), std::move(best->raised));
+  r.direction_loss = std::move(direction_loss);
   r.allocator = "greedy-measured";
-  r.direction = dir == GreedyDirection::kUp ? "up" : "down";
-  r.step_loss = std::move(steps);
+  r.direction = best_dir == GreedyDirection::kUp ? "up" : "down";
+  r.step_loss = std::move(best->steps);
   const EvalCost after = ev.cost();
   r.eval_cost.evaluations = after.evaluations - before.evaluations;
   r.eval_cost.runs = after.runs - before.runs;

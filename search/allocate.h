@@ -11,7 +11,8 @@
 //                   step measure every allocation one raise away (whole allocations, on
 //                   the calibration samples: quant/alloc_eval.h) and take the one with
 //                   the lowest loss per unit of budget; or from the top, lower the group
-//                   whose lowering costs least, until the budget holds. Loss: mean
+//                   whose lowering costs least, until the budget holds; by default both,
+//                   keeping the allocation of lower loss. Loss: mean
 //                   cross-entropy on labelled samples, else the mean KL of the outputs
 //                   from float32. It sees interactions between layers that the additive
 //                   estimate misses.
@@ -88,10 +89,13 @@ class AllocationProblem {
 // est_drop at the low width.
 AllocateResult allocate_knapsack(const LayerGraph& g, const SensitivityResult& s, const AllocateOptions& o);
 
-enum class GreedyDirection : uint8_t { kAuto, kUp, kDown };
+// kAuto: one pass, the direction of fewer steps (up without a count); kBoth: both
+// passes, the result of lower calibration loss kept (docs/quantune.md section 5.2: a
+// pass up from almost all low cannot see groups that help only together).
+enum class GreedyDirection : uint8_t { kAuto, kUp, kDown, kBoth };
 struct GreedyOptions {
   bool use_labels = true;  // cross-entropy when the samples are labelled, else output KL
-  GreedyDirection direction = GreedyDirection::kAuto;  // auto: the fewer steps (up without a count)
+  GreedyDirection direction = GreedyDirection::kBoth;
 };
 // Greedy on measured whole allocations. `ev` runs `g` on the calibration samples; the
 // result's `evaluations` and `eval_cost` say what it ran.

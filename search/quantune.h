@@ -91,12 +91,13 @@ struct AllocateResult {
   // knapsack: the estimated top-1 drop of the allocation, the sum of its groups'
   // est_drop (the additive assumption); NaN for the other allocators.
   double est_drop = std::numeric_limits<double>::quiet_NaN();
-  // greedy-measured: allocations evaluated, what they ran, the direction taken and the
+  // greedy-measured: allocations evaluated (both passes), what they ran, the direction kept and the
   // loss after each step.
   int64_t evaluations = 0;
   EvalCost eval_cost;
   std::string direction;
   std::vector<double> step_loss;
+  std::vector<std::pair<std::string, double>> direction_loss;  // final loss of each pass run (up, down)
 };
 
 // The index of o.low_bits in `s`'s widths; throws qsim::Error when the model has no

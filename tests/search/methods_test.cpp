@@ -221,7 +221,8 @@ TEST(Allocators, GreedyMeasuredStepsAndDirection) {
   o.low_bits = 2;
   o.abits = 8;
   o.high_count = 4;  // first, last + 2 of 6 free: up
-  const AllocateResult up = allocate_greedy_measured(g, ev, o);
+  const GreedyOptions one_pass{.direction = GreedyDirection::kAuto};
+  const AllocateResult up = allocate_greedy_measured(g, ev, o, one_pass);
   EXPECT_EQ(up.direction, "up");
   EXPECT_EQ(up.high_layers, 4);
   ASSERT_EQ(up.step_loss.size(), 3u);
@@ -243,14 +244,58 @@ TEST(Allocators, GreedyMeasuredStepsAndDirection) {
     EXPECT_GE(ev.evaluate(prob.precision(other)).mean_ce(), up.step_loss[1] - 1e-12) << gi;
   }
   o.high_count = 7;  // 5 of 6 free: down is one step
-  const AllocateResult down = allocate_greedy_measured(g, ev, o);
+  const AllocateResult down = allocate_greedy_measured(g, ev, o, one_pass);
   EXPECT_EQ(down.direction, "down");
   EXPECT_EQ(down.high_layers, 7);
   EXPECT_EQ(down.evaluations, 1 + 6 + 1);
   // Label-free: output KL.
-  const AllocateResult kl = allocate_greedy_measured(g, ev, o, GreedyOptions{.use_labels = false});
+  const AllocateResult kl =
+      allocate_greedy_measured(g, ev, o, GreedyOptions{.use_labels = false, .direction = GreedyDirection::kAuto});
   EXPECT_EQ(kl.high_layers, 7);
   EXPECT_LT(kl.step_loss.back(), 1.0);
+}
+
+// The default runs both passes and keeps the allocation of lower loss: the result is
+// exactly the better single pass, and the report gives both final losses.
+TEST(Allocators, GreedyMeasuredBothDirectionsKeepsTheLowerLoss) {
+  const LayerGraph& g = bundled_model("fmnist_vgg");
+  QuantOptions qo;
+  qo.calib_samples = 100;
+  qo.threads = 2;
+  const ActivationStats stats = ActivationStats::collect(g, fmnist_test100(), qo);
+  std::vector<int64_t> idx(100);
+  std::iota(idx.begin(), idx.end(), 0);
+  AllocationEvaluator ev(g, fmnist_test100(), idx, stats, AllocEvalOptions{.threads = 2});
+  AllocateOptions o;
+  o.high_bits = 8;
+  o.low_bits = 2;
+  o.abits = 8;
+  std::vector<char> scored(8, 1);
+  for (int64_t count : {4, 5, 6}) {
+    o.high_count = count;
+    const AllocateResult up = allocate_greedy_measured(g, ev, o, GreedyOptions{.direction = GreedyDirection::kUp});
+    const AllocateResult down = allocate_greedy_measured(g, ev, o, GreedyOptions{.direction = GreedyDirection::kDown});
+    const AllocateResult both = allocate_greedy_measured(g, ev, o);
+    EXPECT_EQ(up.direction, "up");
+    EXPECT_EQ(down.direction, "down");
+    EXPECT_EQ(up.high_layers, count);
+    EXPECT_EQ(down.high_layers, count);
+    EXPECT_EQ(both.high_layers, count);
+    ASSERT_EQ(both.direction_loss.size(), 2u);
+    // The pass of fewer steps runs first.
+    EXPECT_EQ(both.direction_loss[0].first, count <= 5 ? "up" : "down") << count;
+    for (const auto& [d, l] : both.direction_loss)
+      EXPECT_NEAR(l, (d == "up" ? up : down).step_loss.back(), 1e-9) << count << d;
+    EXPECT_EQ(both.evaluations, up.evaluations + down.evaluations);
+    const double lu = up.step_loss.back(), ld = down.step_loss.back();
+    EXPECT_NEAR(both.step_loss.back(), std::min(lu, ld), 1e-9) << count;
+    const AllocationProblem prob(g, scored, o);
+    EXPECT_NEAR(ev.evaluate(prob.precision(both.group_bits)).mean_ce(), std::min(lu, ld), 1e-9) << count;
+    if (std::abs(lu - ld) > 1e-9) {
+      EXPECT_EQ(both.group_bits, lu < ld ? up.group_bits : down.group_bits) << count;
+      EXPECT_EQ(both.direction, lu < ld ? "up" : "down") << count;
+    }
+  }
 }
 
 // ------------------------------------------------------------------ CLI
@@ -290,6 +335,10 @@ TEST(MethodsCli, DefaultsCostAndBadInput) {
   EXPECT_GT(j["cost"]["runs"].get<int64_t>(), 0);
   EXPECT_GT(j["cost"]["seconds"].get<double>(), 0.0);
   EXPECT_GT(j["cost"]["evaluations"].get<int64_t>(), 0);
+  // Both passes of greedy-measured ran; the one kept has the lower final loss.
+  ASSERT_TRUE(j["direction_loss"].contains("up") && j["direction_loss"].contains("down")) << j.dump();
+  EXPECT_NEAR(j["step_loss"].back().get<double>(),
+              std::min(j["direction_loss"]["up"].get<double>(), j["direction_loss"]["down"].get<double>()), 1e-12);
   const PrecisionAlloc alloc = PrecisionAlloc::load(a);
   EXPECT_EQ(alloc.find_section("allocation")->at("method"), "measured");
   EXPECT_TRUE(alloc.find_section("allocation")->at("cost").contains("runs"));
