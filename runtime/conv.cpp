@@ -398,12 +398,15 @@ void ConvKernel::run_depthwise(const float* x, const float* w, const float* bias
     constexpr float kInf = std::numeric_limits<float>::infinity();
     const float lo = act_.kind == ActKind::kRelu ? 0.0f : act_.kind == ActKind::kClip ? act_.alpha : -kInf;
     const float hi = act_.kind == ActKind::kClip ? act_.beta : kInf;
-    pool.parallel_for(g.N * C, [&](int64_t t, int) {
-      const int64_t c = t % C;
-      const float b = bias ? bias[c] : 0.0f;
-      auto plane = g.kernel[2] == 3 ? (sw0 == 1 ? &depthwise_plane_direct<3, 1> : &depthwise_plane_direct<3, 2>)
-                                    : (sw0 == 1 ? &depthwise_plane_direct<5, 1> : &depthwise_plane_direct<5, 2>);
-      plane(g, x + t * in_plane, y + t * out_plane, w + c * kvol, b, lo, hi);
+    auto plane = g.kernel[2] == 3 ? (sw0 == 1 ? &depthwise_plane_direct<3, 1> : &depthwise_plane_direct<3, 2>)
+                                  : (sw0 == 1 ? &depthwise_plane_direct<5, 1> : &depthwise_plane_direct<5, 2>);
+    // Several planes per task: a late 7x7 plane is a few hundred MACs.
+    pool.parallel_range(g.N * C, out_plane * kvol, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t c = t % C;
+        const float b = bias ? bias[c] : 0.0f;
+        plane(g, x + t * in_plane, y + t * out_plane, w + c * kvol, b, lo, hi);
+      }
     });
     return;
   }

@@ -30,20 +30,10 @@ decltype(auto) dispatch_numeric(DType t, F&& f) {
   });
 }
 
-// Splits [0, n) into about `pool.size()` chunks when n is large enough to pay for it.
+// ThreadPool::parallel_range, in this file's argument order.
 template <typename F>
 void parallel_range(int64_t n, int64_t cost_per_item, ThreadPool& pool, F&& f) {
-  const int64_t total = n * std::max<int64_t>(cost_per_item, 1);
-  int64_t chunks = std::min<int64_t>(n, total / kParallelGrain + 1);
-  chunks = std::min<int64_t>(chunks, 4 * pool.size());
-  if (chunks <= 1 || pool.size() == 1) {
-    f(int64_t{0}, n);
-    return;
-  }
-  pool.parallel_for(chunks, [&](int64_t c, int) {
-    const int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
-    if (b < e) f(b, e);
-  });
+  pool.parallel_range(n, cost_per_item, std::forward<F>(f));
 }
 
 int64_t prod(std::span<const int64_t> s) {

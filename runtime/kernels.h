@@ -72,7 +72,5 @@ void softmax(const float* x, float* y, const Shape& shape, int64_t axis, bool le
 // LRN across channels (axis 1) of an N x C x spatial tensor.
 void lrn(const float* x, float* y, int64_t N, int64_t C, int64_t inner, const LRNAttrs& a, ThreadPool& pool);
 
-// Elementwise loops smaller than this run on the calling thread.
-inline constexpr int64_t kParallelGrain = 1 << 15;
 
 }  // namespace qsim::kernels

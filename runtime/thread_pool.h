@@ -60,6 +60,28 @@ class ThreadPool {
     if (ctx.error) std::rethrow_exception(ctx.error);
   }
 
+  // Runs f(begin, end) over [0, n) in chunks of about kParallelGrain work units
+  // (`cost_per_item` each), at most 4 per worker: a task claims work through one
+  // atomic shared by the workers, so tiny tasks spend their time on it. Work below
+  // one grain runs on the calling thread.
+  static constexpr int64_t kParallelGrain = 1 << 15;
+  template <typename F>
+  void parallel_range(int64_t n, int64_t cost_per_item, F&& f) {
+    if (n <= 0) return;
+    const int64_t total = n * (cost_per_item > 1 ? cost_per_item : 1);
+    int64_t chunks = total / kParallelGrain + 1;
+    if (chunks > n) chunks = n;
+    if (chunks > 4 * int64_t{size_}) chunks = 4 * int64_t{size_};
+    if (chunks <= 1 || size_ == 1) {
+      f(int64_t{0}, n);
+      return;
+    }
+    parallel_for(chunks, [&](int64_t c, int) {
+      const int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
+      if (b < e) f(b, e);
+    });
+  }
+
   static int hardware_threads();
 
  private:
