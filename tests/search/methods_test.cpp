@@ -207,15 +207,28 @@ TEST(Allocators, KnapsackIsOptimalOverTheEstimates) {
 
 // ------------------------------------------------------------------ greedy-measured
 
-TEST(Allocators, GreedyMeasuredStepsAndDirection) {
-  const LayerGraph& g = bundled_model("fmnist_vgg");
+// fmnist_vgg's allocation evaluator on the 100 bundled test images, calibrated on them.
+QuantOptions calib_on_100() {
   QuantOptions qo;
   qo.calib_samples = 100;
   qo.threads = 2;
-  const ActivationStats stats = ActivationStats::collect(g, fmnist_test100(), qo);
+  return qo;
+}
+std::vector<int64_t> first_100() {
   std::vector<int64_t> idx(100);
   std::iota(idx.begin(), idx.end(), 0);
-  AllocationEvaluator ev(g, fmnist_test100(), idx, stats, AllocEvalOptions{.threads = 2});
+  return idx;
+}
+struct VggEvaluator {
+  const LayerGraph& g = bundled_model("fmnist_vgg");
+  const ActivationStats stats = ActivationStats::collect(g, fmnist_test100(), calib_on_100());
+  AllocationEvaluator ev{g, fmnist_test100(), first_100(), stats, AllocEvalOptions{.threads = 2}};
+};
+
+TEST(Allocators, GreedyMeasuredStepsAndDirection) {
+  VggEvaluator vgg;
+  const LayerGraph& g = vgg.g;
+  AllocationEvaluator& ev = vgg.ev;
   AllocateOptions o;
   o.high_bits = 8;
   o.low_bits = 2;
@@ -258,14 +271,9 @@ TEST(Allocators, GreedyMeasuredStepsAndDirection) {
 // The default runs both passes and keeps the allocation of lower loss: the result is
 // exactly the better single pass, and the report gives both final losses.
 TEST(Allocators, GreedyMeasuredBothDirectionsKeepsTheLowerLoss) {
-  const LayerGraph& g = bundled_model("fmnist_vgg");
-  QuantOptions qo;
-  qo.calib_samples = 100;
-  qo.threads = 2;
-  const ActivationStats stats = ActivationStats::collect(g, fmnist_test100(), qo);
-  std::vector<int64_t> idx(100);
-  std::iota(idx.begin(), idx.end(), 0);
-  AllocationEvaluator ev(g, fmnist_test100(), idx, stats, AllocEvalOptions{.threads = 2});
+  VggEvaluator vgg;
+  const LayerGraph& g = vgg.g;
+  AllocationEvaluator& ev = vgg.ev;
   AllocateOptions o;
   o.high_bits = 8;
   o.low_bits = 2;
