@@ -53,6 +53,13 @@ DramSetup dram_setup(const MemorySpec& m, const sc_time& period, const sc_time& 
 
 }  // namespace
 
+void Accelerator::simulate(const ControllerJob& job, const char* what) {
+  controller.post(&job);
+  sc_core::sc_start();  // runs until every process waits: the job is done
+  if (!controller.finished() || !dram.idle())
+    throw std::logic_error(std::string("Accelerator: the simulation stopped before the ") + what + " was done");
+}
+
 LayerTotals Accelerator::run(const LayerRun& r) {
   const Schedule& s = r.walk->schedule();
   const HwSpec& hw = *r.hw;
@@ -100,10 +107,7 @@ LayerTotals Accelerator::run(const LayerRun& r) {
   job.values = r.values;
   job.layout = r.layout;
   job.trace = r.trace != nullptr;
-  controller.post(&job);
-  sc_core::sc_start();  // runs until every process waits: the layer is done
-  if (!controller.finished() || !dram.idle())
-    throw std::logic_error("Accelerator: the simulation stopped before the layer was done");
+  simulate(job, "layer");
 
   LayerTotals t;
   const ArrayCounts& a = array.counts();
@@ -141,10 +145,7 @@ VectorTotals Accelerator::run(const VectorRun& r) {
   const VectorStream stream(r.work, hw.vector.lanes, hw.memory);
   ControllerJob job;
   job.stream = &stream;
-  controller.post(&job);
-  sc_core::sc_start();  // runs until every process waits: the step is done
-  if (!controller.finished() || !dram.idle())
-    throw std::logic_error("Accelerator: the simulation stopped before the step was done");
+  simulate(job, "step");
 
   VectorTotals t;
   const VectorCounts& v = vector.counts();

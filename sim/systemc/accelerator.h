@@ -87,6 +87,10 @@ class Accelerator : public sc_core::sc_module {
   static constexpr double kPeriodNs = 1.0;  // one cycle = 1 ns of simulated time
 
  private:
+  // Hands `job` to the controller and simulates until every process waits; throws
+  // if the job (a layer or a vector step: `what`) did not finish.
+  void simulate(const ControllerJob& job, const char* what);
+
   bool waveform_ = false;  // a waveform is recorded: simulated time follows every cycle
 };
 
