@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_files.h"  // slurp
+
 namespace qsim::test {
 
 namespace fs = std::filesystem;
@@ -22,13 +24,6 @@ struct RunResult {
   std::string out;
   std::string err;
 };
-
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 inline void write_text(const fs::path& p, const std::string& s) {
   std::ofstream out(p, std::ios::binary);

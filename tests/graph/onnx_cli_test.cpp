@@ -1,67 +1,27 @@
 // `qsim info` end to end through the binary: JSON contract, and bad ONNX input
 // giving exit code 2 with one line on stderr that names the file.
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/app/cli_test_util.h"
 #include "tests/graph/onnx_test_util.h"
-#include "tests/test_files.h"
 
 namespace qsim {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::attr_f;
 using testing::attr_ints;
 using testing::OnnxModel;
 
-struct QsimRun {
-  int code = -1;
-  std::string out, err;
-};
+using test::RunResult;
+using test::run_qsim;
+using test::TempDir;
 
-fs::path temp_dir_path() {
-  return fs::path(::testing::TempDir()) / ("qsim_onnx_cli_" + std::to_string(::getpid()));
-}
-
-// The directory goes when the test process exits (ctest runs each test as its own process).
-struct TempDirRemoval {
-  ~TempDirRemoval() {
-    std::error_code ec;
-    fs::remove_all(temp_dir_path(), ec);
-  }
-} temp_dir_removal;
-
-fs::path temp_dir() {
-  const fs::path d = temp_dir_path();
-  fs::create_directories(d);
-  return d;
-}
-
-QsimRun run_qsim(const std::string& args) {
-  const fs::path d = temp_dir();
-  const std::string cmd = std::string(QSIM_BINARY) + " " + args + " >" + (d / "out").string() + " 2>" +
-                          (d / "err").string();
-  const int status = std::system(cmd.c_str());
-  QsimRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(d / "out");
-  r.err = slurp(d / "err");
-  return r;
-}
-
-std::string write(const std::string& name, const std::string& bytes) {
-  const fs::path p = temp_dir() / name;
-  std::ofstream(p, std::ios::binary) << bytes;
-  return p.string();
+std::string write(const TempDir& tmp, const std::string& name, const std::string& bytes) {
+  test::write_text(tmp / name, bytes);
+  return (tmp / name).string();
 }
 
 // x -> Conv(+BN) -> Relu -> MaxPool -> Flatten -> Gemm -> y
@@ -88,9 +48,10 @@ bool have_binary() { return fs::exists(QSIM_BINARY); }
 
 TEST(OnnxCli, InfoJsonContract) {
   if (!have_binary()) GTEST_SKIP() << "qsim binary not built";
-  const std::string path = write("small.onnx", small_model());
-  const QsimRun r = run_qsim("info --model " + path + " --json");
-  ASSERT_EQ(r.code, 0) << r.err;
+  TempDir tmp;
+  const std::string path = write(tmp, "small.onnx", small_model());
+  const RunResult r = run_qsim({"info", "--model", path, "--json"}, tmp);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("compute_layers").get<int>(), 2);
   const int64_t conv_macs = 1 * 4 * 6 * 6 * 2 * 9;
@@ -114,18 +75,19 @@ TEST(OnnxCli, InfoJsonContract) {
 
 TEST(OnnxCli, InfoTable) {
   if (!have_binary()) GTEST_SKIP() << "qsim binary not built";
-  const std::string path = write("small_table.onnx", small_model());
-  const QsimRun r = run_qsim("info --model " + path);
-  ASSERT_EQ(r.code, 0) << r.err;
+  TempDir tmp;
+  const std::string path = write(tmp, "small_table.onnx", small_model());
+  const RunResult r = run_qsim({"info", "--model", path}, tmp);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("conv1"), std::string::npos);
   EXPECT_NE(r.out.find("Conv+Relu"), std::string::npos);
   EXPECT_NE(r.out.find("1x2x6x6"), std::string::npos);
   EXPECT_NE(r.out.find("2592"), std::string::npos);  // conv MACs
 }
 
-void expect_one_line_error(const std::string& model_path, const std::string& part) {
-  const QsimRun r = run_qsim("info --model " + model_path);
-  EXPECT_EQ(r.code, 2) << r.err;
+void expect_one_line_error(const TempDir& tmp, const std::string& model_path, const std::string& part) {
+  const RunResult r = run_qsim({"info", "--model", model_path}, tmp);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
   ASSERT_FALSE(r.err.empty());
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;  // exactly one line
@@ -135,39 +97,40 @@ void expect_one_line_error(const std::string& model_path, const std::string& par
 
 TEST(OnnxCli, BadInputExitsTwoWithOneLine) {
   if (!have_binary()) GTEST_SKIP() << "qsim binary not built";
+  TempDir tmp;
   const std::string good = small_model();
-  expect_one_line_error(write("empty.onnx", ""), "empty file");
-  expect_one_line_error(write("truncated.onnx", good.substr(0, good.size() / 2)), "not a valid ONNX model");
-  expect_one_line_error(write("random.onnx", std::string("\x12\x34\xff\x00\x99junk", 9)), ".onnx: ");
-  expect_one_line_error((temp_dir() / "missing.onnx").string(), "No such file");
+  expect_one_line_error(tmp, write(tmp, "empty.onnx", ""), "empty file");
+  expect_one_line_error(tmp, write(tmp, "truncated.onnx", good.substr(0, good.size() / 2)), "not a valid ONNX model");
+  expect_one_line_error(tmp, write(tmp, "random.onnx", std::string("\x12\x34\xff\x00\x99junk", 9)), ".onnx: ");
+  expect_one_line_error(tmp, (tmp / "missing.onnx").string(), "No such file");
 
   OnnxModel unsupported(13);
   unsupported.input("x", {1, 1, 2, 2});
   unsupported.node("Resize", {"x"}, {"a"}, "up1");
   unsupported.node("LSTM", {"a"}, {"y"}, "lstm_0");
   unsupported.output("y");
-  const std::string up = write("unsupported.onnx", unsupported.bytes());
-  expect_one_line_error(up, "unsupported operators: Resize (node 'up1'), LSTM (node 'lstm_0')");
+  const std::string up = write(tmp, "unsupported.onnx", unsupported.bytes());
+  expect_one_line_error(tmp, up, "unsupported operators: Resize (node 'up1'), LSTM (node 'lstm_0')");
 
   OnnxModel missing(13);
   missing.input("x", {1, 1, 2, 2});
   missing.node("Conv", {"x", "w"}, {"y"}, "conv");
   missing.output("y");
-  expect_one_line_error(write("missing_init.onnx", missing.bytes()), "input 'w' is missing");
+  expect_one_line_error(tmp, write(tmp, "missing_init.onnx", missing.bytes()), "input 'w' is missing");
 
   OnnxModel cycle(13);
   cycle.input("x", {3});
   cycle.node("Add", {"x", "b"}, {"a"}, "n1");
   cycle.node("Relu", {"a"}, {"b"}, "n2");
   cycle.output("b");
-  expect_one_line_error(write("cycle.onnx", cycle.bytes()), "cycle");
+  expect_one_line_error(tmp, write(tmp, "cycle.onnx", cycle.bytes()), "cycle");
 
   OnnxModel rank(13);
   rank.input("x", {1, 3, 8});
   rank.init_f("w", {8, 3, 3, 3}, std::vector<float>(216, 0.0f));
   rank.node("Conv", {"x", "w"}, {"y"}, "conv");
   rank.output("y");
-  expect_one_line_error(write("rank.onnx", rank.bytes()), "rank");
+  expect_one_line_error(tmp, write(tmp, "rank.onnx", rank.bytes()), "rank");
 }
 
 }  // namespace

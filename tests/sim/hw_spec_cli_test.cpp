@@ -194,7 +194,7 @@ TEST(HwCommand, OverrideErrorsNameTheOverride) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "qsim: error: --set pe.acc_bits=8: pe.acc_bits must be between 2 * pe.base_bits (16) and 64, got 8\n");
-  std::string cfg = test::slurp(kTinyCfg);
+  std::string cfg = slurp(kTinyCfg);
   cfg.replace(cfg.find("ArrayHeight:    8"), 17, "ArrayHeight: 5000");
   test::write_text(tmp / "big.cfg", cfg);
   r = run_qsim({"hw", "--scalesim-cfg", (tmp / "big.cfg").string()}, tmp);
@@ -253,7 +253,7 @@ TEST(SweepLists, EveryPointEqualsASeparateRun) {
   TempDir tmp;
   const std::vector<std::string> rows_axis = {"8", "16"}, cols_axis = {"8", "32"};
   const std::vector<std::string> widths_axis = {"[4,8]", "[2,4,8]"};
-  const std::string no_energy = test::slurp(kEyeriss).substr(0, test::slurp(kEyeriss).find("energy:"));
+  const std::string no_energy = slurp(kEyeriss).substr(0, slurp(kEyeriss).find("energy:"));
   test::write_text(tmp / "hw.yaml", no_energy + "vector:\n  fuse_elementwise: true\n");
   const auto sweep = run_qsim({"sweep", "--hw", (tmp / "hw.yaml").string(), "--model", kResnet, "--bits", "4",
                                "--set", "array.rows=8,16", "--set", "array.cols=8,32", "--set",
@@ -280,7 +280,7 @@ TEST(SweepLists, EveryPointEqualsASeparateRun) {
                                       "pe.widths=" + w, "--json", (tmp / "one.json").string()},
                                      tmp);
         ASSERT_EQ(single.exit_code, 0) << single.err;
-        const auto j = nlohmann::json::parse(test::slurp(tmp / "one.json"));
+        const auto j = nlohmann::json::parse(slurp(tmp / "one.json"));
         const auto cell = [&](const std::string& name) { return row.at(col(name)); };
         for (const char* k : {"total_cycles", "compute_cycles", "stall_cycles", "vector_cycles", "sram_bytes",
                               "dram_bytes", "requant_boundaries"})
