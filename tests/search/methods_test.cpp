@@ -143,6 +143,15 @@ TEST(SensitivityMethods, MeasuredNeedsLabelsAndJsonRoundTrip) {
 
 // ------------------------------------------------------------------ knapsack
 
+// w8 high, w2 low, 8-bit activations: the regime the allocator tests run in.
+AllocateOptions w8_low2_a8() {
+  AllocateOptions o;
+  o.high_bits = 8;
+  o.low_bits = 2;
+  o.abits = 8;
+  return o;
+}
+
 TEST(Allocators, KnapsackIsOptimalOverTheEstimates) {
   const LayerGraph& g = bundled_model("fmnist_resnet");  // two-layer groups: costs differ
   SensitivityResult s = table("fmnist_resnet", SensitivityMethod::kMeasured);
@@ -151,10 +160,7 @@ TEST(Allocators, KnapsackIsOptimalOverTheEstimates) {
     s.rows[l].est_drop = 1.0 + static_cast<double>((s.rows[l].group * 7) % 10);
     s.rows[s.layers.size() + l].est_drop = 0.0;  // at 8 bits
   }
-  AllocateOptions o;
-  o.high_bits = 8;
-  o.low_bits = 2;
-  o.abits = 8;
+  AllocateOptions o = w8_low2_a8();
   std::vector<char> scored(g.compute_layers().size(), 1);
   const AllocationProblem prob(g, scored, o);
   const auto free = prob.free_groups();
@@ -229,10 +235,7 @@ TEST(Allocators, GreedyMeasuredStepsAndDirection) {
   VggEvaluator vgg;
   const LayerGraph& g = vgg.g;
   AllocationEvaluator& ev = vgg.ev;
-  AllocateOptions o;
-  o.high_bits = 8;
-  o.low_bits = 2;
-  o.abits = 8;
+  AllocateOptions o = w8_low2_a8();
   o.high_count = 4;  // first, last + 2 of 6 free: up
   const GreedyOptions one_pass{.direction = GreedyDirection::kAuto};
   const AllocateResult up = allocate_greedy_measured(g, ev, o, one_pass);
@@ -274,10 +277,7 @@ TEST(Allocators, GreedyMeasuredBothDirectionsKeepsTheLowerLoss) {
   VggEvaluator vgg;
   const LayerGraph& g = vgg.g;
   AllocationEvaluator& ev = vgg.ev;
-  AllocateOptions o;
-  o.high_bits = 8;
-  o.low_bits = 2;
-  o.abits = 8;
+  AllocateOptions o = w8_low2_a8();
   std::vector<char> scored(8, 1);
   for (int64_t count : {4, 5, 6}) {
     o.high_count = count;
