@@ -30,12 +30,6 @@ decltype(auto) dispatch_numeric(DType t, F&& f) {
   });
 }
 
-// ThreadPool::parallel_range, in this file's argument order.
-template <typename F>
-void parallel_range(int64_t n, int64_t cost_per_item, ThreadPool& pool, F&& f) {
-  pool.parallel_range(n, cost_per_item, std::forward<F>(f));
-}
-
 int64_t prod(std::span<const int64_t> s) {
   int64_t p = 1;
   for (int64_t d : s) p *= d;
@@ -99,7 +93,7 @@ void max_pool_2d(const Spatial3& g, const T* x, T* y, ThreadPool& pool) {
   // Interior columns: ow * SW - PW >= 0 and ow * SW - PW + KW <= W.
   const int64_t ow0 = std::min(OW, (PW + SW - 1) / SW);
   const int64_t ow1 = std::max(ow0, std::min(OW, W + PW - KW >= 0 ? (W + PW - KW) / SW + 1 : 0));
-  parallel_range(g.N * g.C, OH * OW * KH * KW, pool, [&](int64_t p0, int64_t p1) {
+  pool.parallel_range(g.N * g.C, OH * OW * KH * KW, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * H * W;
       T* yp = y + p * OH * OW;
@@ -140,7 +134,7 @@ template <int S>
 void max_pool_2d_avx512(const Spatial3& g, const float* x, float* y, ThreadPool& pool) {
   const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
   const int64_t KH = g.kernel[1], KW = g.kernel[2], SH = g.stride[1], PH = g.pad_begin[1], PW = g.pad_begin[2];
-  parallel_range(g.N * g.C, OH * OW * KH * KW, pool, [&](int64_t p0, int64_t p1) {
+  pool.parallel_range(g.N * g.C, OH * OW * KH * KW, [&](int64_t p0, int64_t p1) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
     for (int64_t p = p0; p < p1; ++p) {
@@ -214,7 +208,7 @@ void max_pool(const Spatial3& g, const T* x, T* y, int64_t* indices, int64_t sto
   const int64_t planes = g.N * g.C;
   const int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
   const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
-  parallel_range(planes, out_plane * g.kernel_volume(), pool, [&](int64_t p0, int64_t p1) {
+  pool.parallel_range(planes, out_plane * g.kernel_volume(), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * in_plane;
       T* yp = y + p * out_plane;
@@ -288,7 +282,7 @@ void avg_pool(const Spatial3& g, bool count_include_pad, const float* x, float* 
     }
     return n;
   };
-  parallel_range(planes, out_plane * g.kernel_volume(), pool, [&](int64_t p0, int64_t p1) {
+  pool.parallel_range(planes, out_plane * g.kernel_volume(), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* xp = x + p * in_plane;
       float* yp = y + p * out_plane;
@@ -326,7 +320,7 @@ void avg_pool(const Spatial3& g, bool count_include_pad, const float* x, float* 
 
 void global_avg_pool(int64_t planes, int64_t plane_size, const float* x, float* y, ThreadPool& pool) {
   const float inv = plane_size > 0 ? 1.0f / static_cast<float>(plane_size) : 0.0f;
-  parallel_range(planes, plane_size, pool, [&](int64_t p0, int64_t p1) {
+  pool.parallel_range(planes, plane_size, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* xp = x + p * plane_size;
       float s = 0.0f;
@@ -410,7 +404,7 @@ void broadcast_apply(const BroadcastPlan& p, const T* a, const T* b, T* y, Op op
   const int64_t inner = p.size[0];
   int64_t outer = 1;
   for (int i = 1; i < p.rank; ++i) outer *= p.size[i];
-  parallel_range(outer, inner, pool, [&](int64_t o0, int64_t o1) {
+  pool.parallel_range(outer, inner, [&](int64_t o0, int64_t o1) {
     // Decompose o0 into per-dimension counters.
     int64_t idx[kMaxRank] = {};
     int64_t rem = o0, offa = 0, offb = 0;
@@ -463,7 +457,7 @@ void activation(const Activation& act, DType dtype, const void* x, void* y, int6
   if (dtype == DType::kFloat32) {
     const float* px = static_cast<const float*>(x);
     float* py = static_cast<float*>(y);
-    parallel_range(n, 4, pool, [&](int64_t b, int64_t e) {
+    pool.parallel_range(n, 4, [&](int64_t b, int64_t e) {
       if (px != py) std::memcpy(py + b, px + b, static_cast<std::size_t>(e - b) * sizeof(float));
       gemm::apply_activation(act, py + b, e - b);
     });
@@ -495,7 +489,7 @@ void activation(const Activation& act, DType dtype, const void* x, void* y, int6
 
 void batch_norm(const float* x, float* y, int64_t N, int64_t C, int64_t inner, const float* scale,
                 const float* bias, const float* mean, const float* var, float epsilon, ThreadPool& pool) {
-  parallel_range(N * C, inner, pool, [&](int64_t p0, int64_t p1) {
+  pool.parallel_range(N * C, inner, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t c = p % C;
       const float a = scale[c] / std::sqrt(var[c] + epsilon);
@@ -547,7 +541,7 @@ void transpose(const void* x, void* y, std::size_t es, const Shape& x_shape, std
     using T = decltype(tag);
     const T* s = reinterpret_cast<const T*>(src);
     T* d = reinterpret_cast<T*>(dst);
-    parallel_range(outer, inner, pool, [&](int64_t o0, int64_t o1) {
+    pool.parallel_range(outer, inner, [&](int64_t o0, int64_t o1) {
       int64_t idx[kMaxRank] = {};
       int64_t rem = o0, off = 0;
       for (int i = 1; i < n; ++i) {
@@ -665,7 +659,7 @@ void softmax(const float* x, float* y, const Shape& shape, int64_t axis, bool le
   const int64_t outer = prod(std::span(shape).first(ax));
   const int64_t n = legacy ? prod(std::span(shape).subspan(ax)) : shape.empty() ? 1 : shape[ax];
   const int64_t inner = legacy || shape.empty() ? 1 : prod(std::span(shape).subspan(ax + 1));
-  parallel_range(outer * inner, n * 8, pool, [&](int64_t r0, int64_t r1) {
+  pool.parallel_range(outer * inner, n * 8, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t o = r / inner, i = r % inner;
       const float* xp = x + o * n * inner + i;
@@ -688,7 +682,7 @@ void lrn(const float* x, float* y, int64_t N, int64_t C, int64_t inner, const LR
   const int64_t before = (a.size - 1) / 2;      // floor((size - 1) / 2)
   const int64_t after = a.size - 1 - before;    // ceil((size - 1) / 2)
   const float scale = a.alpha / static_cast<float>(a.size);
-  parallel_range(N * C, inner * a.size, pool, [&](int64_t p0, int64_t p1) {
+  pool.parallel_range(N * C, inner * a.size, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n = p / C, c = p % C;
       const int64_t c0 = std::max<int64_t>(0, c - before), c1 = std::min(C - 1, c + after);
