@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -113,6 +114,12 @@ void fuzz_init() {
   g_work = g_root / "a" / "work";  // two levels down: "..", "../.." stay inside g_root
   fs::create_directories(g_work);
   fs::current_path(g_work);  // the set-up runs below name their files relative to it
+  // Gone when the fuzzer exits normally (corpus replay, time limit); a crash leaves it to look at.
+  std::atexit([] {
+    std::error_code ec;
+    fs::current_path(fs::temp_directory_path(), ec);
+    fs::remove_all(g_root, ec);
+  });
 
   // A small Fashion-MNIST classifier and four samples of every data form.
   put("m.onnx", qsim::fuzz::source_file("models/fmnist_squeezenet.onnx"));
