@@ -107,7 +107,9 @@ void BM_Inference(benchmark::State& st) {
     for (const auto& [op, e] : by_op)
       std::fprintf(stderr, "  %-20s %8.3f ms %6.1f GFLOP/s\n", op.c_str(), e.first * 1e3,
                    e.second ? 2.0 * static_cast<double>(e.second) / e.first * 1e-9 : 0.0);
-    for (std::size_t i = 0; i < std::min<std::size_t>(t.size(), 25); ++i) {
+    // QSIM_PROFILE=all lists every node, otherwise the 25 slowest.
+    const std::size_t shown = std::string(std::getenv("QSIM_PROFILE")) == "all" ? t.size() : 25;
+    for (std::size_t i = 0; i < std::min<std::size_t>(t.size(), shown); ++i) {
       const auto& n = g.node(t[i].second);
       const auto& y = g.value(n.outputs[0]).shape;
       double gflops = 0;

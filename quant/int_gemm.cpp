@@ -293,8 +293,8 @@ void run(std::span<const Job> jobs, const gemm::Tiling& t, ThreadPool& pool, std
   const int64_t per_job = t.m_tasks * t.n_tasks;
   pool.parallel_for(static_cast<int64_t>(jobs.size()) * per_job, [&](int64_t task, int worker) {
     const Job& j = jobs[static_cast<std::size_t>(task / per_job)];
-    const int64_t r = task % per_job, mi = r / t.n_tasks, ni = r % t.n_tasks;
-    const gemm::Chunk rc = t.rows(mi), cc = t.cols(ni);
+    const int64_t r = task % per_job;
+    const gemm::Chunk rc = t.rows(t.task_rows(r)), cc = t.cols(t.task_cols(r));
     run_task(j, rc.begin, rc.size, cc.begin, cc.size, ws[static_cast<std::size_t>(worker)].data());
   });
 }

@@ -353,7 +353,10 @@ void apply_activation(const Activation& act, float* x, int64_t n) {
 }
 
 Chunk Tiling::rows(int64_t i) const { return chunk(i, m_tasks, M, kMR); }
-Chunk Tiling::cols(int64_t i) const { return chunk(i, n_tasks, N, kNR); }
+Chunk Tiling::cols(int64_t i) const {
+  const auto e = col_edges.begin() + i;
+  return {e[0], e[1] - e[0]};
+}
 int64_t Tiling::max_rows() const {
   int64_t m = 0;
   for (int64_t i = 0; i < m_tasks; ++i) m = std::max(m, rows(i).size);
@@ -372,30 +375,51 @@ Tiling plan_tiling(int64_t M, int64_t N, int64_t K, int64_t jobs, int threads) {
   t.N = N;
   const int64_t n_units = std::max<int64_t>(1, N / kNR), m_units = std::max<int64_t>(1, M / kMR);
   // Chunks within the cache budgets (kMaxCols, kMaxRows) ...
-  t.n_tasks = ceil_div(n_units, kMaxCols / kNR);
+  int64_t n_tasks = ceil_div(n_units, kMaxCols / kNR);
   t.m_tasks = ceil_div(m_units, kMaxRows / kMR);
   // ... and enough tasks for the dynamic schedule to balance: three per thread, when
-  // the shape allows. Columns first: splitting them costs only re-reading packed A
-  // from cache, while splitting rows packs B again for each row chunk (rows stay in
-  // chunks of 4 units at least).
+  // the columns allow (splitting them costs only re-reading packed A from cache).
+  // Rows only as far as one task per thread: each row chunk packs B again (a
+  // convolution's im2col), which with per-worker packing costs no time only while
+  // every worker packs it once (rows stay in chunks of 4 units at least). Measured
+  // against packing B once in a shared pass: that pass writes B out of the workers'
+  // caches and lost on every resnet50 shape (docs/executor.md).
   const auto can_split_rows = [&](int64_t m) { return m_units / (m + 1) >= 4; };
   if (threads > 1) {
     const int64_t want = 3 * static_cast<int64_t>(threads);
-    while (jobs * t.m_tasks * t.n_tasks < want) {
-      if (t.n_tasks < n_units)
-        ++t.n_tasks;
-      else if (can_split_rows(t.m_tasks))
-        ++t.m_tasks;
-      else
-        break;
-    }
+    while (jobs * t.m_tasks * n_tasks < want && n_tasks < n_units) ++n_tasks;
+    while (jobs * t.m_tasks * n_tasks < threads && can_split_rows(t.m_tasks)) ++t.m_tasks;
     // A multiple of the thread count, when a few more column (or row) chunks reach one.
     const auto balanced = [&](int64_t m, int64_t n) { return (jobs * m * n) % threads == 0; };
-    for (int64_t e = 1; e < threads && !balanced(t.m_tasks, t.n_tasks); ++e)
-      if (t.n_tasks + e <= n_units && balanced(t.m_tasks, t.n_tasks + e)) t.n_tasks += e;
-    for (int64_t e = 1; e < threads && !balanced(t.m_tasks, t.n_tasks); ++e)
-      if (m_units / (t.m_tasks + e) >= 4 && balanced(t.m_tasks + e, t.n_tasks)) t.m_tasks += e;
+    for (int64_t e = 1; e < threads && !balanced(t.m_tasks, n_tasks); ++e)
+      if (n_tasks + e <= n_units && balanced(t.m_tasks, n_tasks + e)) n_tasks += e;
+    for (int64_t e = 1; e < threads && !balanced(t.m_tasks, n_tasks); ++e)
+      if (m_units / (t.m_tasks + e) >= 4 && balanced(t.m_tasks + e, n_tasks)) t.m_tasks += e;
   }
+  // Column chunks in units, equal ones ...
+  std::vector<int64_t> units;
+  for (int64_t i = 0; i < n_tasks; ++i) units.push_back((i + 1) * n_units / n_tasks - i * n_units / n_tasks);
+  // ... or, with several threads on one job, guided: each takes about half of a
+  // worker's share of what is left, at most the equal chunk's size, at least one unit.
+  if (threads > 1 && jobs == 1 && n_tasks < n_units) {
+    const int64_t cap = ceil_div(n_units, n_tasks);
+    units.clear();
+    for (int64_t left = n_units; left > 0;) {  // (descending sizes)
+      const int64_t u = std::clamp<int64_t>(ceil_div(left * t.m_tasks, 2 * static_cast<int64_t>(threads)), 1, cap);
+      units.push_back(std::min(u, left));
+      left -= units.back();
+    }
+  }
+  // Chunks in place, the last also taking the remainder of under kNR columns; handed
+  // out largest first (by panels, a partial one counting whole).
+  t.n_tasks = static_cast<int64_t>(units.size());
+  t.col_edges.assign(1, 0);
+  for (int64_t u : units) t.col_edges.push_back(t.col_edges.back() + u * kNR);
+  t.col_edges.back() = N;
+  t.col_order.resize(units.size());
+  for (std::size_t i = 0; i < units.size(); ++i) t.col_order[i] = static_cast<int64_t>(i);
+  std::stable_sort(t.col_order.begin(), t.col_order.end(),
+                   [&](int64_t a, int64_t b) { return ceil_div(t.cols(a).size, kNR) > ceil_div(t.cols(b).size, kNR); });
   return t;
 }
 
@@ -421,9 +445,7 @@ void run(std::span<const Job> jobs, const Tiling& t, ThreadPool& pool, Workspace
   pool.parallel_for(static_cast<int64_t>(jobs.size()) * per_job, [&](int64_t task, int worker) {
     const Job& j = jobs[static_cast<std::size_t>(task / per_job)];
     const int64_t r = task % per_job;
-    // Neighbouring tasks share a row chunk (its packed A stays in cache).
-    const int64_t mi = r / t.n_tasks, ni = r % t.n_tasks;
-    const Chunk rc = t.rows(mi), cc = t.cols(ni);
+    const Chunk rc = t.rows(t.task_rows(r)), cc = t.cols(t.task_cols(r));
     run_task(j, t, rc.begin, rc.size, cc.begin, cc.size, ws.get(worker));
   });
 }

@@ -118,16 +118,25 @@ struct Job {
 
 // How a batch of jobs is cut into tasks; a pure function of shapes and thread count,
 // so a plan can size the per-worker workspace once. Chunk boundaries fall on
-// multiples of kMR rows and kNR columns (the last chunk takes the remainder) and the
-// chunks of one axis are as equal as those units allow, so the workers finish together.
+// multiples of kMR rows and kNR columns. Row chunks are as equal as those units
+// allow. Column chunks hold at most kMaxCols (the last also takes N's remainder of
+// under kNR) and, with several threads and one job, shrink along the axis (guided
+// self-scheduling); tasks are handed out largest first, so the last ones are small
+// and the workers finish together.
 struct Chunk {
   int64_t begin = 0, size = 0;
 };
 struct Tiling {
   int64_t M = 0, N = 0;
   int64_t m_tasks = 1, n_tasks = 1;
+  std::vector<int64_t> col_edges{0, 0};  // n_tasks + 1 column boundaries, from 0 to N
+  std::vector<int64_t> col_order{0};     // column chunks in the order tasks take them
   Chunk rows(int64_t i) const;  // row chunk i < m_tasks
   Chunk cols(int64_t i) const;  // column chunk i < n_tasks
+  // Task r of one job (r < m_tasks * n_tasks): its row and column chunk. Column chunk
+  // outer, so the tasks come largest first.
+  int64_t task_rows(int64_t r) const { return r % m_tasks; }
+  int64_t task_cols(int64_t r) const { return col_order[static_cast<std::size_t>(r / m_tasks)]; }
   int64_t max_rows() const;
   int64_t max_cols() const;
 };

@@ -208,25 +208,44 @@ TEST(Gemm, TilingCoversWithAlignedBalancedChunksAndEnoughTasks) {
     for (int threads : {1, 2, 4}) {
       const gemm::Tiling t = gemm::plan_tiling(M, N, 300, jobs, threads);
       const std::string what = std::to_string(M) + "x" + std::to_string(N) + " threads " + std::to_string(threads);
-      // Chunks tile each axis in order, begin on unit boundaries, differ by at most
-      // one unit (the last one also takes the remainder) and stay within the budgets.
-      int64_t next = 0, lo = INT64_MAX, hi = 0;
+      // Column chunks tile the axis in order, begin on unit boundaries and stay within
+      // the budget (the last also takes the remainder). Equal within one unit, or,
+      // guided (several threads, one job), never growing along the axis but for the
+      // remainder.
+      const bool guided = threads > 1 && jobs == 1;
+      int64_t next = 0, lo = INT64_MAX, hi = 0, prev = INT64_MAX;
       for (int64_t i = 0; i < t.n_tasks; ++i) {
         const gemm::Chunk c = t.cols(i);
         EXPECT_EQ(c.begin, next) << what;
         EXPECT_EQ(c.begin % gemm::kNR, 0) << what;
         EXPECT_GE(c.size, 1) << what;
         next = c.begin + c.size;
+        const int64_t units = std::max<int64_t>(1, c.size / gemm::kNR);
+        if (guided) {
+          EXPECT_LE(units, prev) << what;
+        }
+        prev = units;
         if (i + 1 < t.n_tasks) {
           lo = std::min(lo, c.size);
           hi = std::max(hi, c.size);
         }
       }
       EXPECT_EQ(next, N) << what;
-      if (t.n_tasks > 2) {
+      if (t.n_tasks > 2 && !guided) {
         EXPECT_LE(hi - lo, gemm::kNR) << what;
       }
       EXPECT_LE(t.max_cols(), gemm::kMaxCols + gemm::kNR - 1) << what;
+      // Tasks take every column chunk once, largest (in panels) first.
+      std::vector<int64_t> seen;
+      int64_t last_panels = INT64_MAX;
+      for (int64_t r = 0; r < t.m_tasks * t.n_tasks; ++r) {
+        if (r % t.m_tasks == 0) seen.push_back(t.task_cols(r));
+        const int64_t panels = (t.cols(t.task_cols(r)).size + gemm::kNR - 1) / gemm::kNR;
+        EXPECT_LE(panels, last_panels) << what;
+        last_panels = panels;
+      }
+      std::sort(seen.begin(), seen.end());
+      for (int64_t i = 0; i < t.n_tasks; ++i) EXPECT_EQ(seen[static_cast<std::size_t>(i)], i) << what;
       next = 0;
       for (int64_t i = 0; i < t.m_tasks; ++i) {
         const gemm::Chunk c = t.rows(i);
@@ -236,19 +255,30 @@ TEST(Gemm, TilingCoversWithAlignedBalancedChunksAndEnoughTasks) {
       }
       EXPECT_EQ(next, M) << what;
       EXPECT_LE(t.max_rows(), gemm::kMaxRows + gemm::kMR - 1) << what;
-      if (threads > 1 && (N >= 3 * threads * gemm::kNR || M >= 12 * threads * gemm::kMR)) {  // enough to split
-        EXPECT_GE(jobs * t.m_tasks * t.n_tasks, 3 * threads) << what;
-        EXPECT_EQ(jobs * t.m_tasks * t.n_tasks % threads, 0) << what;
+      const int64_t tasks = jobs * t.m_tasks * t.n_tasks;
+      if (threads > 1 && N >= 3 * threads * gemm::kNR) {  // columns split
+        EXPECT_GE(tasks, 3 * threads) << what;
+      }
+      if (threads > 1 && (N >= 3 * threads * gemm::kNR || M >= 4 * threads * gemm::kMR)) {   // rows split, once
+        EXPECT_GE(tasks, threads) << what;
+        if (!guided || t.n_tasks == 1) {
+          EXPECT_EQ(tasks % threads, 0) << what;
+        }
       }
     }
-  // Columns are split before rows (rows would pack B once per row chunk); a map of
-  // one 48-column unit splits rows.
+  // Columns are split before rows, up to three tasks per thread; rows (which pack B
+  // once per row chunk) only up to one task per thread: a map of one 48-column unit
+  // splits rows in two for two threads.
   const gemm::Tiling wide = gemm::plan_tiling(64, 3136, 576, 1, 2);
   EXPECT_EQ(wide.m_tasks, 1);
   EXPECT_GE(wide.n_tasks, 6);
   const gemm::Tiling narrow = gemm::plan_tiling(512, 49, 4608, 1, 2);
   EXPECT_EQ(narrow.n_tasks, 1);
-  EXPECT_EQ(narrow.m_tasks, 6);
+  EXPECT_EQ(narrow.m_tasks, 2);
+  // Guided: the last column chunks are single units.
+  const gemm::Tiling guided = gemm::plan_tiling(256, 3136, 2304, 1, 2);
+  EXPECT_EQ(guided.cols(guided.n_tasks - 1).size, gemm::kNR + 3136 % gemm::kNR);
+  EXPECT_EQ(guided.cols(0).size, gemm::kMaxCols);
 }
 
 TEST(Gemm, ResultsAreBitwiseIdenticalAcrossThreadCounts) {
