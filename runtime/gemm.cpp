@@ -56,6 +56,9 @@ struct TileArgs {
   const float* residual = nullptr;  // at the tile's (0, 0)
   int64_t ld_res = 0;
   float lo = 0.0f, hi = 0.0f;
+  // The narrow kernel's: floats from one A panel to the next, and the valid rows.
+  int64_t a_stride = 0;
+  int rows = 0;
 };
 
 // What a call without bias, residual or starting values reads.
@@ -126,6 +129,81 @@ void micro_kernel(const TileArgs& t) {
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(t.c + r * t.ldc + 16 * v, mask(v), acc[r][v]);
 }
+
+#if defined(__AVX512VL__)
+#define QSIM_GEMM_NARROW 1
+// A task's last panel when it holds at most kNarrowCols columns (N's remainder: 1 of
+// a 7x7 map's 49, 4 of a 14x14's 196). A zmm per 16 columns would spend a whole
+// 8-row x 16-column tile of FMAs on them; instead each (row panel, column) keeps 8
+// rows in a ymm, P row panels at once so the FMA chains overlap. Every element gets
+// the main kernel's FMAs in the same order and the same epilogue, so C is bitwise
+// the same whichever kernel computes it.
+constexpr int kNarrowCols = 4;
+constexpr int kNarrowPanels = 4;
+
+template <int P, int NC, bool Finish>
+void narrow_kernel(const TileArgs& t) {
+  const __m256i rix = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __mmask8 rm[P];
+  for (int p = 0; p < P; ++p) {
+    const int r = std::clamp(t.rows - 8 * p, 0, 8);
+    rm[p] = static_cast<__mmask8>((1u << r) - 1u);
+  }
+  const __m256i in_idx = _mm256_mullo_epi32(rix, _mm256_set1_epi32(static_cast<int>(t.ld_in)));
+  __m256 acc[P][NC];
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c)
+      acc[p][c] = t.ld_in == 0 ? _mm256_setzero_ps()
+                               : _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), rm[p], in_idx,
+                                                           t.c_in + 8 * p * t.ld_in + c, 4);
+  const float* a = t.a;
+  const float* b = t.b;
+  for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR) {
+    __m256 av[P];
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) av[p] = _mm256_loadu_ps(a + p * t.a_stride);
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c) {
+      const __m256 bv = _mm256_set1_ps(b[c]);
+#pragma GCC unroll 4
+      for (int p = 0; p < P; ++p) acc[p][c] = _mm256_fmadd_ps(av[p], bv, acc[p][c]);
+    }
+  }
+  const __m256i out_idx = _mm256_mullo_epi32(rix, _mm256_set1_epi32(static_cast<int>(t.ldc)));
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) {
+    if constexpr (Finish) {
+      const __m256 lo = _mm256_set1_ps(t.lo), hi = _mm256_set1_ps(t.hi);
+      const __m256 rb = _mm256_maskz_loadu_ps(rm[p], t.row_bias + 8 * p);
+      const __m256i res_idx = _mm256_mullo_epi32(rix, _mm256_set1_epi32(static_cast<int>(t.ld_res)));
+#pragma GCC unroll 4
+      for (int c = 0; c < NC; ++c) {
+        __m256 x = _mm256_add_ps(acc[p][c], rb);
+        x = _mm256_add_ps(x, _mm256_set1_ps(t.col_bias[c]));
+        x = _mm256_add_ps(x, t.ld_res == 0 ? _mm256_set1_ps(t.residual[c])
+                                           : _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), rm[p], res_idx,
+                                                                       t.residual + 8 * p * t.ld_res + c, 4));
+        // max(lo, x) and min(hi, x) return x when it is NaN, as in micro_kernel.
+        acc[p][c] = _mm256_maskz_min_ps(0xFF, hi, _mm256_maskz_max_ps(0xFF, lo, x));
+      }
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c) _mm256_mask_i32scatter_ps(t.c + 8 * p * t.ldc + c, rm[p], out_idx, acc[p][c], 4);
+  }
+}
+
+template <bool Finish, int... P>
+struct NarrowTable {
+  static constexpr KernelFn fns[kNarrowPanels][kNarrowCols] = {
+      {&narrow_kernel<P, 1, Finish>, &narrow_kernel<P, 2, Finish>, &narrow_kernel<P, 3, Finish>,
+       &narrow_kernel<P, 4, Finish>}...};
+};
+// [finish][panels - 1][columns - 1]
+constexpr const KernelFn (*kNarrow[2])[kNarrowCols] = {NarrowTable<false, 1, 2, 3, 4>::fns,
+                                                       NarrowTable<true, 1, 2, 3, 4>::fns};
+#endif
 
 #else
 
@@ -241,6 +319,13 @@ void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0,
   }
   const bool post_act = ep.act.kind != ActKind::kNone && ep.act.kind != ActKind::kRelu && ep.act.kind != ActKind::kClip;
   const int64_t n_panels = ceil_div(nc, kNR), m_panels = ceil_div(mc, kMR);
+#if defined(QSIM_GEMM_NARROW)
+  const int64_t narrow_cols = nc - (n_panels - 1) * kNR;
+  const bool narrow = narrow_cols <= kNarrowCols;  // the last panel goes to narrow_kernel
+#else
+  constexpr bool narrow = false;
+#endif
+  const int64_t wide_panels = narrow ? n_panels - 1 : n_panels;
   float* bbuf = ws;
   float* abuf = ws + (j.b_packed ? 0 : b_slice_floats(t));  // the layout workspace_floats() sizes
   const int64_t slices = std::max<int64_t>(1, ceil_div(j.K, kKC));
@@ -267,7 +352,7 @@ void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0,
     for (int64_t p = 0; p < m_panels; ++p) {
       const int64_t r0 = m0 + p * kMR;
       const int rows = static_cast<int>(std::min<int64_t>(kMR, m0 + mc - r0));
-      for (int64_t q = 0; q < n_panels; ++q) {
+      for (int64_t q = 0; q < wide_panels; ++q) {
         const int64_t c0 = n0 + q * kNR;
         const int cols = static_cast<int>(std::min<int64_t>(kNR, n0 + nc - c0));
         const int nv = (cols + 15) / 16;
@@ -294,6 +379,39 @@ void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0,
           for (int r = 0; r < rows; ++r) apply_activation(ep.act, a.c + r * j.ldc, cols);
       }
     }
+#if defined(QSIM_GEMM_NARROW)
+    if (narrow) {
+      // After the wide panels: the task's A slice is in L2 by now.
+      const int64_t c0 = n0 + (n_panels - 1) * kNR;
+      for (int64_t p = 0; p < m_panels; p += kNarrowPanels) {
+        const int np = static_cast<int>(std::min<int64_t>(kNarrowPanels, m_panels - p));
+        const int64_t r0 = m0 + p * kMR;
+        TileArgs a;
+        a.a = j.a_packed ? j.a_packed + k0 * round_up(j.M, kMR) + (r0 / kMR) * kc * kMR : abuf + p * kc * kMR;
+        a.a_stride = kc * kMR;
+        a.rows = static_cast<int>(std::min<int64_t>(np * kMR, m0 + mc - r0));
+        a.b = bp[static_cast<std::size_t>(n_panels - 1)];
+        a.kc = kc;
+        a.c = j.c + r0 * j.ldc + c0;
+        a.ldc = j.ldc;
+        const bool load_c = !first || ep.accumulate;
+        a.c_in = load_c ? a.c : kZeros;
+        a.ld_in = load_c ? j.ldc : 0;
+        a.cols = static_cast<int>(narrow_cols);
+        if (last) {
+          a.row_bias = ep.row_bias ? ep.row_bias + r0 : kZeros;
+          a.col_bias = ep.col_bias ? ep.col_bias + c0 : kZeros;
+          a.residual = ep.residual ? ep.residual + r0 * j.ldc + c0 : kZeros;
+          a.ld_res = ep.residual ? j.ldc : 0;
+          a.lo = lo;
+          a.hi = hi;
+        }
+        kNarrow[last][np - 1][narrow_cols - 1](a);
+        if (last && post_act)
+          for (int r = 0; r < a.rows; ++r) apply_activation(ep.act, a.c + r * j.ldc, narrow_cols);
+      }
+    }
+#endif
   }
 }
 

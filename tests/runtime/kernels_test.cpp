@@ -317,6 +317,52 @@ TEST(Gemm, ResultsAreBitwiseIdenticalAcrossThreadCounts) {
   }
 }
 
+TEST(Gemm, NarrowLastPanelIsBitwiseTheWideKernels) {
+  // N's remainder of at most 4 columns goes to a narrow kernel (ymm per row panel and
+  // column); widened to 64 columns the same columns run through the 16-column tiles.
+  // Every epilogue term is on (bias per row and column, residual, Clip) and K takes
+  // two slices, so the tiles also start from C.
+  for (int64_t n : {int64_t{1}, int64_t{4}, int64_t{49}, int64_t{196}}) {
+    const int64_t M = 37, K = 300, wide = n + 16;
+    const auto a = random_floats(M * K, 31);
+    const auto b = random_floats(K * wide, 32);
+    const auto rb = random_floats(M, 33);
+    const auto cb = random_floats(wide, 34);
+    const auto res = random_floats(M * wide, 35);
+    auto product = [&](int64_t cols, int threads) {
+      std::vector<float> bn(static_cast<std::size_t>(K * cols)), rn(static_cast<std::size_t>(M * cols));
+      for (int64_t k = 0; k < K; ++k)
+        std::copy_n(b.begin() + k * wide, cols, bn.begin() + k * cols);
+      for (int64_t r = 0; r < M; ++r)
+        std::copy_n(res.begin() + r * wide, cols, rn.begin() + r * cols);
+      ThreadPool pool(threads);
+      gemm::Workspace ws;
+      std::vector<float> y(static_cast<std::size_t>(M * cols));
+      gemm::Job j;
+      j.M = M;
+      j.N = cols;
+      j.K = K;
+      j.a = gemm::Matrix{a.data(), K, false};
+      j.b = gemm::Matrix{bn.data(), cols, false};
+      j.c = y.data();
+      j.ldc = cols;
+      j.ep.row_bias = rb.data();
+      j.ep.col_bias = cb.data();
+      j.ep.residual = rn.data();
+      j.ep.act = {ActKind::kClip, -0.9f, 0.8f};
+      gemm::run_one(j, pool, ws);
+      return y;
+    };
+    for (int threads : {1, 2}) {
+      const auto narrow = product(n, threads), widened = product(wide, threads);
+      for (int64_t r = 0; r < M; ++r)
+        for (int64_t c = 0; c < n; ++c)
+          ASSERT_EQ(narrow[static_cast<std::size_t>(r * n + c)], widened[static_cast<std::size_t>(r * wide + c)])
+              << "N " << n << " row " << r << " column " << c << " threads " << threads;
+    }
+  }
+}
+
 // ------------------------------------------------------------------ convolution
 
 struct ConvCase {
