@@ -325,7 +325,7 @@ class ConvK final : public IntKernel {
     depthwise_ = cin_g_ == 1 && cout_g_ == 1 && group_ > 1;
     if (depthwise_) {
       rows_.resize(static_cast<std::size_t>(workers));
-      for (auto& r : rows_) r.assign(static_cast<std::size_t>(g_.out[2]), 0);
+      for (auto& r : rows_) r.assign(static_cast<std::size_t>(g_.out_plane()), 0);
       return;
     }
     if (q_.in.bits <= 8 && q_.wbits <= 8) {
@@ -442,42 +442,48 @@ class ConvK final : public IntKernel {
   }
 
   // One input and one output channel per group: a direct loop per output row, taps
-  // accumulated into an int32 row (wrapping) and requantized per row.
+  // accumulated into the plane's int32 accumulators (wrapping), requantized per plane
+  // (one vector pass: a late 7x7 map's rows are shorter than a vector). Several planes
+  // per task, as the float kernel (a late plane is a few hundred MACs).
   void run_depthwise(const int32_t* x, int32_t* y, ThreadPool& pool) {
+    pool.parallel_range(g_.N * g_.C, g_.out_plane() * kvol_, [&](int64_t p0, int64_t p1, int worker) {
+      for (int64_t plane = p0; plane < p1; ++plane) depthwise_plane(x, y, plane, worker);
+    });
+  }
+  void depthwise_plane(const int32_t* x, int32_t* y, int64_t plane, int worker) {
     const int64_t D = g_.in[0], H = g_.in[1], W = g_.in[2];
     const int64_t OD = g_.out[0], OH = g_.out[1], OW = g_.out[2];
     const int32_t z = q_.in.zero_point;
-    pool.parallel_for(g_.N * g_.C, [&](int64_t plane, int worker) {
-      const int64_t c = plane % g_.C;
-      const int32_t* xp = x + plane * g_.in_plane();
-      int32_t* yp = y + plane * g_.out_plane();
-      const int32_t* w = q_.qweight.data() + c * kvol_;
-      auto* acc = reinterpret_cast<uint32_t*>(rows_[static_cast<std::size_t>(worker)].data());
-      for (int64_t od = 0; od < OD; ++od)
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          std::fill(acc, acc + OW, 0u);
-          for (int64_t kd = 0; kd < g_.kernel[0]; ++kd) {
-            const int64_t iz = od * g_.stride[0] - g_.pad_begin[0] + kd * g_.dilation[0];
-            if (iz < 0 || iz >= D) continue;
-            for (int64_t kh = 0; kh < g_.kernel[1]; ++kh) {
-              const int64_t iy = oh * g_.stride[1] - g_.pad_begin[1] + kh * g_.dilation[1];
-              if (iy < 0 || iy >= H) continue;
-              const int32_t* row = xp + (iz * H + iy) * W;
-              for (int64_t kw = 0; kw < g_.kernel[2]; ++kw) {
-                const auto wv = static_cast<uint32_t>(w[(kd * g_.kernel[1] + kh) * g_.kernel[2] + kw]);
-                const int64_t x0 = kw * g_.dilation[2] - g_.pad_begin[2];
-                // Output columns whose input column ow * s + x0 lies in [0, W).
-                const int64_t s = g_.stride[2];
-                const int64_t lo = x0 >= 0 ? 0 : (-x0 + s - 1) / s;
-                const int64_t hi = std::min(OW, W - x0 <= 0 ? 0 : (W - x0 + s - 1) / s);
-                for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += wv * static_cast<uint32_t>(row[ow * s + x0] - z);
-              }
+    const int64_t c = plane % g_.C;
+    const int32_t* xp = x + plane * g_.in_plane();
+    int32_t* yp = y + plane * g_.out_plane();
+    const int32_t* w = q_.qweight.data() + c * kvol_;
+    auto* const acc_plane = reinterpret_cast<uint32_t*>(rows_[static_cast<std::size_t>(worker)].data());
+    std::fill(acc_plane, acc_plane + g_.out_plane(), 0u);
+    for (int64_t od = 0; od < OD; ++od)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        uint32_t* const acc = acc_plane + (od * OH + oh) * OW;
+        for (int64_t kd = 0; kd < g_.kernel[0]; ++kd) {
+          const int64_t iz = od * g_.stride[0] - g_.pad_begin[0] + kd * g_.dilation[0];
+          if (iz < 0 || iz >= D) continue;
+          for (int64_t kh = 0; kh < g_.kernel[1]; ++kh) {
+            const int64_t iy = oh * g_.stride[1] - g_.pad_begin[1] + kh * g_.dilation[1];
+            if (iy < 0 || iy >= H) continue;
+            const int32_t* row = xp + (iz * H + iy) * W;
+            for (int64_t kw = 0; kw < g_.kernel[2]; ++kw) {
+              const auto wv = static_cast<uint32_t>(w[(kd * g_.kernel[1] + kh) * g_.kernel[2] + kw]);
+              const int64_t x0 = kw * g_.dilation[2] - g_.pad_begin[2];
+              // Output columns whose input column ow * s + x0 lies in [0, W).
+              const int64_t s = g_.stride[2];
+              const int64_t lo = x0 >= 0 ? 0 : (-x0 + s - 1) / s;
+              const int64_t hi = std::min(OW, W - x0 <= 0 ? 0 : (W - x0 + s - 1) / s);
+              for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += wv * static_cast<uint32_t>(row[ow * s + x0] - z);
             }
           }
-          finish_run(q_, reinterpret_cast<const int32_t*>(acc), yp + (od * OH + oh) * OW, OW, 1,
-                     q_.bias[static_cast<std::size_t>(c)], c);
         }
-    });
+      }
+    finish_run(q_, reinterpret_cast<const int32_t*>(acc_plane), yp, g_.out_plane(), 1,
+               q_.bias[static_cast<std::size_t>(c)], c);
   }
 
   const ComputeQ& q_;
@@ -488,7 +494,7 @@ class ConvK final : public IntKernel {
   std::unique_ptr<GemmLayer> gemm_;  // widths above 8 bits: the plain int32 path
   std::vector<Tap> taps_;
   std::vector<Base> base_;
-  std::vector<IntBuffer> rows_;  // depthwise: per-worker accumulator row
+  std::vector<IntBuffer> rows_;  // depthwise: per-worker accumulators of one output plane
   // The packed path (widths up to 8 bits).
   bool packed_ = false;
   Im2colPlan plan_;

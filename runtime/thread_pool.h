@@ -63,7 +63,8 @@ class ThreadPool {
   // Runs f(begin, end) over [0, n) in chunks of about kParallelGrain work units
   // (`cost_per_item` each), at most 4 per worker: a task claims work through one
   // atomic shared by the workers, so tiny tasks spend their time on it. Work below
-  // one grain runs on the calling thread.
+  // one grain runs on the calling thread. f may take the worker too, f(begin, end,
+  // worker), to index per-worker scratch.
   static constexpr int64_t kParallelGrain = 1 << 15;
   template <typename F>
   void parallel_range(int64_t n, int64_t cost_per_item, F&& f) {
@@ -72,13 +73,20 @@ class ThreadPool {
     int64_t chunks = total / kParallelGrain + 1;
     if (chunks > n) chunks = n;
     if (chunks > 4 * int64_t{size_}) chunks = 4 * int64_t{size_};
+    constexpr bool with_worker = std::is_invocable_v<F&, int64_t, int64_t, int>;
+    const auto call = [&f](int64_t b, int64_t e, int worker) {
+      if constexpr (with_worker)
+        f(b, e, worker);
+      else
+        f(b, e);
+    };
     if (chunks <= 1 || size_ == 1) {
-      f(int64_t{0}, n);
+      call(int64_t{0}, n, 0);
       return;
     }
-    parallel_for(chunks, [&](int64_t c, int) {
+    parallel_for(chunks, [&](int64_t c, int worker) {
       const int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
-      if (b < e) f(b, e);
+      if (b < e) call(b, e, worker);
     });
   }
 
