@@ -105,24 +105,33 @@ class GemmLayer {
   };
   Scratch& scratch(int worker) { return scratch_[static_cast<std::size_t>(worker)]; }
 
+  // Panels of kMR weight rows per group.
+  int64_t panels() const { return (rows_ + intgemm::kMR - 1) / intgemm::kMR; }
+
   // Multiplies group gi's weights by the packed panel (cols valid columns) and writes
   // each row's results through `out(o) -> (pointer, stride)`.
   template <typename Out>
   void multiply(int64_t gi, Scratch& s, int64_t cols, Out&& out) const {
-    const int64_t panels = (rows_ + intgemm::kMR - 1) / intgemm::kMR;
-    for (int64_t p = 0; p < panels; ++p) {
+    multiply_panels(gi, s.panel.data(), s.acc.data(), cols, 0, panels(), out);
+  }
+  // The same for weight panels [p0, p1), with a panel packed elsewhere (read only, so
+  // workers can share it) and this worker's accumulators.
+  template <typename Out>
+  void multiply_panels(int64_t gi, const uint8_t* panel, int32_t* acc, int64_t cols, int64_t p0, int64_t p1,
+                       Out&& out) const {
+    for (int64_t p = p0; p < p1; ++p) {
       const int64_t r0 = p * intgemm::kMR, nr = std::min<int64_t>(intgemm::kMR, rows_ - r0);
       if (vnni_) {
         const intgemm::PackedA& a = a_[static_cast<std::size_t>(gi)];
-        intgemm::kernel(a.panel(p), s.panel.data(), a.K4, s.acc.data());
+        intgemm::kernel(a.panel(p), panel, a.K4, acc);
       } else {
-        plain_kernel(plain_[static_cast<std::size_t>(gi)].data() + r0 * K_, nr, reinterpret_cast<const int32_t*>(s.panel.data()),
-                     s.acc.data());
+        plain_kernel(plain_[static_cast<std::size_t>(gi)].data() + r0 * K_, nr, reinterpret_cast<const int32_t*>(panel),
+                     acc);
       }
       for (int64_t r = 0; r < nr; ++r) {
         const int64_t o = gi * rows_ + r0 + r;
         const auto [ptr, stride] = out(o);
-        finish_run(q_, s.acc.data() + r * intgemm::kNR, ptr, cols, stride, bias_[static_cast<std::size_t>(o)], o);
+        finish_run(q_, acc + r * intgemm::kNR, ptr, cols, stride, bias_[static_cast<std::size_t>(o)], o);
       }
     }
   }
@@ -527,14 +536,27 @@ class FcK final : public IntKernel {
     const int32_t* x = in32(ptr, x_);
     int32_t* y = out32(ptr, y_);
     const int64_t tiles = (M_ + intgemm::kNR - 1) / intgemm::kNR;
-    pool.parallel_for(tiles, [&](int64_t t, int worker) {
-      GemmLayer::Scratch& s = gemm_->scratch(worker);
-      const int64_t m0 = t * intgemm::kNR, cols = std::min<int64_t>(intgemm::kNR, M_ - m0);
+    const auto pack = [&](int64_t m0, int64_t cols, GemmLayer::Scratch& s) {
       std::fill(s.panel.begin(), s.panel.end(), uint8_t{0});
       const PanelWriter w{s.panel.data(), reinterpret_cast<int32_t*>(s.panel.data()), gemm_->vnni(), gemm_->offset(),
                           gemm_->zero_point()};
       for (int64_t j = 0; j < cols; ++j)
         for (int64_t k = 0; k < K_; ++k) w.put(k, j, x[(m0 + j) * K_ + k]);
+    };
+    if (tiles == 1 && pool.size() > 1) {
+      // One tile of rows (batch 1): pack it once and split the weight panels.
+      GemmLayer::Scratch& s0 = gemm_->scratch(0);
+      pack(0, M_, s0);
+      pool.parallel_range(gemm_->panels(), intgemm::kMR * K_, [&](int64_t p0, int64_t p1, int worker) {
+        gemm_->multiply_panels(0, s0.panel.data(), gemm_->scratch(worker).acc.data(), M_, p0, p1,
+                               [&](int64_t o) { return std::pair<int32_t*, int64_t>{y + o, N_}; });
+      });
+      return;
+    }
+    pool.parallel_for(tiles, [&](int64_t t, int worker) {
+      GemmLayer::Scratch& s = gemm_->scratch(worker);
+      const int64_t m0 = t * intgemm::kNR, cols = std::min<int64_t>(intgemm::kNR, M_ - m0);
+      pack(m0, cols, s);
       gemm_->multiply(0, s, cols, [&](int64_t o) { return std::pair<int32_t*, int64_t>{y + m0 * N_ + o, N_}; });
     });
   }

@@ -126,20 +126,30 @@ void max_pool_2d(const Spatial3& g, const T* x, T* y, ThreadPool& pool) {
 }  // namespace
 
 #if defined(__AVX512F__)
-// 2-D float max pool, dilation 1, column stride S of 1 or 2, kernel width <= 8: 16
-// output columns per vector, each tap a masked load (lanes outside the row read
-// -inf; stride 2: the even lanes of two loads). max(v, best) keeps best when v is
-// NaN, as std::max(best, v) does.
-template <int S>
-void max_pool_2d_avx512(const Spatial3& g, const float* x, float* y, ThreadPool& pool) {
+// 2-D max pool of float or int32 (the integer executor's storage), dilation 1, column
+// stride S of 1 or 2, kernel width <= 8: 16 output columns per vector, each tap a
+// masked load (lanes outside the row read the lowest value; stride 2: the even lanes
+// of two loads). Float: max(v, best) keeps best when v is NaN, as std::max(best, v)
+// does. Loads, permutes and stores move 32-bit lanes, whatever their type.
+template <int S, typename T>
+void max_pool_2d_avx512(const Spatial3& g, const T* x, T* y, ThreadPool& pool) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, int32_t>);
   const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
   const int64_t KH = g.kernel[1], KW = g.kernel[2], SH = g.stride[1], PH = g.pad_begin[1], PW = g.pad_begin[2];
+  const auto vmax = [](__m512i v, __m512i best) {
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_castps_si512(_mm512_maskz_max_ps(0xFFFF, _mm512_castsi512_ps(v), _mm512_castsi512_ps(best)));
+    else
+      return _mm512_maskz_max_epi32(0xFFFF, v, best);  // (maskz: see micro_kernel in gemm.cpp)
+  };
   pool.parallel_range(g.N * g.C, OH * OW * KH * KW, [&](int64_t p0, int64_t p1) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    const __m512i lowest = std::is_same_v<T, float>
+                               ? _mm512_castps_si512(_mm512_set1_ps(-std::numeric_limits<float>::infinity()))
+                               : _mm512_set1_epi32(std::numeric_limits<int32_t>::min());
     for (int64_t p = p0; p < p1; ++p) {
-      const float* xp = x + p * H * W;
-      float* yp = y + p * OH * OW;
+      const T* xp = x + p * H * W;
+      T* yp = y + p * OH * OW;
       for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
         const int64_t lanes = std::min<int64_t>(16, OW - ow0);
         int64_t off[8];
@@ -161,24 +171,24 @@ void max_pool_2d_avx512(const Spatial3& g, const float* x, float* y, ThreadPool&
           m1[kw] = static_cast<__mmask16>(valid >> 16);
         }
         for (int64_t oh = 0; oh < OH; ++oh) {
-          __m512 best = ninf;
+          __m512i best = lowest;
           const int64_t kh0 = std::max<int64_t>(0, PH - oh * SH), kh1 = std::min(KH, H + PH - oh * SH);
           for (int64_t kh = kh0; kh < kh1; ++kh) {
-            const float* row = xp + (oh * SH - PH + kh) * W;
+            const T* row = xp + (oh * SH - PH + kh) * W;
             for (int64_t kw = 0; kw < KW; ++kw) {
-              const float* src = reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(row) +
-                                                                static_cast<uintptr_t>(off[kw]) * sizeof(float));
-              __m512 v;
+              const T* src = reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(row) +
+                                                        static_cast<uintptr_t>(off[kw]) * sizeof(T));
+              __m512i v;
               if constexpr (S == 1) {
-                v = _mm512_mask_loadu_ps(ninf, m0[kw], src);
+                v = _mm512_mask_loadu_epi32(lowest, m0[kw], src);
               } else {
-                v = _mm512_permutex2var_ps(_mm512_mask_loadu_ps(ninf, m0[kw], src), even,
-                                           _mm512_mask_loadu_ps(ninf, m1[kw], src + 16));
+                v = _mm512_permutex2var_epi32(_mm512_mask_loadu_epi32(lowest, m0[kw], src), even,
+                                              _mm512_mask_loadu_epi32(lowest, m1[kw], src + 16));
               }
-              best = _mm512_maskz_max_ps(0xFFFF, v, best);
+              best = vmax(v, best);
             }
           }
-          _mm512_mask_storeu_ps(yp + oh * OW + ow0, static_cast<__mmask16>((1u << lanes) - 1u), best);
+          _mm512_mask_storeu_epi32(yp + oh * OW + ow0, static_cast<__mmask16>((1u << lanes) - 1u), best);
         }
       }
     }
@@ -189,7 +199,7 @@ void max_pool_2d_avx512(const Spatial3& g, const float* x, float* y, ThreadPool&
 template <typename T>
 void max_pool(const Spatial3& g, const T* x, T* y, int64_t* indices, int64_t storage_order, ThreadPool& pool) {
 #if defined(__AVX512F__)
-  if constexpr (std::is_same_v<T, float>) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, int32_t>) {
     if (!indices && g.in[0] == 1 && g.kernel[0] == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
         g.pad_begin[0] == 0 && g.kernel[2] <= 8 && (g.stride[2] == 1 || g.stride[2] == 2)) {
       if (g.stride[2] == 1)
