@@ -4,7 +4,7 @@
 #      (Google Benchmark): resnet50.onnx on every configs/*.yaml, and the SCALE-Sim
 #      reference runs (same topology CSV and .cfg as SCALE-Sim ran);
 #   2. the whole `qsim` process, median of several runs (hyperfine): start-up
-#      (`qsim --version`, target <= 2 ms), the main job
+#      (`qsim --version`, target <= 2 ms; 300 runs after 20 warm-ups), the main job
 #      `qsim --hw configs/eyeriss.yaml --model resnet50.onnx` (reads the 100 MB file),
 #      and `qsim --topology T --scalesim-cfg C` for every network/config pair SCALE-Sim ran;
 #   3. the ratio of SCALE-Sim's recorded wall time (tests/data/scalesim/README.md)
@@ -41,18 +41,20 @@ echo "== 1. one analytical evaluation, graph loaded (median of $REPS repetitions
 "$BUILD/bench/analytical_bench" --benchmark_repetitions="$REPS" --benchmark_report_aggregates_only=true \
   --benchmark_out="$OUT/gbench.json" --benchmark_out_format=json 2>&1 | grep -E '_median|absent' || true
 
-echo "== 2. whole qsim process (hyperfine, $RUNS runs after 2 warm-ups)"
-run_hyperfine() {  # name, command...
-  local name=$1; shift
-  hyperfine -N --style basic --warmup 2 --runs "$RUNS" --export-json "$OUT/hf_$name.json" "$*" 2>&1 | grep -E 'Time|Range' | sed "s/^/  $name: /"
+echo "== 2. whole qsim process (hyperfine, $RUNS runs after 2 warm-ups; start-up: 300 after 20)"
+run_hyperfine() {  # name, runs, warm-ups, command...
+  local name=$1 runs=$2 warmups=$3; shift 3
+  hyperfine -N --style basic --warmup "$warmups" --runs "$runs" --export-json "$OUT/hf_$name.json" "$*" 2>&1 | grep -E 'Time|Range' | sed "s/^/  $name: /"
 }
-run_hyperfine "startup" "$BUILD/qsim --version"
-run_hyperfine "resnet50.onnx_eyeriss" "$BUILD/qsim --hw configs/eyeriss.yaml --model $MODEL"
+# Start-up is a 1-2 ms figure on a VM whose process starts vary by a millisecond: its
+# median takes at least 300 runs after 20 warm-ups (0.6 s).
+run_hyperfine "startup" $((RUNS > 300 ? RUNS : 300)) 20 "$BUILD/qsim --version"
+run_hyperfine "resnet50.onnx_eyeriss" "$RUNS" 2 "$BUILD/qsim --hw configs/eyeriss.yaml --model $MODEL"
 PAIRS="Resnet50:google_os Resnet50:google_ws Resnet18:eyeriss_ws Resnet18:eyeriss_os Resnet18:google_ws
 Resnet18:google_os Resnet18:google_is Resnet50_subset:eyeriss_ws Resnet50_subset:eyeriss_os"
 for p in $PAIRS; do
   topo=${p%%:*}; cfg=${p#*:}
-  run_hyperfine "${topo}_$cfg" "$BUILD/qsim --topology $REF/topologies/$topo.csv --scalesim-cfg $REF/configs/$cfg.cfg"
+  run_hyperfine "${topo}_$cfg" "$RUNS" 2 "$BUILD/qsim --topology $REF/topologies/$topo.csv --scalesim-cfg $REF/configs/$cfg.cfg"
 done
 
 echo "== 3. against SCALE-Sim's recorded wall time (same network, same config)"
