@@ -347,6 +347,29 @@ void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0,
     }
     if (!j.a_packed) pack_a_slice(j.a, m0, mc, k0, kc, j.alpha, abuf);
     const bool first = s == 0, last = s == slices - 1;
+    // The tile of rows from r0 (row panel p of the task) and columns from c0: operands,
+    // starting values, and on the last slice the epilogue.
+    const auto tile = [&](int64_t p, int64_t r0, int64_t c0, int64_t q, int cols) {
+      TileArgs a;
+      a.a = j.a_packed ? j.a_packed + k0 * round_up(j.M, kMR) + (r0 / kMR) * kc * kMR : abuf + p * kc * kMR;
+      a.b = bp[static_cast<std::size_t>(q)];
+      a.kc = kc;
+      a.c = j.c + r0 * j.ldc + c0;
+      a.ldc = j.ldc;
+      const bool load_c = !first || ep.accumulate;
+      a.c_in = load_c ? a.c : kZeros;
+      a.ld_in = load_c ? j.ldc : 0;
+      a.cols = cols;
+      if (last) {
+        a.row_bias = ep.row_bias ? ep.row_bias + r0 : kZeros;
+        a.col_bias = ep.col_bias ? ep.col_bias + c0 : kZeros;
+        a.residual = ep.residual ? ep.residual + r0 * j.ldc + c0 : kZeros;
+        a.ld_res = ep.residual ? j.ldc : 0;
+        a.lo = lo;
+        a.hi = hi;
+      }
+      return a;
+    };
     // Row panel outer: its A slice stays in L1 while the task's B panels (in L2) pass,
     // and each output row is written in one run of the task's columns.
     for (int64_t p = 0; p < m_panels; ++p) {
@@ -355,26 +378,8 @@ void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0,
       for (int64_t q = 0; q < wide_panels; ++q) {
         const int64_t c0 = n0 + q * kNR;
         const int cols = static_cast<int>(std::min<int64_t>(kNR, n0 + nc - c0));
-        const int nv = (cols + 15) / 16;
-        TileArgs a;
-        a.a = j.a_packed ? j.a_packed + k0 * round_up(j.M, kMR) + (r0 / kMR) * kc * kMR : abuf + p * kc * kMR;
-        a.b = bp[q];
-        a.kc = kc;
-        a.c = j.c + r0 * j.ldc + c0;
-        a.ldc = j.ldc;
-        const bool load_c = !first || ep.accumulate;
-        a.c_in = load_c ? a.c : kZeros;
-        a.ld_in = load_c ? j.ldc : 0;
-        a.cols = cols;
-        if (last) {
-          a.row_bias = ep.row_bias ? ep.row_bias + r0 : kZeros;
-          a.col_bias = ep.col_bias ? ep.col_bias + c0 : kZeros;
-          a.residual = ep.residual ? ep.residual + r0 * j.ldc + c0 : kZeros;
-          a.ld_res = ep.residual ? j.ldc : 0;
-          a.lo = lo;
-          a.hi = hi;
-        }
-        kKernels[j.b_packed != nullptr][last][rows - 1][nv - 1](a);
+        const TileArgs a = tile(p, r0, c0, q, cols);
+        kKernels[j.b_packed != nullptr][last][rows - 1][(cols + 15) / 16 - 1](a);
         if (last && post_act)
           for (int r = 0; r < rows; ++r) apply_activation(ep.act, a.c + r * j.ldc, cols);
       }
@@ -386,26 +391,9 @@ void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0,
       for (int64_t p = 0; p < m_panels; p += kNarrowPanels) {
         const int np = static_cast<int>(std::min<int64_t>(kNarrowPanels, m_panels - p));
         const int64_t r0 = m0 + p * kMR;
-        TileArgs a;
-        a.a = j.a_packed ? j.a_packed + k0 * round_up(j.M, kMR) + (r0 / kMR) * kc * kMR : abuf + p * kc * kMR;
+        TileArgs a = tile(p, r0, c0, n_panels - 1, static_cast<int>(narrow_cols));
         a.a_stride = kc * kMR;
         a.rows = static_cast<int>(std::min<int64_t>(np * kMR, m0 + mc - r0));
-        a.b = bp[static_cast<std::size_t>(n_panels - 1)];
-        a.kc = kc;
-        a.c = j.c + r0 * j.ldc + c0;
-        a.ldc = j.ldc;
-        const bool load_c = !first || ep.accumulate;
-        a.c_in = load_c ? a.c : kZeros;
-        a.ld_in = load_c ? j.ldc : 0;
-        a.cols = static_cast<int>(narrow_cols);
-        if (last) {
-          a.row_bias = ep.row_bias ? ep.row_bias + r0 : kZeros;
-          a.col_bias = ep.col_bias ? ep.col_bias + c0 : kZeros;
-          a.residual = ep.residual ? ep.residual + r0 * j.ldc + c0 : kZeros;
-          a.ld_res = ep.residual ? j.ldc : 0;
-          a.lo = lo;
-          a.hi = hi;
-        }
         kNarrow[last][np - 1][narrow_cols - 1](a);
         if (last && post_act)
           for (int r = 0; r < a.rows; ++r) apply_activation(ep.act, a.c + r * j.ldc, narrow_cols);
