@@ -14,11 +14,15 @@
 // - The micro-kernel keeps a kMR x kNR tile of C (8 rows x 3 vectors of 16 floats) in
 //   24 zmm registers over a K slice of kKC; the last slice applies the epilogue in
 //   registers (bias, residual, Relu/Clip) before the one store. Tails use the same
-//   kernel with fewer rows (template) and a lane mask on the last vector.
-// - Work is cut into (row chunk, column chunk) tasks for our ThreadPool; chunk
-//   boundaries are multiples of kMR and kNR and the K slices do not depend on the
-//   tiling, so every element of C gets the same sum whatever the thread count:
-//   results are bitwise identical across thread counts.
+//   kernel with fewer rows (template) and a lane mask on the last vector; a last panel
+//   of at most 4 columns (N's remainder) goes to a narrow kernel with the same FMAs in
+//   the same order (a ymm of 8 rows per column). A packed constant B streaming from
+//   memory (Gemm weights) is prefetched ahead.
+// - Work is cut into (row chunk, column chunk) tasks for our ThreadPool (Tiling:
+//   columns first, rows only up to one task per thread, guided column chunks handed
+//   out largest first); chunk boundaries are multiples of kMR and kNR and the K slices
+//   do not depend on the tiling, so every element of C gets the same sum whatever the
+//   thread count: results are bitwise identical across thread counts.
 // Without AVX-512 (QSIM_NATIVE=OFF, or another CPU) a plain C++ kernel over the same
 // layouts computes the same products (rounded as the compiler contracts them).
 // Running a planned product allocates nothing.
