@@ -1,6 +1,7 @@
 // Executor kernels against naive reference loops written independently here.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -74,6 +75,30 @@ TEST(ThreadPool, ManyShortJobsBackToBackAndExceptions) {
                                  }),
                std::runtime_error);
   EXPECT_EQ(ran.load(), 16);  // the other tasks still ran
+}
+
+TEST(ThreadPool, ParallelRangeCoversOnceWithAndWithoutTheWorker) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{1000}}) {
+      for (int64_t cost : {int64_t{1}, int64_t{1} << 14, int64_t{1} << 20}) {
+        std::vector<std::atomic<int>> hits(static_cast<std::size_t>(n));
+        std::atomic<bool> bad_worker{false};
+        // f(begin, end, worker): the worker indexes per-worker scratch.
+        pool.parallel_range(n, cost, [&](int64_t b, int64_t e, int worker) {
+          if (worker < 0 || worker >= pool.size()) bad_worker = true;
+          for (int64_t i = b; i < e; ++i) hits[static_cast<std::size_t>(i)]++;
+        });
+        // f(begin, end): the same ranges.
+        pool.parallel_range(n, cost, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) hits[static_cast<std::size_t>(i)]++;
+        });
+        EXPECT_FALSE(bad_worker.load());
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_EQ(hits[static_cast<std::size_t>(i)].load(), 2) << "threads " << threads << " n " << n << " i " << i;
+      }
+    }
+  }
 }
 
 // ------------------------------------------------------------------ GEMM
