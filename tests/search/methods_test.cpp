@@ -25,6 +25,7 @@
 #include "search/quantune.h"
 #include "search/sensitivity.h"
 #include "tests/bundled_models.h"
+#include "tests/search/alloc_regime.h"
 
 namespace qsim {
 namespace {
@@ -142,15 +143,6 @@ TEST(SensitivityMethods, MeasuredNeedsLabelsAndJsonRoundTrip) {
 }
 
 // ------------------------------------------------------------------ knapsack
-
-// w8 high, w2 low, 8-bit activations: the regime the allocator tests run in.
-AllocateOptions w8_low2_a8() {
-  AllocateOptions o;
-  o.high_bits = 8;
-  o.low_bits = 2;
-  o.abits = 8;
-  return o;
-}
 
 TEST(Allocators, KnapsackIsOptimalOverTheEstimates) {
   const LayerGraph& g = bundled_model("fmnist_resnet");  // two-layer groups: costs differ

@@ -30,6 +30,7 @@
 #include "sim/analytical/analytical_backend.h"
 #include "sim/config/hw_spec_yaml.h"
 #include "tests/bundled_models.h"
+#include "tests/search/alloc_regime.h"
 
 namespace qsim {
 namespace {
@@ -185,18 +186,10 @@ const SensitivityResult& resnet_w2() {
   return r;
 }
 
-AllocateOptions alloc_options() {
-  AllocateOptions o;
-  o.high_bits = 8;
-  o.low_bits = 2;
-  o.abits = 8;
-  return o;
-}
-
 TEST(Quantune, CountOrderAndKeptLayers) {
   const LayerGraph& g = bundled_model("fmnist_resnet");
   const auto& s = resnet_w2();
-  AllocateOptions o = alloc_options();
+  AllocateOptions o = w8_low2_a8();
   o.high_count = 6;
   const auto r = allocate_precision(g, s, o);
   EXPECT_EQ(r.high_layers, 6);
@@ -231,7 +224,7 @@ TEST(Quantune, CountOrderAndKeptLayers) {
 
 TEST(Quantune, RandomOrderIsSeededAndKeepsTheCount) {
   const LayerGraph& g = bundled_model("fmnist_resnet");
-  AllocateOptions o = alloc_options();
+  AllocateOptions o = w8_low2_a8();
   o.high_count = 6;
   o.random_order = true;
   std::set<std::vector<int>> distinct;
@@ -250,7 +243,7 @@ TEST(Quantune, LatencyAndSizeBudgetsAreMaximalFirstFit) {
   const LayerGraph& g = bundled_model("fmnist_vgg");
   const HwSpec hw = eyeriss();
   const auto s = measure_sensitivity(g, fmnist_test100(), options({2}, 32));  // w2a2 low, w8a8 high
-  AllocateOptions o = alloc_options();
+  AllocateOptions o = w8_low2_a8();
   o.abits = 0;
   o.hw = &hw;
   const AnalyticalBackend be;
@@ -284,7 +277,7 @@ TEST(Quantune, PreferFewerBoundariesAmongTies) {
   // Layers 3 and 4 score a hair higher: the plain order raises them, in the middle.
   SensitivityResult s = measure_sensitivity(g, fmnist_test100(), options({2}, 16));
   for (std::size_t l = 0; l < s.rows.size(); ++l) s.rows[l].score = l == 3 || l == 4 ? 0.5 + 1e-9 : 0.5;
-  AllocateOptions o = alloc_options();
+  AllocateOptions o = w8_low2_a8();
   o.abits = 0;
   o.high_count = 4;  // first, last + 2
   const auto plain = allocate_precision(g, s, o);
@@ -312,7 +305,7 @@ TEST(QuantuneValidation, BeatsRandomOnTheCommittedImages) {
   for (const char* name : {"fmnist_resnet", "fmnist_mobilenetv2", "fmnist_squeezenet", "fmnist_vgg"}) {
     const LayerGraph& g = bundled_model(name);
     const auto s = measure_sensitivity(g, fmnist_test100(), options({2}, 100, 8));
-    AllocateOptions o = alloc_options();
+    AllocateOptions o = w8_low2_a8();
     o.high_count = static_cast<int64_t>(std::llround(0.5 * static_cast<double>(g.compute_layers().size())));
     QuantOptions qo = options({2}, 100).quant;
     QuantEvalOptions eo;
