@@ -14,11 +14,14 @@
 //   {"model", "threads", "float_ms", "fake_ms", "int_ms", "fake_ratio", "int_ratio", "float_cpu_ms", ...,
 //    "fake_cpu_ratio", "int_cpu_ratio", "rounds", "runs", ...}
 // (*_cpu_ms: CPU time of all threads per inference, mean over the timed runs.)
-// --profile prints the fake-quant executor's slowest nodes (hooks included).
+// --profile prints, for the fake-quant executor (hooks included) and the integer one,
+// the milliseconds per inference of each operator type and of the slowest nodes.
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -117,7 +120,7 @@ int run(int argc, char** argv) {
   ThreadPool pool(threads);
   Executor fp(g, ExecOptions{.pool = &pool});
   FakeQuantExecutor fake(qm, ExecOptions{.pool = &pool, .profile = profile});
-  IntExecutor integer(qm, ExecOptions{.pool = &pool});
+  IntExecutor integer(qm, ExecOptions{.pool = &pool, .profile = profile});
   std::vector<Tensor> in{x}, out;
   // CPU time of the whole process (every thread): on a shared machine it counts only
   // the time the executor ran, not the time another process had its core.
@@ -153,13 +156,26 @@ int run(int argc, char** argv) {
   const double per_run = 1.0 / (static_cast<double>(rounds) * runs);
   const double fc = cpu_sum[0] * per_run, qc = cpu_sum[1] * per_run, ic = cpu_sum[2] * per_run;
   if (profile) {
-    const auto secs = fake.executor().node_seconds();
-    std::vector<std::pair<double, NodeId>> by;
-    for (std::size_t n = 0; n < secs.size(); ++n) by.emplace_back(secs[n], static_cast<NodeId>(n));
-    std::sort(by.rbegin(), by.rend());
-    for (std::size_t k = 0; k < std::min<std::size_t>(15, by.size()); ++k)
-      std::fprintf(stderr, "%8.2f ms  %s (%s)\n", by[k].first * 1e3, qm.graph().node(by[k].second).name.c_str(),
-                   std::string(qrole_name(qm.role(by[k].second))).c_str());
+    const double runs_total = 2.0 + static_cast<double>(rounds) * runs;  // warm-ups included
+    const auto show = [&](const char* name, std::span<const double> secs) {
+      std::map<std::string, double> by_op;
+      std::vector<std::pair<double, NodeId>> by_node;
+      for (std::size_t n = 0; n < secs.size(); ++n) {
+        by_op[std::string(op_name(qm.graph().node(static_cast<NodeId>(n)).op))] += secs[n];
+        by_node.emplace_back(secs[n], static_cast<NodeId>(n));
+      }
+      std::fprintf(stderr, "%s executor, ms per inference by operator:\n", name);
+      for (const auto& [op, t] : by_op)
+        if (t > 0) std::fprintf(stderr, "%8.3f  %s\n", t * 1e3 / runs_total, op.c_str());
+      std::sort(by_node.rbegin(), by_node.rend());
+      std::fprintf(stderr, "%s executor, slowest nodes:\n", name);
+      for (std::size_t k = 0; k < std::min<std::size_t>(std::getenv("QSIM_PROFILE") ? by_node.size() : 15, by_node.size()); ++k)
+        std::fprintf(stderr, "%8.3f ms  %s (%s)\n", by_node[k].first * 1e3 / runs_total,
+                     qm.graph().node(by_node[k].second).name.c_str(),
+                     std::string(qrole_name(qm.role(by_node[k].second))).c_str());
+    };
+    show("fake-quant", fake.executor().node_seconds());
+    show("integer", integer.node_seconds());
   }
   std::printf("%s\n", fmt::format("{{\"model\": \"{}\", \"batch\": {}, \"threads\": {}, \"wbits\": {}, \"abits\": {}, "
                                   "\"float_ms\": {:.3f}, \"fake_ms\": {:.3f}, \"int_ms\": {:.3f}, \"fake_ratio\": {:.3f}, "

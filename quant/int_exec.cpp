@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -182,64 +183,48 @@ struct PanelWriter {
 // (int_gemm.h): the stored q plus `offset` as a byte (u8), four consecutive k per
 // column; taps in the padding read the zero point, so they add w * (z - z) = 0. The
 // vector loads are the float im2col's (Im2colPlan, runtime/conv.h) on int32 storage.
+//
+// K runs tap-major (k = tap * C + c, `tap_major`) when a group's C channels are a
+// multiple of 4: the four k of a VNNI group are then four channels at one tap, which
+// share one load pattern, so each group looks the pattern up once instead of four
+// times. (The float im2col keeps (c, tap): its K slices are not groups of four.)
+// Otherwise K runs channel-major, k = c * kvol + tap, as the weights are stored.
 class IntIm2colSource final : public intgemm::BytePanelSource {
  public:
   IntIm2colSource() = default;
-  IntIm2colSource(const Im2colPlan* plan, int64_t K, int32_t zero_point, int32_t offset)
-      : plan_(plan), K_(K), zp_(zero_point), offset_(offset) {}
+  IntIm2colSource(const Im2colPlan* plan, int64_t channels, int64_t K, int32_t zero_point, int32_t offset)
+      : plan_(plan), channels_(channels), K_(K), zp_(zero_point), offset_(offset),
+        tap_major_(tap_major(*plan, channels)) {}
   void set_input(const int32_t* x) { x_ = x; }
+
+  // Whether K runs tap-major for this geometry and channel count (the weights must be
+  // packed in the same order).
+  static bool tap_major(const Im2colPlan& plan, int64_t channels) { return plan.kvol > 1 && channels % 4 == 0; }
 
   void pack(int64_t g0, int64_t gc, int64_t n0, int64_t nc, uint8_t* dst) const override {
     const Im2colPlan& pl = *plan_;
-    const int64_t plane = pl.g.in_plane();
     const int nv = static_cast<int>((nc + 15) / 16);
-    const int64_t v0 = n0 / 16;
     constexpr int64_t ld = intgemm::kNR * 4;  // bytes per K group
-    for (int v = 0; v < 3; ++v) {
-      uint8_t* dv = dst + 64 * v;
-      if (v >= nv) {
-        for (int64_t g = 0; g < gc; ++g) std::fill(dv + g * ld, dv + g * ld + 64, uint8_t{0});
-        continue;
-      }
-      const uint32_t lanes = nc - 16 * v >= 16 ? 0xFFFFu : (1u << (nc - 16 * v)) - 1u;
-      int64_t k = 4 * g0, ci = k / pl.kvol, tap = k % pl.kvol;
+    for (int v = nv; v < 3; ++v)
+      for (int64_t g = 0; g < gc; ++g) std::fill(dst + 64 * v + g * ld, dst + 64 * v + g * ld + 64, uint8_t{0});
 #if defined(__AVX512F__)
+    if (tap_major_ || pl.kvol == 1) return pack_by_group(g0, gc, n0, nc, dst);
+#endif
+    const int64_t plane = pl.g.in_plane(), v0 = n0 / 16;
+    for (int v = 0; v < nv; ++v) {
+      uint8_t* dv = dst + 64 * v;
+      const uint32_t lanes = nc - 16 * v >= 16 ? 0xFFFFu : (1u << (nc - 16 * v)) - 1u;
+      int64_t k = 4 * g0;
+#if defined(__AVX512F__)
+      int64_t ci = k / pl.kvol, tap = k % pl.kvol;
       const __m512i zp = _mm512_set1_epi32(zp_), off = _mm512_set1_epi32(offset_);
-      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
       for (int64_t g = 0; g < gc; ++g) {
         __m512i word = _mm512_setzero_si512();
         for (int u = 0; u < 4; ++u, ++k) {
           if (k < K_) {
-            const int32_t* src = x_ + ci * plane;
-            __m512i val;
-            if (pl.direct) {
-              val = _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(lanes), src + n0 + 16 * v);
-            } else {
-              const Im2colVector& e = pl.table[static_cast<std::size_t>(tap * pl.vectors + v0 + v)];
-              switch (e.kind) {
-                case Im2colVector::kZero: val = zp; break;
-                case Im2colVector::kStride1:
-                  val = _mm512_mask_loadu_epi32(zp, e.mask[0], at(src, e.base[0]));
-                  if (e.segments > 1) val = _mm512_mask_loadu_epi32(val, e.mask[1], at(src, e.base[1]));
-                  break;
-                case Im2colVector::kStride2:
-                  val = zp;
-                  for (int q = 0; q < e.segments; ++q) {
-                    const uint32_t m = spread_even(e.mask[q]);
-                    const __m512i seg = _mm512_permutex2var_epi32(
-                        _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m), at(src, e.base[q])), even,
-                        _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m >> 16), at(src, e.base[q] + 16)));
-                    val = _mm512_mask_mov_epi32(val, e.mask[q], seg);
-                  }
-                  break;
-                case Im2colVector::kGather:
-                default: {
-                  const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
-                  val = _mm512_mask_i32gather_epi32(zp, e.mask[0], idx, src, 4);
-                  break;
-                }
-              }
-            }
+            const __m512i val = pl.direct ? _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(lanes),
+                                                                    x_ + ci * plane + n0 + 16 * v)
+                                          : load(tap, v0 + v, x_ + ci * plane, zp);
             word = _mm512_or_si512(word, _mm512_maskz_sllv_epi32(0xFFFF, _mm512_add_epi32(val, off), _mm512_set1_epi32(8 * u)));
           }
           if (++tap == pl.kvol) {
@@ -252,6 +237,8 @@ class IntIm2colSource final : public intgemm::BytePanelSource {
 #else
       for (int64_t g = 0; g < gc; ++g)
         for (int u = 0; u < 4; ++u, ++k) {
+          // k -> (channel, tap) in this source's K order.
+          const int64_t ci = tap_major_ ? k % channels_ : k / pl.kvol, tap = tap_major_ ? k / channels_ : k % pl.kvol;
           for (int j = 0; j < 16; ++j) {
             int32_t q = zp_;
             if (k < K_ && (lanes >> j & 1u)) {
@@ -271,10 +258,6 @@ class IntIm2colSource final : public intgemm::BytePanelSource {
             }
             dv[g * ld + j * 4 + u] = k < K_ ? static_cast<uint8_t>(q + offset_) : uint8_t{0};
           }
-          if (++tap == pl.kvol) {
-            tap = 0;
-            ++ci;
-          }
         }
 #endif
     }
@@ -292,10 +275,116 @@ class IntIm2colSource final : public intgemm::BytePanelSource {
   static const int32_t* at(const int32_t* src, int64_t off) {
     return reinterpret_cast<const int32_t*>(reinterpret_cast<uintptr_t>(src) + static_cast<uintptr_t>(off) * 4);
   }
+  // The 16 lanes of tap `tap`, output vector `vec` from channel plane src.
+  __m512i load(int64_t tap, int64_t vec, const int32_t* src, __m512i zp) const {
+    const Im2colPlan& pl = *plan_;
+    const Im2colVector& e = pl.table[static_cast<std::size_t>(tap * pl.vectors + vec)];
+    switch (e.kind) {
+      case Im2colVector::kZero: return zp;
+      case Im2colVector::kStride1: {
+        __m512i val = _mm512_mask_loadu_epi32(zp, e.mask[0], at(src, e.base[0]));
+        if (e.segments > 1) val = _mm512_mask_loadu_epi32(val, e.mask[1], at(src, e.base[1]));
+        return val;
+      }
+      case Im2colVector::kStride2: {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        __m512i val = zp;
+        for (int q = 0; q < e.segments; ++q) {
+          const uint32_t m = spread_even(e.mask[q]);
+          const __m512i seg = _mm512_permutex2var_epi32(
+              _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m), at(src, e.base[q])), even,
+              _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m >> 16), at(src, e.base[q] + 16)));
+          val = _mm512_mask_mov_epi32(val, e.mask[q], seg);
+        }
+        return val;
+      }
+      case Im2colVector::kGather:
+      default: {
+        const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
+        return _mm512_mask_i32gather_epi32(zp, e.mask[0], idx, src, 4);
+      }
+    }
+  }
+
+  // K groups whose four k share one tap (tap-major K, or a 1x1 kernel): the group's
+  // load pattern is decoded once (masks spread, the table read) and applied to its
+  // four channel planes.
+  void pack_by_group(int64_t g0, int64_t gc, int64_t n0, int64_t nc, uint8_t* dst) const {
+    const Im2colPlan& pl = *plan_;
+    const int64_t plane = pl.g.in_plane(), v0 = n0 / 16;
+    const int nv = static_cast<int>((nc + 15) / 16);
+    constexpr int64_t ld = intgemm::kNR * 4;
+    const __m512i zp = _mm512_set1_epi32(zp_), off = _mm512_set1_epi32(offset_);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    // The four bytes (q + offset, in [0, 255]) of the lanes `load4(u)` gives for
+    // channels u = 0..3; k beyond K gives zero bytes.
+    const auto word_of = [&](int uc, auto&& load4) {
+      __m512i word = _mm512_add_epi32(load4(0), off);
+      for (int u = 1; u < uc; ++u)
+        word = _mm512_or_si512(word, qops::v512::slli32(_mm512_add_epi32(load4(u), off), static_cast<unsigned>(8 * u)));
+      return word;
+    };
+    for (int64_t g = 0; g < gc; ++g) {
+      const int64_t k = 4 * (g0 + g);
+      const int uc = static_cast<int>(std::min<int64_t>(4, K_ - k));
+      const int64_t tap = tap_major_ ? k / channels_ : 0, c0 = tap_major_ ? k % channels_ : k;
+      const int32_t* src = x_ + c0 * plane;
+      for (int v = 0; v < nv; ++v) {
+        uint8_t* d = dst + 64 * v + g * ld;
+        if (pl.direct) {
+          const auto lanes = static_cast<__mmask16>(nc - 16 * v >= 16 ? 0xFFFFu : (1u << (nc - 16 * v)) - 1u);
+          const int32_t* p = src + n0 + 16 * v;
+          _mm512_store_si512(d, word_of(uc, [&](int u) { return _mm512_mask_loadu_epi32(zp, lanes, p + u * plane); }));
+          continue;
+        }
+        const Im2colVector& e = pl.table[static_cast<std::size_t>(tap * pl.vectors + v0 + v)];
+        __m512i word;
+        switch (e.kind) {
+          case Im2colVector::kZero: word = word_of(uc, [&](int) { return zp; }); break;
+          case Im2colVector::kStride1: {
+            const __mmask16 m0 = e.mask[0], m1 = e.segments > 1 ? e.mask[1] : __mmask16(0);
+            const int32_t* p0 = at(src, e.base[0]);
+            const int32_t* p1 = at(src, e.segments > 1 ? e.base[1] : e.base[0]);
+            word = word_of(uc, [&](int u) {
+              return _mm512_mask_loadu_epi32(_mm512_mask_loadu_epi32(zp, m0, p0 + u * plane), m1, p1 + u * plane);
+            });
+            break;
+          }
+          case Im2colVector::kStride2: {
+            __mmask16 lo[2] = {0, 0}, hi[2] = {0, 0};
+            for (int q = 0; q < e.segments; ++q) {
+              const uint32_t m = spread_even(e.mask[q]);
+              lo[q] = static_cast<__mmask16>(m);
+              hi[q] = static_cast<__mmask16>(m >> 16);
+            }
+            word = word_of(uc, [&](int u) {
+              __m512i val = zp;
+              for (int q = 0; q < e.segments; ++q) {
+                const int32_t* p = at(src, e.base[q]) + u * plane;
+                const __m512i seg = _mm512_permutex2var_epi32(_mm512_mask_loadu_epi32(zp, lo[q], p), even,
+                                                              _mm512_mask_loadu_epi32(zp, hi[q], p + 16));
+                val = _mm512_mask_mov_epi32(val, e.mask[q], seg);
+              }
+              return val;
+            });
+            break;
+          }
+          case Im2colVector::kGather:
+          default: {
+            const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
+            word = word_of(uc, [&](int u) { return _mm512_mask_i32gather_epi32(zp, e.mask[0], idx, src + u * plane, 4); });
+            break;
+          }
+        }
+        _mm512_store_si512(d, word);
+      }
+    }
+  }
 #endif
   const Im2colPlan* plan_ = nullptr;
-  int64_t K_ = 0;
+  int64_t channels_ = 0, K_ = 0;
   int32_t zp_ = 0, offset_ = 0;
+  bool tap_major_ = false;
   const int32_t* x_ = nullptr;
 };
 
@@ -344,8 +433,19 @@ class ConvK final : public IntKernel {
       const int32_t offset = q_.in.is_signed ? 128 : 0, zprime = q_.in.zero_point + offset;
       plan_ = Im2colPlan::make(g_);
       bias_.resize(static_cast<std::size_t>(group_ * cout_g_));
+      const bool tap_major = IntIm2colSource::tap_major(plan_, cin_g_);
+      std::vector<int32_t> reordered;
       for (int64_t gi = 0; gi < group_; ++gi) {
-        weights_.push_back(intgemm::pack_weights(q_.qweight.data() + gi * cout_g_ * K_, cout_g_, K_, K_, 1));
+        const int32_t* w = q_.qweight.data() + gi * cout_g_ * K_;
+        if (tap_major) {  // (c, tap) -> (tap, c), the order of IntIm2colSource's K
+          reordered.resize(static_cast<std::size_t>(cout_g_ * K_));
+          for (int64_t r = 0; r < cout_g_; ++r)
+            for (int64_t c = 0; c < cin_g_; ++c)
+              for (int64_t t = 0; t < kvol_; ++t)
+                reordered[static_cast<std::size_t>(r * K_ + t * cin_g_ + c)] = w[r * K_ + c * kvol_ + t];
+          w = reordered.data();
+        }
+        weights_.push_back(intgemm::pack_weights(w, cout_g_, K_, K_, 1));
         for (int64_t r = 0; r < cout_g_; ++r) {
           // VNNI sums w * (q + offset); subtract z' * sum w so the result is sum w (q - z).
           const auto o = static_cast<std::size_t>(gi * cout_g_ + r);
@@ -354,7 +454,7 @@ class ConvK final : public IntKernel {
         }
       }
       for (int64_t gi = 0; gi < group_; ++gi) finishers_.emplace_back(q_, bias_.data() + gi * cout_g_, gi * cout_g_);
-      sources_.assign(static_cast<std::size_t>(g_.N * group_), IntIm2colSource(&plan_, K_, q_.in.zero_point, offset));
+      sources_.assign(static_cast<std::size_t>(g_.N * group_), IntIm2colSource(&plan_, cin_g_, K_, q_.in.zero_point, offset));
       jobs_.resize(sources_.size());
       const int64_t P = g_.out_plane();
       for (std::size_t i = 0; i < jobs_.size(); ++i) {
@@ -837,9 +937,11 @@ IntExecutor::IntExecutor(const QuantizedModel& m, const ExecOptions& opts) : m_(
     }
     if (k) ws_bytes = std::max(ws_bytes, k->workspace_bytes());
     steps_.push_back(std::move(k));
+    step_node_.push_back(id);
   }
   ws_.resize(static_cast<std::size_t>(workers));
   for (auto& b : ws_) b.assign(static_cast<std::size_t>(ws_bytes + 64), 0);
+  if (opts.profile) node_seconds_.assign(g.nodes().size(), 0.0);
 }
 
 IntExecutor::~IntExecutor() = default;
@@ -856,8 +958,15 @@ void IntExecutor::run(std::span<const Tensor> inputs, std::vector<Tensor>& outpu
       std::memcpy(dst, inputs[i].bytes().data(), inputs[i].nbytes());
     }
   }
-  for (auto& s : steps_)
-    if (s) s->run(ptr_, *pool_, ws_);
+  const bool profile = !node_seconds_.empty();
+  for (std::size_t i = 0; i < steps_.size(); ++i) {
+    if (!steps_[i]) continue;
+    const auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    steps_[i]->run(ptr_, *pool_, ws_);
+    if (profile)
+      node_seconds_[static_cast<std::size_t>(step_node_[i])] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
   const auto gout = g.outputs();
   outputs.resize(gout.size());
   for (std::size_t i = 0; i < gout.size(); ++i) {

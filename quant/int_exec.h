@@ -49,6 +49,10 @@ class IntExecutor {
   // output) after the last run().
   std::span<const float> floats(ValueId v) const;
 
+  // With ExecOptions::profile: seconds spent in each node (indexed by NodeId),
+  // accumulated over every run() (empty otherwise).
+  std::span<const double> node_seconds() const { return node_seconds_; }
+
  private:
   const QuantizedModel& m_;
   std::unique_ptr<ThreadPool> own_pool_;
@@ -56,6 +60,8 @@ class IntExecutor {
   std::vector<std::vector<std::byte, AlignedAllocator<std::byte>>> buffers_;
   std::vector<void*> ptr_;  // per value of m.graph()
   std::vector<std::unique_ptr<IntKernel>> steps_;  // topological order (null for views)
+  std::vector<NodeId> step_node_;                  // the node of each step
+  std::vector<double> node_seconds_;               // with ExecOptions::profile
   std::vector<intgemm::ByteBuffer> ws_;            // per-worker scratch of the kernels
 };
 

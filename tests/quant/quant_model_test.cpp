@@ -161,7 +161,7 @@ TEST(QuantModel, CoverageGraphBothModesAgree) {
 // 80 > 512), row tails (20 and 13 output channels), column chunks and a remainder
 // panel, every kind of im2col load (stride 2 straddling output rows, 7-pixel rows
 // gathered, stride 1 with padding), a 1x1 read in place, a residual Add and a Relu /
-// Clip range; at 8 and 4 bits, one and two threads: identical to the fake-quant
+// Clip range; K tap-major (80, 20 and 64 input channels) and channel-major (13); at 8 and 4 bits, one and two threads: identical to the fake-quant
 // executor (its float32 convolutions are exact on these integers).
 TEST(QuantModel, PackedIntegerConvolutionsAgree) {
   GraphBuilder b;
@@ -190,10 +190,13 @@ TEST(QuantModel, PackedIntegerConvolutionsAgree) {
     const QuantizedModel qm(g, calibrate(g, uniform(g, bits, 8, true), "test", calib, o));
     const std::vector<Tensor> in{testing::random_tensor({1, 80, 29, 29}, 33, -1.0f, 1.5f)};
     const auto two = both_modes(qm, in);
-    IntExecutor one(qm, ExecOptions{.threads = 1});
+    IntExecutor one(qm, ExecOptions{.threads = 1, .profile = true});
     const auto o1 = one.run(in);
     EXPECT_TRUE(std::equal(o1[0].data<float>().begin(), o1[0].data<float>().end(), two[0].data<float>().begin()))
         << "one and two threads differ at w" << bits;
+    // The profile times every node that runs (here every node does: no views).
+    ASSERT_EQ(one.node_seconds().size(), g.nodes().size());
+    for (double t : one.node_seconds()) EXPECT_GT(t, 0.0);
   }
 }
 
