@@ -263,7 +263,7 @@ struct SearchCliOptions {
   bool no_keep_first_last = false;
   int64_t check_every = 1000;      // --check-every K
   int check_top = 4;               // --check-top M
-  int64_t check_samples = 1000;    // --check-samples N (held-out calibration samples)
+  int64_t check_samples = 10000;   // --check-samples N (held-out calibration samples)
   int64_t test_limit = 0;          // --test-limit N (0: the whole test split)
   std::optional<double> temp_start, temp_end;  // --temp-start, --temp-end
   int front_points = 8;            // --front-points N

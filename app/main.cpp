@@ -532,7 +532,7 @@ Command add_search_command(CLI::App& app, std::string& mem_limit, const std::vec
                 "Let the first and last compute layers move (pinned at 8 bits by default)");
     c->add_option("--check-every", o->check_every, "Steps between true checks of the best states (default 1000)");
     c->add_option("--check-top", o->check_top, "States checked per check (default 4)");
-    c->add_option("--check-samples", o->check_samples, "Held-out calibration samples (default 1000)");
+    c->add_option("--check-samples", o->check_samples, "Held-out calibration samples (default 10000)");
     c->add_option("--test-limit", o->test_limit, "Final top-1 on the first N test samples (default: all)");
     c->add_option("--temp-start", o->temp_start, "Starting temperature (default 0.5)");
     c->add_option("--temp-end", o->temp_end, "Final temperature (default 0.005)");

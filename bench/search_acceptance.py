@@ -44,6 +44,10 @@ def eyeriss_table(out, models):
     for m in models:
         s = load(out, m, "eyeriss")
         if not s:
+            err = os.path.join(out, f"{m}-eyeriss.err")
+            if os.path.exists(err) and os.path.getsize(err) > 0:
+                with open(err) as f:
+                    print(f"| {m} | refused: {f.read().strip().splitlines()[-1]} |" + " |" * 11)
             continue
         best = s["best"]
         w8, w4 = baseline(s, "uniform_w8a8"), baseline(s, "uniform_w4a4")

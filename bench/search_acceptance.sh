@@ -8,10 +8,15 @@
 #             seed of SEEDS (default 1) with CODESIGN_STEPS steps per chain (default 1000: a
 #             run's evaluations then stay below the grid's, docs/search.md section 7), final
 #             figures on TEST_LIMIT test samples (default: all 10k).
+# With SPEEDUP=S and/or MAX_DROP=D the eyeriss and lowmem runs are told the acceptance's
+# targets as hard constraints: --latency-target (the model's uniform 8-bit latency on that
+# hardware, from `qsim --json`, divided by S) and --max-drop D (points below the 8-bit
+# reference on the held-out check samples). A model no state can meet is reported as
+# refused (qsim's exit 2) and the others go on.
 # Then the tables (bench/search_acceptance.py). Each run prints its wall and CPU seconds
 # and the load average: on a loaded machine wall time is indicative only.
 # Usage: [PARTS="eyeriss lowmem codesign"] [OUT=DIR] [SEEDS="1 2 ..."] [CODESIGN_STEPS=N] [TEST_LIMIT=N]
-#        bench/search_acceptance.sh [MODEL ...]
+#        [SPEEDUP=S] [MAX_DROP=D] bench/search_acceptance.sh [MODEL ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QSIM=${QSIM:-build/qsim}
@@ -22,6 +27,8 @@ PARTS=${PARTS:-eyeriss lowmem codesign}
 SEEDS=${SEEDS:-1}
 CODESIGN_STEPS=${CODESIGN_STEPS:-1000}
 TEST_LIMIT=${TEST_LIMIT:-}
+SPEEDUP=${SPEEDUP:-}
+MAX_DROP=${MAX_DROP:-}
 MODELS=("$@")
 if ((${#MODELS[@]} == 0)); then MODELS=(fmnist_resnet fmnist_mobilenetv2 fmnist_squeezenet fmnist_vgg); fi
 mkdir -p "$OUT"
@@ -29,17 +36,35 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 run() {  # NAME STEPS SEED ARGS...
   local name=$1 steps=$2 seed=$3
   shift 3
-  /usr/bin/time -f "%e %U %S" -o "$OUT/$name.time" "$QSIM" search "$@" --data fashion-mnist --steps "$steps" \
+  rm -rf "${OUT:?}/$name"
+  if ! /usr/bin/time -f "%e %U %S" -o "$OUT/$name.time" "$QSIM" search "$@" --data fashion-mnist --steps "$steps" \
     --chains 4 --threads "$THREADS" --seed "$seed" ${TEST_LIMIT:+--test-limit "$TEST_LIMIT"} --out "$OUT/$name" \
-    >"$OUT/$name.log"
+    >"$OUT/$name.log" 2>"$OUT/$name.err"; then
+    echo "$name: refused: $(tail -1 "$OUT/$name.err")"
+    return 0
+  fi
   read -r wall user sys <"$OUT/$name.time"
   echo "$name: wall $wall s, CPU $(echo "$user + $sys" | bc) s, load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+targets() {  # HW MODEL: the constraint flags of SPEEDUP / MAX_DROP
+  if [ -n "$SPEEDUP" ]; then
+    "$QSIM" --hw "$1" --model "$2" --json "$OUT/lat8.json" >/dev/null
+    /usr/bin/python3 -c 'import json, sys; print("--latency-target %.9g" % (json.load(open(sys.argv[1]))["latency_ms"] / float(sys.argv[2])))' \
+      "$OUT/lat8.json" "$SPEEDUP"
+  fi
+  if [ -n "$MAX_DROP" ]; then echo "--max-drop $MAX_DROP"; fi
 }
 for part in $PARTS; do
   for m in "${MODELS[@]}"; do
     case $part in
-      eyeriss) run "$m-eyeriss" "$STEPS" 1 --hw configs/eyeriss.yaml --model "models/$m.onnx" ;;
-      lowmem) run "$m-edge-lowmem" "$STEPS" 1 --hw configs/edge-lowmem.yaml --model "models/$m.onnx" --front-points 2 --no-random ;;
+      eyeriss)
+        # shellcheck disable=SC2046  # targets() prints separate flags
+        run "$m-eyeriss" "$STEPS" 1 --hw configs/eyeriss.yaml --model "models/$m.onnx" \
+          $(targets configs/eyeriss.yaml "models/$m.onnx") ;;
+      lowmem)
+        # shellcheck disable=SC2046
+        run "$m-edge-lowmem" "$STEPS" 1 --hw configs/edge-lowmem.yaml --model "models/$m.onnx" --front-points 2 \
+          --no-random $(targets configs/edge-lowmem.yaml "models/$m.onnx") ;;
       codesign)
         for seed in $SEEDS; do
           run "$m-codesign-seed$seed" "$CODESIGN_STEPS" "$seed" --hw configs/eyeriss.yaml \
