@@ -179,6 +179,50 @@ struct PanelWriter {
   void pad(int64_t k, int64_t j) const { put(k, j, zp); }
 };
 
+#if defined(__AVX512F__)
+// Mask bit j -> bit 2j (the even lanes of a 32-lane stride-2 pair of loads).
+uint32_t spread_even(uint32_t m) {
+  m = (m | (m << 8)) & 0x00FF00FFu;
+  m = (m | (m << 4)) & 0x0F0F0F0Fu;
+  m = (m | (m << 2)) & 0x33333333u;
+  return (m | (m << 1)) & 0x55555555u;
+}
+// Element `off` of src (outside the plane for lanes a mask excludes).
+const int32_t* at(const int32_t* src, int64_t off) {
+  return reinterpret_cast<const int32_t*>(reinterpret_cast<uintptr_t>(src) + static_cast<uintptr_t>(off) * 4);
+}
+// The 16 lanes of im2col row `tap`, output vector `vec`, from the int32 plane src
+// (runtime/conv.h's Im2colPlan; lanes in the padding or past the plane read zp).
+__m512i im2col_load(const Im2colPlan& pl, int64_t tap, int64_t vec, const int32_t* src, __m512i zp) {
+  const Im2colVector& e = pl.table[static_cast<std::size_t>(tap * pl.vectors + vec)];
+  switch (e.kind) {
+    case Im2colVector::kZero: return zp;
+    case Im2colVector::kStride1: {
+      __m512i val = _mm512_mask_loadu_epi32(zp, e.mask[0], at(src, e.base[0]));
+      if (e.segments > 1) val = _mm512_mask_loadu_epi32(val, e.mask[1], at(src, e.base[1]));
+      return val;
+    }
+    case Im2colVector::kStride2: {
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      __m512i val = zp;
+      for (int q = 0; q < e.segments; ++q) {
+        const uint32_t m = spread_even(e.mask[q]);
+        const __m512i seg = _mm512_permutex2var_epi32(
+            _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m), at(src, e.base[q])), even,
+            _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m >> 16), at(src, e.base[q] + 16)));
+        val = _mm512_mask_mov_epi32(val, e.mask[q], seg);
+      }
+      return val;
+    }
+    case Im2colVector::kGather:
+    default: {
+      const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
+      return _mm512_mask_i32gather_epi32(zp, e.mask[0], idx, src, 4);
+    }
+  }
+}
+#endif
+
 // The im2col matrix of one (sample, group) of a quantized convolution as VNNI B panels
 // (int_gemm.h): the stored q plus `offset` as a byte (u8), four consecutive k per
 // column; taps in the padding read the zero point, so they add w * (z - z) = 0. The
@@ -224,7 +268,7 @@ class IntIm2colSource final : public intgemm::BytePanelSource {
           if (k < K_) {
             const __m512i val = pl.direct ? _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(lanes),
                                                                     x_ + ci * plane + n0 + 16 * v)
-                                          : load(tap, v0 + v, x_ + ci * plane, zp);
+                                          : im2col_load(pl, tap, v0 + v, x_ + ci * plane, zp);
             word = _mm512_or_si512(word, _mm512_maskz_sllv_epi32(0xFFFF, _mm512_add_epi32(val, off), _mm512_set1_epi32(8 * u)));
           }
           if (++tap == pl.kvol) {
@@ -265,47 +309,6 @@ class IntIm2colSource final : public intgemm::BytePanelSource {
 
  private:
 #if defined(__AVX512F__)
-  static uint32_t spread_even(uint32_t m) {
-    m = (m | (m << 8)) & 0x00FF00FFu;
-    m = (m | (m << 4)) & 0x0F0F0F0Fu;
-    m = (m | (m << 2)) & 0x33333333u;
-    return (m | (m << 1)) & 0x55555555u;
-  }
-  // Element `off` of src (outside the plane for lanes a mask excludes).
-  static const int32_t* at(const int32_t* src, int64_t off) {
-    return reinterpret_cast<const int32_t*>(reinterpret_cast<uintptr_t>(src) + static_cast<uintptr_t>(off) * 4);
-  }
-  // The 16 lanes of tap `tap`, output vector `vec` from channel plane src.
-  __m512i load(int64_t tap, int64_t vec, const int32_t* src, __m512i zp) const {
-    const Im2colPlan& pl = *plan_;
-    const Im2colVector& e = pl.table[static_cast<std::size_t>(tap * pl.vectors + vec)];
-    switch (e.kind) {
-      case Im2colVector::kZero: return zp;
-      case Im2colVector::kStride1: {
-        __m512i val = _mm512_mask_loadu_epi32(zp, e.mask[0], at(src, e.base[0]));
-        if (e.segments > 1) val = _mm512_mask_loadu_epi32(val, e.mask[1], at(src, e.base[1]));
-        return val;
-      }
-      case Im2colVector::kStride2: {
-        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        __m512i val = zp;
-        for (int q = 0; q < e.segments; ++q) {
-          const uint32_t m = spread_even(e.mask[q]);
-          const __m512i seg = _mm512_permutex2var_epi32(
-              _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m), at(src, e.base[q])), even,
-              _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m >> 16), at(src, e.base[q] + 16)));
-          val = _mm512_mask_mov_epi32(val, e.mask[q], seg);
-        }
-        return val;
-      }
-      case Im2colVector::kGather:
-      default: {
-        const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
-        return _mm512_mask_i32gather_epi32(zp, e.mask[0], idx, src, 4);
-      }
-    }
-  }
-
   // K groups whose four k share one tap (tap-major K, or a 1x1 kernel): the group's
   // load pattern is decoded once (masks spread, the table read) and applied to its
   // four channel planes.
@@ -423,7 +426,13 @@ class ConvK final : public IntKernel {
     depthwise_ = cin_g_ == 1 && cout_g_ == 1 && group_ > 1;
     if (depthwise_) {
       rows_.resize(static_cast<std::size_t>(workers));
-      for (auto& r : rows_) r.assign(static_cast<std::size_t>(g_.out_plane()), 0);
+      for (auto& r : rows_) r.assign(static_cast<std::size_t>((g_.out_plane() + 15) / 16 * 16), 0);
+#if defined(__AVX512F__)
+      // The vector path reads each tap's 16-pixel vectors through the im2col load table.
+      vector_dw_ = g_.in_plane() < (int64_t{1} << 31);
+      if (vector_dw_) plan_ = Im2colPlan::make(g_);
+      vector_dw_ = vector_dw_ && !plan_.direct;
+#endif
       return;
     }
     if (q_.in.bits <= 8 && q_.wbits <= 8) {
@@ -568,6 +577,24 @@ class ConvK final : public IntKernel {
     int32_t* yp = y + plane * g_.out_plane();
     const int32_t* w = q_.qweight.data() + c * kvol_;
     auto* const acc_plane = reinterpret_cast<uint32_t*>(rows_[static_cast<std::size_t>(worker)].data());
+#if defined(__AVX512F__)
+    if (vector_dw_) {
+      // 16 output pixels at a time over the flattened plane (a late plane's rows are
+      // shorter than a vector), every tap through the load table; padding reads z and
+      // adds w * 0. Wrapping int32 products and sums, as the scalar loop.
+      const __m512i vz = _mm512_set1_epi32(z);
+      for (int64_t v = 0; v < plan_.vectors; ++v) {
+        __m512i acc = _mm512_setzero_si512();
+        for (int64_t t = 0; t < kvol_; ++t)
+          acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(w[t]),
+                                                         _mm512_sub_epi32(im2col_load(plan_, t, v, xp, vz), vz)));
+        _mm512_storeu_si512(acc_plane + 16 * v, acc);
+      }
+      finish_run(q_, reinterpret_cast<const int32_t*>(acc_plane), yp, g_.out_plane(), 1,
+                 q_.bias[static_cast<std::size_t>(c)], c);
+      return;
+    }
+#endif
     std::fill(acc_plane, acc_plane + g_.out_plane(), 0u);
     for (int64_t od = 0; od < OD; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
@@ -604,6 +631,7 @@ class ConvK final : public IntKernel {
   std::vector<Tap> taps_;
   std::vector<Base> base_;
   std::vector<IntBuffer> rows_;  // depthwise: per-worker accumulators of one output plane
+  bool vector_dw_ = false;       // depthwise through plan_'s load table (AVX-512)
   // The packed path (widths up to 8 bits).
   bool packed_ = false;
   Im2colPlan plan_;
