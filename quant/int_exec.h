@@ -4,7 +4,8 @@
 // dequantized, and inside operators without an integer form (QRole::kFloat: they
 // dequantize, run the float32 kernel, quantize). Everything else runs on integers with
 // the arithmetic of int_arith.h:
-// - Conv (grouped and 1-D/2-D/3-D through an im2col GEMM, depthwise directly),
+// - Conv (grouped and 1-D/2-D/3-D through an im2col GEMM; depthwise directly, 16 output
+//   pixels per vector through the im2col load table),
 //   Gemm, MatMul: w-bit weights x a-bit activations accumulated in wrapping int32
 //   (then wrapped to acc_bits), bias in the accumulator, requantized per channel by
 //   M0/shift, fused Relu/Clip as the output clamp. Widths <= 8 use AVX-512 VNNI
