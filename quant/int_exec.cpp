@@ -180,17 +180,8 @@ struct PanelWriter {
 };
 
 #if defined(__AVX512F__)
-// Mask bit j -> bit 2j (the even lanes of a 32-lane stride-2 pair of loads).
-uint32_t spread_even(uint32_t m) {
-  m = (m | (m << 8)) & 0x00FF00FFu;
-  m = (m | (m << 4)) & 0x0F0F0F0Fu;
-  m = (m | (m << 2)) & 0x33333333u;
-  return (m | (m << 1)) & 0x55555555u;
-}
-// Element `off` of src (outside the plane for lanes a mask excludes).
-const int32_t* at(const int32_t* src, int64_t off) {
-  return reinterpret_cast<const int32_t*>(reinterpret_cast<uintptr_t>(src) + static_cast<uintptr_t>(off) * 4);
-}
+using kernels::spread_even;
+using kernels::element_at;
 // The 16 lanes of im2col row `tap`, output vector `vec`, from the int32 plane src
 // (runtime/conv.h's Im2colPlan; lanes in the padding or past the plane read zp).
 __m512i im2col_load(const Im2colPlan& pl, int64_t tap, int64_t vec, const int32_t* src, __m512i zp) {
@@ -198,8 +189,8 @@ __m512i im2col_load(const Im2colPlan& pl, int64_t tap, int64_t vec, const int32_
   switch (e.kind) {
     case Im2colVector::kZero: return zp;
     case Im2colVector::kStride1: {
-      __m512i val = _mm512_mask_loadu_epi32(zp, e.mask[0], at(src, e.base[0]));
-      if (e.segments > 1) val = _mm512_mask_loadu_epi32(val, e.mask[1], at(src, e.base[1]));
+      __m512i val = _mm512_mask_loadu_epi32(zp, e.mask[0], element_at(src, e.base[0]));
+      if (e.segments > 1) val = _mm512_mask_loadu_epi32(val, e.mask[1], element_at(src, e.base[1]));
       return val;
     }
     case Im2colVector::kStride2: {
@@ -208,8 +199,8 @@ __m512i im2col_load(const Im2colPlan& pl, int64_t tap, int64_t vec, const int32_
       for (int q = 0; q < e.segments; ++q) {
         const uint32_t m = spread_even(e.mask[q]);
         const __m512i seg = _mm512_permutex2var_epi32(
-            _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m), at(src, e.base[q])), even,
-            _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m >> 16), at(src, e.base[q] + 16)));
+            _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m), element_at(src, e.base[q])), even,
+            _mm512_mask_loadu_epi32(zp, static_cast<__mmask16>(m >> 16), element_at(src, e.base[q] + 16)));
         val = _mm512_mask_mov_epi32(val, e.mask[q], seg);
       }
       return val;
@@ -346,8 +337,8 @@ class IntIm2colSource final : public intgemm::BytePanelSource {
           case Im2colVector::kZero: word = word_of(uc, [&](int) { return zp; }); break;
           case Im2colVector::kStride1: {
             const __mmask16 m0 = e.mask[0], m1 = e.segments > 1 ? e.mask[1] : __mmask16(0);
-            const int32_t* p0 = at(src, e.base[0]);
-            const int32_t* p1 = at(src, e.segments > 1 ? e.base[1] : e.base[0]);
+            const int32_t* p0 = element_at(src, e.base[0]);
+            const int32_t* p1 = element_at(src, e.segments > 1 ? e.base[1] : e.base[0]);
             word = word_of(uc, [&](int u) {
               return _mm512_mask_loadu_epi32(_mm512_mask_loadu_epi32(zp, m0, p0 + u * plane), m1, p1 + u * plane);
             });
@@ -363,7 +354,7 @@ class IntIm2colSource final : public intgemm::BytePanelSource {
             word = word_of(uc, [&](int u) {
               __m512i val = zp;
               for (int q = 0; q < e.segments; ++q) {
-                const int32_t* p = at(src, e.base[q]) + u * plane;
+                const int32_t* p = element_at(src, e.base[q]) + u * plane;
                 const __m512i seg = _mm512_permutex2var_epi32(_mm512_mask_loadu_epi32(zp, lo[q], p), even,
                                                               _mm512_mask_loadu_epi32(zp, hi[q], p + 16));
                 val = _mm512_mask_mov_epi32(val, e.mask[q], seg);

@@ -17,23 +17,8 @@ namespace qsim {
 
 #if defined(__AVX512F__)
 namespace {
-
-// Lane bits of a 16-lane mask spread to the even bits of a 32-bit mask: the input
-// elements a stride-2 segment reads from two 16-float loads.
-inline uint32_t spread_even(uint32_t m) {
-  m = (m | (m << 8)) & 0x00FF00FFu;
-  m = (m | (m << 4)) & 0x0F0F0F0Fu;
-  m = (m | (m << 2)) & 0x33333333u;
-  m = (m | (m << 1)) & 0x55555555u;
-  return m;
-}
-
-// Address of element `off` of src; off may lie outside the plane for lanes a mask
-// excludes (masked loads touch only their lanes).
-inline const float* at(const float* src, int64_t off) {
-  return reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(src) + static_cast<uintptr_t>(off) * sizeof(float));
-}
-
+using kernels::spread_even;
+using kernels::element_at;
 }  // namespace
 #endif
 
@@ -158,13 +143,13 @@ void Im2colSource::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* d
           const __mmask16 m0 = e.mask[0], m1 = e.segments > 1 ? e.mask[1] : __mmask16(0);
           const int64_t b0 = e.base[0], b1 = e.segments > 1 ? e.base[1] : 0;
           if (e.segments == 1) {
-            for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(d + i * dstep, _mm512_maskz_loadu_ps(m0, at(src + i * plane, b0)));
+            for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(d + i * dstep, _mm512_maskz_loadu_ps(m0, element_at(src + i * plane, b0)));
             break;
           }
           for (int64_t i = 0; i < rows; ++i) {
             const float* x = src + i * plane;
-            const __m512i r = _mm512_or_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(m0, at(x, b0))),
-                                              _mm512_castps_si512(_mm512_maskz_loadu_ps(m1, at(x, b1))));
+            const __m512i r = _mm512_or_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(m0, element_at(x, b0))),
+                                              _mm512_castps_si512(_mm512_maskz_loadu_ps(m1, element_at(x, b1))));
             _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(r));
           }
           break;
@@ -176,17 +161,17 @@ void Im2colSource::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* d
             for (int64_t i = 0; i < rows; ++i) {
               const float* x = src + i * plane;
               _mm512_store_ps(d + i * dstep,
-                              _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), at(x, b0)), even,
-                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), at(x, b0 + 16))));
+                              _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), element_at(x, b0)), even,
+                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), element_at(x, b0 + 16))));
             }
             break;
           }
           for (int64_t i = 0; i < rows; ++i) {
             const float* x = src + i * plane;
-            const __m512 r0 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), at(x, b0)), even,
-                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), at(x, b0 + 16)));
-            const __m512 r1 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s1), at(x, b1)), even,
-                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s1 >> 16), at(x, b1 + 16)));
+            const __m512 r0 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), element_at(x, b0)), even,
+                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), element_at(x, b0 + 16)));
+            const __m512 r1 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s1), element_at(x, b1)), even,
+                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s1 >> 16), element_at(x, b1 + 16)));
             _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r0), _mm512_castps_si512(r1))));
           }
           break;
@@ -339,10 +324,10 @@ void depthwise_plane_direct(const kernels::Spatial3& g, const float* __restrict 
         for (int kw = 0; kw < KW; ++kw) {
           __m512 v;
           if constexpr (S == 1) {
-            v = _mm512_maskz_loadu_ps(m0[kw], at(row, off[kw]));
+            v = _mm512_maskz_loadu_ps(m0[kw], element_at(row, off[kw]));
           } else {
-            v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0[kw], at(row, off[kw])), even,
-                                       _mm512_maskz_loadu_ps(m1[kw], at(row, off[kw] + 16)));
+            v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0[kw], element_at(row, off[kw])), even,
+                                       _mm512_maskz_loadu_ps(m1[kw], element_at(row, off[kw] + 16)));
           }
           acc = _mm512_fmadd_ps(_mm512_set1_ps(wk[kw]), v, acc);
         }

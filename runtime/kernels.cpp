@@ -161,12 +161,7 @@ void max_pool_2d_avx512(const Spatial3& g, const T* x, T* y, ThreadPool& pool) {
             const int64_t iw = off[kw] + S * j;
             if (iw >= 0 && iw < W) valid |= 1u << j;
           }
-          if constexpr (S == 2) {
-            uint32_t spread = 0;
-            for (int j = 0; j < 16; ++j)
-              if (valid >> j & 1u) spread |= 1u << (2 * j);
-            valid = spread;
-          }
+          if constexpr (S == 2) valid = spread_even(valid);
           m0[kw] = static_cast<__mmask16>(valid);
           m1[kw] = static_cast<__mmask16>(valid >> 16);
         }
@@ -176,8 +171,7 @@ void max_pool_2d_avx512(const Spatial3& g, const T* x, T* y, ThreadPool& pool) {
           for (int64_t kh = kh0; kh < kh1; ++kh) {
             const T* row = xp + (oh * SH - PH + kh) * W;
             for (int64_t kw = 0; kw < KW; ++kw) {
-              const T* src = reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(row) +
-                                                        static_cast<uintptr_t>(off[kw]) * sizeof(T));
+              const T* src = element_at(row, off[kw]);
               __m512i v;
               if constexpr (S == 1) {
                 v = _mm512_mask_loadu_epi32(lowest, m0[kw], src);

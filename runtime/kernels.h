@@ -32,6 +32,22 @@ Spatial3 make_spatial3(const Shape& x, const Shape& y, std::span<const int64_t> 
                        std::span<const int64_t> strides, std::span<const int64_t> dilations,
                        std::span<const int64_t> pads);
 
+// ---- helpers of the AVX-512 kernels' masked loads (plain integer code) ----
+// Lane bits of a 16-lane mask spread to the even bits of a 32-bit mask: the elements a
+// stride-2 run of 16 lanes reads from two 16-element loads.
+constexpr uint32_t spread_even(uint32_t m) {
+  m = (m | (m << 8)) & 0x00FF00FFu;
+  m = (m | (m << 4)) & 0x0F0F0F0Fu;
+  m = (m | (m << 2)) & 0x33333333u;
+  return (m | (m << 1)) & 0x55555555u;
+}
+// Address of element `off` of src; off may lie outside the buffer for lanes a mask
+// excludes (masked loads touch only their lanes), so no pointer arithmetic on src.
+template <typename T>
+const T* element_at(const T* src, int64_t off) {
+  return reinterpret_cast<const T*>(reinterpret_cast<uintptr_t>(src) + static_cast<uintptr_t>(off) * sizeof(T));
+}
+
 // ---- pools ----
 // Indices (optional, may be null) follow ONNX MaxPool: the flat index into X,
 // with (h, w) flattened row-major (storage_order 0) or column-major (1).
