@@ -402,9 +402,10 @@ class ConvK final : public IntKernel {
       for (auto& r : rows_) r.assign(static_cast<std::size_t>((g_.out_plane() + 15) / 16 * 16), 0);
 #if defined(__AVX512F__)
       // The vector path reads each tap's 16-pixel vectors through the im2col load table.
-      vector_dw_ = g_.in_plane() < (int64_t{1} << 31);
-      if (vector_dw_) plan_ = Im2colPlan::make(g_);
-      vector_dw_ = vector_dw_ && !plan_.direct;
+      if (Im2colPlan::fits(g_)) {
+        plan_ = Im2colPlan::make(g_);
+        vector_dw_ = !plan_.direct;
+      }
 #endif
       return;
     }

@@ -82,7 +82,7 @@ Im2colPlan Im2colPlan::make(const kernels::Spatial3& g) {
     if (g.kernel[a] != 1 || g.stride[a] != 1 || g.pad_begin[a] != 0 || g.pad_end[a] != 0 || g.in[a] != g.out[a])
       p.direct = false;
   if (p.direct) return p;
-  if (g.in_plane() >= (int64_t{1} << 31)) fail("Conv: input plane of {} elements is too large", g.in_plane());
+  if (!fits(g)) fail("Conv: input plane of {} elements is too large", g.in_plane());
   p.table.resize(static_cast<std::size_t>(p.kvol * p.vectors));
   for (int64_t t = 0; t < p.kvol; ++t)
     for (int64_t v = 0; v < p.vectors; ++v) p.table[static_cast<std::size_t>(t * p.vectors + v)] = p.describe(t, v, &p.offsets);

@@ -43,7 +43,9 @@ struct Im2colPlan {
   bool direct = false;
   std::vector<Im2colVector> table;  // kvol x vectors
   std::vector<int32_t> offsets;     // 16 per gather entry
-  static Im2colPlan make(const kernels::Spatial3& g);
+  static Im2colPlan make(const kernels::Spatial3& g);  // throws unless fits(g) or the plan is direct
+  // Whether a table can address g's input plane (its offsets are int32).
+  static bool fits(const kernels::Spatial3& g) { return g.in_plane() < (int64_t{1} << 31); }
   // The loads for tap t and output vector v, computed from the geometry.
   Im2colVector describe(int64_t t, int64_t v, std::vector<int32_t>* offsets) const;
 };
