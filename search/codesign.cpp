@@ -303,7 +303,7 @@ class Chain {
       if (v.valid) {
         const Figures f = figures(v, s_);
         cost = objective(c_, f, f.est);
-        record(f);
+        record(s_, f);
       }
     }
     alg_->start(cost);
@@ -311,10 +311,9 @@ class Chain {
   }
 
   void run(int64_t steps, std::atomic<int64_t>& done, std::atomic<int64_t>& kept) {
-    if (version_ != c_.version) {  // the estimate was corrected: re-cost the current state, re-key the archives
+    if (version_ != c_.version) {  // the estimate was corrected: re-cost the current state, rebuild the archives
       version_ = c_.version;
-      lat_.rekey(c_);
-      energy_.rekey(c_);
+      rebuild_archives();
       const auto it = visits_.find(s_);
       if (it != visits_.end() && it->second.valid && std::isfinite(alg_->current_cost())) {
         const Figures f = figures(it->second, s_);
@@ -357,6 +356,7 @@ class Chain {
       if (valid) {
         f = figures(*v, next_);
         cost = objective(c_, f, f.est);
+        if (fresh_) record(next_, f);  // a revisit is already in (or dominated): the estimate has not changed since
       } else {
         ++invalid_;
       }
@@ -374,7 +374,6 @@ class Chain {
           set_options(*cur_, m.options);
         std::swap(s_, next_);
         cur_ = np;
-        record(f);
         kept.fetch_add(1, std::memory_order_relaxed);
       } else if (ev_moved) {
         revert_.clear();
@@ -473,16 +472,31 @@ class Chain {
     return f;
   }
 
-  // States meeting the constraints that do not depend on the estimate enter the
-  // archives; the accuracy limits are judged when an archive is read.
-  void record(const Figures& f) {
+  // Every valid state the chain evaluated (accepted or not) that meets the constraints
+  // not depending on the estimate enters the archives; the accuracy limits are judged
+  // when an archive is read.
+  void record(const SearchState& s, const Figures& f) {
     const SearchConstraints& l = c_.obj.limits;
     if (f.hw_excess > 0) return;
     if (l.latency_ms && f.latency_ms > *l.latency_ms) return;
     if (l.size_kib && f.weight_kib > *l.size_kib * (1 + 1e-12)) return;
     if (l.energy_uj && f.energy_uj > *l.energy_uj) return;
-    lat_.insert(s_, f);
-    energy_.insert(s_, f);
+    lat_.insert(s, f);
+    energy_.insert(s, f);
+  }
+  // The archives again from every visit, under the current estimate, in evaluation
+  // order (deterministic). Re-keying the old fronts alone would lose a state that was
+  // dominated under the old estimate but leads under the new one -- such as the state
+  // the chain stands on, which it then never records again.
+  void rebuild_archives() {
+    std::vector<std::pair<int64_t, const std::pair<const SearchState, Visit>*>> order;
+    order.reserve(visits_.size());
+    for (const auto& e : visits_)
+      if (e.second.valid) order.emplace_back(e.second.evaluation, &e);
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    lat_ = Archive(false);
+    energy_ = Archive(true);
+    for (const auto& [ev, e] : order) record(e->first, figures(e->second, e->first));
   }
 
   const Context& c_;

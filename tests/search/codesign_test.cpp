@@ -298,6 +298,12 @@ TEST_F(SearchCli, WritesOutputsReproduciblyAtAnyThreadCount) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   // The chain's gap to the exact optimum of its own estimate is never negative.
   EXPECT_GE(a["best"]["optimum_gap"].get<double>(), -1e-9);
+  // chain_best is the best state the chains visited, by the final estimate: no chain
+  // ends on a better one, even one it reached while another state dominated it under an
+  // earlier estimate (the archives are rebuilt from every visit at each correction).
+  ASSERT_EQ(a["chains"].size(), 3u);
+  for (const auto& ch : a["chains"])
+    EXPECT_LE(a["chain_best"]["objective"].get<double>(), ch["final_objective"].get<double>() + 1e-9);
   EXPECT_TRUE(read(dir_ / "a" / "front.csv").starts_with("front,latency_ms,energy_uj,est_top1,check_top1,true_top1"));
   // alloc.json is read by the timing model.
   EXPECT_EQ(run("--hw " + src("configs/eyeriss.yaml") + " --model " + src("models/fmnist_vgg.onnx") + " --precision " +
