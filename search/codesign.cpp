@@ -310,16 +310,42 @@ class Chain {
     evals_at_.assign(1, evals_);
   }
 
-  void run(int64_t steps, std::atomic<int64_t>& done, std::atomic<int64_t>& kept) {
-    if (version_ != c_.version) {  // the estimate was corrected: re-cost the current state, rebuild the archives
-      version_ = c_.version;
-      rebuild_archives();
-      const auto it = visits_.find(s_);
-      if (it != visits_.end() && it->second.valid && std::isfinite(alg_->current_cost())) {
-        const Figures f = figures(it->second, s_);
-        alg_->start(objective(c_, f, f.est));
-      }
+  // The estimate was corrected: the archives again from every visit, the current state re-costed.
+  void follow_estimate() {
+    if (version_ == c_.version) return;
+    version_ = c_.version;
+    rebuild_archives();
+    const auto it = visits_.find(s_);
+    if (it != visits_.end() && it->second.valid && std::isfinite(alg_->current_cost())) {
+      const Figures f = figures(it->second, s_);
+      alg_->start(objective(c_, f, f.est));
     }
+  }
+
+  // Continue from `s`, a state within the budgets (the best of the merged front after a
+  // correction): one evaluation unless this chain evaluated it before.
+  void restart(const SearchState& s) {
+    follow_estimate();
+    if (s == s_) return;
+    HwPoint* np = s.hw == s_.hw ? cur_ : cache_.get(c_, s.hw, cur_);
+    if (!np->prepared || !np->valid) return;
+    note_reference(*np);
+    prec_ = c_.p.precision(s.option);
+    const Visit& v = visit(*np, s, [&] { return np->ev.evaluate(prec_).ok(); });
+    if (!fresh_) (void)np->ev.evaluate(prec_);  // the evaluator follows the chain (no new evaluation)
+    s_ = s;
+    cur_ = np;
+    double cost = kInf;
+    if (v.valid) {
+      const Figures f = figures(v, s_);
+      cost = objective(c_, f, f.est);
+      if (fresh_) record(s_, f);
+    }
+    alg_->start(cost);
+  }
+
+  void run(int64_t steps, std::atomic<int64_t>& done, std::atomic<int64_t>& kept) {
+    follow_estimate();
     for (int64_t k = 0; k < steps; ++k) {
       ++step_;
       const IndependenceTable* table = nullptr;
@@ -673,6 +699,26 @@ RunResult run_chains(Context& c, const SearchOptions& o, bool random, Allocation
     merge();
     if (check) check_and_refit(c, r, *check, o.check_top, o.ridge, done < o.steps);
     r.lat.rekey(c);
+    if (check && done < o.steps && !random) {
+      // After a correction every chain continues from the best state the chains have
+      // visited, by the new estimate: chains cooled on the old estimate would otherwise
+      // stay in its minimum, and the last segment alone runs on the final one.
+      pool.parallel_for(static_cast<int64_t>(chains.size()),
+                        [&](int64_t i, int) { chains[static_cast<std::size_t>(i)]->follow_estimate(); });
+      merge();
+      const Entry* incumbent = nullptr;
+      double f_inc = kInf;
+      for (const Entry& e : r.lat.entries()) {
+        bool feasible = false;
+        const double f = objective(c, e.f, e.f.est, &feasible);
+        if (feasible && f < f_inc) f_inc = f, incumbent = &e;
+      }
+      if (incumbent) {
+        const SearchState s = incumbent->state;
+        pool.parallel_for(static_cast<int64_t>(chains.size()),
+                          [&](int64_t i, int) { chains[static_cast<std::size_t>(i)]->restart(s); });
+      }
+    }
     double best = kInf;
     for (const Entry& e : r.lat.entries()) best = std::min(best, objective(c, e.f, e.f.est));
     std::lock_guard lock(mon.m);

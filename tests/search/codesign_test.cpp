@@ -337,8 +337,12 @@ TEST_F(SearchCli, CoDesignWritesTheChosenHardware) {
   EXPECT_EQ(ev["group_timings"].get<int64_t>(), 0);  // walk: no per-point option table
   EXPECT_GT(ev["revisits"].get<int64_t>(), 0);
   EXPECT_GT(ev["over_budget"].get<int64_t>(), 0);   // 16 x 14 and 16 x 16 exceed 200 PEs
+  // Visits: one per step, one per chain's start and at most one per chain and correction
+  // (after a correction each chain continues from the best state so far, section 4).
+  const int64_t corrections = ev["checks"].get<int64_t>() - 1;
+  EXPECT_EQ(corrections, 2);
   EXPECT_LE(ev["states"].get<int64_t>() + ev["revisits"].get<int64_t>() + ev["over_budget"].get<int64_t>(),
-            steps + 3);
+            steps + 3 * (1 + corrections));
   EXPECT_EQ(j["best"]["evaluations"].get<int64_t>(), ev["total"].get<int64_t>());
   const auto& to_best = ev["to_best"];
   ASSERT_GE(to_best["evaluations"].get<int64_t>(), 1);
