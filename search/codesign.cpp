@@ -267,6 +267,7 @@ struct Visit {
   double latency_ms = 0, latency8_ms = 0, energy_uj = 0, hw_excess = 0;
   int64_t evaluation = 0;  // the chain's evaluation count once it was evaluated (1-based)
   int64_t step = 0;        // the chain step that proposed it (0: the start)
+  bool accepted = false;   // the chain stood on it (its start, or a kept move)
 };
 
 struct StateHash {
@@ -303,6 +304,7 @@ class Chain {
       if (v.valid) {
         const Figures f = figures(v, s_);
         cost = objective(c_, f, f.est);
+        visits_.find(s_)->second.accepted = true;
         record(s_, f);
       }
     }
@@ -310,42 +312,16 @@ class Chain {
     evals_at_.assign(1, evals_);
   }
 
-  // The estimate was corrected: the archives again from every visit, the current state re-costed.
-  void follow_estimate() {
-    if (version_ == c_.version) return;
-    version_ = c_.version;
-    rebuild_archives();
-    const auto it = visits_.find(s_);
-    if (it != visits_.end() && it->second.valid && std::isfinite(alg_->current_cost())) {
-      const Figures f = figures(it->second, s_);
-      alg_->start(objective(c_, f, f.est));
-    }
-  }
-
-  // Continue from `s`, a state within the budgets (the best of the merged front after a
-  // correction): one evaluation unless this chain evaluated it before.
-  void restart(const SearchState& s) {
-    follow_estimate();
-    if (s == s_) return;
-    HwPoint* np = s.hw == s_.hw ? cur_ : cache_.get(c_, s.hw, cur_);
-    if (!np->prepared || !np->valid) return;
-    note_reference(*np);
-    prec_ = c_.p.precision(s.option);
-    const Visit& v = visit(*np, s, [&] { return np->ev.evaluate(prec_).ok(); });
-    if (!fresh_) (void)np->ev.evaluate(prec_);  // the evaluator follows the chain (no new evaluation)
-    s_ = s;
-    cur_ = np;
-    double cost = kInf;
-    if (v.valid) {
-      const Figures f = figures(v, s_);
-      cost = objective(c_, f, f.est);
-      if (fresh_) record(s_, f);
-    }
-    alg_->start(cost);
-  }
-
   void run(int64_t steps, std::atomic<int64_t>& done, std::atomic<int64_t>& kept) {
-    follow_estimate();
+    if (version_ != c_.version) {  // the estimate was corrected: re-cost the current state, rebuild the archives
+      version_ = c_.version;
+      rebuild_archives();
+      const auto it = visits_.find(s_);
+      if (it != visits_.end() && it->second.valid && std::isfinite(alg_->current_cost())) {
+        const Figures f = figures(it->second, s_);
+        alg_->start(objective(c_, f, f.est));
+      }
+    }
     for (int64_t k = 0; k < steps; ++k) {
       ++step_;
       const IndependenceTable* table = nullptr;
@@ -382,7 +358,6 @@ class Chain {
       if (valid) {
         f = figures(*v, next_);
         cost = objective(c_, f, f.est);
-        if (fresh_) record(next_, f);  // a revisit is already in (or dominated): the estimate has not changed since
       } else {
         ++invalid_;
       }
@@ -400,6 +375,8 @@ class Chain {
           set_options(*cur_, m.options);
         std::swap(s_, next_);
         cur_ = np;
+        visits_.find(s_)->second.accepted = true;
+        record(s_, f);
         kept.fetch_add(1, std::memory_order_relaxed);
       } else if (ev_moved) {
         revert_.clear();
@@ -498,9 +475,9 @@ class Chain {
     return f;
   }
 
-  // Every valid state the chain evaluated (accepted or not) that meets the constraints
-  // not depending on the estimate enters the archives; the accuracy limits are judged
-  // when an archive is read.
+  // Every state the chain stood on (its start and every accepted state) that meets the
+  // constraints not depending on the estimate enters the archives; the accuracy limits
+  // are judged when an archive is read.
   void record(const SearchState& s, const Figures& f) {
     const SearchConstraints& l = c_.obj.limits;
     if (f.hw_excess > 0) return;
@@ -510,15 +487,14 @@ class Chain {
     lat_.insert(s, f);
     energy_.insert(s, f);
   }
-  // The archives again from every visit, under the current estimate, in evaluation
-  // order (deterministic). Re-keying the old fronts alone would lose a state that was
-  // dominated under the old estimate but leads under the new one -- such as the state
-  // the chain stands on, which it then never records again.
+  // The archives again from every state the chain stood on, under the current estimate,
+  // in evaluation order (deterministic). Re-keying the old fronts alone would lose a
+  // state that was dominated under the old estimate but leads under the new one -- such
+  // as the state the chain stands on, which it then never records again.
   void rebuild_archives() {
     std::vector<std::pair<int64_t, const std::pair<const SearchState, Visit>*>> order;
-    order.reserve(visits_.size());
     for (const auto& e : visits_)
-      if (e.second.valid) order.emplace_back(e.second.evaluation, &e);
+      if (e.second.valid && e.second.accepted) order.emplace_back(e.second.evaluation, &e);
     std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     lat_ = Archive(false);
     energy_ = Archive(true);
@@ -699,26 +675,6 @@ RunResult run_chains(Context& c, const SearchOptions& o, bool random, Allocation
     merge();
     if (check) check_and_refit(c, r, *check, o.check_top, o.ridge, done < o.steps);
     r.lat.rekey(c);
-    if (check && done < o.steps && !random) {
-      // After a correction every chain continues from the best state the chains have
-      // visited, by the new estimate: chains cooled on the old estimate would otherwise
-      // stay in its minimum, and the last segment alone runs on the final one.
-      pool.parallel_for(static_cast<int64_t>(chains.size()),
-                        [&](int64_t i, int) { chains[static_cast<std::size_t>(i)]->follow_estimate(); });
-      merge();
-      const Entry* incumbent = nullptr;
-      double f_inc = kInf;
-      for (const Entry& e : r.lat.entries()) {
-        bool feasible = false;
-        const double f = objective(c, e.f, e.f.est, &feasible);
-        if (feasible && f < f_inc) f_inc = f, incumbent = &e;
-      }
-      if (incumbent) {
-        const SearchState s = incumbent->state;
-        pool.parallel_for(static_cast<int64_t>(chains.size()),
-                          [&](int64_t i, int) { chains[static_cast<std::size_t>(i)]->restart(s); });
-      }
-    }
     double best = kInf;
     for (const Entry& e : r.lat.entries()) best = std::min(best, objective(c, e.f, e.f.est));
     std::lock_guard lock(mon.m);
