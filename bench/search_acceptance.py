@@ -4,8 +4,9 @@
 Usage: search_acceptance.py OUT MODEL... (OUT/<model>-<eyeriss|edge-lowmem|codesign-seed<N>>/summary.json).
 Markdown on stdout: per model on eyeriss (speed-up, top-1 lost, the 8-4 line, QuantuneV2,
 gap to the optimum), bits per layer on eyeriss vs edge-lowmem with each layer's bound at
-8 bits, and co-design against the grid sweep per seed (evaluations until the grid's best was
-reached, both totals).
+8 bits (and, for the layers memory-bound on edge-lowmem that kept at least their eyeriss
+width, the objective change of each narrower width there), and co-design against the grid
+sweep per seed (evaluations until the grid's best was reached, both totals).
 """
 import csv
 import json
@@ -102,6 +103,62 @@ def layer_table(out, models):
         mean_l = sum(int(w.split("/")[0]) for w in wl) / len(wl)
         print(f"\nmean weight bits {mean_e:.2f} (eyeriss) vs {mean_l:.2f} (edge-lowmem); {fewer} layers fewer bits "
               f"under edge-lowmem ({fewer_mem} of them memory-bound there), {more} more\n")
+        narrower_moves(m, l, {b["layer"]: b["bound"] for b in bl}, dict(zip((a["layer"] for a in be), we)))
+
+
+def cycles(hw, model, widths):
+    """Total cycles of the analytical model with per-layer widths (name -> "w/a"); None: all 8-bit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "t.json")
+        cmd = [QSIM, "--hw", hw, "--model", model, "--json", out]
+        if widths is not None:
+            alloc = os.path.join(tmp, "alloc.json")
+            with open(alloc, "w") as f:
+                json.dump({"format": "qsim-precision", "version": 1, "layers": [
+                    {"name": n, "wbits": int(w.split("/")[0]), "abits": int(w.split("/")[1])}
+                    for n, w in widths.items()]}, f)
+            cmd += ["--precision", alloc]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            return json.load(f)["total_cycles"]
+
+
+def narrower_moves(model, s, bound, eyeriss_widths):
+    """Why a layer memory-bound on edge-lowmem did not get fewer bits there than on eyeriss:
+    from edge-lowmem's chosen allocation, each narrower width of its group, priced by the
+    objective the chain runs on (the corrected additive estimate + lambda * cycles / all-8
+    cycles, docs/search.md section 2). A positive change means the objective refuses the move."""
+    lam = s["objective"]["lambda"]
+    widths = dict(zip((x["name"] for x in s["best"]["layers"] if x["is_compute"]), s["best"]["widths"].split()))
+    c8, c0 = cycles(s["hw"], s["model"], None), cycles(s["hw"], s["model"], widths)
+    rows = []
+    for grp in s["estimate"]["groups"]:
+        names = grp["layers"]
+        if grp["pinned"] or not any(bound.get(n) == "memory" for n in names):
+            continue
+        cur = widths[names[0]]
+        if int(cur.split("/")[0]) < int(eyeriss_widths[names[0]].split("/")[0]):
+            continue  # already fewer bits than on eyeriss
+        opts = {f"{o['wbits']}/{o['abits']}": o["corrected"] for o in grp["options"]}
+        for w, acc in sorted(opts.items(), key=lambda kv: -int(kv[0].split("/")[0])):
+            if int(w.split("/")[0]) >= int(cur.split("/")[0]):
+                continue
+            moved = dict(widths)
+            for n in names:
+                moved[n] = w
+            dlat = lam * (cycles(s["hw"], s["model"], moved) - c0) / c8
+            dacc = acc - opts[cur]
+            rows.append((", ".join(names), cur, w, dacc, dlat))
+    if not rows:
+        return
+    print(f"Narrower widths for {model}'s layers memory-bound on edge-lowmem that kept at least their eyeriss "
+          f"width, from edge-lowmem's choice (lambda {lam:g}; terms in points of top-1):\n")
+    print("| layer(s) | chosen | narrower | accuracy term change | latency term change | objective change |")
+    print("|---|---|---|---|---|---|")
+    for names, cur, w, dacc, dlat in rows:
+        print(f"| {names} | {cur} | {w} | {dacc:+.2f} | {dlat:+.2f} | {dacc + dlat:+.2f} |")
+    refused = sum(1 for r in rows if r[3] + r[4] > 0)
+    print(f"\n{refused} of {len(rows)} such moves raise the objective.\n")
 
 
 def codesign_table(out, models):
