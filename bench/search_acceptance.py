@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 
+from search_marginal import timing  # the analytical model's cycles of one allocation (qsim --json)
+
 QSIM = os.environ.get("QSIM", "build/qsim")
 
 
@@ -106,49 +108,31 @@ def layer_table(out, models):
         narrower_moves(m, l, {b["layer"]: b["bound"] for b in bl}, dict(zip((a["layer"] for a in be), we)))
 
 
-def cycles(hw, model, widths):
-    """Total cycles of the analytical model with per-layer widths (name -> "w/a"); None: all 8-bit."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "t.json")
-        cmd = [QSIM, "--hw", hw, "--model", model, "--json", out]
-        if widths is not None:
-            alloc = os.path.join(tmp, "alloc.json")
-            with open(alloc, "w") as f:
-                json.dump({"format": "qsim-precision", "version": 1, "layers": [
-                    {"name": n, "wbits": int(w.split("/")[0]), "abits": int(w.split("/")[1])}
-                    for n, w in widths.items()]}, f)
-            cmd += ["--precision", alloc]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        with open(out) as f:
-            return json.load(f)["total_cycles"]
-
-
 def narrower_moves(model, s, bound, eyeriss_widths):
     """Why a layer memory-bound on edge-lowmem did not get fewer bits there than on eyeriss:
     from edge-lowmem's chosen allocation, each narrower width of its group, priced by the
     objective the chain runs on (the corrected additive estimate + lambda * cycles / all-8
     cycles, docs/search.md section 2). A positive change means the objective refuses the move."""
     lam = s["objective"]["lambda"]
-    widths = dict(zip((x["name"] for x in s["best"]["layers"] if x["is_compute"]), s["best"]["widths"].split()))
-    c8, c0 = cycles(s["hw"], s["model"], None), cycles(s["hw"], s["model"], widths)
+    pair = lambda w: tuple(int(b) for b in w.split("/"))  # "w/a" -> (w, a)
+    widths = {x["name"]: pair(w) for x, w in
+              zip((x for x in s["best"]["layers"] if x["is_compute"]), s["best"]["widths"].split())}
+    hw = os.path.splitext(os.path.basename(s["hw"]))[0]  # configs/<hw>.yaml
     rows = []
-    for grp in s["estimate"]["groups"]:
-        names = grp["layers"]
-        if grp["pinned"] or not any(bound.get(n) == "memory" for n in names):
-            continue
-        cur = widths[names[0]]
-        if int(cur.split("/")[0]) < int(eyeriss_widths[names[0]].split("/")[0]):
-            continue  # already fewer bits than on eyeriss
-        opts = {f"{o['wbits']}/{o['abits']}": o["corrected"] for o in grp["options"]}
-        for w, acc in sorted(opts.items(), key=lambda kv: -int(kv[0].split("/")[0])):
-            if int(w.split("/")[0]) >= int(cur.split("/")[0]):
+    with tempfile.TemporaryDirectory() as tmp:
+        c8, c0 = timing(hw, model, None, tmp)[0], timing(hw, model, widths, tmp)[0]
+        for grp in s["estimate"]["groups"]:
+            names = grp["layers"]
+            if grp["pinned"] or not any(bound.get(n) == "memory" for n in names):
                 continue
-            moved = dict(widths)
-            for n in names:
-                moved[n] = w
-            dlat = lam * (cycles(s["hw"], s["model"], moved) - c0) / c8
-            dacc = acc - opts[cur]
-            rows.append((", ".join(names), cur, w, dacc, dlat))
+            cur = widths[names[0]]
+            if cur[0] < pair(eyeriss_widths[names[0]])[0]:
+                continue  # already fewer bits than on eyeriss
+            opts = {(o["wbits"], o["abits"]): o["corrected"] for o in grp["options"]}
+            for w in sorted((w for w in opts if w[0] < cur[0]), reverse=True):
+                moved = dict(widths, **{n: w for n in names})
+                dlat = lam * (timing(hw, model, moved, tmp)[0] - c0) / c8
+                rows.append((", ".join(names), "%d/%d" % cur, "%d/%d" % w, opts[w] - opts[cur], dlat))
     if not rows:
         return
     print(f"Narrower widths for {model}'s layers memory-bound on edge-lowmem that kept at least their eyeriss "

@@ -300,12 +300,11 @@ class Chain {
     note_reference(*cur_);
     double cost = kInf;
     if (cur_->valid) {
-      const Visit& v = visit(*cur_, s_, [&] { return cur_->ev.evaluate(prec_).ok(); });
+      Visit& v = visit(*cur_, s_, [&] { return cur_->ev.evaluate(prec_).ok(); });
       if (v.valid) {
         const Figures f = figures(v, s_);
         cost = objective(c_, f, f.est);
-        visits_.find(s_)->second.accepted = true;
-        record(s_, f);
+        stand_on(v, f);
       }
     }
     alg_->start(cost);
@@ -334,7 +333,7 @@ class Chain {
       next_ = s_;
       apply_move(next_, m);
       HwPoint* np = cur_;
-      const Visit* v = nullptr;
+      Visit* v = nullptr;
       bool ev_moved = false;  // cur_'s evaluator holds next_'s widths (a width move evaluated now)
       if (!m.hw.empty()) {
         // A point over the budgets is rejected before any evaluation, unless the
@@ -375,8 +374,7 @@ class Chain {
           set_options(*cur_, m.options);
         std::swap(s_, next_);
         cur_ = np;
-        visits_.find(s_)->second.accepted = true;
-        record(s_, f);
+        stand_on(*v, f);
         kept.fetch_add(1, std::memory_order_relaxed);
       } else if (ev_moved) {
         revert_.clear();
@@ -439,7 +437,7 @@ class Chain {
   // The state's figures: from the memo when this chain evaluated it before (no new
   // evaluation), else `evaluate` runs the model on `pt` (one evaluation).
   template <class F>
-  const Visit& visit(const HwPoint& pt, const SearchState& s, F&& evaluate) {
+  Visit& visit(const HwPoint& pt, const SearchState& s, F&& evaluate) {
     auto [it, fresh] = visits_.try_emplace(s);
     fresh_ = fresh;
     Visit& v = it->second;
@@ -475,9 +473,13 @@ class Chain {
     return f;
   }
 
-  // Every state the chain stood on (its start and every accepted state) that meets the
-  // constraints not depending on the estimate enters the archives; the accuracy limits
-  // are judged when an archive is read.
+  // The chain now stands on s_ (its start, or a kept move), visited as v with figures f.
+  void stand_on(Visit& v, const Figures& f) {
+    v.accepted = true;
+    record(s_, f);
+  }
+  // Every state the chain stood on that meets the constraints not depending on the
+  // estimate enters the archives; the accuracy limits are judged when an archive is read.
   void record(const SearchState& s, const Figures& f) {
     const SearchConstraints& l = c_.obj.limits;
     if (f.hw_excess > 0) return;
