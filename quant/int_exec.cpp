@@ -180,50 +180,6 @@ struct PanelWriter {
 };
 
 #if defined(__AVX512F__)
-using kernels::spread_even;
-using kernels::element_at;
-// Decodes one Im2colVector (runtime/conv.h: how 16 output pixels of a tap read the
-// input plane) once and calls f(load) with a loader for it: load(plane) gives the 16
-// int32 lanes from the plane at `plane`, lanes in the padding or past the plane zp.
-// One decode serves several planes (the four channels of a VNNI group).
-template <typename F>
-[[gnu::always_inline]] inline decltype(auto) with_vector_load(const Im2colPlan& pl, const Im2colVector& e, __m512i zp, F&& f) {
-  switch (e.kind) {
-    case Im2colVector::kZero: return f([zp](const int32_t*) { return zp; });
-    case Im2colVector::kStride1: {
-      const __mmask16 m0 = e.mask[0], m1 = e.mask[1];
-      const int64_t b0 = e.base[0], b1 = e.base[1];
-      if (e.segments == 1) return f([=](const int32_t* x) { return _mm512_mask_loadu_epi32(zp, m0, element_at(x, b0)); });
-      return f([=](const int32_t* x) {
-        return _mm512_mask_loadu_epi32(_mm512_mask_loadu_epi32(zp, m0, element_at(x, b0)), m1, element_at(x, b1));
-      });
-    }
-    case Im2colVector::kStride2: {
-      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-      __mmask16 lo[2] = {0, 0}, hi[2] = {0, 0};
-      for (int q = 0; q < e.segments; ++q) {
-        const uint32_t m = spread_even(e.mask[q]);
-        lo[q] = static_cast<__mmask16>(m);
-        hi[q] = static_cast<__mmask16>(m >> 16);
-      }
-      return f([&](const int32_t* x) {
-        __m512i val = zp;
-        for (int q = 0; q < e.segments; ++q) {
-          const int32_t* p = element_at(x, e.base[q]);
-          const __m512i seg = _mm512_permutex2var_epi32(_mm512_mask_loadu_epi32(zp, lo[q], p), even,
-                                                        _mm512_mask_loadu_epi32(zp, hi[q], p + 16));
-          val = _mm512_mask_mov_epi32(val, e.mask[q], seg);
-        }
-        return val;
-      });
-    }
-    case Im2colVector::kGather:
-    default: {
-      const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
-      return f([=](const int32_t* x) { return _mm512_mask_i32gather_epi32(zp, e.mask[0], idx, x, 4); });
-    }
-  }
-}
 // The 16 lanes of im2col row `tap`, output vector `vec`, from the int32 plane src.
 [[gnu::always_inline]] inline __m512i im2col_load(const Im2colPlan& pl, int64_t tap, int64_t vec, const int32_t* src,
                                                  __m512i zp) {

@@ -114,9 +114,6 @@ void Im2colSource::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* d
   // Vector by vector and tap by tap: every row of the slice with that tap (one per
   // input channel) makes the same loads from its own channel plane, so the table
   // entry is read once and the loop over channels has no branches.
-#if defined(__AVX512F__)
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-#endif
   const int64_t v0 = n0 / 16;
   for (int v = 0; v < 3; ++v) {
     float* dv = dst + 16 * v;
@@ -135,54 +132,10 @@ void Im2colSource::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* d
       const int64_t rows = (kc - first + pl.kvol - 1) / pl.kvol;
       const int64_t dstep = pl.kvol * ld;
 #if defined(__AVX512F__)
-      switch (e.kind) {
-        case Im2colVector::kZero:
-          for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(d + i * dstep, _mm512_setzero_ps());
-          break;
-        case Im2colVector::kStride1: {
-          const __mmask16 m0 = e.mask[0], m1 = e.segments > 1 ? e.mask[1] : __mmask16(0);
-          const int64_t b0 = e.base[0], b1 = e.segments > 1 ? e.base[1] : 0;
-          if (e.segments == 1) {
-            for (int64_t i = 0; i < rows; ++i) _mm512_store_ps(d + i * dstep, _mm512_maskz_loadu_ps(m0, element_at(src + i * plane, b0)));
-            break;
-          }
-          for (int64_t i = 0; i < rows; ++i) {
-            const float* x = src + i * plane;
-            const __m512i r = _mm512_or_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(m0, element_at(x, b0))),
-                                              _mm512_castps_si512(_mm512_maskz_loadu_ps(m1, element_at(x, b1))));
-            _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(r));
-          }
-          break;
-        }
-        case Im2colVector::kStride2: {
-          const uint32_t s0 = spread_even(e.mask[0]), s1 = e.segments > 1 ? spread_even(e.mask[1]) : 0u;
-          const int64_t b0 = e.base[0], b1 = e.segments > 1 ? e.base[1] : 0;
-          if (e.segments == 1) {
-            for (int64_t i = 0; i < rows; ++i) {
-              const float* x = src + i * plane;
-              _mm512_store_ps(d + i * dstep,
-                              _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), element_at(x, b0)), even,
-                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), element_at(x, b0 + 16))));
-            }
-            break;
-          }
-          for (int64_t i = 0; i < rows; ++i) {
-            const float* x = src + i * plane;
-            const __m512 r0 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s0), element_at(x, b0)), even,
-                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s0 >> 16), element_at(x, b0 + 16)));
-            const __m512 r1 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(static_cast<__mmask16>(s1), element_at(x, b1)), even,
-                                                     _mm512_maskz_loadu_ps(static_cast<__mmask16>(s1 >> 16), element_at(x, b1 + 16)));
-            _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r0), _mm512_castps_si512(r1))));
-          }
-          break;
-        }
-        case Im2colVector::kGather: {
-          const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
-          for (int64_t i = 0; i < rows; ++i)
-            _mm512_store_ps(d + i * dstep, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), e.mask[0], idx, src + i * plane, 4));
-          break;
-        }
-      }
+      with_vector_load(pl, e, _mm512_setzero_si512(), [&](auto&& load) {
+        for (int64_t i = 0; i < rows; ++i)
+          _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(load(reinterpret_cast<const int32_t*>(src + i * plane))));
+      });
 #else
       for (int64_t i = 0; i < rows; ++i) {
         const float* x = src + i * plane;

@@ -14,6 +14,10 @@
 #include <cstdint>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "graph/layer_graph.h"
 #include "runtime/gemm.h"
 #include "runtime/kernels.h"
@@ -49,6 +53,56 @@ struct Im2colPlan {
   // The loads for tap t and output vector v, computed from the geometry.
   Im2colVector describe(int64_t t, int64_t v, std::vector<int32_t>* offsets) const;
 };
+
+#if defined(__AVX512F__)
+// Decodes one Im2colVector once and calls f(load) with a loader for it: load(plane)
+// gives the 16 32-bit lanes read from the plane at `plane`, `fill` in the lanes a
+// segment does not cover (padding, past the plane). The lanes are bits: the float
+// packing passes its plane as 32-bit words. One decode serves several planes (the rows
+// of a tap in the float packing, the four channels of a VNNI group in the integer one).
+// Forced inline: called per output vector in the packing loops.
+template <typename F>
+[[gnu::always_inline]] inline decltype(auto) with_vector_load(const Im2colPlan& pl, const Im2colVector& e, __m512i fill,
+                                                              F&& f) {
+  using kernels::element_at;
+  switch (e.kind) {
+    case Im2colVector::kZero: return f([fill](const int32_t*) { return fill; });
+    case Im2colVector::kStride1: {
+      const __mmask16 m0 = e.mask[0], m1 = e.mask[1];
+      const int64_t b0 = e.base[0], b1 = e.base[1];
+      if (e.segments == 1) return f([=](const int32_t* x) { return _mm512_mask_loadu_epi32(fill, m0, element_at(x, b0)); });
+      return f([=](const int32_t* x) {
+        return _mm512_mask_loadu_epi32(_mm512_mask_loadu_epi32(fill, m0, element_at(x, b0)), m1, element_at(x, b1));
+      });
+    }
+    case Im2colVector::kStride2: {
+      // Lane j of a segment is element 2j of two 16-element loads: the mask spread to
+      // even bits, the even elements gathered by one permute (fill where not loaded).
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const uint32_t s0 = kernels::spread_even(e.mask[0]), s1 = kernels::spread_even(e.mask[1]);
+      const __mmask16 lo0 = static_cast<__mmask16>(s0), hi0 = static_cast<__mmask16>(s0 >> 16);
+      const __mmask16 lo1 = static_cast<__mmask16>(s1), hi1 = static_cast<__mmask16>(s1 >> 16);
+      const int64_t b0 = e.base[0], b1 = e.base[1];
+      const __mmask16 m1 = e.mask[1];
+      const auto segment = [=](const int32_t* x, __mmask16 lo, __mmask16 hi, int64_t b) {
+        const int32_t* p = element_at(x, b);
+        return _mm512_permutex2var_epi32(_mm512_mask_loadu_epi32(fill, lo, p), even,
+                                         _mm512_mask_loadu_epi32(fill, hi, p + 16));
+      };
+      if (e.segments == 1) return f([=](const int32_t* x) { return segment(x, lo0, hi0, b0); });
+      return f([=](const int32_t* x) {
+        return _mm512_mask_mov_epi32(segment(x, lo0, hi0, b0), m1, segment(x, lo1, hi1, b1));
+      });
+    }
+    case Im2colVector::kGather:
+    default: {
+      const __m512i idx = _mm512_loadu_si512(pl.offsets.data() + e.base[0]);
+      const __mmask16 m0 = e.mask[0];
+      return f([=](const int32_t* x) { return _mm512_mask_i32gather_epi32(fill, m0, idx, x, 4); });
+    }
+  }
+}
+#endif
 
 // The im2col matrix of one (sample, group) as a GEMM B operand: K = Cin_g * kvol
 // rows ordered (channel, kd, kh, kw), one column per output pixel.
