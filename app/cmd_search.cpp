@@ -112,6 +112,7 @@ nlohmann::json point_json(const SearchPoint& s, const SearchSpaceSpec* space) {
     for (std::size_t i = 0; i < space->axes.size(); ++i) hw[space->axes[i].key] = space->axes[i].texts[s.hw_index[i]];
     j["hw"] = hw;
   }
+  if (!s.source.empty()) j["source"] = s.source;
   if (!s.note.empty()) j["note"] = s.note;
   return j;
 }
@@ -299,6 +300,10 @@ int run_search(const SearchCliOptions& o) {
   };
   row(rep.best);
   for (const SearchPoint& s : rep.baselines) row(s);
+  if (rep.best.source != "chain")
+    text += fmt::format("chosen: {}'s allocation, which measured a lower objective on the check samples than the "
+                        "chains' choice (chain_choice)\n",
+                        rep.best.source);
   text += fmt::format("acceptance {:.1f}%, {} checks, {} check and {} test evaluations, {:.1f} s\n",
                            100.0 * rep.acceptance(),
                            rep.checks, rep.check_evaluations, rep.test_evaluations, total_seconds);

@@ -15,7 +15,9 @@
 # refused (qsim's exit 2) and the others go on.
 # Then the tables (bench/search_acceptance.py). Each run prints its wall and CPU seconds
 # and the load average: on a loaded machine wall time is indicative only.
-# Usage: [PARTS="eyeriss lowmem codesign"] [OUT=DIR] [SEEDS="1 2 ..."] [CODESIGN_STEPS=N] [TEST_LIMIT=N]
+# MODEL_DIR=DIR runs MODEL ... from DIR/MODEL.onnx instead of models/ (the out-of-sample check on
+# models outside the repository, docs/search.md section 7).
+# Usage: [PARTS="eyeriss lowmem codesign"] [OUT=DIR] [MODEL_DIR=DIR] [SEEDS="1 2 ..."] [CODESIGN_STEPS=N] [TEST_LIMIT=N]
 #        [SPEEDUP=S] [MAX_DROP=D] bench/search_acceptance.sh [MODEL ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +30,7 @@ SEEDS=${SEEDS:-1}
 CODESIGN_STEPS=${CODESIGN_STEPS:-1000}
 TEST_LIMIT=${TEST_LIMIT:-}
 SPEEDUP=${SPEEDUP:-}
+MODEL_DIR=${MODEL_DIR:-models}
 MAX_DROP=${MAX_DROP:-}
 MODELS=("$@")
 if ((${#MODELS[@]} == 0)); then MODELS=(fmnist_resnet fmnist_mobilenetv2 fmnist_squeezenet fmnist_vgg); fi
@@ -59,16 +62,16 @@ for part in $PARTS; do
     case $part in
       eyeriss)
         # shellcheck disable=SC2046  # targets() prints separate flags
-        run "$m-eyeriss" "$STEPS" 1 --hw configs/eyeriss.yaml --model "models/$m.onnx" \
-          $(targets configs/eyeriss.yaml "models/$m.onnx") ;;
+        run "$m-eyeriss" "$STEPS" 1 --hw configs/eyeriss.yaml --model "$MODEL_DIR/$m.onnx" \
+          $(targets configs/eyeriss.yaml "$MODEL_DIR/$m.onnx") ;;
       lowmem)
         # shellcheck disable=SC2046
-        run "$m-edge-lowmem" "$STEPS" 1 --hw configs/edge-lowmem.yaml --model "models/$m.onnx" --front-points 2 \
-          --no-random $(targets configs/edge-lowmem.yaml "models/$m.onnx") ;;
+        run "$m-edge-lowmem" "$STEPS" 1 --hw configs/edge-lowmem.yaml --model "$MODEL_DIR/$m.onnx" --front-points 2 \
+          --no-random $(targets configs/edge-lowmem.yaml "$MODEL_DIR/$m.onnx") ;;
       codesign)
         for seed in $SEEDS; do
           run "$m-codesign-seed$seed" "$CODESIGN_STEPS" "$seed" --hw configs/eyeriss.yaml \
-            --space configs/spaces/eyeriss.yaml --model "models/$m.onnx" --front-points 2 --no-random
+            --space configs/spaces/eyeriss.yaml --model "$MODEL_DIR/$m.onnx" --front-points 2 --no-random
         done ;;
       *) echo "unknown part $part" >&2; exit 2 ;;
     esac

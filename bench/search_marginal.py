@@ -13,7 +13,7 @@ them. Latencies are the analytical model's (`qsim --precision
 alloc.json --json`); each layer's bound is the one `qsim --csv` reports at 8 bits.
 
 Usage: bench/search_marginal.py [MODEL ...]   (default: fmnist_vgg fmnist_mobilenetv2)
-       QSIM=build/qsim by default. Markdown on stdout.
+       QSIM=build/qsim by default; MODEL_DIR=DIR reads DIR/MODEL.onnx (default models/). Markdown on stdout.
 """
 import json
 import os
@@ -22,6 +22,7 @@ import sys
 import tempfile
 
 QSIM = os.environ.get("QSIM", "build/qsim")
+MODEL_DIR = os.environ.get("MODEL_DIR", "models")  # DIR/<model>.onnx
 CONFIGS = ["eyeriss", "edge-lowmem"]
 VARIANTS = [(4, 4), (2, 2), (4, 8), (8, 4)]  # (wbits, abits)
 
@@ -29,7 +30,7 @@ VARIANTS = [(4, 4), (2, 2), (4, 8), (8, 4)]  # (wbits, abits)
 def timing(hw, model, alloc, tmp):
     """(total cycles, layers of the JSON report) with per-layer widths `alloc` (name -> (w, a))."""
     out = os.path.join(tmp, "t.json")
-    cmd = [QSIM, "--hw", f"configs/{hw}.yaml", "--model", f"models/{model}.onnx", "--json", out]
+    cmd = [QSIM, "--hw", f"configs/{hw}.yaml", "--model", os.path.join(MODEL_DIR, f"{model}.onnx"), "--json", out]
     if alloc is not None:
         path = os.path.join(tmp, "alloc.json")
         with open(path, "w") as f:

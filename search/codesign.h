@@ -111,6 +111,10 @@ struct SearchPoint {
   double optimum_gap = std::numeric_limits<double>::quiet_NaN();
   bool feasible = true;
   int64_t evaluations = 0;  // what producing it cost, see docs/search.md section 5
+  double hw_excess = 0;     // its hardware point's budget excess (0 within the budgets)
+  // best: "chain" when it is the chains' choice, else the baseline whose allocation
+  // measured better on the held-out samples (docs/search.md section 4, the choice).
+  std::string source;
   std::string note;
   std::string front;        // front.csv: "latency", "energy" or "latency+energy"
   // cycles(all 8-bit) / cycles on the same hardware; 0 when not timed.
