@@ -381,6 +381,10 @@ std::string search_section(const ReportInput& in) {
                    esc(text_of(j.value("model", nlohmann::json("")))), esc(text_of(j.value("hw", nlohmann::json("")))),
                    format_rounded(num(best, "latency_ms")), format_rounded(top1(best)),
                    format_rounded(num(best, "est_top1")));
+  if (const std::string source = text_of(best.value("source", nlohmann::json("chain"))); source != "chain")
+    s += fmt::format("<p class=\"source\">chosen allocation: <b>{}</b>'s, which measured a lower objective on the "
+                     "check samples than the chains' own choice (<b>chain_choice</b>)</p>\n",
+                     esc(source));
   if (!dots.empty()) {
     double x0 = std::numeric_limits<double>::infinity(), x1 = -x0, y0 = x0, y1 = -x0;
     for (const Dot& d : dots) x0 = std::min(x0, d.lat), x1 = std::max(x1, d.lat), y0 = std::min(y0, d.acc),

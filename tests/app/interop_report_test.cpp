@@ -242,6 +242,8 @@ TEST(Report, SearchWritesTheFrontWithItsBaselines) {
     EXPECT_EQ(count(text, "search-point baseline uniform"), uniform) << html;
     EXPECT_EQ(count(text, "search-point baseline"), other) << html;
     EXPECT_EQ(count(text, "search-point best"), 1u) << html;
+    // Where the chosen allocation is a baseline's, the page says whose.
+    EXPECT_EQ(count(text, "source"), j["best"].value("source", std::string("chain")) != "chain" ? 1u : 0u) << html;
     EXPECT_EQ(count(text, "bits-bar w"), layers) << html;
     EXPECT_EQ(count(text, "bits-bar a"), layers) << html;
   }
