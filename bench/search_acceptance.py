@@ -42,7 +42,7 @@ def fmt(x, spec=".2f"):
 def eyeriss_table(out, models):
     print("### Every model on eyeriss.yaml (true top-1 on the 10k test set)\n")
     print("\"chosen from\": the chains' choice, or the baseline whose allocation measured a lower objective on the "
-          "check samples (docs/search.md section 4); \"chain's own\": the chains' choice, true top-1 and speed-up.\n")
+          "check samples (docs/search.md section 3); \"chain's own\": the chains' choice, true top-1 and speed-up.\n")
     print("| model | w8 top-1 | chosen top-1 | lost | speed-up | chosen from | chain's own | 8-4 line at its latency | "
           "above | QuantuneV2 (best of widths) | >= QV2 | gap to optimum | steps | seconds | pass |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -768,7 +768,7 @@ SearchPoint make_search_point(const Context& c, HwPoint& pt, std::string name, s
 
 // f of a reported point with its measured drop on the held-out samples (check_top1)
 // as the accuracy term: the objective `choose` ranks the checked states by.
-double measured_objective(const Context& c, const SearchPoint& s, bool* feasible) {
+double measured_objective(const Context& c, const SearchPoint& s, bool* feasible = nullptr) {
   Figures f;
   f.cycles = s.cycles;
   f.cycles8 = s.cycles8;
@@ -1066,13 +1066,12 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
     }
   }
   // The choice among every allocation measured on the held-out samples in this run
-  // (docs/search.md section 4): a baseline's allocation in the search space and on the
+  // (docs/search.md section 3, Choice): a baseline's allocation in the search space and on the
   // chosen hardware that measures a lower f than the chains' choice becomes the result,
   // and the chains' choice is reported as `chain_choice`. QuantuneV2 is then re-run at
   // the new latency, so it is still compared at matching latency.
   {
-    bool best_feasible = false;
-    double best_f = measured_objective(c, rep.best, &best_feasible);
+    double best_f = measured_objective(c, rep.best);  // the chains' choice meets every constraint
     const SearchPoint* winner = nullptr;
     for (SearchPoint& s : rep.baselines) {
       if (s.option.empty() || s.precision.empty() || s.hw_index != rep.best.hw_index) continue;
