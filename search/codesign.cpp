@@ -926,9 +926,25 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
 
   const auto* chosen = choose(c, run);
   if (!chosen) {
-    if (run.lat.entries().empty())
-      fail("no state met the constraints in {} steps x {} chains (latency target, size, energy, hardware budgets)",
-           o.steps, o.chains);
+    if (run.lat.entries().empty()) {
+      // Under a latency target, say whether the narrowest allocation would meet it: the
+      // target is then out of reach of any width, or only of these chains.
+      std::string narrowest;
+      if (obj.limits.latency_ms) {
+        const std::vector<uint16_t> idx =
+            c.space ? nearest_point(*c.space, finish_hw_spec(c.base)) : std::vector<uint16_t>{};
+        const auto pt = make_point(c, idx);
+        if (pt->valid) {
+          const Evaluation e = pt->ev.evaluate(p.precision(std::vector<uint8_t>(p.groups(), 0)));
+          if (e.ok())
+            narrowest = fmt::format("; every free group at its narrowest width takes {:.6g} ms on the starting "
+                                    "hardware, the target is {:.6g} ms",
+                                    e.totals.latency_ms, *obj.limits.latency_ms);
+        }
+      }
+      fail("no state met the constraints in {} steps x {} chains (latency target, size, energy, hardware budgets){}",
+           o.steps, o.chains, narrowest);
+    }
     fail("no checked state met the accuracy constraints on the held-out samples ({} states checked)",
          run.checked.size());
   }

@@ -411,6 +411,8 @@ TEST_F(SearchCli, BadInputIsOneLineExit2AndNoFiles) {
   refuse("--proposal gibbs", "--proposal");
   refuse("--chains 0", "--chains");
   refuse("--lambda -1.5", "--lambda");
+  // A latency target no allocation meets: the refusal gives the narrowest allocation's latency.
+  refuse("--latency-target 0.0001", "every free group at its narrowest width takes");
 }
 
 }  // namespace
