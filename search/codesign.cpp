@@ -618,8 +618,9 @@ void refit_estimate(Context& c, const std::map<SearchState, Checked>& checked, d
 
 // Checks the best unchecked states of the merged latency front (by f, accuracy
 // limits included) with the true accuracy on the held-out samples, then refits
-// unless `refit` is false (after the last segment: the chains' final estimate stays
-// the one they ran under, so their gap to the optimum of that estimate is meaningful).
+// unless `refit` is false (in the second anneal and after the last segment: the
+// chains' final estimate stays the one they ran under, so their gap to the optimum
+// of that estimate is meaningful).
 void check_and_refit(Context& c, RunResult& r, AllocationAccuracy& check, int top, double ridge, bool refit = true) {
   std::vector<std::pair<double, const Entry*>> ranked;
   for (const Entry& e : r.lat.entries()) ranked.emplace_back(objective(c, e.f, e.f.est), &e);
@@ -648,7 +649,13 @@ RunResult run_chains(Context& c, const SearchOptions& o, bool random, Allocation
   std::vector<uint16_t> hw0;
   if (c.space) hw0 = nearest_point(*c.space, finish_hw_spec(c.base));
   std::vector<std::unique_ptr<Chain>> chains;
-  const TemperatureSchedule sched{o.t_start, o.t_end, o.steps, o.stage};
+  // Two anneals (docs/search.md section 3): the checks refit the estimate during the
+  // first half of the run (rounded down to whole segments); from there the chains anneal
+  // again, on the final estimate, and the later checks serve the choice only. (With one
+  // anneal throughout, a late refit can move the optimum while the chains are cold.)
+  const int64_t k = std::max<int64_t>(1, o.check_every);
+  const int64_t refit_until = check ? (o.steps / 2 / k) * k : 0;
+  const TemperatureSchedule sched{o.t_start, o.t_end, o.steps, o.stage, refit_until};
   for (int i = 0; i < o.chains; ++i) {
     std::unique_ptr<SearchAlgorithm> alg;
     if (random)
@@ -668,14 +675,14 @@ RunResult run_chains(Context& c, const SearchOptions& o, bool random, Allocation
     for (const auto& ch : chains)
       for (const Entry& e : ch->latency_front().entries()) r.lat.insert(e.state, e.f);
   };
-  const int64_t k = std::max<int64_t>(1, o.check_every);
   for (int64_t done = 0; done < o.steps;) {
     const int64_t n = std::min(k, o.steps - done);
     pool.parallel_for(static_cast<int64_t>(chains.size()),
                       [&](int64_t i, int) { chains[static_cast<std::size_t>(i)]->run(n, mon.done, mon.kept); });
     done += n;
     merge();
-    if (check) check_and_refit(c, r, *check, o.check_top, o.ridge, done < o.steps);
+    if (check)
+      check_and_refit(c, r, *check, o.check_top, o.ridge, done < o.steps && (refit_until == 0 || done <= refit_until));
     r.lat.rekey(c);
     double best = kInf;
     for (const Entry& e : r.lat.entries()) best = std::min(best, objective(c, e.f, e.f.est));

@@ -5,8 +5,9 @@
 //
 // where E is the corrected additive estimate of the top-1 drop: the drop table
 // (search/accuracy.h DropTable) plus a per-group, per-option correction refitted every
-// `check_every` steps by ridge regression on the measured drops of the best states,
-// truly quantized and evaluated on a held-out calibration subset. Hard
+// `check_every` steps of the run's first half by ridge regression on the measured drops
+// of the best states, truly quantized and evaluated on a held-out calibration subset;
+// the chains then anneal a second time on the final estimate. Hard
 // constraints (latency target, model size, accuracy, energy, hardware budgets) add a
 // penalty of `penalty * (1 + relative violation)`, so a chain started outside them
 // walks in and never walks out.

@@ -39,7 +39,13 @@ std::string_view proposal_name(ProposalKind p) { return p == ProposalKind::kWalk
 double TemperatureSchedule::at(int64_t step) const {
   if (steps <= 0 || t_start <= 0 || t_end <= 0) return t_start;
   const int64_t st = std::max<int64_t>(1, stage);
-  const double frac = std::clamp(static_cast<double>((step / st) * st) / static_cast<double>(steps), 0.0, 1.0);
+  int64_t from = 0, len = steps;
+  if (second_anneal > 0 && second_anneal < steps) {
+    from = step < second_anneal ? 0 : second_anneal;
+    len = step < second_anneal ? second_anneal : steps - second_anneal;
+  }
+  const double frac =
+      std::clamp(static_cast<double>(((step - from) / st) * st) / static_cast<double>(len), 0.0, 1.0);
   return t_start * std::pow(t_end / t_start, frac);
 }
 

@@ -100,6 +100,9 @@ struct TemperatureSchedule {
   double t_end = 0.01;
   int64_t steps = 1;
   int64_t stage = 64;
+  // When 0 < second_anneal < steps: the schedule runs over the first second_anneal
+  // steps, then again from t_start to t_end over the rest (docs/search.md section 3).
+  int64_t second_anneal = 0;
   double at(int64_t step) const;
 };
 

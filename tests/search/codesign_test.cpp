@@ -200,6 +200,25 @@ void check_stationary(ProposalKind kind) {
 TEST(MetropolisHastings, WalkSamplesTheTarget) { check_stationary(ProposalKind::kWalk); }
 TEST(MetropolisHastings, AmedIndependenceSamplesTheTarget) { check_stationary(ProposalKind::kAmed); }
 
+// The schedule is geometric from t_start to t_end, by stages; with second_anneal it runs
+// over the first part, then again from t_start over the rest.
+TEST(TemperatureSchedule, AnnealsOnceOrTwice) {
+  const TemperatureSchedule once{1.0, 0.01, 1000, 10};
+  EXPECT_DOUBLE_EQ(once.at(0), 1.0);
+  EXPECT_DOUBLE_EQ(once.at(9), 1.0);  // one stage
+  EXPECT_NEAR(once.at(500), 0.1, 1e-12);
+  EXPECT_NEAR(once.at(1000), 0.01, 1e-12);
+  const TemperatureSchedule twice{1.0, 0.01, 1000, 10, 400};
+  EXPECT_DOUBLE_EQ(twice.at(0), 1.0);
+  EXPECT_NEAR(twice.at(200), 0.1, 1e-12);
+  EXPECT_NEAR(twice.at(399), std::pow(0.01, 390.0 / 400.0), 1e-12);  // stage 390 of the first 400 steps
+  EXPECT_DOUBLE_EQ(twice.at(400), 1.0);
+  EXPECT_NEAR(twice.at(700), 0.1, 1e-12);
+  EXPECT_NEAR(twice.at(1000), 0.01, 1e-12);
+  const TemperatureSchedule not_inside{1.0, 0.01, 1000, 10, 1000};  // no second part: one anneal
+  EXPECT_NEAR(not_inside.at(500), 0.1, 1e-12);
+}
+
 TEST(Rng, StreamsAreReproducible) {
   Rng a = Rng::stream(5, 2), b = Rng::stream(5, 2), c = Rng::stream(5, 3);
   EXPECT_EQ(a.next(), b.next());
