@@ -84,6 +84,12 @@ double objective(const Context& c, const Figures& x, double drop, bool* feasible
 
 // ---------------------------------------------------------------- hardware points
 
+// The starting hardware point: the space's point nearest the --hw config as stated
+// (empty when the hardware is fixed).
+std::vector<uint16_t> start_point(const Context& c) {
+  return c.space ? nearest_point(*c.space, finish_hw_spec(c.base)) : std::vector<uint16_t>{};
+}
+
 struct HwPoint {
   std::vector<uint16_t> index;
   HwSpec hw;
@@ -646,8 +652,7 @@ RunResult run_chains(Context& c, const SearchOptions& o, bool random, Allocation
                      ThreadPool& pool) {
   const auto t0 = std::chrono::steady_clock::now();
   RunResult r;
-  std::vector<uint16_t> hw0;
-  if (c.space) hw0 = nearest_point(*c.space, finish_hw_spec(c.base));
+  const std::vector<uint16_t> hw0 = start_point(c);
   std::vector<std::unique_ptr<Chain>> chains;
   // Two anneals (docs/search.md section 3): the checks refit the estimate during the
   // first half of the run (rounded down to whole segments); from there the chains anneal
@@ -751,7 +756,6 @@ SearchPoint make_search_point(const Context& c, HwPoint& pt, std::string name, s
   f.cycles8 = pt.cycles8;
   f.latency8_ms = pt.latency8_ms;
   f.hw_excess = pt.excess;
-  s.hw_excess = pt.excess;
   f.weight_kib = weight_bytes(c.p.graph(), precision) / 1024.0;
   s.cycles = f.cycles;
   s.cycles8 = f.cycles8;
@@ -773,16 +777,17 @@ SearchPoint make_search_point(const Context& c, HwPoint& pt, std::string name, s
   return s;
 }
 
-// f of a reported point with its measured drop on the held-out samples (check_top1)
-// as the accuracy term: the objective `choose` ranks the checked states by.
-double measured_objective(const Context& c, const SearchPoint& s, bool* feasible = nullptr) {
+// f of a reported point on hardware point `pt` with its measured drop on the held-out
+// samples (check_top1) as the accuracy term: the objective `choose` ranks the checked
+// states by.
+double measured_objective(const Context& c, const HwPoint& pt, const SearchPoint& s, bool* feasible = nullptr) {
   Figures f;
   f.cycles = s.cycles;
   f.cycles8 = s.cycles8;
   f.latency_ms = s.latency_ms;
   f.energy_uj = s.energy_uj;
   f.weight_kib = s.weight_kib;
-  f.hw_excess = s.hw_excess;
+  f.hw_excess = pt.excess;
   return objective(c, f, c.ref_check - s.check_top1, feasible);
 }
 
@@ -938,9 +943,7 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
       // target is then out of reach of any width, or only of these chains.
       std::string narrowest;
       if (obj.limits.latency_ms) {
-        const std::vector<uint16_t> idx =
-            c.space ? nearest_point(*c.space, finish_hw_spec(c.base)) : std::vector<uint16_t>{};
-        const auto pt = make_point(c, idx);
+        const auto pt = make_point(c, start_point(c));
         if (pt->valid) {
           const Evaluation e = pt->ev.evaluate(p.precision(std::vector<uint8_t>(p.groups(), 0)));
           if (e.ok())
@@ -1017,8 +1020,7 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
     rep.baselines.push_back(std::move(s));
   }
   if (in.space && rep.hw_moved) {
-    const std::vector<uint16_t> base_idx = nearest_point(*in.space, finish_hw_spec(in.base));
-    SearchPoint s = make_search_point(c, point(base_idx), "start_hw_w8a8", p.uniform(8));
+    SearchPoint s = make_search_point(c, point(start_point(c)), "start_hw_w8a8", p.uniform(8));
     s.evaluations = 1;
     s.note = "the starting hardware point at 8 bits";
     rep.baselines.push_back(std::move(s));
@@ -1094,13 +1096,14 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
   // and the chains' choice is reported as `chain_choice`. QuantuneV2 is then re-run at
   // the new latency, so it is still compared at matching latency.
   {
-    double best_f = measured_objective(c, rep.best);  // the chains' choice meets every constraint
+    // Every candidate is on the chosen hardware point; the chains' choice meets every constraint.
+    double best_f = measured_objective(c, best_pt, rep.best);
     const SearchPoint* winner = nullptr;
     for (SearchPoint& s : rep.baselines) {
       if (s.option.empty() || s.precision.empty() || s.hw_index != rep.best.hw_index) continue;
       if (std::isnan(s.check_top1)) s.check_top1 = in.check.top1(s.precision);
       bool feasible = false;
-      const double f = measured_objective(c, s, &feasible);
+      const double f = measured_objective(c, best_pt, s, &feasible);
       if (feasible && f < best_f - 1e-9) {
         best_f = f;
         winner = &s;

@@ -112,7 +112,6 @@ struct SearchPoint {
   double optimum_gap = std::numeric_limits<double>::quiet_NaN();
   bool feasible = true;
   int64_t evaluations = 0;  // what producing it cost, see docs/search.md section 5
-  double hw_excess = 0;     // its hardware point's budget excess (0 within the budgets)
   // best: "chain" when it is the chains' choice, else the baseline whose allocation
   // measured better on the held-out samples (docs/search.md section 3, Choice).
   std::string source;
