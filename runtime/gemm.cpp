@@ -11,6 +11,9 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #define QSIM_GEMM_AVX512 1
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define QSIM_GEMM_AVX2 1
 #endif
 
 namespace qsim::gemm {
@@ -204,6 +207,86 @@ struct NarrowTable {
 constexpr const KernelFn (*kNarrow[2])[kNarrowCols] = {NarrowTable<false, 1, 2, 3, 4>::fns,
                                                        NarrowTable<true, 1, 2, 3, 4>::fns};
 #endif
+
+#elif defined(QSIM_GEMM_AVX2)
+
+// AVX2 + FMA (no AVX-512: AMD Zen 1-3, most Intel client cores). 16 ymm registers cannot
+// hold the 8 x 48 tile (48 vectors of 8 floats), so the tile is computed in blocks of at
+// most 4 rows x 3 vectors (12 accumulators, 3 of B, 1 broadcast of A), each block over the
+// whole K slice; the packed layouts stay those of the AVX-512 kernel. Each element gets the
+// same FMAs in the same k order and the same epilogue as there, so C is the same bitwise.
+
+constexpr int64_t kPrefetchB = 64 * kNR;  // as the AVX-512 kernel's (Gemm weights streaming)
+
+// Lanes of ymm y (columns 8y..8y+7 of the tile) that hold valid columns.
+inline __m256i lane_mask(int cols, int y) {
+  const int n = std::clamp(cols - 8 * y, 0, 8);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Rows [r0, r0 + R) x vectors [y0, y0 + Y) of the tile.
+template <int R, int Y, bool Finish, bool StreamB>
+void micro_block(const TileArgs& t, int r0, int y0) {
+  __m256i m[Y];
+  for (int y = 0; y < Y; ++y) m[y] = lane_mask(t.cols, y0 + y);
+  __m256 acc[R][Y];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 3
+    for (int y = 0; y < Y; ++y) acc[r][y] = _mm256_maskload_ps(t.c_in + (r0 + r) * t.ld_in + 8 * (y0 + y), m[y]);
+  const float* a = t.a + r0;
+  const float* b = t.b + 8 * y0;
+  for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR) {
+    if constexpr (StreamB)
+      if (y0 == 0 && r0 == 0)
+        for (int v = 0; v < 3; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB + 16 * v), _MM_HINT_T0);
+    __m256 bv[Y];
+#pragma GCC unroll 3
+    for (int y = 0; y < Y; ++y) bv[y] = _mm256_load_ps(b + 8 * y);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r);
+#pragma GCC unroll 3
+      for (int y = 0; y < Y; ++y) acc[r][y] = _mm256_fmadd_ps(av, bv[y], acc[r][y]);
+    }
+  }
+  if constexpr (Finish) {
+    const __m256 lo = _mm256_set1_ps(t.lo), hi = _mm256_set1_ps(t.hi);
+#pragma GCC unroll 3
+    for (int y = 0; y < Y; ++y) {
+      const __m256 cb = _mm256_maskload_ps(t.col_bias + 8 * (y0 + y), m[y]);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        __m256 x = _mm256_add_ps(acc[r][y], _mm256_set1_ps(t.row_bias[r0 + r]));
+        x = _mm256_add_ps(x, cb);
+        x = _mm256_add_ps(x, _mm256_maskload_ps(t.residual + (r0 + r) * t.ld_res + 8 * (y0 + y), m[y]));
+        // max/min return their second operand when one is NaN: x propagates, as there.
+        acc[r][y] = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 3
+    for (int y = 0; y < Y; ++y) _mm256_maskstore_ps(t.c + (r0 + r) * t.ldc + 8 * (y0 + y), m[y], acc[r][y]);
+}
+
+// The columns of rows [r0, r0 + R): 2 NV vectors of 8, in blocks of 3 (NV = 3) or 2.
+template <int R, int NV, bool Finish, bool StreamB>
+void micro_rows(const TileArgs& t, int r0) {
+  constexpr int Y = NV == 3 ? 3 : 2;
+  for (int y0 = 0; y0 < 2 * NV; y0 += Y) {
+    if (8 * y0 >= t.cols) break;  // no valid column left in this block or after it
+    micro_block<R, Y, Finish, StreamB>(t, r0, y0);
+  }
+}
+
+// MR rows x NV vectors of 16 columns, as the AVX-512 kernel's tile: rows in blocks of 4.
+template <int MR, int NV, bool Finish, bool StreamB>
+void micro_kernel(const TileArgs& t) {
+  for (int r0 = 0; r0 + 4 <= MR; r0 += 4) micro_rows<4, NV, Finish, StreamB>(t, r0);
+  if constexpr (MR % 4 != 0) micro_rows<MR % 4, NV, Finish, StreamB>(t, MR - MR % 4);
+}
 
 #else
 

@@ -23,8 +23,11 @@
 //   out largest first); chunk boundaries are multiples of kMR and kNR and the K slices
 //   do not depend on the tiling, so every element of C gets the same sum whatever the
 //   thread count: results are bitwise identical across thread counts.
-// Without AVX-512 (QSIM_NATIVE=OFF, or another CPU) a plain C++ kernel over the same
-// layouts computes the same products (rounded as the compiler contracts them).
+// With AVX2 + FMA but no AVX-512 (AMD Zen 1-3, most Intel client cores) an AVX2 kernel
+// computes the same tile in blocks of 4 rows x 24 columns (16 ymm registers cannot hold
+// it whole), with the same FMAs in the same order: the same C, bitwise. Without either
+// (QSIM_NATIVE=OFF, or another CPU) a plain C++ kernel over the same layouts computes the
+// same products (rounded as the compiler contracts them).
 // Running a planned product allocates nothing.
 #pragma once
 
