@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Tables of issue 14's acceptance from the summaries bench/search_acceptance.sh wrote.
 
-Usage: search_acceptance.py OUT MODEL... (OUT/<model>-<eyeriss|edge-lowmem|codesign-seed<N>>/summary.json).
+Usage: search_acceptance.py OUT MODEL...
+(OUT/<model>-<eyeriss|edge-lowmem|eyeriss-lowmem|codesign-seed<N>>/summary.json).
 Markdown on stdout: per model on eyeriss (speed-up, top-1 lost, the 8-4 line, QuantuneV2,
-gap to the optimum), bits per layer on eyeriss vs edge-lowmem with each layer's bound at
-8 bits (and, for the layers memory-bound on edge-lowmem that kept at least their eyeriss
+gap to the optimum), bits per layer on eyeriss vs each low-memory config (edge-lowmem,
+eyeriss-lowmem: eyeriss with edge-lowmem's memory) with each layer's bound at 8 bits (and,
+for the layers memory-bound on the low-memory config that kept at least their eyeriss
 width, the objective change of each narrower width there), and co-design against the grid
 sweep per seed (evaluations until the grid's best was reached, both totals).
 """
@@ -86,37 +88,42 @@ def bounds(hw, model):
             return [r for r in csv.DictReader(c) if r["is_compute"] == "1"]
 
 
-def layer_table(out, models):
-    print("### Bits per layer, eyeriss.yaml vs edge-lowmem.yaml (weights/activations; bound at 8 bits)\n")
+def layer_table(out, models, low):
+    """Bits per layer on eyeriss.yaml against the low-memory config LOW (edge-lowmem or eyeriss-lowmem)."""
+    if not any(load(out, m, "eyeriss") and load(out, m, low) for m in models):
+        return
+    print(f"### Bits per layer, eyeriss.yaml vs {low}.yaml (weights/activations; bound at 8 bits)\n")
     for m in models:
-        e, l = load(out, m, "eyeriss"), load(out, m, "edge-lowmem")
+        e, l = load(out, m, "eyeriss"), load(out, m, low)
         if not e or not l:
             continue
-        be, bl = bounds("eyeriss", m), bounds("edge-lowmem", m)
+        be, bl = bounds("eyeriss", m), bounds(low, m)
         we, wl = e["best"]["widths"].split(), l["best"]["widths"].split()
         print(f"**{m}** (eyeriss: {e['best']['true_top1']:.2f} %, {e['best']['speedup_vs_w8']:.2f}x; "
-              f"edge-lowmem: {l['best']['true_top1']:.2f} %, {l['best']['speedup_vs_w8']:.2f}x)\n")
-        print("| layer | eyeriss bound | eyeriss bits | edge-lowmem bound | edge-lowmem bits | direction |")
+              f"{low}: {l['best']['true_top1']:.2f} %, {l['best']['speedup_vs_w8']:.2f}x)\n")
+        print(f"| layer | eyeriss bound | eyeriss bits | {low} bound | {low} bits | direction |")
         print("|---|---|---|---|---|---|")
         fewer = more = 0
-        fewer_mem = 0
+        fewer_mem = more_mem = 0
         for i, (a, b) in enumerate(zip(be, bl)):
             wa, wb = int(we[i].split("/")[0]), int(wl[i].split("/")[0])
             d = "fewer" if wb < wa else "more" if wb > wa else ""
             fewer += wb < wa
             more += wb > wa
             fewer_mem += wb < wa and b["bound"] == "memory"
+            more_mem += wb > wa and b["bound"] == "memory"
             print(f"| {a['layer']} | {a['bound']} | {we[i]} | {b['bound']} | {wl[i]} | {d} |")
         mean_e = sum(int(w.split("/")[0]) for w in we) / len(we)
         mean_l = sum(int(w.split("/")[0]) for w in wl) / len(wl)
-        print(f"\nmean weight bits {mean_e:.2f} (eyeriss) vs {mean_l:.2f} (edge-lowmem); {fewer} layers fewer bits "
-              f"under edge-lowmem ({fewer_mem} of them memory-bound there), {more} more\n")
-        narrower_moves(m, l, {b["layer"]: b["bound"] for b in bl}, dict(zip((a["layer"] for a in be), we)))
+        print(f"\nmean weight bits {mean_e:.2f} (eyeriss) vs {mean_l:.2f} ({low}); {fewer} layers fewer bits "
+              f"under {low} ({fewer_mem} of them memory-bound there), {more} more ({more_mem} of them memory-bound "
+              f"there)\n")
+        narrower_moves(m, l, low, {b["layer"]: b["bound"] for b in bl}, dict(zip((a["layer"] for a in be), we)))
 
 
-def narrower_moves(model, s, bound, eyeriss_widths):
-    """Why a layer memory-bound on edge-lowmem did not get fewer bits there than on eyeriss:
-    from edge-lowmem's chosen allocation, each narrower width of its group, priced by the
+def narrower_moves(model, s, low, bound, eyeriss_widths):
+    """Why a layer memory-bound on the low-memory config LOW did not get fewer bits there than on
+    eyeriss: from LOW's chosen allocation, each narrower width of its group, priced by the
     objective the chain runs on (the corrected additive estimate + lambda * cycles / all-8
     cycles, docs/search.md section 2). A positive change means the objective refuses the move."""
     lam = s["objective"]["lambda"]
@@ -141,8 +148,8 @@ def narrower_moves(model, s, bound, eyeriss_widths):
                 rows.append((", ".join(names), "%d/%d" % cur, "%d/%d" % w, opts[w] - opts[cur], dlat))
     if not rows:
         return
-    print(f"Narrower widths for {model}'s layers memory-bound on edge-lowmem that kept at least their eyeriss "
-          f"width, from edge-lowmem's choice (lambda {lam:g}; terms in points of top-1):\n")
+    print(f"Narrower widths for {model}'s layers memory-bound on {low} that kept at least their eyeriss "
+          f"width, from {low}'s choice (lambda {lam:g}; terms in points of top-1):\n")
     print("| layer(s) | chosen | narrower | accuracy term change | latency term change | objective change |")
     print("|---|---|---|---|---|---|")
     for names, cur, w, dacc, dlat in rows:
@@ -186,7 +193,8 @@ def codesign_table(out, models):
 def main():
     out, models = sys.argv[1], sys.argv[2:]
     eyeriss_table(out, models)
-    layer_table(out, models)
+    for low in ("edge-lowmem", "eyeriss-lowmem"):
+        layer_table(out, models, low)
     codesign_table(out, models)
 
 

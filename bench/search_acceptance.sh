@@ -4,6 +4,8 @@
 #             chain, 4 chains, every baseline, final figures on the full 10k test set;
 #   lowmem    the same on configs/edge-lowmem.yaml (bits per layer under both hardware;
 #             2 front points per front and no random baseline, to save test evaluations);
+#   eyeriss-lowmem  the same as lowmem on configs/eyeriss-lowmem.yaml: eyeriss.yaml with
+#             edge-lowmem.yaml's memory, so that only the memory differs from eyeriss;
 #   codesign  configs/spaces/eyeriss.yaml: the joint search against the grid sweep, once per
 #             seed of SEEDS (default 1) with CODESIGN_STEPS steps per chain (default 1000: a
 #             run's evaluations then stay below the grid's, docs/search.md section 7), final
@@ -17,7 +19,7 @@
 # and the load average: on a loaded machine wall time is indicative only.
 # MODEL_DIR=DIR runs MODEL ... from DIR/MODEL.onnx instead of models/ (the out-of-sample check on
 # models outside the repository, docs/search.md section 7).
-# Usage: [PARTS="eyeriss lowmem codesign"] [OUT=DIR] [MODEL_DIR=DIR] [SEEDS="1 2 ..."] [CODESIGN_STEPS=N] [TEST_LIMIT=N]
+# Usage: [PARTS="eyeriss lowmem eyeriss-lowmem codesign"] [OUT=DIR] [MODEL_DIR=DIR] [SEEDS="1 2 ..."] [CODESIGN_STEPS=N] [TEST_LIMIT=N]
 #        [SPEEDUP=S] [MAX_DROP=D] bench/search_acceptance.sh [MODEL ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,7 @@ QSIM=${QSIM:-build/qsim}
 OUT=${OUT:-build/search_acceptance}
 STEPS=${STEPS:-10000}
 THREADS=${THREADS:-2}
-PARTS=${PARTS:-eyeriss lowmem codesign}
+PARTS=${PARTS:-eyeriss lowmem eyeriss-lowmem codesign}
 SEEDS=${SEEDS:-1}
 CODESIGN_STEPS=${CODESIGN_STEPS:-1000}
 TEST_LIMIT=${TEST_LIMIT:-}
@@ -64,10 +66,11 @@ for part in $PARTS; do
         # shellcheck disable=SC2046  # targets() prints separate flags
         run "$m-eyeriss" "$STEPS" 1 --hw configs/eyeriss.yaml --model "$MODEL_DIR/$m.onnx" \
           $(targets configs/eyeriss.yaml "$MODEL_DIR/$m.onnx") ;;
-      lowmem)
+      lowmem | eyeriss-lowmem)
+        low=$([ "$part" = lowmem ] && echo edge-lowmem || echo eyeriss-lowmem)
         # shellcheck disable=SC2046
-        run "$m-edge-lowmem" "$STEPS" 1 --hw configs/edge-lowmem.yaml --model "$MODEL_DIR/$m.onnx" --front-points 2 \
-          --no-random $(targets configs/edge-lowmem.yaml "$MODEL_DIR/$m.onnx") ;;
+        run "$m-$low" "$STEPS" 1 --hw "configs/$low.yaml" --model "$MODEL_DIR/$m.onnx" --front-points 2 \
+          --no-random $(targets "configs/$low.yaml" "$MODEL_DIR/$m.onnx") ;;
       codesign)
         for seed in $SEEDS; do
           run "$m-codesign-seed$seed" "$CODESIGN_STEPS" "$seed" --hw configs/eyeriss.yaml \

@@ -158,7 +158,10 @@ TEST(AnalyticalEvaluator, UpdateChainsGiveTheTotalsOfFullRuns) {
       ++pairs;
     }
   }
-  EXPECT_EQ(pairs, 8);
+  // Every shipped config ran, for both models (and configs/ was found: at least the four of
+  // the time).
+  EXPECT_GE(shipped_configs().size(), 4u);
+  EXPECT_EQ(pairs, static_cast<int>(2 * shipped_configs().size()));
   EXPECT_GE(compared, 10000u);
 }
 
