@@ -90,13 +90,12 @@ def bounds(hw, model):
 
 def layer_table(out, models, low):
     """Bits per layer on eyeriss.yaml against the low-memory config LOW (edge-lowmem or eyeriss-lowmem)."""
-    if not any(load(out, m, "eyeriss") and load(out, m, low) for m in models):
+    runs = [(m, load(out, m, "eyeriss"), load(out, m, low)) for m in models]
+    runs = [(m, e, l) for m, e, l in runs if e and l]
+    if not runs:
         return
     print(f"### Bits per layer, eyeriss.yaml vs {low}.yaml (weights/activations; bound at 8 bits)\n")
-    for m in models:
-        e, l = load(out, m, "eyeriss"), load(out, m, low)
-        if not e or not l:
-            continue
+    for m, e, l in runs:
         be, bl = bounds("eyeriss", m), bounds(low, m)
         we, wl = e["best"]["widths"].split(), l["best"]["widths"].split()
         print(f"**{m}** (eyeriss: {e['best']['true_top1']:.2f} %, {e['best']['speedup_vs_w8']:.2f}x; "

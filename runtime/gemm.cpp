@@ -69,15 +69,18 @@ alignas(64) constexpr float kZeros[kNR] = {};
 
 using KernelFn = void (*)(const TileArgs&);
 
-#if defined(QSIM_GEMM_AVX512)
-
-// Floats of A the micro-kernel prefetches ahead of the one it reads (64 k steps).
-constexpr int64_t kPrefetchA = 64 * kMR;
+#if defined(QSIM_GEMM_AVX512) || defined(QSIM_GEMM_AVX2)
 // Floats of B prefetched ahead when B streams from memory (constant B packed once: a
 // Gemm layer's weights, read once per inference while A is a row or a few): 64 k
 // steps, 12 KB. vgg16's classifier (494 MB of weights) at 2 threads: 12.8 ms without,
 // 11.2-11.9 with 16 to 256 steps (44 GB/s; a plain streaming read reaches 52 here).
 constexpr int64_t kPrefetchB = 64 * kNR;
+#endif
+
+#if defined(QSIM_GEMM_AVX512)
+
+// Floats of A the micro-kernel prefetches ahead of the one it reads (64 k steps).
+constexpr int64_t kPrefetchA = 64 * kMR;
 
 // MR rows x NV vectors of 16 columns in zmm registers; the last vector is masked to
 // the tile's valid columns. Finish: the last K slice (applies the epilogue). StreamB:
@@ -216,8 +219,6 @@ constexpr const KernelFn (*kNarrow[2])[kNarrowCols] = {NarrowTable<false, 1, 2, 
 // whole K slice; the packed layouts stay those of the AVX-512 kernel. Each element gets the
 // same FMAs in the same k order and the same epilogue as there, so C is the same bitwise.
 
-constexpr int64_t kPrefetchB = 64 * kNR;  // as the AVX-512 kernel's (Gemm weights streaming)
-
 // Lanes of ymm y (columns 8y..8y+7 of the tile) that hold valid columns.
 inline __m256i lane_mask(int cols, int y) {
   const int n = std::clamp(cols - 8 * y, 0, 8);
@@ -236,10 +237,10 @@ void micro_block(const TileArgs& t, int r0, int y0) {
     for (int y = 0; y < Y; ++y) acc[r][y] = _mm256_maskload_ps(t.c_in + (r0 + r) * t.ld_in + 8 * (y0 + y), m[y]);
   const float* a = t.a + r0;
   const float* b = t.b + 8 * y0;
+  const bool prefetch = StreamB && r0 == 0 && y0 == 0;  // the tile's first block fetches B ahead for all
   for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR) {
-    if constexpr (StreamB)
-      if (y0 == 0 && r0 == 0)
-        for (int v = 0; v < 3; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB + 16 * v), _MM_HINT_T0);
+    if (prefetch)
+      for (int v = 0; v < 3; ++v) _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB + 16 * v), _MM_HINT_T0);
     __m256 bv[Y];
 #pragma GCC unroll 3
     for (int y = 0; y < Y; ++y) bv[y] = _mm256_load_ps(b + 8 * y);
