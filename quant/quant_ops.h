@@ -13,7 +13,7 @@
 #include <span>
 #include <type_traits>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -54,6 +54,10 @@ void parallel_elements(int64_t n, ThreadPool& pool, F&& f) {
 
 // ------------------------------------------------------------------ vector requantization
 
+// Whether the vector forms below apply to a multiplier (a right shift of 31..62 bits
+// after the product; what every quantizer here produces).
+inline bool vector_ok(intarith::Multiplier m) { return m.shift <= 0 && m.shift >= -31 && m.m0 >= 0; }
+
 #if defined(__AVX512F__)
 // Zero-masked forms of the intrinsics: GCC 12's unmasked ones pass an undefined
 // source that trips -Wmaybe-uninitialized; with a full mask they are the same instruction.
@@ -88,7 +92,6 @@ inline __m512i mbqm16(__m512i x, intarith::Multiplier m) {
   const __m512i odd = round(v512::mul_epi32(v512::srli64(x, 32), m0));
   return _mm512_mask_blend_epi32(0xAAAA, even, v512::slli64(odd, 32));
 }
-inline bool vector_ok(intarith::Multiplier m) { return m.shift <= 0 && m.shift >= -31 && m.m0 >= 0; }
 
 // Storage <-> (q - z) for 16 lanes: fake-quant stores q - z as float32, the integer
 // executor stores q.
@@ -120,6 +123,60 @@ inline __m512i requant16(__m512i acc, intarith::Multiplier m, __m512i zp, __m512
   __m512i v = mbqm16(acc, m);
   v = _mm512_add_epi32(v, zp);
   return v512::min32(v512::max32(v, lo), hi);
+}
+#elif defined(__AVX2__)
+// AVX2 (no AVX-512: AMD Zen 1-3, most Intel client cores): the same rules on 8 lanes,
+// instruction for instruction where AVX2 has one. It has no 64-bit arithmetic right
+// shift: sra64 is the logical shift of the value with its sign flipped in and out.
+namespace v256 {
+inline __m256i sra64(__m256i p, __m128i cnt) {
+  const __m256i sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
+  return _mm256_xor_si256(_mm256_srl_epi64(_mm256_xor_si256(p, sign), cnt), sign);
+}
+}  // namespace v256
+
+// 8 lanes of intarith::multiply_by_quantized_multiplier(x, m) when vector_ok(m), as mbqm16.
+inline __m256i mbqm8(__m256i x, intarith::Multiplier m) {
+  const int r = 31 - m.shift;
+  const __m256i m0 = _mm256_set1_epi32(m.m0);
+  const __m256i bias = _mm256_set1_epi64x((int64_t{1} << (r - 1)) - 1), one = _mm256_set1_epi64x(1);
+  const __m128i cnt = _mm_cvtsi32_si128(r);
+  auto round = [&](__m256i p) {
+    const __m256i odd = _mm256_and_si256(v256::sra64(p, cnt), one);
+    return v256::sra64(_mm256_add_epi64(p, _mm256_add_epi64(bias, odd)), cnt);
+  };
+  const __m256i even = round(_mm256_mul_epi32(x, m0));
+  const __m256i odd = round(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), m0));
+  return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+
+template <typename C>
+inline __m256i load_centered8(const typename C::T* p, __m256i z) {
+  if constexpr (std::is_same_v<typename C::T, float>) {
+    (void)z;
+    return _mm256_cvttps_epi32(_mm256_loadu_ps(p));
+  } else {
+    return _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), z);
+  }
+}
+template <typename C>
+inline void store_q8(typename C::T* p, __m256i q, __m256i z) {
+  if constexpr (std::is_same_v<typename C::T, float>) {
+    _mm256_storeu_ps(p, _mm256_cvtepi32_ps(_mm256_sub_epi32(q, z)));
+  } else {
+    (void)z;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), q);
+  }
+}
+
+// 8 lanes of intarith::requantize(wrap(acc, acc_bits), m, zp, r) when vector_ok(m).
+inline __m256i requant8(__m256i acc, intarith::Multiplier m, __m256i zp, __m256i lo, __m256i hi, int acc_bits) {
+  if (acc_bits < 32) {
+    const __m128i s = _mm_cvtsi32_si128(32 - acc_bits);
+    acc = _mm256_sra_epi32(_mm256_sll_epi32(acc, s), s);
+  }
+  const __m256i v = _mm256_add_epi32(mbqm8(acc, m), zp);
+  return _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
 }
 #endif
 
@@ -155,6 +212,20 @@ void requantize_run(const In* acc, typename C::T* out, int64_t n, int32_t bias, 
       } else {
         _mm512_storeu_si512(out + i, q);
       }
+    }
+  }
+#elif defined(__AVX2__)
+  if (vector_ok(m)) {
+    const __m256i vz = _mm256_set1_epi32(zp), vlo = _mm256_set1_epi32(r.lo), vhi = _mm256_set1_epi32(r.hi),
+                  vb = _mm256_set1_epi32(bias);
+    for (; i + 8 <= n; i += 8) {
+      __m256i a;
+      if constexpr (std::is_same_v<In, float>) {
+        a = _mm256_cvttps_epi32(_mm256_loadu_ps(acc + i));
+      } else {
+        a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i));
+      }
+      store_q8<C>(out + i, requant8(_mm256_add_epi32(a, vb), m, vz, vlo, vhi, acc_bits), vz);
     }
   }
 #endif
@@ -198,6 +269,23 @@ void add(const AddQ& a, std::span<const typename C::T* const> xs, typename C::T*
         store_q<C>(y + i, q, zo);
       }
     }
+#elif defined(__AVX2__)
+    bool vec = vector_ok(a.out_m);
+    for (const auto& in : a.in) vec = vec && vector_ok(in.m);
+    if (vec) {
+      const __m256i zo = _mm256_set1_epi32(a.out_zp), lo = _mm256_set1_epi32(a.range.lo),
+                    hi = _mm256_set1_epi32(a.range.hi);
+      const __m128i shift = _mm_cvtsi32_si128(a.left_shift);
+      for (; i + 8 <= e; i += 8) {
+        __m256i sum = _mm256_setzero_si256();
+        for (std::size_t k = 0; k < xs.size(); ++k) {
+          const __m256i c = load_centered8<C>(xs[k] + i, _mm256_set1_epi32(a.in[k].zero_point));
+          sum = _mm256_add_epi32(sum, mbqm8(_mm256_sll_epi32(c, shift), a.in[k].m));
+        }
+        const __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(mbqm8(sum, a.out_m), zo), lo), hi);
+        store_q8<C>(y + i, q, zo);
+      }
+    }
 #endif
     for (; i < e; ++i) {
       int32_t sum = 0;
@@ -222,6 +310,15 @@ void rescale(const RescaleQ& r, const typename C::T* x, typename C::T* y, int64_
     for (; i + 16 <= n; i += 16) {
       const __m512i q = _mm512_add_epi32(mbqm16(load_centered<C>(x + i, zi), r.m), zo);
       store_q<C>(y + i, v512::min32(v512::max32(q, lo), hi), zo);
+    }
+  }
+#elif defined(__AVX2__)
+  if (vector_ok(r.m)) {
+    const __m256i zi = _mm256_set1_epi32(r.in_zp), zo = _mm256_set1_epi32(r.out_zp),
+                  lo = _mm256_set1_epi32(r.range.lo), hi = _mm256_set1_epi32(r.range.hi);
+    for (; i + 8 <= n; i += 8) {
+      const __m256i q = _mm256_add_epi32(mbqm8(load_centered8<C>(x + i, zi), r.m), zo);
+      store_q8<C>(y + i, _mm256_min_epi32(_mm256_max_epi32(q, lo), hi), zo);
     }
   }
 #endif

@@ -9,7 +9,7 @@
 
 #include "graph/error.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -19,6 +19,74 @@ namespace qsim {
 namespace {
 using kernels::spread_even;
 using kernels::element_at;
+}  // namespace
+#elif defined(__AVX2__)
+namespace {
+using kernels::element_at;
+
+// AVX2 form of with_vector_load (conv.h) for the float packing: the 16 lanes of one
+// Im2colVector as two halves of 8, zero where no segment reads. vmaskmovps touches
+// only its lanes (like AVX-512's masked loads), so a segment's base may lie outside
+// the plane; the segments' lanes are disjoint, so their loads combine by OR.
+struct Lanes16 {
+  __m256 lo, hi;
+};
+inline __m256i lane_mask8(uint32_t m) {
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(m & 0xFFu)), bit), bit);
+}
+// Elements 0, 2, .., 14 of the 16 in a, b (in order).
+inline __m256 even_elements(__m256 a, __m256 b) {
+  const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+template <typename F>
+[[gnu::always_inline]] inline void with_vector_load8(const Im2colPlan& pl, const Im2colVector& e, F&& f) {
+  switch (e.kind) {
+    case Im2colVector::kZero:
+      f([](const float*) { return Lanes16{_mm256_setzero_ps(), _mm256_setzero_ps()}; });
+      return;
+    case Im2colVector::kStride1:
+    case Im2colVector::kStride2: {
+      // Per segment, the masks of the 8-element loads: stride 1 loads lanes 0-15
+      // directly; stride 2 loads elements 0-31, lane j being element 2j.
+      const bool two = e.kind == Im2colVector::kStride2;
+      __m256i mask[2][4] = {};
+      for (int q = 0; q < e.segments; ++q) {
+        const uint32_t m = two ? kernels::spread_even(e.mask[q]) : e.mask[q];
+        for (int h = 0; h < 4; ++h) mask[q][h] = lane_mask8(m >> (8 * h));
+      }
+      const int segments = e.segments;
+      const int64_t b0 = e.base[0], b1 = e.base[1];
+      auto segment = [&mask, two](const float* p, int q) {
+        if (!two) return Lanes16{_mm256_maskload_ps(p, mask[q][0]), _mm256_maskload_ps(p + 8, mask[q][1])};
+        return Lanes16{even_elements(_mm256_maskload_ps(p, mask[q][0]), _mm256_maskload_ps(p + 8, mask[q][1])),
+                       even_elements(_mm256_maskload_ps(p + 16, mask[q][2]), _mm256_maskload_ps(p + 24, mask[q][3]))};
+      };
+      f([&](const float* x) {
+        Lanes16 v = segment(element_at(x, b0), 0);
+        if (segments == 2) {
+          const Lanes16 w = segment(element_at(x, b1), 1);
+          v = Lanes16{_mm256_or_ps(v.lo, w.lo), _mm256_or_ps(v.hi, w.hi)};
+        }
+        return v;
+      });
+      return;
+    }
+    case Im2colVector::kGather:
+    default: {
+      const int32_t* off = pl.offsets.data() + e.base[0];
+      const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off));
+      const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off + 8));
+      const __m256 m0 = _mm256_castsi256_ps(lane_mask8(e.mask[0])), m1 = _mm256_castsi256_ps(lane_mask8(e.mask[0] >> 8u));
+      f([=](const float* x) {
+        return Lanes16{_mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, i0, m0, 4),
+                       _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, i1, m1, 4)};
+      });
+      return;
+    }
+  }
+}
 }  // namespace
 #endif
 
@@ -135,6 +203,14 @@ void Im2colSource::pack(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* d
       with_vector_load(pl, e, _mm512_setzero_si512(), [&](auto&& load) {
         for (int64_t i = 0; i < rows; ++i)
           _mm512_store_ps(d + i * dstep, _mm512_castsi512_ps(load(reinterpret_cast<const int32_t*>(src + i * plane))));
+      });
+#elif defined(__AVX2__)
+      with_vector_load8(pl, e, [&](auto&& load) {
+        for (int64_t i = 0; i < rows; ++i) {
+          const Lanes16 l = load(src + i * plane);
+          _mm256_store_ps(d + i * dstep, l.lo);
+          _mm256_store_ps(d + i * dstep + 8, l.hi);
+        }
       });
 #else
       for (int64_t i = 0; i < rows; ++i) {

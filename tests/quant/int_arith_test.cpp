@@ -1,5 +1,6 @@
 // int_arith.h: rule 5 (requantization with one round-half-even rounding) against an
-// exact 128-bit reference, the AVX-512 lanes of quant_ops.h against the scalar rule,
+// exact 128-bit reference, the vector lanes of quant_ops.h (AVX-512 or AVX2, whichever
+// the build has) against the scalar rule,
 // and the agreement with ONNX's float requantization (QuantizeLinear of acc * scale);
 // rule 2's products (Bit Fusion bricks, bit-serial) against the plain product on every
 // operand pair; rule 3's accumulator (wrap, overflow reported) exhaustively at small widths.
@@ -84,7 +85,7 @@ TEST(IntArith, RequantizationMatchesFloatRounding) {
   EXPECT_GT(checked, 190000);
 }
 
-// The vectorised requantization (AVX-512 where the build has it) equals the scalar rule
+// The vectorised requantization (AVX-512 or AVX2 where the build has it) equals the scalar rule
 // on every lane, tail included, for int32 and exact-float accumulators.
 TEST(IntArith, VectorRequantizationEqualsScalar) {
   std::mt19937_64 rng(3);
@@ -116,6 +117,68 @@ TEST(IntArith, VectorRequantizationEqualsScalar) {
       const auto sumf = static_cast<int32_t>(af[u]) + bias;
       const int32_t wantf = intarith::requantize(intarith::acc_to_int32(sumf, acc_bits), m, zp, r);
       ASSERT_EQ(outf[u], static_cast<float>(wantf - zp)) << "lane " << i;
+    }
+  }
+}
+
+// The vectorised Add (two and three inputs) and rescale (Concat's inputs, Requantize
+// steps) equal their scalar rules on every lane, tail included, for both codecs.
+TEST(IntArith, VectorAddAndRescaleEqualScalar) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> below_one(-20.0, -0.05);
+  ThreadPool pool(1);
+  const int64_t n = 43;  // vectors of 8 and of 16, and a tail
+  for (int t = 0; t < 2000; ++t) {
+    const int bits = 2 + t % 7;
+    const bool is_signed = t % 2;
+    const intarith::QRange r = intarith::qrange(bits, is_signed);
+    auto zero_point = [&] { return is_signed ? 0 : static_cast<int32_t>(rng() % static_cast<uint64_t>(r.hi + 1)); };
+    auto value = [&] { return r.lo + static_cast<int32_t>(rng() % static_cast<uint64_t>(r.hi - r.lo + 1)); };
+    const std::size_t inputs = 2 + static_cast<std::size_t>(t % 2);
+    AddQ a;
+    a.left_shift = intarith::add_left_shift(bits);
+    a.out_m = intarith::quantize_multiplier(std::exp2(below_one(rng)));
+    a.out_zp = zero_point();
+    a.range = r;
+    std::vector<std::vector<int32_t>> xi(inputs, std::vector<int32_t>(n));
+    std::vector<std::vector<float>> xf(inputs, std::vector<float>(n));
+    for (std::size_t k = 0; k < inputs; ++k) {
+      a.in.push_back({zero_point(), intarith::quantize_multiplier(std::exp2(below_one(rng)))});
+      for (int64_t i = 0; i < n; ++i) {
+        const int32_t q = value();
+        xi[k][static_cast<std::size_t>(i)] = q;
+        xf[k][static_cast<std::size_t>(i)] = static_cast<float>(q - a.in[k].zero_point);
+      }
+    }
+    std::vector<const int32_t*> pi;
+    std::vector<const float*> pf;
+    for (std::size_t k = 0; k < inputs; ++k) {
+      pi.push_back(xi[k].data());
+      pf.push_back(xf[k].data());
+    }
+    std::vector<int32_t> yi(n);
+    std::vector<float> yf(n);
+    qops::add<qops::IntCodec>(a, pi, yi.data(), n, pool);
+    qops::add<qops::FakeCodec>(a, pf, yf.data(), n, pool);
+    RescaleQ s;
+    s.in_zp = a.in[0].zero_point;
+    s.out_zp = a.out_zp;
+    s.m = intarith::quantize_multiplier(std::exp2(below_one(rng) + 1.0));
+    s.range = r;
+    std::vector<int32_t> si(n);
+    std::vector<float> sf(n);
+    qops::rescale<qops::IntCodec>(s, xi[0].data(), si.data(), n);
+    qops::rescale<qops::FakeCodec>(s, xf[0].data(), sf.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const auto u = static_cast<std::size_t>(i);
+      int32_t sum = 0;
+      for (std::size_t k = 0; k < inputs; ++k) sum += intarith::add_term(xi[k][u], a.in[k], a.left_shift);
+      const int32_t want = intarith::add_output(sum, a.out_m, a.out_zp, a.range);
+      ASSERT_EQ(yi[u], want) << "add, lane " << i << ", " << inputs << " inputs";
+      ASSERT_EQ(yf[u], static_cast<float>(want - a.out_zp)) << "add, lane " << i;
+      const int32_t want_s = intarith::requantize(xi[0][u] - s.in_zp, s.m, s.out_zp, s.range);
+      ASSERT_EQ(si[u], want_s) << "rescale, lane " << i;
+      ASSERT_EQ(sf[u], static_cast<float>(want_s - s.out_zp)) << "rescale, lane " << i;
     }
   }
 }
