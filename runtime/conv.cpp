@@ -63,7 +63,7 @@ template <typename F>
         return Lanes16{even_elements(_mm256_maskload_ps(p, mask[q][0]), _mm256_maskload_ps(p + 8, mask[q][1])),
                        even_elements(_mm256_maskload_ps(p + 16, mask[q][2]), _mm256_maskload_ps(p + 24, mask[q][3]))};
       };
-      f([&](const float* x) {
+      f([segment, segments, b0, b1](const float* x) {
         Lanes16 v = segment(element_at(x, b0), 0);
         if (segments == 2) {
           const Lanes16 w = segment(element_at(x, b1), 1);

@@ -15,6 +15,20 @@
 #include <immintrin.h>
 #define QSIM_GEMM_AVX2 1
 #endif
+// AddressSanitizer builds (GCC defines __SANITIZE_ADDRESS__, clang has __has_feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define QSIM_GEMM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QSIM_GEMM_ASAN 1
+#endif
+#endif
+#if defined(QSIM_GEMM_ASAN)
+#include <sanitizer/asan_interface.h>
+
+#include <cstdio>
+#include <cstdlib>
+#endif
 
 namespace qsim::gemm {
 
@@ -213,6 +227,30 @@ constexpr const KernelFn (*kNarrow[2])[kNarrowCols] = {NarrowTable<false, 1, 2, 
 
 #elif defined(QSIM_GEMM_AVX2)
 
+// Sanitizer builds (scripts/test.sh stage 2): ASan's check of each of a block's seven loads
+// per k step, not the arithmetic, was most of the whole-model tests' time there. So the
+// blocks are built uninstrumented and each checks once, before its loop, that every range
+// it reads or writes is addressable (a failure aborts with the range, as ASan would).
+#if defined(QSIM_GEMM_ASAN)
+#if defined(__clang__)
+#define QSIM_GEMM_UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined", "coverage")))
+#else
+#define QSIM_GEMM_UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined")))
+#endif
+void require_addressable(const float* p, int64_t floats, const char* what) {
+  if (floats <= 0) return;
+  const std::size_t bytes = static_cast<std::size_t>(floats) * sizeof(float);
+  if (void* bad = __asan_region_is_poisoned(const_cast<float*>(p), bytes)) {
+    std::fprintf(stderr, "qsim gemm: %s [%p, +%zu bytes) reaches unaddressable byte %p\n", what,
+                 static_cast<const void*>(p), bytes, bad);
+    std::abort();
+  }
+}
+#else
+#define QSIM_GEMM_UNINSTRUMENTED
+inline void require_addressable(const float*, int64_t, const char*) {}
+#endif
+
 // AVX2 + FMA (no AVX-512: AMD Zen 1-3, most Intel client cores). 16 ymm registers cannot
 // hold the 8 x 48 tile (48 vectors of 8 floats), so the tile is computed in blocks of at
 // most 4 rows x 3 vectors (12 accumulators, 3 of B, 1 broadcast of A), each block over the
@@ -235,12 +273,29 @@ constexpr int64_t kPassK = 64;
 
 // Rows [r0, r0 + R) x vectors [y0, y0 + Y) of the tile over K steps [k0, k1).
 template <int R, int Y, bool Finish, bool StreamB>
-void micro_block(const TileArgs& t, int r0, int y0, int64_t k0, int64_t k1) {
+QSIM_GEMM_UNINSTRUMENTED void micro_block(const TileArgs& t, int r0, int y0, int64_t k0, int64_t k1) {
   __m256i m[Y];
   for (int y = 0; y < Y; ++y) m[y] = lane_mask(t.cols, y0 + y);
   __m256 acc[R][Y];
   const float* c_in = k0 == 0 ? t.c_in : t.c;
   const int64_t ld_in = k0 == 0 ? t.ld_in : t.ldc;
+  const bool epilogue = Finish && k1 == t.kc;
+#if defined(QSIM_GEMM_ASAN)
+  const int64_t width = std::min(t.cols - 8 * y0, 8 * Y);  // the valid columns this block touches
+  if (k1 > k0) {
+    require_addressable(t.a + k0 * kMR + r0, (k1 - k0 - 1) * kMR + R, "A panel");
+    require_addressable(t.b + k0 * kNR + 8 * y0, (k1 - k0 - 1) * kNR + 8 * Y, "B panel");
+  }
+  for (int r = 0; r < R; ++r) {
+    require_addressable(c_in + (r0 + r) * ld_in + 8 * y0, width, "C (starting values)");
+    require_addressable(t.c + (r0 + r) * t.ldc + 8 * y0, width, "C");
+    if (epilogue) require_addressable(t.residual + (r0 + r) * t.ld_res + 8 * y0, width, "residual");
+  }
+  if (epilogue) {
+    require_addressable(t.row_bias + r0, R, "row bias");
+    require_addressable(t.col_bias + 8 * y0, width, "column bias");
+  }
+#endif
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 3
@@ -266,7 +321,7 @@ void micro_block(const TileArgs& t, int r0, int y0, int64_t k0, int64_t k1) {
       for (int y = 0; y < Y; ++y) acc[r][y] = _mm256_fmadd_ps(av, bv[y], acc[r][y]);
     }
   }
-  if (Finish && k1 == t.kc) {
+  if (epilogue) {
     const __m256 lo = _mm256_set1_ps(t.lo), hi = _mm256_set1_ps(t.hi);
 #pragma GCC unroll 3
     for (int y = 0; y < Y; ++y) {

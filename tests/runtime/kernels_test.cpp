@@ -342,6 +342,41 @@ TEST(Gemm, ResultsAreBitwiseIdenticalAcrossThreadCounts) {
   }
 }
 
+// In the sanitizer build the AVX2 micro-kernel's loop is uninstrumented and checks its
+// ranges itself (runtime/gemm.cpp); either way a kernel reading past a packed operand must
+// still be reported. A packed A sized for 16 fewer k steps than the job runs.
+TEST(Gemm, SanitizerBuildReportsAReadPastAPackedOperand) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr bool asan = true;
+#elif defined(__has_feature)
+  constexpr bool asan = __has_feature(address_sanitizer);
+#else
+  constexpr bool asan = false;
+#endif
+  if (!asan) GTEST_SKIP() << "only an AddressSanitizer build can see the read";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const int64_t M = 16, N = 48, K = 64;
+  const auto a = random_floats(M * K, 31);
+  const auto b = random_floats(K * N, 32);
+  const auto overrun = [&] {
+    std::vector<float> packed(static_cast<std::size_t>(gemm::packed_a_floats(M, K - 16)));
+    gemm::pack_a(gemm::Matrix{a.data(), K, false}, M, K - 16, 1.0f, packed.data());
+    std::vector<float> y(static_cast<std::size_t>(M * N));
+    gemm::Job j;
+    j.M = M;
+    j.N = N;
+    j.K = K;
+    j.a_packed = packed.data();
+    j.b = gemm::Matrix{b.data(), N, false};
+    j.c = y.data();
+    j.ldc = N;
+    ThreadPool pool(1);
+    gemm::Workspace ws;
+    gemm::run_one(j, pool, ws);
+  };
+  EXPECT_DEATH(overrun(), "A panel|heap-buffer-overflow");
+}
+
 TEST(Gemm, NarrowLastPanelIsBitwiseTheWideKernels) {
   // N's remainder of at most 4 columns goes to a narrow kernel (ymm per row panel and
   // column); widened to 64 columns the same columns run through the 16-column tiles.
