@@ -296,7 +296,7 @@ QSIM_GEMM_UNINSTRUMENTED void micro_block(const TileArgs& t, int r0, int y0, int
     require_addressable(t.col_bias + 8 * y0, width, "column bias");
   }
 #endif
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 3
     for (int y = 0; y < Y; ++y) acc[r][y] = _mm256_maskload_ps(c_in + (r0 + r) * ld_in + 8 * (y0 + y), m[y]);
@@ -314,7 +314,7 @@ QSIM_GEMM_UNINSTRUMENTED void micro_block(const TileArgs& t, int r0, int y0, int
       // that read it, R x Y loads per step instead of Y, more than the load ports take.
       __asm__("" : "+x"(bv[y]));
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m256 av = _mm256_broadcast_ss(a + r);
 #pragma GCC unroll 3
@@ -326,7 +326,7 @@ QSIM_GEMM_UNINSTRUMENTED void micro_block(const TileArgs& t, int r0, int y0, int
 #pragma GCC unroll 3
     for (int y = 0; y < Y; ++y) {
       const __m256 cb = _mm256_maskload_ps(t.col_bias + 8 * (y0 + y), m[y]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         __m256 x = _mm256_add_ps(acc[r][y], _mm256_set1_ps(t.row_bias[r0 + r]));
         x = _mm256_add_ps(x, cb);
@@ -336,7 +336,7 @@ QSIM_GEMM_UNINSTRUMENTED void micro_block(const TileArgs& t, int r0, int y0, int
       }
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 3
     for (int y = 0; y < Y; ++y) _mm256_maskstore_ps(t.c + (r0 + r) * t.ldc + 8 * (y0 + y), m[y], acc[r][y]);
@@ -359,8 +359,15 @@ void micro_kernel(const TileArgs& t) {
   int64_t k0 = 0;
   do {
     const int64_t k1 = std::min(k0 + kPassK, t.kc);
-    for (int r0 = 0; r0 + 4 <= MR; r0 += 4) micro_rows<4, NV, Finish, StreamB>(t, r0, k0, k1);
-    if constexpr (MR % 4 != 0) micro_rows<MR % 4, NV, Finish, StreamB>(t, MR - MR % 4, k0, k1);
+    if (NV == 1 && t.cols <= 8) {
+      // One vector of valid columns (a 7x7 map's 49th, a 14x14 map's last 4): one block
+      // of all the rows x 1 vector, 8 FMA chains, instead of two 4 x 2 blocks whose
+      // second vector holds no column.
+      micro_block<MR, 1, Finish, StreamB>(t, 0, 0, k0, k1);
+    } else {
+      for (int r0 = 0; r0 + 4 <= MR; r0 += 4) micro_rows<4, NV, Finish, StreamB>(t, r0, k0, k1);
+      if constexpr (MR % 4 != 0) micro_rows<MR % 4, NV, Finish, StreamB>(t, MR - MR % 4, k0, k1);
+    }
     k0 = k1;
   } while (k0 < t.kc);
 }
