@@ -83,6 +83,51 @@ alignas(64) constexpr float kZeros[kNR] = {};
 
 using KernelFn = void (*)(const TileArgs&);
 
+// Sanitizer builds (scripts/test.sh stage 2): ASan's check of every load in the
+// micro-kernels' k loops, not the arithmetic, was most of the whole-model tests' time
+// there. So the SIMD kernels are built uninstrumented, and each checks once, before its
+// loop, that every range it reads or writes is addressable (check_block: a failure
+// aborts naming the range, as ASan would report it).
+#if defined(QSIM_GEMM_ASAN)
+#if defined(__clang__)
+#define QSIM_GEMM_UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined", "coverage")))
+#else
+#define QSIM_GEMM_UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined")))
+#endif
+void require_addressable(const float* p, int64_t floats, const char* what) {
+  if (floats <= 0) return;
+  const std::size_t bytes = static_cast<std::size_t>(floats) * sizeof(float);
+  if (void* bad = __asan_region_is_poisoned(const_cast<float*>(p), bytes)) {
+    std::fprintf(stderr, "qsim gemm: %s [%p, +%zu bytes) reaches unaddressable byte %p\n", what,
+                 static_cast<const void*>(p), bytes, bad);
+    std::abort();
+  }
+}
+// Rows [r0, r0 + rows) x valid columns [c0, c0 + width) of a tile over K steps [k0, k1):
+// A's kMR-float groups (rows r0..), B's kNR-float groups (b_floats read per step from
+// column c0), the starting values (c_in, ld_in), C, and the epilogue's operands.
+void check_block(const TileArgs& t, const float* c_in, int64_t ld_in, int r0, int rows, int c0, int64_t width,
+                 int64_t k0, int64_t k1, int64_t b_floats, bool epilogue) {
+  if (k1 > k0) {
+    require_addressable(t.a + k0 * kMR + r0, (k1 - k0 - 1) * kMR + rows, "A panel");
+    require_addressable(t.b + k0 * kNR + c0, (k1 - k0 - 1) * kNR + b_floats, "B panel");
+  }
+  for (int r = r0; r < r0 + rows; ++r) {
+    require_addressable(c_in + r * ld_in + c0, width, "C (starting values)");
+    require_addressable(t.c + r * t.ldc + c0, width, "C");
+    if (epilogue) require_addressable(t.residual + r * t.ld_res + c0, width, "residual");
+  }
+  if (epilogue) {
+    require_addressable(t.row_bias + r0, rows, "row bias");
+    require_addressable(t.col_bias + c0, width, "column bias");
+  }
+}
+#else
+#define QSIM_GEMM_UNINSTRUMENTED
+inline void check_block(const TileArgs&, const float*, int64_t, int, int, int, int64_t, int64_t, int64_t, int64_t,
+                        bool) {}
+#endif
+
 #if defined(QSIM_GEMM_AVX512) || defined(QSIM_GEMM_AVX2)
 // Floats of B prefetched ahead when B streams from memory (constant B packed once: a
 // Gemm layer's weights, read once per inference while A is a row or a few): 64 k
@@ -100,7 +145,8 @@ constexpr int64_t kPrefetchA = 64 * kMR;
 // the tile's valid columns. Finish: the last K slice (applies the epilogue). StreamB:
 // B is a packed constant streaming from memory (prefetched ahead too).
 template <int MR, int NV, bool Finish, bool StreamB>
-void micro_kernel(const TileArgs& t) {
+QSIM_GEMM_UNINSTRUMENTED void micro_kernel(const TileArgs& t) {
+  check_block(t, t.c_in, t.ld_in, 0, MR, 0, t.cols, 0, t.kc, 16 * NV, Finish);
   const int last = t.cols - 16 * (NV - 1);
   const __mmask16 lm = last >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << last) - 1u);
   const auto mask = [lm](int v) { return v == NV - 1 ? lm : __mmask16(0xFFFF); };
@@ -227,30 +273,6 @@ constexpr const KernelFn (*kNarrow[2])[kNarrowCols] = {NarrowTable<false, 1, 2, 
 
 #elif defined(QSIM_GEMM_AVX2)
 
-// Sanitizer builds (scripts/test.sh stage 2): ASan's check of each of a block's seven loads
-// per k step, not the arithmetic, was most of the whole-model tests' time there. So the
-// blocks are built uninstrumented and each checks once, before its loop, that every range
-// it reads or writes is addressable (a failure aborts with the range, as ASan would).
-#if defined(QSIM_GEMM_ASAN)
-#if defined(__clang__)
-#define QSIM_GEMM_UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined", "coverage")))
-#else
-#define QSIM_GEMM_UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined")))
-#endif
-void require_addressable(const float* p, int64_t floats, const char* what) {
-  if (floats <= 0) return;
-  const std::size_t bytes = static_cast<std::size_t>(floats) * sizeof(float);
-  if (void* bad = __asan_region_is_poisoned(const_cast<float*>(p), bytes)) {
-    std::fprintf(stderr, "qsim gemm: %s [%p, +%zu bytes) reaches unaddressable byte %p\n", what,
-                 static_cast<const void*>(p), bytes, bad);
-    std::abort();
-  }
-}
-#else
-#define QSIM_GEMM_UNINSTRUMENTED
-inline void require_addressable(const float*, int64_t, const char*) {}
-#endif
-
 // AVX2 + FMA (no AVX-512: AMD Zen 1-3, most Intel client cores). 16 ymm registers cannot
 // hold the 8 x 48 tile (48 vectors of 8 floats), so the tile is computed in blocks of at
 // most 4 rows x 3 vectors (12 accumulators, 3 of B, 1 broadcast of A), each block over the
@@ -280,22 +302,7 @@ QSIM_GEMM_UNINSTRUMENTED void micro_block(const TileArgs& t, int r0, int y0, int
   const float* c_in = k0 == 0 ? t.c_in : t.c;
   const int64_t ld_in = k0 == 0 ? t.ld_in : t.ldc;
   const bool epilogue = Finish && k1 == t.kc;
-#if defined(QSIM_GEMM_ASAN)
-  const int64_t width = std::min(t.cols - 8 * y0, 8 * Y);  // the valid columns this block touches
-  if (k1 > k0) {
-    require_addressable(t.a + k0 * kMR + r0, (k1 - k0 - 1) * kMR + R, "A panel");
-    require_addressable(t.b + k0 * kNR + 8 * y0, (k1 - k0 - 1) * kNR + 8 * Y, "B panel");
-  }
-  for (int r = 0; r < R; ++r) {
-    require_addressable(c_in + (r0 + r) * ld_in + 8 * y0, width, "C (starting values)");
-    require_addressable(t.c + (r0 + r) * t.ldc + 8 * y0, width, "C");
-    if (epilogue) require_addressable(t.residual + (r0 + r) * t.ld_res + 8 * y0, width, "residual");
-  }
-  if (epilogue) {
-    require_addressable(t.row_bias + r0, R, "row bias");
-    require_addressable(t.col_bias + 8 * y0, width, "column bias");
-  }
-#endif
+  check_block(t, c_in, ld_in, r0, R, 8 * y0, std::min(t.cols - 8 * y0, 8 * Y), k0, k1, 8 * Y, epilogue);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 3
