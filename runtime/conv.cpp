@@ -54,7 +54,7 @@ template <typename F>
       __m256i mask[2][4] = {};
       for (int q = 0; q < e.segments; ++q) {
         const uint32_t m = two ? kernels::spread_even(e.mask[q]) : e.mask[q];
-        for (int h = 0; h < 4; ++h) mask[q][h] = lane_mask8(m >> (8 * h));
+        for (int h = 0; h < (two ? 4 : 2); ++h) mask[q][h] = lane_mask8(m >> (8 * h));
       }
       const int segments = e.segments;
       const int64_t b0 = e.base[0], b1 = e.base[1];

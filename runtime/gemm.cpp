@@ -15,15 +15,8 @@
 #include <immintrin.h>
 #define QSIM_GEMM_AVX2 1
 #endif
-// AddressSanitizer builds (GCC defines __SANITIZE_ADDRESS__, clang has __has_feature).
-#if defined(__SANITIZE_ADDRESS__)
-#define QSIM_GEMM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define QSIM_GEMM_ASAN 1
-#endif
-#endif
-#if defined(QSIM_GEMM_ASAN)
+#include "runtime/asan.h"
+#if QSIM_ASAN
 #include <sanitizer/asan_interface.h>
 
 #include <cstdio>
@@ -88,7 +81,7 @@ using KernelFn = void (*)(const TileArgs&);
 // there. So the SIMD kernels are built uninstrumented, and each checks once, before its
 // loop, that every range it reads or writes is addressable (check_block: a failure
 // aborts naming the range, as ASan would report it).
-#if defined(QSIM_GEMM_ASAN)
+#if QSIM_ASAN
 #if defined(__clang__)
 #define QSIM_GEMM_UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined", "coverage")))
 #else

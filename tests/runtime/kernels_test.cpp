@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/asan.h"
 #include "runtime/conv.h"
 #include "runtime/gemm.h"
 #include "runtime/kernels.h"
@@ -342,18 +343,11 @@ TEST(Gemm, ResultsAreBitwiseIdenticalAcrossThreadCounts) {
   }
 }
 
-// In the sanitizer build the AVX2 micro-kernel's loop is uninstrumented and checks its
-// ranges itself (runtime/gemm.cpp); either way a kernel reading past a packed operand must
-// still be reported. A packed A sized for 16 fewer k steps than the job runs.
+// In the sanitizer build the SIMD micro-kernels' loops are uninstrumented and check their
+// ranges themselves (runtime/gemm.cpp); either way a kernel reading past a packed operand
+// must still be reported. A packed A sized for 16 fewer k steps than the job runs.
 TEST(Gemm, SanitizerBuildReportsAReadPastAPackedOperand) {
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr bool asan = true;
-#elif defined(__has_feature)
-  constexpr bool asan = __has_feature(address_sanitizer);
-#else
-  constexpr bool asan = false;
-#endif
-  if (!asan) GTEST_SKIP() << "only an AddressSanitizer build can see the read";
+  if (!QSIM_ASAN) GTEST_SKIP() << "only an AddressSanitizer build can see the read";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   const int64_t M = 16, N = 48, K = 64;
   const auto a = random_floats(M * K, 31);
