@@ -218,10 +218,6 @@ int run_search(const SearchCliOptions& o) {
   line.show("qsim search: calibration");
   // One calibration pass for every allocation (quant/calibrate.h ActivationStats).
   const ActivationStats stats = ActivationStats::collect(g, *calib, qo);
-  const std::vector<LayerPrecision> reference = problem.precision(problem.reference());
-  AllocEvalAccuracy check_acc(g, *calib, check_idx, stats, reference, o.threads, check_what);
-  AllocEvalAccuracy test_acc(g, test_data, test_idx, stats, reference, o.threads,
-                             fmt::format("{} samples of {}", test_idx.size(), test_data.description()));
   line.done();
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -260,6 +256,15 @@ int run_search(const SearchCliOptions& o) {
   }
   line.done();
   const double estimate_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // The check and test evaluators, after the estimate: their cut caches and the
+  // sensitivity's are never held at once.
+  line.show("qsim search: reference runs");
+  const std::vector<LayerPrecision> reference = problem.precision(problem.reference());
+  AllocEvalAccuracy check_acc(g, *calib, check_idx, stats, reference, o.threads, check_what);
+  AllocEvalAccuracy test_acc(g, test_data, test_idx, stats, reference, o.threads,
+                             fmt::format("{} samples of {}", test_idx.size(), test_data.description()));
+  line.done();
 
   // ---- the search
   const SearchInputs in{problem, base, space ? &*space : nullptr, drops, check_acc, &test_acc,
