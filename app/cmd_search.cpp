@@ -409,6 +409,8 @@ int run_search(const SearchCliOptions& o) {
                             {"checks", rep.checks},
                             {"check_evaluations", rep.check_evaluations},
                             {"test_evaluations", rep.test_evaluations},
+                            {"check_passes", rep.check_passes},
+                            {"test_passes", rep.test_passes},
                             {"estimate_evaluations", drops.evaluations}};
   if (rep.reach_grid) {
     summary["evaluations"]["grid"] = rep.grid_evaluations;

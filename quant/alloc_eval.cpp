@@ -71,6 +71,7 @@ AllocationEvaluator::AllocationEvaluator(const LayerGraph& g, const Dataset& dat
   }
   cost_.runs = s_.batches();  // the float32 reference
   cost_.pass_equivalents = 1.0;
+  runs_from_.assign(cut_inputs_.size() + 1, 0);
   cost_.seconds = seconds_since(t0);
 }
 
@@ -80,6 +81,9 @@ EvalCost AllocationEvaluator::cost() const {
   std::lock_guard lock(mutex_);
   EvalCost c = cost_;
   c.runs += runs_.load();
+  for (std::size_t i = 0; i < runs_from_.size(); ++i)
+    c.pass_equivalents += (i == 0 ? 1.0 : cut_inputs_[i - 1]->work) * static_cast<double>(runs_from_[i]) /
+                          static_cast<double>(s_.batches());
   c.evaluations = evaluations_.load();
   return c;
 }
@@ -164,7 +168,7 @@ OutputScore AllocationEvaluator::run_impl(const Prepared& pr, int64_t first, int
   runs_ += runs;
   {
     std::lock_guard lock(mutex_);
-    cost_.pass_equivalents += pr.work * static_cast<double>(runs) / static_cast<double>(s_.batches());
+    runs_from_[static_cast<std::size_t>(pr.cut + 1)] += runs;
   }
   return score;
 }

@@ -91,6 +91,9 @@ class AllocationEvaluator {
   mutable std::mutex mutex_;
   mutable EvalCost cost_;
   mutable std::atomic<int64_t> runs_{0};
+  // Batches run per start ([0]: the input, [j + 1]: kept cut j), so that cost()'s
+  // pass equivalents are summed in one order whatever the workers' interleaving.
+  mutable std::vector<int64_t> runs_from_;
   mutable std::atomic<int64_t> evaluations_{0};
 };
 

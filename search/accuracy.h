@@ -39,6 +39,9 @@ class AllocationAccuracy {
   virtual std::string description() const = 0;
   virtual int64_t evaluations() const = 0;  // distinct allocations run
   virtual double seconds() const = 0;       // spent running them
+  // Work run so far in whole-model passes over the samples (a run that starts at a
+  // cached cut counts the part after it; MACs), the reference runs included.
+  virtual double passes() const = 0;
 };
 
 struct DropTable {

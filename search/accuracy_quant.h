@@ -42,6 +42,7 @@ class AllocEvalAccuracy final : public AllocationAccuracy {
   std::string description() const override { return what_; }
   int64_t evaluations() const override;
   double seconds() const override;
+  double passes() const override { return ev_.cost().pass_equivalents; }
 
  private:
   AllocationEvaluator ev_;

@@ -1234,6 +1234,8 @@ SearchReport run_codesign(const SearchInputs& in, const ObjectiveSpec& obj, cons
   if (in.test) rep.reference_test_top1 = in.test->top1(p.precision(ref));
   rep.check_evaluations = in.check.evaluations();
   rep.test_evaluations = in.test ? in.test->evaluations() : 0;
+  rep.check_passes = in.check.passes();
+  rep.test_passes = in.test ? in.test->passes() : 0;
   rep.final_seconds = seconds_since(t_final);
   return rep;
 }

@@ -184,6 +184,7 @@ struct SearchReport {
   double reference_test_top1 = std::numeric_limits<double>::quiet_NaN();
   std::vector<ChainStats> chains;
   int64_t steps = 0, accepted = 0, checks = 0, check_evaluations = 0, test_evaluations = 0;
+  double check_passes = 0, test_passes = 0;  // AllocationAccuracy::passes()
   int64_t invalid_states = 0;  // proposals the hardware could not run (or over the budgets)
   EvaluationCount evaluations;  // the search's chains
   ReachReport reach_best;       // until the chains' best objective (chain_best) was first evaluated
