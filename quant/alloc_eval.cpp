@@ -80,10 +80,11 @@ AllocationEvaluator::~AllocationEvaluator() = default;
 EvalCost AllocationEvaluator::cost() const {
   std::lock_guard lock(mutex_);
   EvalCost c = cost_;
-  c.runs += runs_.load();
-  for (std::size_t i = 0; i < runs_from_.size(); ++i)
+  for (std::size_t i = 0; i < runs_from_.size(); ++i) {
+    c.runs += runs_from_[i];
     c.pass_equivalents += (i == 0 ? 1.0 : cut_inputs_[i - 1]->work) * static_cast<double>(runs_from_[i]) /
                           static_cast<double>(s_.batches());
+  }
   c.evaluations = evaluations_.load();
   return c;
 }
@@ -165,7 +166,6 @@ OutputScore AllocationEvaluator::run_impl(const Prepared& pr, int64_t first, int
     ++runs;
     score.add(s_.score(b, outputs[0].data<float>().data()));
   }
-  runs_ += runs;
   {
     std::lock_guard lock(mutex_);
     runs_from_[static_cast<std::size_t>(pr.cut + 1)] += runs;

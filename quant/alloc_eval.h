@@ -90,9 +90,8 @@ class AllocationEvaluator {
   std::unique_ptr<ThreadPool> pool_;
   mutable std::mutex mutex_;
   mutable EvalCost cost_;
-  mutable std::atomic<int64_t> runs_{0};
-  // Batches run per start ([0]: the input, [j + 1]: kept cut j), so that cost()'s
-  // pass equivalents are summed in one order whatever the workers' interleaving.
+  // Batches run per start ([0]: the input, [j + 1]: kept cut j), the float32 reference
+  // apart; cost() sums them in one order whatever the workers' interleaving.
   mutable std::vector<int64_t> runs_from_;
   mutable std::atomic<int64_t> evaluations_{0};
 };

@@ -251,11 +251,12 @@ void add(const AddQ& a, std::span<const typename C::T* const> xs, typename C::T*
     }
     return;
   }
+  // The vector forms apply when every multiplier allows them (both instruction sets).
+  [[maybe_unused]] bool vec = vector_ok(a.out_m);
+  for (const auto& in : a.in) vec = vec && vector_ok(in.m);
   parallel_elements(n, pool, [&](int64_t b, int64_t e) {
     int64_t i = b;
 #if defined(__AVX512F__)
-    bool vec = vector_ok(a.out_m);
-    for (const auto& in : a.in) vec = vec && vector_ok(in.m);
     if (vec) {
       const __m512i zo = _mm512_set1_epi32(a.out_zp), lo = _mm512_set1_epi32(a.range.lo),
                     hi = _mm512_set1_epi32(a.range.hi);
@@ -270,8 +271,6 @@ void add(const AddQ& a, std::span<const typename C::T* const> xs, typename C::T*
       }
     }
 #elif defined(__AVX2__)
-    bool vec = vector_ok(a.out_m);
-    for (const auto& in : a.in) vec = vec && vector_ok(in.m);
     if (vec) {
       const __m256i zo = _mm256_set1_epi32(a.out_zp), lo = _mm256_set1_epi32(a.range.lo),
                     hi = _mm256_set1_epi32(a.range.hi);
