@@ -7,7 +7,8 @@ Markdown on stdout: per model on eyeriss (speed-up, top-1 lost, the 8-4 line, Qu
 gap to the optimum), bits per layer on eyeriss vs each low-memory config (edge-lowmem,
 eyeriss-lowmem: eyeriss with edge-lowmem's memory) with each layer's bound at 8 bits (and,
 for the layers memory-bound on the low-memory config that kept at least their eyeriss
-width, the objective change of each narrower width there), and co-design against the grid
+width, the objective change of each narrower width there and the part of its latency change
+that the requantization rows make), and co-design against the grid
 sweep per seed (evaluations until the grid's best was reached, both totals).
 """
 import csv
@@ -20,6 +21,9 @@ import tempfile
 from search_marginal import MODEL_DIR, timing  # the analytical model's cycles of one allocation (qsim --json)
 
 QSIM = os.environ.get("QSIM", "build/qsim")
+# The `fixed` part's PEs (bench/search_acceptance.sh): one 8-bit width, narrower operands run at it, so
+# fewer bits save bytes and no cycles.
+FIXED_PE = ["--set", "pe.precision=fixed", "--set", "pe.widths=[8]"]
 
 
 def load(out, model, kind):
@@ -42,6 +46,8 @@ def fmt(x, spec=".2f"):
 
 
 def eyeriss_table(out, models):
+    if not any(os.path.exists(os.path.join(out, f"{m}-eyeriss{x}")) for m in models for x in ("", ".err")):
+        return
     print("### Every model on eyeriss.yaml (true top-1 on the 10k test set)\n")
     print("\"chosen from\": the chains' choice, or the baseline whose allocation measured a lower objective on the "
           "check samples (docs/search.md section 3); \"chain's own\": the chains' choice, true top-1 and speed-up.\n")
@@ -80,23 +86,26 @@ def eyeriss_table(out, models):
     print()
 
 
-def bounds(hw, model):
+def bounds(hw, model, sets=()):
     with tempfile.NamedTemporaryFile(suffix=".csv") as f:
-        subprocess.run([QSIM, "--hw", f"configs/{hw}.yaml", "--model", os.path.join(MODEL_DIR, f"{model}.onnx"), "--csv", f.name],
+        subprocess.run([QSIM, "--hw", f"configs/{hw}.yaml", *sets, "--model", os.path.join(MODEL_DIR, f"{model}.onnx"), "--csv", f.name],
                        check=True, stdout=subprocess.DEVNULL)
         with open(f.name) as c:
             return [r for r in csv.DictReader(c) if r["is_compute"] == "1"]
 
 
-def layer_table(out, models, low):
-    """Bits per layer on eyeriss.yaml against the low-memory config LOW (edge-lowmem or eyeriss-lowmem)."""
-    runs = [(m, load(out, m, "eyeriss"), load(out, m, low)) for m in models]
+def layer_table(out, models, low, pe=""):
+    """Bits per layer on eyeriss.yaml against the low-memory config LOW (edge-lowmem or eyeriss-lowmem);
+    with PE "fixed", the `fixed` part's runs of both on fixed-width PEs."""
+    suffix, sets = ("-fixed", FIXED_PE) if pe == "fixed" else ("", [])
+    runs = [(m, load(out, m, "eyeriss" + suffix), load(out, m, low + suffix)) for m in models]
     runs = [(m, e, l) for m, e, l in runs if e and l]
     if not runs:
         return
-    print(f"### Bits per layer, eyeriss.yaml vs {low}.yaml (weights/activations; bound at 8 bits)\n")
+    on = f", both with `{' '.join(sets)}`: fewer bits save bytes, no cycles" if sets else ""
+    print(f"### Bits per layer, eyeriss.yaml vs {low}.yaml{on} (weights/activations; bound at 8 bits)\n")
     for m, e, l in runs:
-        be, bl = bounds("eyeriss", m), bounds(low, m)
+        be, bl = bounds("eyeriss", m, sets), bounds(low, m, sets)
         we, wl = e["best"]["widths"].split(), l["best"]["widths"].split()
         print(f"**{m}** (eyeriss: {e['best']['true_top1']:.2f} %, {e['best']['speedup_vs_w8']:.2f}x; "
               f"{low}: {l['best']['true_top1']:.2f} %, {l['best']['speedup_vs_w8']:.2f}x)\n")
@@ -117,10 +126,15 @@ def layer_table(out, models, low):
         print(f"\nmean weight bits {mean_e:.2f} (eyeriss) vs {mean_l:.2f} ({low}); {fewer} layers fewer bits "
               f"under {low} ({fewer_mem} of them memory-bound there), {more} more ({more_mem} of them memory-bound "
               f"there)\n")
-        narrower_moves(m, l, low, {b["layer"]: b["bound"] for b in bl}, dict(zip((a["layer"] for a in be), we)))
+        narrower_moves(m, l, low, {b["layer"]: b["bound"] for b in bl}, dict(zip((a["layer"] for a in be), we)), sets)
 
 
-def narrower_moves(model, s, low, bound, eyeriss_widths):
+def requant_cycles(layers):
+    """Cycles of the requantization rows (`<layer>.requant`) of a JSON report."""
+    return sum(l["total_cycles"] for l in layers if l.get("requant"))
+
+
+def narrower_moves(model, s, low, bound, eyeriss_widths, sets):
     """Why a layer memory-bound on the low-memory config LOW did not get fewer bits there than on
     eyeriss: from LOW's chosen allocation, each narrower width of its group, priced by the
     objective the chain runs on (the corrected additive estimate + lambda * cycles / all-8
@@ -132,7 +146,9 @@ def narrower_moves(model, s, low, bound, eyeriss_widths):
     hw = os.path.splitext(os.path.basename(s["hw"]))[0]  # configs/<hw>.yaml
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        c8, c0 = timing(hw, model, None, tmp)[0], timing(hw, model, widths, tmp)[0]
+        c8 = timing(hw, model, None, tmp, sets)[0]
+        c0, layers0 = timing(hw, model, widths, tmp, sets)
+        r0 = requant_cycles(layers0)
         for grp in s["estimate"]["groups"]:
             names = grp["layers"]
             if grp["pinned"] or not any(bound.get(n) == "memory" for n in names):
@@ -143,21 +159,31 @@ def narrower_moves(model, s, low, bound, eyeriss_widths):
             opts = {(o["wbits"], o["abits"]): o["corrected"] for o in grp["options"]}
             for w in sorted((w for w in opts if w[0] < cur[0]), reverse=True):
                 moved = dict(widths, **{n: w for n in names})
-                dlat = lam * (timing(hw, model, moved, tmp)[0] - c0) / c8
-                rows.append((", ".join(names), "%d/%d" % cur, "%d/%d" % w, opts[w] - opts[cur], dlat))
+                c, layers = timing(hw, model, moved, tmp, sets)
+                dlat, dreq = lam * (c - c0) / c8, lam * (requant_cycles(layers) - r0) / c8
+                rows.append((", ".join(names), "%d/%d" % cur, "%d/%d" % w, opts[w] - opts[cur], dlat, dreq))
     if not rows:
         return
     print(f"Narrower widths for {model}'s layers memory-bound on {low} that kept at least their eyeriss "
           f"width, from {low}'s choice (lambda {lam:g}; terms in points of top-1):\n")
-    print("| layer(s) | chosen | narrower | accuracy term change | latency term change | objective change |")
-    print("|---|---|---|---|---|---|")
-    for names, cur, w, dacc, dlat in rows:
-        print(f"| {names} | {cur} | {w} | {dacc:+.2f} | {dlat:+.2f} | {dacc + dlat:+.2f} |")
+    print("| layer(s) | chosen | narrower | accuracy term change | latency term change | of it, requantization rows "
+          "| objective change |")
+    print("|---|---|---|---|---|---|---|")
+    for names, cur, w, dacc, dlat, dreq in rows:
+        print(f"| {names} | {cur} | {w} | {dacc:+.2f} | {dlat:+.2f} | {dreq:+.2f} | {dacc + dlat:+.2f} |")
     refused = sum(1 for r in rows if r[3] + r[4] > 0)
-    print(f"\n{refused} of {len(rows)} such moves raise the objective.\n")
+    slower = [r for r in rows if r[4] > 0]
+    by_requant = sum(1 for r in slower if r[4] - r[5] <= 0)
+    line = f"\n{refused} of {len(rows)} such moves raise the objective; {len(slower)} raise the latency."
+    if slower:
+        line += (f" In {by_requant} of those the other rows got faster or stayed, and the requantization rows the move"
+                 " adds (a DRAM round trip per width change, docs/timing-model.md section 5) make the difference.")
+    print(line + "\n")
 
 
 def codesign_table(out, models):
+    if not any(d.startswith(f"{m}-codesign-seed") for m in models for d in os.listdir(out)):
+        return
     print("### Co-design on configs/spaces/eyeriss.yaml against the grid sweep\n")
     print("Evaluations counted by one rule on both sides (docs/search.md section 5). \"reached\": the evaluations of "
           "every chain up to the first step at which one of them evaluated a state as good as the grid's best.\n")
@@ -194,6 +220,7 @@ def main():
     eyeriss_table(out, models)
     for low in ("edge-lowmem", "eyeriss-lowmem"):
         layer_table(out, models, low)
+    layer_table(out, models, "edge-lowmem", "fixed")
     codesign_table(out, models)
 
 

@@ -27,10 +27,11 @@ CONFIGS = ["eyeriss", "edge-lowmem"]
 VARIANTS = [(4, 4), (2, 2), (4, 8), (8, 4)]  # (wbits, abits)
 
 
-def timing(hw, model, alloc, tmp):
-    """(total cycles, layers of the JSON report) with per-layer widths `alloc` (name -> (w, a))."""
+def timing(hw, model, alloc, tmp, sets=()):
+    """(total cycles, layers of the JSON report) with per-layer widths `alloc` (name -> (w, a));
+    `sets`: further qsim arguments (--set KEY=VALUE overrides of the hardware)."""
     out = os.path.join(tmp, "t.json")
-    cmd = [QSIM, "--hw", f"configs/{hw}.yaml", "--model", os.path.join(MODEL_DIR, f"{model}.onnx"), "--json", out]
+    cmd = [QSIM, "--hw", f"configs/{hw}.yaml", *sets, "--model", os.path.join(MODEL_DIR, f"{model}.onnx"), "--json", out]
     if alloc is not None:
         path = os.path.join(tmp, "alloc.json")
         with open(path, "w") as f:
