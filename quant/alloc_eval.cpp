@@ -36,7 +36,6 @@ struct AllocationEvaluator::Prepared {
   int cut = -1;                      // kept cut the run starts at; -1: the input
   const LayerGraph* h = nullptr;     // the graph run (the run graph or a cut's sub-graph)
   std::unique_ptr<QuantizedModel> qm;
-  double work = 1.0;
 };
 
 AllocationEvaluator::AllocationEvaluator(const LayerGraph& g, const Dataset& data, std::vector<int64_t> samples,
@@ -117,7 +116,6 @@ std::unique_ptr<AllocationEvaluator::Prepared> AllocationEvaluator::prepare(std:
     pr->h = ci.sub.get();
     widths = ci.widths;
     params = &ci.params;
-    pr->work = ci.work;
   }
   // The sub-graph's compute layers are the model's last ones, in the same order.
   const auto hc = pr->h->compute_layers();
