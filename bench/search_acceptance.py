@@ -11,16 +11,14 @@ width, the objective change of each narrower width there and the part of its lat
 that the requantization rows make), and co-design against the grid
 sweep per seed (evaluations until the grid's best was reached, both totals).
 """
-import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
-from search_marginal import MODEL_DIR, timing  # the analytical model's cycles of one allocation (qsim --json)
+# The analytical model's cycles and layers of one allocation (qsim --json).
+from search_marginal import compute_layers, timing
 
-QSIM = os.environ.get("QSIM", "build/qsim")
 # The `fixed` part's PEs (bench/search_acceptance.sh): one 8-bit width, narrower operands run at it, so
 # fewer bits save bytes and no cycles.
 FIXED_PE = ["--set", "pe.precision=fixed", "--set", "pe.widths=[8]"]
@@ -86,12 +84,12 @@ def eyeriss_table(out, models):
     print()
 
 
-def bounds(hw, model, sets=()):
-    with tempfile.NamedTemporaryFile(suffix=".csv") as f:
-        subprocess.run([QSIM, "--hw", f"configs/{hw}.yaml", *sets, "--model", os.path.join(MODEL_DIR, f"{model}.onnx"), "--csv", f.name],
-                       check=True, stdout=subprocess.DEVNULL)
-        with open(f.name) as c:
-            return [r for r in csv.DictReader(c) if r["is_compute"] == "1"]
+def all8(hw, model, sets=()):
+    """(total cycles, compute layers) of MODEL at 8 bits on configs/HW.yaml; each layer's `bound` is
+    what point 3 calls memory- or compute-bound."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cycles, layers = timing(hw, model, None, tmp, sets)
+    return cycles, compute_layers(layers)
 
 
 def layer_table(out, models, low, pe=""):
@@ -105,7 +103,7 @@ def layer_table(out, models, low, pe=""):
     on = f", both with `{' '.join(sets)}`: fewer bits save bytes, no cycles" if sets else ""
     print(f"### Bits per layer, eyeriss.yaml vs {low}.yaml{on} (weights/activations; bound at 8 bits)\n")
     for m, e, l in runs:
-        be, bl = bounds("eyeriss", m, sets), bounds(low, m, sets)
+        (_, be), (c8, bl) = all8("eyeriss", m, sets), all8(low, m, sets)
         we, wl = e["best"]["widths"].split(), l["best"]["widths"].split()
         print(f"**{m}** (eyeriss: {e['best']['true_top1']:.2f} %, {e['best']['speedup_vs_w8']:.2f}x; "
               f"{low}: {l['best']['true_top1']:.2f} %, {l['best']['speedup_vs_w8']:.2f}x)\n")
@@ -120,13 +118,14 @@ def layer_table(out, models, low, pe=""):
             more += wb > wa
             fewer_mem += wb < wa and b["bound"] == "memory"
             more_mem += wb > wa and b["bound"] == "memory"
-            print(f"| {a['layer']} | {a['bound']} | {we[i]} | {b['bound']} | {wl[i]} | {d} |")
+            print(f"| {a['name']} | {a['bound']} | {we[i]} | {b['bound']} | {wl[i]} | {d} |")
         mean_e = sum(int(w.split("/")[0]) for w in we) / len(we)
         mean_l = sum(int(w.split("/")[0]) for w in wl) / len(wl)
         print(f"\nmean weight bits {mean_e:.2f} (eyeriss) vs {mean_l:.2f} ({low}); {fewer} layers fewer bits "
               f"under {low} ({fewer_mem} of them memory-bound there), {more} more ({more_mem} of them memory-bound "
               f"there)\n")
-        narrower_moves(m, l, low, {b["layer"]: b["bound"] for b in bl}, dict(zip((a["layer"] for a in be), we)), sets)
+        narrower_moves(m, l, low, c8, {b["name"]: b["bound"] for b in bl}, dict(zip((a["name"] for a in be), we)),
+                       sets)
 
 
 def requant_cycles(layers):
@@ -134,11 +133,12 @@ def requant_cycles(layers):
     return sum(l["total_cycles"] for l in layers if l.get("requant"))
 
 
-def narrower_moves(model, s, low, bound, eyeriss_widths, sets):
+def narrower_moves(model, s, low, c8, bound, eyeriss_widths, sets):
     """Why a layer memory-bound on the low-memory config LOW did not get fewer bits there than on
     eyeriss: from LOW's chosen allocation, each narrower width of its group, priced by the
     objective the chain runs on (the corrected additive estimate + lambda * cycles / all-8
-    cycles, docs/search.md section 2). A positive change means the objective refuses the move."""
+    cycles, docs/search.md section 2; C8: those cycles on LOW). A positive change means the objective refuses
+    the move."""
     lam = s["objective"]["lambda"]
     pair = lambda w: tuple(int(b) for b in w.split("/"))  # "w/a" -> (w, a)
     widths = {x["name"]: pair(w) for x, w in
@@ -146,7 +146,6 @@ def narrower_moves(model, s, low, bound, eyeriss_widths, sets):
     hw = os.path.splitext(os.path.basename(s["hw"]))[0]  # configs/<hw>.yaml
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        c8 = timing(hw, model, None, tmp, sets)[0]
         c0, layers0 = timing(hw, model, widths, tmp, sets)
         r0 = requant_cycles(layers0)
         for grp in s["estimate"]["groups"]:
