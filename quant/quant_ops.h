@@ -126,28 +126,29 @@ inline __m512i requant16(__m512i acc, intarith::Multiplier m, __m512i zp, __m512
 }
 #elif defined(__AVX2__)
 // AVX2 (no AVX-512: AMD Zen 1-3, most Intel client cores): the same rules on 8 lanes,
-// instruction for instruction where AVX2 has one. It has no 64-bit arithmetic right
-// shift: sra64 is the logical shift of the value with its sign flipped in and out.
-namespace v256 {
-inline __m256i sra64(__m256i p, __m128i cnt) {
-  const __m256i sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), p);
-  return _mm256_xor_si256(_mm256_srl_epi64(_mm256_xor_si256(p, sign), cnt), sign);
-}
-}  // namespace v256
+// instruction for instruction where AVX2 has one.
 
 // 8 lanes of intarith::multiply_by_quantized_multiplier(x, m) when vector_ok(m), as mbqm16.
+// AVX2 has no 64-bit arithmetic right shift, and none is needed: with r = 31 - shift in
+// [31, 62], bit r of the product (the tie's parity) is the same under a logical shift, and
+// the rounded sum S >> r is kept to its low 32 bits, which the logical shift gives in its
+// bits [0, 64 - r) -- all 32 when r <= 32, else sign-extended from bit 63 - r in the 32-bit
+// lanes. That is exact because |S| < 2^63, so S >> r fits in 64 - r signed bits.
 inline __m256i mbqm8(__m256i x, intarith::Multiplier m) {
   const int r = 31 - m.shift;
   const __m256i m0 = _mm256_set1_epi32(m.m0);
   const __m256i bias = _mm256_set1_epi64x((int64_t{1} << (r - 1)) - 1), one = _mm256_set1_epi64x(1);
   const __m128i cnt = _mm_cvtsi32_si128(r);
   auto round = [&](__m256i p) {
-    const __m256i odd = _mm256_and_si256(v256::sra64(p, cnt), one);
-    return v256::sra64(_mm256_add_epi64(p, _mm256_add_epi64(bias, odd)), cnt);
+    const __m256i odd = _mm256_and_si256(_mm256_srl_epi64(p, cnt), one);
+    return _mm256_srl_epi64(_mm256_add_epi64(p, _mm256_add_epi64(bias, odd)), cnt);
   };
   const __m256i even = round(_mm256_mul_epi32(x, m0));
   const __m256i odd = round(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), m0));
-  return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  const __m256i v = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  if (r <= 32) return v;
+  const __m128i ext = _mm_cvtsi32_si128(r - 32);
+  return _mm256_sra_epi32(_mm256_sll_epi32(v, ext), ext);
 }
 
 template <typename C>
