@@ -43,9 +43,9 @@ max_len() {
 
 BUILD=${QSIM_FUZZ_BUILD_DIR:-build-san}
 export CCACHE_BASEDIR="$PWD"
+source scripts/san_config.sh
 if [ ! -f "$BUILD/build.ninja" ]; then  # the same configuration as scripts/test.sh stage 2
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
-    -DQSIM_FUZZ=ON -DQSIM_BUILD_TESTS=ON -DQSIM_BUILD_BENCH=OFF >/dev/null
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release $SAN_CMAKE_ARGS >/dev/null
 fi
 # One build at a time when several fuzz.sh run side by side (one per core).
 flock "$BUILD/.fuzz-build.lock" cmake --build "$BUILD" --target qsim_fuzz -j"$(nproc)"

@@ -10,7 +10,8 @@
 #                  Its ctest runs the suite (any sanitizer report fails the test) and
 #                  replays every committed fuzz seed corpus and crash input (label fuzz),
 #                  except the slow whole-model tests in QSIM_SAN_EXCLUDE (below), which
-#                  stage 1 runs.
+#                  stage 1 runs. On a CPU with AVX-512 it is built for AVX2
+#                  (scripts/san_config.sh), so the two stages test both kernel sets.
 #   3. only the fuzz replay in build-san/ (builds just the fuzz targets); implied by 2.
 # QSIM_TEST_STAGES=1 (or "2", "1 3", ...) runs a subset; extra arguments go to stage 1's ctest.
 set -euo pipefail
@@ -40,7 +41,8 @@ fi
 SAN_SLOW='Zoo/LightModels\.ReproduceReferenceOutput/vgg19|OnnxModels\.LightZooWeightsFromConstantOfShape$'
 SAN_SLOW+='|Quant/BundledModels\.FakeAndIntegerAgree/fmnist_(mobilenetv2|squeezenet|vgg)_|QuantuneValidation\.'
 QSIM_SAN_EXCLUDE=${QSIM_SAN_EXCLUDE-^($SAN_SLOW)}
-SAN_CMAKE_ARGS="-DCMAKE_CXX_COMPILER=clang++ -DQSIM_FUZZ=ON -DQSIM_BUILD_TESTS=ON -DQSIM_BUILD_BENCH=OFF"
+# build-san/'s configuration (on an AVX-512 CPU it targets AVX2, so both kernel sets are tested).
+source scripts/san_config.sh
 # Any report stops the process with a stack; leaks count as failures.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
