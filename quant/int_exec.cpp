@@ -561,7 +561,9 @@ class ConvK final : public IntKernel {
   std::vector<Tap> taps_;
   std::vector<Base> base_;
   std::vector<IntBuffer> rows_;  // depthwise: per-worker accumulators of one output plane
-  bool vector_dw_ = false;       // depthwise through plan_'s load table (AVX-512)
+#if defined(__AVX512F__)
+  bool vector_dw_ = false;  // depthwise through plan_'s load table (AVX-512 only)
+#endif
   // The packed path (widths up to 8 bits).
   bool packed_ = false;
   Im2colPlan plan_;
