@@ -22,7 +22,22 @@ stage_start=0
 begin() { stage_start=$SECONDS; echo "== test.sh: $1"; }
 end() { echo "== test.sh: $1 took $((SECONDS - stage_start)) s"; }
 
-scripts/setup.sh
+# The build must stay warning-free (-Wall -Wextra): a compiler, linker or Verilator warning
+# printed by a build step fails the suite. A clean clone (CI) compiles, and so checks, every
+# file; ccache replays a cached object's warnings.
+warning_free() {  # COMMAND...: runs it (output shown); fails when it fails or printed a warning
+  local log status=0
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log" || status=$?
+  if ((status == 0)) && grep -Eq ': warning:|%Warning' "$log"; then
+    echo "test.sh: the build printed warnings (above); it must stay warning-free" >&2
+    status=1
+  fi
+  rm -f "$log"
+  return "$status"
+}
+
+warning_free scripts/setup.sh
 scripts/export_torchvision.sh
 
 if [[ " $STAGES " == *" 1 "* ]]; then
@@ -49,7 +64,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 if [[ " $STAGES " == *" 2 "* ]]; then
   begin "stage 2: ASan + UBSan build, suite and fuzz corpus replay (build-san/)"
-  QSIM_BUILD_DIR=build-san QSIM_CMAKE_ARGS="$SAN_CMAKE_ARGS" scripts/setup.sh
+  QSIM_BUILD_DIR=build-san QSIM_CMAKE_ARGS="$SAN_CMAKE_ARGS" warning_free scripts/setup.sh
   (cd build-san && ctest --output-on-failure -j"$JOBS" ${QSIM_SAN_EXCLUDE:+-E "$QSIM_SAN_EXCLUDE"})
   end "stage 2"
 elif [[ " $STAGES " == *" 3 "* ]]; then
@@ -58,7 +73,7 @@ elif [[ " $STAGES " == *" 3 "* ]]; then
   if [ ! -f build-san/build.ninja ]; then
     cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Release $SAN_CMAKE_ARGS >/dev/null
   fi
-  cmake --build build-san --target qsim_fuzz -j"$JOBS"
+  warning_free cmake --build build-san --target qsim_fuzz -j"$JOBS"
   (cd build-san && ctest --output-on-failure -j"$JOBS" -L fuzz)
   end "stage 3"
 fi
