@@ -25,11 +25,14 @@ end() { echo "== test.sh: $1 took $((SECONDS - stage_start)) s"; }
 # The build must stay warning-free (-Wall -Wextra): a compiler, linker or Verilator warning
 # printed by a build step fails the suite. A clean clone (CI) compiles, and so checks, every
 # file; ccache replays a cached object's warnings.
+WARNING_LINE='(:[0-9]+(:[0-9]+)?: warning:)|(^(cc1plus|clang[+]*|g[+][+]|c[+][+]|[^ ]*/ld(\.[a-z]+)?|ld(\.[a-z]+)?): warning:)|%Warning'
 warning_free() {  # COMMAND...: runs it (output shown); fails when it fails or printed a warning
   local log status=0
   log=$(mktemp)
   "$@" 2>&1 | tee "$log" || status=$?
-  if ((status == 0)) && grep -Eq ': warning:|%Warning' "$log"; then
+  # file:line[:col]: warning:, the compiler or linker driver's own, and Verilator's; not
+  # dpkg's or apt's (setup.sh may install packages).
+  if ((status == 0)) && grep -Eq "$WARNING_LINE" "$log"; then
     echo "test.sh: the build printed warnings (above); it must stay warning-free" >&2
     status=1
   fi
