@@ -19,9 +19,17 @@ import tempfile
 # The analytical model's cycles and layers of one allocation (qsim --json).
 from search_marginal import compute_layers, timing
 
-# The `fixed` part's PEs (bench/search_acceptance.sh): one 8-bit width, narrower operands run at it, so
-# fewer bits save bytes and no cycles.
-FIXED_PE = ["--set", "pe.precision=fixed", "--set", "pe.widths=[8]"]
+
+def hw_sets(summary):
+    """The `--set KEY=VALUE` hardware overrides a run was given (its command line in `provenance`), as
+    qsim arguments: the `fixed` part's fixed-width PEs are timed with what bench/search_acceptance.sh passed."""
+    args, sets = summary["provenance"]["command_line"], []
+    for i, a in enumerate(args):
+        if a == "--set" and i + 1 < len(args):
+            sets += ["--set", args[i + 1]]
+        elif a.startswith("--set="):
+            sets += ["--set", a[len("--set="):]]
+    return sets
 
 
 def load(out, model, kind):
@@ -95,15 +103,16 @@ def all8(hw, model, sets=()):
 def layer_table(out, models, low, pe=""):
     """Bits per layer on eyeriss.yaml against the low-memory config LOW (edge-lowmem or eyeriss-lowmem);
     with PE "fixed", the `fixed` part's runs of both on fixed-width PEs."""
-    suffix, sets = ("-fixed", FIXED_PE) if pe == "fixed" else ("", [])
+    suffix = "-fixed" if pe == "fixed" else ""
     runs = [(m, load(out, m, "eyeriss" + suffix), load(out, m, low + suffix)) for m in models]
     runs = [(m, e, l) for m, e, l in runs if e and l]
     if not runs:
         return
-    on = f", both with `{' '.join(sets)}`: fewer bits save bytes, no cycles" if sets else ""
+    on = f", both with `{' '.join(hw_sets(runs[0][2]))}`: fewer bits save bytes, no cycles" if pe == "fixed" else ""
     print(f"### Bits per layer, eyeriss.yaml vs {low}.yaml{on} (weights/activations; bound at 8 bits)\n")
     for m, e, l in runs:
-        (_, be), (c8, bl) = all8("eyeriss", m, sets), all8(low, m, sets)
+        sets = hw_sets(l)
+        (_, be), (c8, bl) = all8("eyeriss", m, hw_sets(e)), all8(low, m, sets)
         we, wl = e["best"]["widths"].split(), l["best"]["widths"].split()
         print(f"**{m}** (eyeriss: {e['best']['true_top1']:.2f} %, {e['best']['speedup_vs_w8']:.2f}x; "
               f"{low}: {l['best']['true_top1']:.2f} %, {l['best']['speedup_vs_w8']:.2f}x)\n")
