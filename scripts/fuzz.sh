@@ -44,9 +44,7 @@ max_len() {
 BUILD=${QSIM_FUZZ_BUILD_DIR:-build-san}
 export CCACHE_BASEDIR="$PWD"
 source scripts/san_config.sh
-if [ ! -f "$BUILD/build.ninja" ]; then  # the same configuration as scripts/test.sh stage 2
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release $SAN_CMAKE_ARGS >/dev/null
-fi
+san_configure "$BUILD"  # the same configuration as scripts/test.sh stage 2
 # One build at a time when several fuzz.sh run side by side (one per core).
 flock "$BUILD/.fuzz-build.lock" cmake --build "$BUILD" --target qsim_fuzz -j"$(nproc)"
 

@@ -1,5 +1,7 @@
 # Sourced by scripts/test.sh (stages 2 and 3) and scripts/fuzz.sh: the one configuration of
-# build-san/ (clang, ASan + UBSan, libFuzzer coverage, tests on, benchmarks off).
+# build-san/ (clang, ASan + UBSan, libFuzzer coverage, tests on, benchmarks off). Stage 2
+# configures and builds it through scripts/setup.sh (QSIM_CMAKE_ARGS); the fuzz-only builds
+# (stage 3, fuzz.sh) through san_configure below.
 #
 # The executor and the quantized operators have an AVX-512 and an AVX2 form of every vector
 # kernel (runtime/gemm.cpp, runtime/conv.cpp, quant/quant_ops.h, ...), chosen at compile time.
@@ -11,3 +13,12 @@ SAN_CMAKE_ARGS="-DCMAKE_CXX_COMPILER=clang++ -DQSIM_FUZZ=ON -DQSIM_BUILD_TESTS=O
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
   SAN_CMAKE_ARGS+=" -DQSIM_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v3"
 fi
+
+# Configures DIR (default build-san) with SAN_CMAKE_ARGS unless it is configured already, as
+# scripts/setup.sh does; run from the checkout's root.
+san_configure() {
+  local dir=${1:-build-san}
+  if [ ! -f "$dir/build.ninja" ]; then
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release $SAN_CMAKE_ARGS >/dev/null
+  fi
+}

@@ -73,9 +73,7 @@ if [[ " $STAGES " == *" 2 "* ]]; then
 elif [[ " $STAGES " == *" 3 "* ]]; then
   begin "stage 3: fuzz corpus replay only (build-san/)"
   export CCACHE_BASEDIR="$PWD"
-  if [ ! -f build-san/build.ninja ]; then
-    cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Release $SAN_CMAKE_ARGS >/dev/null
-  fi
+  san_configure build-san
   warning_free cmake --build build-san --target qsim_fuzz -j"$JOBS"
   (cd build-san && ctest --output-on-failure -j"$JOBS" -L fuzz)
   end "stage 3"
