@@ -253,15 +253,9 @@ void narrow_kernel(const TileArgs& t) {
   }
 }
 
-template <bool Finish, int... P>
-struct NarrowTable {
-  static constexpr KernelFn fns[kNarrowPanels][kNarrowCols] = {
-      {&narrow_kernel<P, 1, Finish>, &narrow_kernel<P, 2, Finish>, &narrow_kernel<P, 3, Finish>,
-       &narrow_kernel<P, 4, Finish>}...};
-};
-// [finish][panels - 1][columns - 1]
-constexpr const KernelFn (*kNarrow[2])[kNarrowCols] = {NarrowTable<false, 1, 2, 3, 4>::fns,
-                                                       NarrowTable<true, 1, 2, 3, 4>::fns};
+// Row panels per narrow_kernel call for `cols` columns: all four, 32 zmm registers hold
+// every accumulator.
+constexpr int narrow_panels(int) { return kNarrowPanels; }
 #endif
 
 #elif defined(QSIM_GEMM_AVX2)
@@ -379,8 +373,8 @@ void micro_kernel(const TileArgs& t) {
   do {
     const int64_t k1 = std::min(k0 + kPassK, t.kc);
     if (NV == 1 && t.cols <= 8) {
-      // One vector of valid columns (a 7x7 map's 49th, a 14x14 map's last 4): one block
-      // of all the rows x 1 vector, 8 FMA chains, instead of two 4 x 2 blocks whose
+      // One vector of valid columns (5 to 8 of them: fewer go to narrow_kernel): one
+      // block of all the rows x 1 vector, 8 FMA chains, instead of two 4 x 2 blocks whose
       // second vector holds no column.
       if (t.cols == 8)
         micro_block<MR, 1, Finish, StreamB, true>(t, 0, 0, k0, k1);
@@ -392,6 +386,67 @@ void micro_kernel(const TileArgs& t) {
     }
     k0 = k1;
   } while (k0 < t.kc);
+}
+
+#define QSIM_GEMM_NARROW 1
+// A task's last panel when it holds at most kNarrowCols columns (N's remainder: 1 of a
+// 7x7 map's 49, 4 of a 14x14's 196), as in the AVX-512 build: a block of 8 rows x 1
+// vector would spend 8 x 8 FMAs per k step on 8 x cols elements. Instead each (row
+// panel, column) keeps its 8 rows in a ymm, P row panels at once so the FMA chains
+// overlap. Every element gets the blocks' FMAs in the same k order and the same
+// epilogue, so C is bitwise the same whichever kernel computes it. AVX2 has no scatter
+// (and a gather is no faster for 8 floats once per tile): C, the residual and the row
+// bias go through a small buffer.
+constexpr int kNarrowCols = 4;
+constexpr int kNarrowPanels = 4;
+// Row panels per call for `cols` columns: P x cols accumulators, P A vectors and one
+// broadcast fit the 16 ymm registers.
+constexpr int narrow_panels(int cols) { return cols <= 2 ? 4 : cols == 3 ? 3 : 2; }
+
+template <int P, int NC, bool Finish>
+void narrow_kernel(const TileArgs& t) {
+  alignas(32) float buf[8];
+  // Rows 8p..8p+7 of column c of a matrix at m (leading dimension ld), 0 past t.rows.
+  const auto rows_of = [&t, &buf](const float* m, int64_t ld, int p, int c) {
+    for (int i = 0; i < 8; ++i) {
+      const int r = 8 * p + i;
+      buf[i] = r < t.rows ? m[r * ld + c] : 0.0f;
+    }
+    return _mm256_load_ps(buf);
+  };
+  __m256 acc[P][NC];
+  for (int p = 0; p < P; ++p)
+    for (int c = 0; c < NC; ++c) acc[p][c] = rows_of(t.c_in, t.ld_in, p, c);
+  const float* a = t.a;
+  const float* b = t.b;
+  for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR) {
+    __m256 av[P];
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) av[p] = _mm256_loadu_ps(a + p * t.a_stride);
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c) {
+      const __m256 bv = _mm256_broadcast_ss(b + c);
+#pragma GCC unroll 4
+      for (int p = 0; p < P; ++p) acc[p][c] = _mm256_fmadd_ps(av[p], bv, acc[p][c]);
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    if constexpr (Finish) {
+      const __m256 lo = _mm256_set1_ps(t.lo), hi = _mm256_set1_ps(t.hi);
+      const __m256 rb = rows_of(t.row_bias, 1, p, 0);
+      for (int c = 0; c < NC; ++c) {
+        __m256 x = _mm256_add_ps(acc[p][c], rb);
+        x = _mm256_add_ps(x, _mm256_set1_ps(t.col_bias[c]));
+        x = _mm256_add_ps(x, rows_of(t.residual, t.ld_res, p, c));
+        // max/min return their second operand when one is NaN: x propagates, as in micro_block.
+        acc[p][c] = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+      }
+    }
+    for (int c = 0; c < NC; ++c) {
+      _mm256_store_ps(buf, acc[p][c]);
+      for (int i = 0; i < 8 && 8 * p + i < t.rows; ++i) t.c[(8 * p + i) * t.ldc + c] = buf[i];
+    }
+  }
 }
 
 #else
@@ -424,6 +479,18 @@ void micro_kernel(const TileArgs& t) {
   }
 }
 
+#endif
+
+#if defined(QSIM_GEMM_NARROW)
+template <bool Finish, int... P>
+struct NarrowTable {
+  static constexpr KernelFn fns[kNarrowPanels][kNarrowCols] = {
+      {&narrow_kernel<P, 1, Finish>, &narrow_kernel<P, 2, Finish>, &narrow_kernel<P, 3, Finish>,
+       &narrow_kernel<P, 4, Finish>}...};
+};
+// [finish][panels - 1][columns - 1]
+constexpr const KernelFn (*kNarrow[2])[kNarrowCols] = {NarrowTable<false, 1, 2, 3, 4>::fns,
+                                                       NarrowTable<true, 1, 2, 3, 4>::fns};
 #endif
 
 template <bool Finish, bool StreamB, int... R>
@@ -577,8 +644,9 @@ void run_task(const Job& j, const Tiling& t, int64_t m0, int64_t mc, int64_t n0,
     if (narrow) {
       // After the wide panels: the task's A slice is in L2 by now.
       const int64_t c0 = n0 + (n_panels - 1) * kNR;
-      for (int64_t p = 0; p < m_panels; p += kNarrowPanels) {
-        const int np = static_cast<int>(std::min<int64_t>(kNarrowPanels, m_panels - p));
+      const int step = narrow_panels(static_cast<int>(narrow_cols));
+      for (int64_t p = 0; p < m_panels; p += step) {
+        const int np = static_cast<int>(std::min<int64_t>(step, m_panels - p));
         const int64_t r0 = m0 + p * kMR;
         TileArgs a = tile(p, r0, c0, n_panels - 1, static_cast<int>(narrow_cols));
         a.a_stride = kc * kMR;

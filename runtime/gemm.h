@@ -25,7 +25,8 @@
 //   thread count: results are bitwise identical across thread counts.
 // With AVX2 + FMA but no AVX-512 (AMD Zen 1-3, most Intel client cores) an AVX2 kernel
 // computes the same tile in blocks of 4 rows x 24 columns (16 ymm registers cannot hold
-// it whole), with the same FMAs in the same order: the same C, bitwise. Without either
+// it whole), and the narrow last panel as above, with the same FMAs in the same order:
+// the same C, bitwise. Without either
 // (QSIM_NATIVE=OFF, or another CPU) a plain C++ kernel over the same layouts computes the
 // same products (rounded as the compiler contracts them).
 // Running a planned product allocates nothing.

@@ -375,8 +375,9 @@ TEST(Gemm, NarrowLastPanelIsBitwiseTheWideKernels) {
   // N's remainder of at most 4 columns goes to a narrow kernel (ymm per row panel and
   // column); widened to 64 columns the same columns run through the 16-column tiles.
   // Every epilogue term is on (bias per row and column, residual, Clip) and K takes
-  // two slices, so the tiles also start from C.
-  for (int64_t n : {int64_t{1}, int64_t{4}, int64_t{49}, int64_t{196}}) {
+  // two slices, so the tiles also start from C. M = 37 rows are 5 row panels, more than
+  // one narrow call takes for any column count (AVX2: 4, 4, 3 or 2 panels for 1-4 columns).
+  for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{4}, int64_t{49}, int64_t{51}, int64_t{196}}) {
     const int64_t M = 37, K = 300, wide = n + 16;
     const auto a = random_floats(M * K, 31);
     const auto b = random_floats(K * wide, 32);
