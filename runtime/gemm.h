@@ -92,8 +92,10 @@ PackedB pack_b(const Matrix& b, int64_t K, int64_t N);
 
 // A B operand that is packed from its source panel by panel (a convolution's im2col
 // matrix): writes rows [k0, k0 + kc) x columns [n0, n0 + nc) (n0 a multiple of kNR,
-// nc <= kNR) as kc groups of kNR floats at dst (64-byte aligned), columns past nc
-// zero. Called concurrently from the workers.
+// nc <= kNR) as kc groups of kNR floats at dst (64-byte aligned), columns past nc zero
+// up to the next multiple of 16; the 16-column vectors past that are left unwritten,
+// as no kernel reads them (a tile reads ceil(cols / 16) vectors, the narrow kernel its
+// cols floats). Called concurrently from the workers.
 class PanelSource {
  public:
   virtual ~PanelSource() = default;
