@@ -189,74 +189,6 @@ QSIM_GEMM_UNINSTRUMENTED void micro_kernel(const TileArgs& t) {
     for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(t.c + r * t.ldc + 16 * v, mask(v), acc[r][v]);
 }
 
-#if defined(__AVX512VL__)
-#define QSIM_GEMM_NARROW 1
-// A task's last panel when it holds at most kNarrowCols columns (N's remainder: 1 of
-// a 7x7 map's 49, 4 of a 14x14's 196). A zmm per 16 columns would spend a whole
-// 8-row x 16-column tile of FMAs on them; instead each (row panel, column) keeps 8
-// rows in a ymm, P row panels at once so the FMA chains overlap. Every element gets
-// the main kernel's FMAs in the same order and the same epilogue, so C is bitwise
-// the same whichever kernel computes it.
-constexpr int kNarrowCols = 4;
-constexpr int kNarrowPanels = 4;
-
-template <int P, int NC, bool Finish>
-void narrow_kernel(const TileArgs& t) {
-  const __m256i rix = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  __mmask8 rm[P];
-  for (int p = 0; p < P; ++p) {
-    const int r = std::clamp(t.rows - 8 * p, 0, 8);
-    rm[p] = static_cast<__mmask8>((1u << r) - 1u);
-  }
-  const __m256i in_idx = _mm256_mullo_epi32(rix, _mm256_set1_epi32(static_cast<int>(t.ld_in)));
-  __m256 acc[P][NC];
-#pragma GCC unroll 4
-  for (int p = 0; p < P; ++p)
-#pragma GCC unroll 4
-    for (int c = 0; c < NC; ++c)
-      acc[p][c] = t.ld_in == 0 ? _mm256_setzero_ps()
-                               : _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), rm[p], in_idx,
-                                                           t.c_in + 8 * p * t.ld_in + c, 4);
-  const float* a = t.a;
-  const float* b = t.b;
-  for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR) {
-    __m256 av[P];
-#pragma GCC unroll 4
-    for (int p = 0; p < P; ++p) av[p] = _mm256_loadu_ps(a + p * t.a_stride);
-#pragma GCC unroll 4
-    for (int c = 0; c < NC; ++c) {
-      const __m256 bv = _mm256_set1_ps(b[c]);
-#pragma GCC unroll 4
-      for (int p = 0; p < P; ++p) acc[p][c] = _mm256_fmadd_ps(av[p], bv, acc[p][c]);
-    }
-  }
-  const __m256i out_idx = _mm256_mullo_epi32(rix, _mm256_set1_epi32(static_cast<int>(t.ldc)));
-#pragma GCC unroll 4
-  for (int p = 0; p < P; ++p) {
-    if constexpr (Finish) {
-      const __m256 lo = _mm256_set1_ps(t.lo), hi = _mm256_set1_ps(t.hi);
-      const __m256 rb = _mm256_maskz_loadu_ps(rm[p], t.row_bias + 8 * p);
-      const __m256i res_idx = _mm256_mullo_epi32(rix, _mm256_set1_epi32(static_cast<int>(t.ld_res)));
-#pragma GCC unroll 4
-      for (int c = 0; c < NC; ++c) {
-        __m256 x = _mm256_add_ps(acc[p][c], rb);
-        x = _mm256_add_ps(x, _mm256_set1_ps(t.col_bias[c]));
-        x = _mm256_add_ps(x, t.ld_res == 0 ? _mm256_set1_ps(t.residual[c])
-                                           : _mm256_mmask_i32gather_ps(_mm256_setzero_ps(), rm[p], res_idx,
-                                                                       t.residual + 8 * p * t.ld_res + c, 4));
-        // max(lo, x) and min(hi, x) return x when it is NaN, as in micro_kernel.
-        acc[p][c] = _mm256_maskz_min_ps(0xFF, hi, _mm256_maskz_max_ps(0xFF, lo, x));
-      }
-    }
-#pragma GCC unroll 4
-    for (int c = 0; c < NC; ++c) _mm256_mask_i32scatter_ps(t.c + 8 * p * t.ldc + c, rm[p], out_idx, acc[p][c], 4);
-  }
-}
-
-// Row panels per narrow_kernel call for `cols` columns: all four, 32 zmm registers hold
-// every accumulator.
-constexpr int narrow_panels(int) { return kNarrowPanels; }
-#endif
 
 #elif defined(QSIM_GEMM_AVX2)
 
@@ -388,20 +320,57 @@ void micro_kernel(const TileArgs& t) {
   } while (k0 < t.kc);
 }
 
+#else
+
+// The same tile with plain loops (the compiler vectorises what its target allows).
+template <int MR, int NV, bool Finish, bool StreamB>
+void micro_kernel(const TileArgs& t) {
+  constexpr int W = 16 * NV;
+  float acc[MR][W];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < W; ++j) acc[r][j] = j < t.cols ? t.c_in[r * t.ld_in + j] : 0.0f;
+  const float* a = t.a;
+  const float* b = t.b;
+  for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR)
+    for (int r = 0; r < MR; ++r) {
+      const float av = a[r];
+      for (int j = 0; j < W; ++j) acc[r][j] += av * b[j];
+    }
+  for (int r = 0; r < MR; ++r) {
+    float* c = t.c + r * t.ldc;
+    for (int j = 0; j < t.cols; ++j) {
+      float x = acc[r][j];
+      if constexpr (Finish) {
+        x = x + t.row_bias[r] + t.col_bias[j] + t.residual[r * t.ld_res + j];
+        x = x < t.lo ? t.lo : x;
+        x = x > t.hi ? t.hi : x;
+      }
+      c[j] = x;
+    }
+  }
+}
+
+#endif
+
+#if (defined(QSIM_GEMM_AVX512) && defined(__AVX512VL__)) || defined(QSIM_GEMM_AVX2)
 #define QSIM_GEMM_NARROW 1
 // A task's last panel when it holds at most kNarrowCols columns (N's remainder: 1 of a
-// 7x7 map's 49, 4 of a 14x14's 196), as in the AVX-512 build: a block of 8 rows x 1
-// vector would spend 8 x 8 FMAs per k step on 8 x cols elements. Instead each (row
-// panel, column) keeps its 8 rows in a ymm, P row panels at once so the FMA chains
-// overlap. Every element gets the blocks' FMAs in the same k order and the same
-// epilogue, so C is bitwise the same whichever kernel computes it. AVX2 has no scatter
-// (and a gather is no faster for 8 floats once per tile): C, the residual and the row
-// bias go through a small buffer.
+// 7x7 map's 49, 4 of a 14x14's 196). The wide kernels would spend a 16-column vector
+// (AVX-512) or an 8-row x 8-column block (AVX2) of FMAs per k step on 8 x cols elements.
+// Instead each (row panel, column) keeps its 8 rows in a ymm, P row panels at once so
+// the FMA chains overlap. Every element gets the wide kernels' FMAs in the same k order
+// and the same epilogue, so C is bitwise the same whichever kernel computes it. C, the
+// residual and the row bias go through a small buffer (AVX2 has no scatter, and a
+// gather or scatter is no faster for 8 floats once per tile).
 constexpr int kNarrowCols = 4;
 constexpr int kNarrowPanels = 4;
 // Row panels per call for `cols` columns: P x cols accumulators, P A vectors and one
-// broadcast fit the 16 ymm registers.
+// broadcast must fit the vector registers (32 with AVX-512VL, 16 with AVX2).
+#if defined(__AVX512VL__)
+constexpr int narrow_panels(int) { return kNarrowPanels; }
+#else
 constexpr int narrow_panels(int cols) { return cols <= 2 ? 4 : cols == 3 ? 3 : 2; }
+#endif
 
 template <int P, int NC, bool Finish>
 void narrow_kernel(const TileArgs& t) {
@@ -438,7 +407,7 @@ void narrow_kernel(const TileArgs& t) {
         __m256 x = _mm256_add_ps(acc[p][c], rb);
         x = _mm256_add_ps(x, _mm256_set1_ps(t.col_bias[c]));
         x = _mm256_add_ps(x, rows_of(t.residual, t.ld_res, p, c));
-        // max/min return their second operand when one is NaN: x propagates, as in micro_block.
+        // max/min return their second operand when one is NaN: x propagates, as in the wide kernels.
         acc[p][c] = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
       }
     }
@@ -449,39 +418,6 @@ void narrow_kernel(const TileArgs& t) {
   }
 }
 
-#else
-
-// The same tile with plain loops (the compiler vectorises what its target allows).
-template <int MR, int NV, bool Finish, bool StreamB>
-void micro_kernel(const TileArgs& t) {
-  constexpr int W = 16 * NV;
-  float acc[MR][W];
-  for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < W; ++j) acc[r][j] = j < t.cols ? t.c_in[r * t.ld_in + j] : 0.0f;
-  const float* a = t.a;
-  const float* b = t.b;
-  for (int64_t k = 0; k < t.kc; ++k, a += kMR, b += kNR)
-    for (int r = 0; r < MR; ++r) {
-      const float av = a[r];
-      for (int j = 0; j < W; ++j) acc[r][j] += av * b[j];
-    }
-  for (int r = 0; r < MR; ++r) {
-    float* c = t.c + r * t.ldc;
-    for (int j = 0; j < t.cols; ++j) {
-      float x = acc[r][j];
-      if constexpr (Finish) {
-        x = x + t.row_bias[r] + t.col_bias[j] + t.residual[r * t.ld_res + j];
-        x = x < t.lo ? t.lo : x;
-        x = x > t.hi ? t.hi : x;
-      }
-      c[j] = x;
-    }
-  }
-}
-
-#endif
-
-#if defined(QSIM_GEMM_NARROW)
 template <bool Finish, int... P>
 struct NarrowTable {
   static constexpr KernelFn fns[kNarrowPanels][kNarrowCols] = {
