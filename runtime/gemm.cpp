@@ -359,9 +359,8 @@ void micro_kernel(const TileArgs& t) {
 // (AVX-512) or an 8-row x 8-column block (AVX2) of FMAs per k step on 8 x cols elements.
 // Instead each (row panel, column) keeps its 8 rows in a ymm, P row panels at once so
 // the FMA chains overlap. Every element gets the wide kernels' FMAs in the same k order
-// and the same epilogue, so C is bitwise the same whichever kernel computes it. C, the
-// residual and the row bias go through a small buffer (AVX2 has no scatter, and a
-// gather or scatter is no faster for 8 floats once per tile).
+// and the same epilogue, so C is bitwise the same whichever kernel computes it. C is
+// stored through a small buffer (AVX2 has no scatter).
 constexpr int kNarrowCols = 4;
 constexpr int kNarrowPanels = 4;
 // Row panels per call for `cols` columns: P x cols accumulators, P A vectors and one
@@ -374,15 +373,19 @@ constexpr int narrow_panels(int cols) { return cols <= 2 ? 4 : cols == 3 ? 3 : 2
 
 template <int P, int NC, bool Finish>
 void narrow_kernel(const TileArgs& t) {
-  alignas(32) float buf[8];
-  // Rows 8p..8p+7 of column c of a matrix at m (leading dimension ld), 0 past t.rows.
-  const auto rows_of = [&t, &buf](const float* m, int64_t ld, int p, int c) {
-    for (int i = 0; i < 8; ++i) {
-      const int r = 8 * p + i;
-      buf[i] = r < t.rows ? m[r * ld + c] : 0.0f;
-    }
-    return _mm256_load_ps(buf);
+  // Rows 8p..8p+7 of column c of a matrix at m (leading dimension ld), 0 past t.rows:
+  // a broadcast when ld = 0 (kZeros, or one residual row for every row), a plain load
+  // for a whole panel of the row bias (ld = 1), else a gather (no scalar stores into a
+  // buffer that a vector load then reads: that load waits for them).
+  const __m256i rix = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const auto rows_of = [&t, rix](const float* m, int64_t ld, int p, int c) {
+    if (ld == 0) return _mm256_set1_ps(m[c]);
+    if (ld == 1 && 8 * p + 8 <= t.rows) return _mm256_loadu_ps(m + 8 * p + c);
+    const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(t.rows - 8 * p), rix));
+    const __m256i idx = _mm256_mullo_epi32(rix, _mm256_set1_epi32(static_cast<int>(ld)));
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), m + 8 * p * ld + c, idx, valid, 4);
   };
+  alignas(32) float buf[8];
   __m256 acc[P][NC];
   for (int p = 0; p < P; ++p)
     for (int c = 0; c < NC; ++c) acc[p][c] = rows_of(t.c_in, t.ld_in, p, c);
